@@ -1,0 +1,1 @@
+"""The bot: configuration, the inbound pipeline, commands, the outbox and the transports."""

@@ -1,0 +1,329 @@
+"""Commands for everyone bound to a unit: help, the unit's list, details, progress, extensions,
+figures for quantitative indicators."""
+
+from __future__ import annotations
+
+from bot.commands.common import (
+    admin_userids,
+    audit,
+    deadline_label,
+    own_assignment,
+    require_item,
+    require_unit,
+    status_label,
+)
+from bot.commands.registry import REGISTRY, CommandError, Context, command
+from bot.text import ParseError, looks_like_date, parse_date, parse_number, parse_percent
+from models.plan import Assignment, Item
+from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.scores import FigureReport, Score
+
+
+@command(
+    "帮助",
+    aliases=("help", "?", "菜单"),
+    access="member",
+    usage="帮助 [命令]",
+    help="查看可用的命令",
+)
+def help_cmd(ctx: Context, args: list[str]) -> str:
+    if args:
+        cmd = REGISTRY.get(args[0])
+        if cmd is None or not ctx.may(cmd.access):
+            raise CommandError(f"没有“{args[0]}”这个命令。")
+        return ctx.renderer.render("help_one.j2", cmd=cmd)
+    return ctx.renderer.render(
+        "help.j2",
+        commands=REGISTRY.visible_to(ctx),
+        member=ctx.member,
+        is_admin=ctx.is_admin,
+    )
+
+
+@command(
+    "我的任务",
+    aliases=("tasks", "任务清单", "我的"),
+    access="member",
+    usage="我的任务 [全部]",
+    help="本单位未完成的事项，期限近的在前",
+)
+def my_tasks(ctx: Context, args: list[str]) -> str:
+    unit = require_unit(ctx)
+    show_all = bool(args) and args[0] in ("全部", "all", "所有")
+    if args and not show_all:
+        raise CommandError(f"“{args[0]}”看不懂，可以发送“我的任务”或“我的任务 全部”。")
+    open_rows = list(
+        Assignment.select(Assignment, Item)
+        .join(Item)
+        .where((Assignment.unit == unit) & (Assignment.status == "open"))
+        .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position)
+    )
+    pending_ext = {
+        e.assignment_id
+        for e in ExtensionRequest.select(ExtensionRequest.assignment).where(
+            (ExtensionRequest.status == "pending")
+            & (ExtensionRequest.assignment.in_([a.id for a in open_rows] or [0]))
+        )
+    }
+    dated = [a for a in open_rows if a.deadline is not None]
+    undated = [a for a in open_rows if a.deadline is None]
+    shown = dated + undated if show_all else dated
+    done_count = (
+        Assignment.select().where((Assignment.unit == unit) & (Assignment.status == "done")).count()
+    )
+    return ctx.renderer.render(
+        "my_tasks.j2",
+        unit=unit,
+        rows=[
+            {
+                "a": a,
+                "status": status_label(a, ctx.today),
+                "deadline": deadline_label(a.deadline),
+                "extension": a.id in pending_ext,
+            }
+            for a in shown
+        ],
+        hidden_undated=0 if show_all else len(undated),
+        open_count=len(open_rows),
+        done_count=done_count,
+    )
+
+
+@command(
+    "任务",
+    aliases=("task", "详情", "查看"),
+    access="member",
+    usage="任务 <编号>",
+    help="查看一项任务或指标的详情、责任单位、期限和进度",
+)
+def task_detail(ctx: Context, args: list[str]) -> str:
+    item = require_item(args[0] if args else None)
+    if len(args) > 1:
+        raise CommandError("“任务”只需要一个编号，如：任务 T7。")
+    assignments = list(
+        Assignment.select(Assignment)
+        .where(Assignment.item == item)
+        .order_by(Assignment.role.desc(), Assignment.id)
+    )
+    mine = None
+    if ctx.member is not None and ctx.member.unit_id is not None:
+        mine = next((a for a in assignments if a.unit_id == ctx.member.unit_id), None)
+    latest = None
+    if mine is not None:
+        latest = (
+            ProgressReport.select()
+            .where(ProgressReport.assignment == mine)
+            .order_by(ProgressReport.id.desc())
+            .first()
+        )
+    evidence_total = Evidence.select().where(Evidence.item == item).count()
+    evidence_mine = (
+        Evidence.select().where((Evidence.item == item) & (Evidence.unit == mine.unit_id)).count()
+        if mine
+        else 0
+    )
+    score = None
+    if item.is_indicator:
+        score = Score.select().where(Score.item == item).order_by(Score.id.desc()).first()
+    done = sum(1 for a in assignments if a.status == "done")
+    overdue = sum(1 for a in assignments if a.days_overdue(ctx.today))
+    return ctx.renderer.render(
+        "task_detail.j2",
+        item=item,
+        assignments=[
+            {"a": a, "status": status_label(a, ctx.today), "deadline": deadline_label(a.deadline)}
+            for a in assignments
+        ],
+        list_units=len(assignments) <= 8,
+        done=done,
+        overdue=overdue,
+        mine=mine,
+        mine_status=status_label(mine, ctx.today) if mine else "",
+        mine_deadline=deadline_label(mine.deadline) if mine else "",
+        latest=latest,
+        evidence_total=evidence_total,
+        evidence_mine=evidence_mine,
+        score=score,
+    )
+
+
+def _record_progress(ctx: Context, assignment: Assignment, percent: int, note: str, kind: str):
+    before = {"progress": assignment.progress, "status": assignment.status}
+    status = "done" if percent == 100 else "open"
+    Assignment.update(
+        progress=percent,
+        status=status,
+        updated_at=ctx.now,
+        done_at=ctx.now if status == "done" else None,
+    ).where(Assignment.id == assignment.id).execute()
+    ProgressReport.create(
+        assignment=assignment,
+        wecom_userid=ctx.userid,
+        percent=percent,
+        note=note,
+        kind=kind,
+        created_at=ctx.now,
+    )
+    after = {"progress": percent, "status": status}
+    verb = "报告完成" if kind == "done" else f"报告进度 {percent}%"
+    audit(
+        ctx,
+        kind,
+        f"{assignment.unit.name}{verb}" + (f"：{note}" if note else ""),
+        item_code=assignment.item.code,
+        unit_name=assignment.unit.name,
+        before=before,
+        after=after,
+    )
+
+
+@command(
+    "进度",
+    aliases=("progress", "进展"),
+    access="member",
+    usage="进度 <编号> <百分比> [说明]",
+    help="报告本单位某项任务的进度，如：进度 T7 60% 已完成初稿",
+)
+def progress_cmd(ctx: Context, args: list[str]) -> str:
+    if len(args) < 2:
+        raise CommandError("请写明编号和进度百分比。")
+    item = require_item(args[0])
+    percent = parse_percent(args[1])
+    assignment = own_assignment(ctx, item)
+    note = " ".join(args[2:])[:500]
+    _record_progress(ctx, assignment, percent, note, "done" if percent == 100 else "progress")
+    return ctx.say("replies.j2", "progress_recorded", item=item, percent=percent, note=note)
+
+
+@command(
+    "完成",
+    aliases=("done", "已完成"),
+    access="member",
+    usage="完成 <编号> [说明]",
+    help="报告本单位某项任务已完成",
+)
+def done_cmd(ctx: Context, args: list[str]) -> str:
+    item = require_item(args[0] if args else None)
+    assignment = own_assignment(ctx, item)
+    if assignment.status == "done":
+        raise CommandError(f"{item.code} 已经是“已完成”状态，无需重复报告。", show_usage=False)
+    note = " ".join(args[1:])[:500]
+    _record_progress(ctx, assignment, 100, note, "done")
+    return ctx.say("replies.j2", "done_recorded", item=item, note=note)
+
+
+@command(
+    "延期",
+    aliases=("extend", "申请延期"),
+    access="member",
+    usage="延期 <编号> <新期限YYYY-MM-DD> <原因>",
+    help="为本单位的任务申请延期，由办公室审批",
+)
+def extend_cmd(ctx: Context, args: list[str]) -> str:
+    if len(args) < 2:
+        raise CommandError("请写明编号、希望延至的日期和原因。")
+    item = require_item(args[0])
+    if not looks_like_date(args[1]):
+        raise CommandError(f"“{args[1]}”不是日期，请写成 2026-12-31 这样的格式。")
+    new_deadline = parse_date(args[1])
+    reason = " ".join(args[2:])[:500]
+    if not reason:
+        raise CommandError("请写明延期原因。")
+    assignment = own_assignment(ctx, item)
+    if assignment.status == "done":
+        raise CommandError(f"{item.code} 已完成，无需延期。", show_usage=False)
+    if assignment.deadline is None:
+        raise CommandError(f"{item.code} 还没有设定期限，无需申请延期。", show_usage=False)
+    if new_deadline <= assignment.deadline:
+        raise CommandError(f"新期限 {new_deadline} 应晚于现在的期限 {assignment.deadline}。")
+    if new_deadline < ctx.today:
+        raise CommandError(f"新期限 {new_deadline} 已经过去，请写今天以后的日期。")
+    pending = ExtensionRequest.get_or_none(
+        (ExtensionRequest.assignment == assignment) & (ExtensionRequest.status == "pending")
+    )
+    if pending is not None:
+        raise CommandError(
+            f"{item.code} 已有一份待审批的延期申请（编号 {pending.id}），请等待办公室审批。",
+            show_usage=False,
+        )
+    request = ExtensionRequest.create(
+        assignment=assignment,
+        wecom_userid=ctx.userid,
+        old_deadline=assignment.deadline,
+        requested_deadline=new_deadline,
+        reason=reason,
+        created_at=ctx.now,
+    )
+    audit(
+        ctx,
+        "extension_request",
+        f"{assignment.unit.name}申请将 {item.code} 延期至 {new_deadline}：{reason}"
+        f"（申请 {request.id}）",
+        item_code=item.code,
+        unit_name=assignment.unit.name,
+        before={"deadline": str(assignment.deadline)},
+        after={"requested_deadline": str(new_deadline), "request": request.id},
+    )
+    notice = ctx.renderer.render(
+        "extension_to_admins.j2",
+        request=request,
+        item=item,
+        unit=assignment.unit,
+        requester=ctx.member.label if ctx.member else ctx.userid,
+    )
+    admins = admin_userids(ctx)
+    if admins:
+        ctx.outbox.to_members(admins, notice, f"extension-request:{request.id}")
+    return ctx.say("replies.j2", "extension_requested", request=request, item=item)
+
+
+@command(
+    "数据",
+    aliases=("data", "上报数据"),
+    access="member",
+    usage="数据 <Z编号> <数值…>",
+    help="上报定量指标的数据，如：数据 Z3 1200 9800",
+)
+def data_cmd(ctx: Context, args: list[str]) -> str:
+    item = require_item(args[0] if args else None, indicator_only=True)
+    if not item.is_quantitative:
+        raise CommandError(
+            f"{item.code} 是定性指标，由办公室评定，无需上报数据。", show_usage=False
+        )
+    inputs = item.inputs
+    labels = "、".join(
+        f"{i['label']}" + (f"（{i['unit']}）" if i.get("unit") else "") for i in inputs
+    )
+    figures = args[1:]
+    if len(figures) != len(inputs):
+        raise CommandError(
+            f"{item.code} 需要按顺序上报 {len(inputs)} 个数：{labels}；您写了 {len(figures)} 个。"
+        )
+    values = {}
+    for spec, token in zip(inputs, figures, strict=True):
+        try:
+            values[spec["key"]] = str(parse_number(token))
+        except ParseError as exc:
+            raise CommandError(f"{spec['label']}：{exc}") from None
+    unit = None
+    if ctx.member is not None and ctx.member.unit is not None:
+        unit = ctx.member.unit
+    if not ctx.is_admin:
+        own_assignment(ctx, item)
+    report = FigureReport.create(
+        item=item, unit=unit, wecom_userid=ctx.userid, values=values, created_at=ctx.now
+    )
+    shown = [
+        {"label": spec["label"], "unit": spec.get("unit", ""), "value": values[spec["key"]]}
+        for spec in inputs
+    ]
+    audit(
+        ctx,
+        "figures",
+        f"{unit.name if unit else ctx.userid}上报 {item.code} 数据："
+        + "；".join(f"{s['label']} {s['value']}{s['unit']}" for s in shown),
+        item_code=item.code,
+        unit_name=unit.name if unit else "",
+        after={"values": values, "report": report.id},
+    )
+    return ctx.renderer.render("figures_recorded.j2", item=item, shown=shown)

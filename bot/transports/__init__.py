@@ -1,0 +1,1 @@
+"""Transports: how messages reach people. Each implements `Transport` from base.py."""

@@ -1,0 +1,44 @@
+"""The one small interface every transport implements, and the errors a send may raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One outbox row, as a transport sees it."""
+
+    id: int
+    channel: str  # "member" | "group"
+    recipients: tuple[str, ...]  # userids; empty for the group
+    msg_type: str  # "text" | "markdown" | "card"
+    content: dict
+
+
+class SendError(Exception):
+    """A send failed. `permanent` ones are not retried."""
+
+    permanent = False
+
+
+class TransientSendError(SendError):
+    """Worth retrying later (network, busy, 5xx, rate limit)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """Will never succeed (invalid recipients, no permission): recorded, not retried."""
+
+    permanent = True
+
+
+class Transport(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> None:
+        """Deliver one message or raise SendError."""

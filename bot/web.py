@@ -1,0 +1,208 @@
+"""The WSGI app: /healthz, and the browser sandbox (/sandbox) when no WeCom account is set up.
+
+The sandbox is a transport like WeCom: what it receives goes through the same pipeline (inbound
+table, dispatcher, outbox), and the page shows what the outbox sender delivered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import uuid
+
+import peewee
+from flask import Flask, abort, jsonify, render_template, request
+
+from bot.evidence import EvidenceTooLarge
+from bot.pipeline import Incoming
+from bot.render import TEMPLATE_DIR
+from bot.services import Services
+from models.db import database
+from models.messages import InboundMessage, OutboxMessage
+from models.org import ROLES, Member
+
+log = logging.getLogger(__name__)
+
+_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TEXT = 2000
+FEED_LIMIT = 200
+
+
+def create_app(services: Services) -> Flask:
+    config = services.config
+    app = Flask(__name__, template_folder=str(TEMPLATE_DIR))
+    # Uploads are capped by the evidence limit plus room for the form fields.
+    app.config["MAX_CONTENT_LENGTH"] = config.evidence_max_bytes + 64 * 1024
+
+    @app.before_request
+    def _open_db():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(_exc):
+        if not database.is_closed():
+            database.close()
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            pending = OutboxMessage.select().where(OutboxMessage.status == "pending").count()
+            failed = OutboxMessage.select().where(OutboxMessage.status == "failed").count()
+        except peewee.PeeweeException:
+            log.exception("health check: database unavailable")
+            return jsonify(status="error", database=False), 503
+        return jsonify(
+            status="ok",
+            database=True,
+            mode="wecom" if config.wecom_enabled else "sandbox",
+            sandbox=config.sandbox_enabled,
+            outbox={"pending": pending, "failed": failed},
+        )
+
+    def _sandbox_guard():
+        if not config.sandbox_enabled:
+            abort(404)
+        if not config.sandbox_remote_allowed and not _is_loopback(request.remote_addr):
+            abort(403)
+
+    @app.get("/sandbox")
+    def sandbox_page():
+        _sandbox_guard()
+        return render_template("sandbox.html", members=_members(), roles=ROLES)
+
+    @app.get("/sandbox/api/members")
+    def sandbox_members():
+        _sandbox_guard()
+        return jsonify(members=_members())
+
+    @app.post("/sandbox/api/send")
+    def sandbox_send():
+        _sandbox_guard()
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return _bad("请求格式不对：需要 JSON。")
+        userid = str(data.get("userid") or "").strip()
+        text = str(data.get("text") or "")
+        client_id = str(data.get("id") or uuid.uuid4().hex)
+        if not _USERID.match(userid):
+            return _bad("userid 只能包含字母、数字和 _ . @ -，最长 64 位。")
+        if not _CLIENT_ID.match(client_id):
+            return _bad("消息编号格式不对。")
+        if not text.strip():
+            return _bad("消息不能为空。")
+        if len(text) > MAX_TEXT:
+            return _bad(f"消息太长（最多 {MAX_TEXT} 字）。")
+        result = services.pipeline.handle(
+            Incoming("sandbox", client_id, userid, kind="text", text=text)
+        )
+        return jsonify(ok=True, duplicate=result.duplicate, inbound_id=result.inbound_id), 202
+
+    @app.post("/sandbox/api/upload")
+    def sandbox_upload():
+        _sandbox_guard()
+        userid = (request.form.get("userid") or "").strip()
+        client_id = request.form.get("id") or uuid.uuid4().hex
+        caption = (request.form.get("caption") or "")[:MAX_TEXT]
+        upload = request.files.get("file")
+        if not _USERID.match(userid):
+            return _bad("userid 只能包含字母、数字和 _ . @ -，最长 64 位。")
+        if not _CLIENT_ID.match(client_id):
+            return _bad("消息编号格式不对。")
+        if upload is None or not upload.filename:
+            return _bad("没有收到文件。")
+        try:
+            stored = services.evidence.save(upload.stream, upload.filename)
+        except EvidenceTooLarge as exc:
+            return _bad(str(exc), 413)
+        if stored.size == 0:
+            return _bad("文件是空的。")
+        result = services.pipeline.handle(
+            Incoming("sandbox", client_id, userid, kind="file", text=caption, file=stored)
+        )
+        return jsonify(ok=True, duplicate=result.duplicate, sha256=stored.sha256), 202
+
+    @app.get("/sandbox/api/feed")
+    def sandbox_feed():
+        _sandbox_guard()
+        after_out = request.args.get("after_out", "0")
+        after_in = request.args.get("after_in", "0")
+        if not (after_out.isdigit() and after_in.isdigit()):
+            return _bad("after_out 和 after_in 应为整数。")
+        labels = {m["userid"]: m["label"] for m in _members()}
+        out_rows = (
+            OutboxMessage.select()
+            .where((OutboxMessage.status == "sent") & (OutboxMessage.id > int(after_out)))
+            .order_by(OutboxMessage.id)
+            .limit(FEED_LIMIT)
+        )
+        in_rows = (
+            InboundMessage.select()
+            .where(InboundMessage.id > int(after_in))
+            .order_by(InboundMessage.id)
+            .limit(FEED_LIMIT)
+        )
+        outgoing = [
+            {
+                "id": row.id,
+                "channel": row.channel,
+                "recipients": [r for r in row.recipient.split("|") if r],
+                "labels": [labels.get(r, r) for r in row.recipient.split("|") if r],
+                "msg_type": row.msg_type,
+                "text": row.content.get("text", ""),
+                "at": services.renderer.format_when(row.sent_at or row.created_at, "%H:%M:%S"),
+            }
+            for row in out_rows
+        ]
+        incoming = [
+            {
+                "id": row.id,
+                "userid": row.wecom_userid,
+                "kind": row.kind,
+                "text": row.text,
+                "file": (row.payload or {}).get("file", {}).get("name", ""),
+                "at": services.renderer.format_when(row.received_at, "%H:%M:%S"),
+            }
+            for row in in_rows
+        ]
+        return jsonify(outgoing=outgoing, incoming=incoming)
+
+    @app.errorhandler(413)
+    def _too_large(_exc):
+        mb = config.evidence_max_bytes // (1024 * 1024)
+        return jsonify(ok=False, error=f"文件超过 {mb} MB 上限。"), 413
+
+    @app.errorhandler(Exception)
+    def _crash(exc):
+        if hasattr(exc, "code") and isinstance(exc.code, int):
+            return jsonify(ok=False, error=str(exc.description)), exc.code
+        log.exception("unhandled error in %s", request.path)
+        return jsonify(ok=False, error="服务器内部错误"), 500
+
+    return app
+
+
+def _bad(message: str, status: int = 400):
+    return jsonify(ok=False, error=message), status
+
+
+def _is_loopback(addr: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((addr or "").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _members() -> list[dict]:
+    query = Member.select().where(Member.active == True).order_by(Member.id)  # noqa: E712
+    return [
+        {
+            "userid": m.wecom_userid,
+            "label": m.label,
+            "unit": m.unit.name if m.unit else "",
+            "role": m.role,
+            "role_label": m.role_label,
+        }
+        for m in query
+    ]

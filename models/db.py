@@ -1,0 +1,87 @@
+"""The database handle: created empty, bound to SQLite or PostgreSQL at start by `open_database`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import peewee
+from playhouse.db_url import connect as url_connect
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 15000,
+}
+
+
+def open_database(url: str) -> peewee.Database:
+    """Open the database at `url` and bind the models' proxy to it."""
+    db = make_database(url)
+    database.initialize(db)
+    return db
+
+
+def make_database(url: str) -> peewee.Database:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path or sqlite:////absolute/path; db_url cannot carry pragmas.
+        path = unquote(url[len("sqlite:///") :])
+        if not path or path == ":memory:":
+            raise ValueError("SQLite 需要文件路径（:memory: 在连接关闭时会丢失数据）")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE: read-then-write transactions take the write lock up front, so the busy
+        # timeout applies instead of failing at once with "database is locked".
+        return peewee.SqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=15,
+            lock_type="IMMEDIATE",
+            check_same_thread=False,
+        )
+    if parts.scheme in ("postgresql", "postgres"):
+        return url_connect(url, connect_timeout=10)
+    raise ValueError(f"不支持的数据库地址：{parts.scheme}")
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    target = db or database.obj
+    return isinstance(target, peewee.PostgresqlDatabase)
+
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Stores aware datetimes as naive UTC (portable across SQLite and PostgreSQL); returns UTC."""
+
+    def db_value(self, value):
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC field")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text, so the same schema works on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)

@@ -1,0 +1,42 @@
+"""Messages in and out: the inbound table (a replay is a no-op) and the outbox (every send)."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.db import BaseModel, JSONField, UTCDateTimeField
+
+
+class InboundMessage(BaseModel):
+    """A message received by any transport; (transport, external_id) is the dedupe key."""
+
+    transport = peewee.CharField(max_length=16)
+    external_id = peewee.CharField(max_length=128)
+    wecom_userid = peewee.CharField(max_length=64)
+    kind = peewee.CharField(max_length=16, default="text")  # text | file | image | event
+    text = peewee.TextField(default="")
+    payload = JSONField(null=True)
+    status = peewee.CharField(max_length=16, default="received")  # received | done | failed
+    received_at = UTCDateTimeField()
+    processed_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("transport", "external_id"), True),)
+
+
+class OutboxMessage(BaseModel):
+    """One message to send. Written in the transaction of the change that caused it."""
+
+    dedupe_key = peewee.CharField(max_length=191, unique=True)
+    channel = peewee.CharField(max_length=16)  # member | group
+    recipient = peewee.CharField(max_length=1000, default="")  # "a|b" userids, or "" for group
+    msg_type = peewee.CharField(max_length=16, default="text")  # text | markdown | card
+    content = JSONField()
+    status = peewee.CharField(max_length=16, default="pending", index=True)
+    attempts = peewee.IntegerField(default=0)
+    lease_until = UTCDateTimeField(null=True)
+    next_attempt_at = UTCDateTimeField(null=True)
+    last_error = peewee.TextField(default="")
+    created_at = UTCDateTimeField()
+    sent_at = UTCDateTimeField(null=True)
+    inbound = peewee.ForeignKeyField(InboundMessage, null=True, on_delete="SET NULL")

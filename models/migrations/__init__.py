@@ -1,0 +1,64 @@
+"""Schema versions: each module `vNNNN_name.py` has `up(db)`; applied ones are recorded in a table.
+
+The first migration creates every table from a frozen snapshot of the models as they were then;
+later migrations change the schema with `playhouse.migrate`. A test checks that a fresh database
+migrated up has exactly the schema the current models describe.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, datetime
+
+import peewee
+
+
+def _migration_modules():
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("v") and "_" in m.name
+    )
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
+        yield int(name[1:].split("_", 1)[0]), name, module
+
+
+def _version_table(db: peewee.Database):
+    class SchemaVersion(peewee.Model):
+        version = peewee.IntegerField(primary_key=True)
+        name = peewee.CharField(max_length=100)
+        applied_at = peewee.DateTimeField()
+
+        class Meta:
+            database = db
+            table_name = "schema_version"
+
+    return SchemaVersion
+
+
+def current_version(db: peewee.Database) -> int:
+    if not db.table_exists("schema_version"):
+        return 0
+    table = _version_table(db)
+    return table.select(peewee.fn.MAX(table.version)).scalar() or 0
+
+
+def pending(db: peewee.Database) -> list[str]:
+    done = current_version(db)
+    return [name for version, name, _ in _migration_modules() if version > done]
+
+
+def migrate(db: peewee.Database) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction. Returns their names."""
+    table = _version_table(db)
+    with db.atomic():
+        db.create_tables([table], safe=True)
+    applied = []
+    for version, name, module in _migration_modules():
+        with db.atomic():
+            if table.get_or_none(table.version == version) is not None:
+                continue
+            module.up(db)
+            table.create(version=version, name=name, applied_at=datetime.now(UTC))
+            applied.append(name)
+    return applied

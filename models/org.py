@@ -1,0 +1,126 @@
+"""Who is who: units (责任单位), unit groups, and members bound to units by WeCom userid."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import peewee
+
+from models.db import BaseModel, UTCDateTimeField
+
+ROLES = {"admin": "管理员", "leader": "领导", "head": "负责人", "liaison": "联络员"}
+ROLE_BY_LABEL = {label: role for role, label in ROLES.items()}
+
+
+class Unit(BaseModel):
+    name = peewee.CharField(max_length=100, unique=True)
+    short_name = peewee.CharField(max_length=50, null=True)
+    aliases = peewee.TextField(default="")  # "|"-joined
+    is_member = peewee.BooleanField(default=False)
+    is_town = peewee.BooleanField(default=False)
+    position = peewee.IntegerField(default=0)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def alias_list(self) -> list[str]:
+        return [a for a in self.aliases.split("|") if a]
+
+
+class UnitGroup(BaseModel):
+    name = peewee.CharField(max_length=100, unique=True)
+    aliases = peewee.TextField(default="")
+    position = peewee.IntegerField(default=0)
+
+    def alias_list(self) -> list[str]:
+        return [a for a in self.aliases.split("|") if a]
+
+    def units(self) -> list[Unit]:
+        return list(
+            Unit.select()
+            .join(GroupMember)
+            .where(GroupMember.group == self)
+            .order_by(Unit.position, Unit.id)
+        )
+
+
+class GroupMember(BaseModel):
+    group = peewee.ForeignKeyField(UnitGroup, backref="memberships", on_delete="CASCADE")
+    unit = peewee.ForeignKeyField(Unit, backref="group_memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("group", "unit"), True),)
+
+
+class Member(BaseModel):
+    wecom_userid = peewee.CharField(max_length=64, unique=True)
+    display_name = peewee.CharField(max_length=100, default="")
+    unit = peewee.ForeignKeyField(Unit, backref="members", null=True, on_delete="SET NULL")
+    role = peewee.CharField(max_length=16, default="liaison")
+    active = peewee.BooleanField(default=True)
+    bound_at = UTCDateTimeField()
+    bound_by = peewee.CharField(max_length=64, default="")
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.wecom_userid
+
+
+def fold_name(text: str) -> str:
+    """Fold a unit name as people type it: NFKC, no spaces, no leading 新绛县/县."""
+    text = unicodedata.normalize("NFKC", text).replace(" ", "").replace("\u3000", "")
+    for prefix in ("新绛县", "新绛", "县"):
+        if text.startswith(prefix) and len(text) > len(prefix):
+            text = text[len(prefix) :]
+            break
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class UnitMatch:
+    """What a typed name matched: one unit, one group, or several candidates (ambiguous)."""
+
+    unit: Unit | None = None
+    group: UnitGroup | None = None
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def units(self) -> list[Unit]:
+        if self.unit is not None:
+            return [self.unit]
+        if self.group is not None:
+            return self.group.units()
+        return []
+
+
+def match_unit(text: str, allow_groups: bool = True) -> UnitMatch:
+    """Match a unit or group name forgivingly: exact forms first, then a unique partial match."""
+    query = fold_name(text)
+    if not query:
+        return UnitMatch()
+    entries: list[tuple[set[str], Unit | None, UnitGroup | None, str]] = []
+    for unit in Unit.select().order_by(Unit.position, Unit.id):
+        forms = {fold_name(unit.name)} | {fold_name(a) for a in unit.alias_list()}
+        if unit.short_name:
+            forms.add(fold_name(unit.short_name))
+        entries.append((forms, unit, None, unit.name))
+    if allow_groups:
+        for group in UnitGroup.select().order_by(UnitGroup.position, UnitGroup.id):
+            forms = {fold_name(group.name)} | {fold_name(a) for a in group.alias_list()}
+            entries.append((forms, None, group, group.name))
+
+    exact = [e for e in entries if query in e[0]]
+    if len(exact) == 1:
+        return UnitMatch(unit=exact[0][1], group=exact[0][2])
+    if len(exact) > 1:
+        return UnitMatch(candidates=tuple(e[3] for e in exact))
+    partial = [e for e in entries if any(query in form for form in e[0])]
+    if len(partial) == 1:
+        return UnitMatch(unit=partial[0][1], group=partial[0][2])
+    return UnitMatch(candidates=tuple(e[3] for e in partial))

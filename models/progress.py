@@ -1,0 +1,52 @@
+"""What units report: progress, evidence files (佐证材料) and extension requests (延期)."""
+
+from __future__ import annotations
+
+import peewee
+
+from models.db import BaseModel, UTCDateTimeField
+from models.org import Unit
+from models.plan import Assignment, Item
+
+
+class ProgressReport(BaseModel):
+    assignment = peewee.ForeignKeyField(Assignment, backref="reports", on_delete="CASCADE")
+    wecom_userid = peewee.CharField(max_length=64)
+    percent = peewee.IntegerField()
+    note = peewee.TextField(default="")
+    kind = peewee.CharField(max_length=16, default="progress")  # progress | done
+    created_at = UTCDateTimeField()
+
+
+class Evidence(BaseModel):
+    """One evidence file's metadata; the bytes live under DATA_DIR by SHA-256, never by name."""
+
+    item = peewee.ForeignKeyField(Item, null=True, backref="evidence", on_delete="SET NULL")
+    unit = peewee.ForeignKeyField(Unit, null=True, on_delete="SET NULL")
+    assignment = peewee.ForeignKeyField(Assignment, null=True, on_delete="SET NULL")
+    wecom_userid = peewee.CharField(max_length=64)
+    original_name = peewee.CharField(max_length=255, default="")
+    sha256 = peewee.CharField(max_length=64)
+    size = peewee.BigIntegerField(default=0)
+    content_type = peewee.CharField(max_length=100, default="")
+    created_at = UTCDateTimeField()
+
+
+EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+
+
+class ExtensionRequest(BaseModel):
+    assignment = peewee.ForeignKeyField(Assignment, backref="extensions", on_delete="CASCADE")
+    wecom_userid = peewee.CharField(max_length=64)
+    old_deadline = peewee.DateField(null=True)
+    requested_deadline = peewee.DateField()
+    reason = peewee.TextField(default="")
+    status = peewee.CharField(max_length=16, default="pending")
+    decided_by = peewee.CharField(max_length=64, default="")
+    decided_at = UTCDateTimeField(null=True)
+    decision_note = peewee.TextField(default="")
+    created_at = UTCDateTimeField()
+
+    @property
+    def status_label(self) -> str:
+        return EXTENSION_STATUS.get(self.status, self.status)

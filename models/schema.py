@@ -1,0 +1,26 @@
+"""Every model, in dependency order: what migrations must produce and tests compare against."""
+
+from models.audit import AuditEntry
+from models.messages import InboundMessage, OutboxMessage
+from models.org import GroupMember, Member, Unit, UnitGroup
+from models.plan import Assignment, Category, Item
+from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.scores import FigureReport, Score
+
+ALL_MODELS = [
+    Unit,
+    UnitGroup,
+    GroupMember,
+    Member,
+    Category,
+    Item,
+    Assignment,
+    ProgressReport,
+    Evidence,
+    ExtensionRequest,
+    Score,
+    FigureReport,
+    InboundMessage,
+    OutboxMessage,
+    AuditEntry,
+]

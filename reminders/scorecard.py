@@ -1,0 +1,25 @@
+"""Reads the categories, indicators and current scores from the database into a Scorecard."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from models.plan import Category, Item
+from models.scores import Score
+from reminders.scoring import Scorecard, build_scorecard
+
+
+def load_scorecard() -> Scorecard:
+    categories = list(Category.select().order_by(Category.position, Category.id))
+    names = {c.id: c.name for c in categories}
+    level1 = [(c.name, Decimal(c.points)) for c in categories if c.parent_id is None]
+    level2 = [
+        (c.name, Decimal(c.points), names[c.parent_id])
+        for c in categories
+        if c.parent_id is not None
+    ]
+    items = list(Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id))
+    current = Score.current()
+    indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id]) for i in items]
+    scores = {i.code: current[i.id] for i in items if i.id in current}
+    return build_scorecard(level1, level2, indicators, scores)

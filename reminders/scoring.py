@@ -1,0 +1,129 @@
+"""The scorecard, pure: scores per level-2 and level-1 category, the total, and both pass tests
+of the plan (total >= 85 and every level-1 category >= 75 % of its points).
+
+"Not yet scored" is kept apart from 0 everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+PASS_TOTAL = Decimal(85)
+PASS_RATIO = Decimal("0.75")
+
+
+@dataclass(frozen=True)
+class IndicatorScore:
+    code: str
+    title: str
+    max_points: Decimal
+    points: Decimal | None  # None: not yet scored
+
+    @property
+    def scored(self) -> bool:
+        return self.points is not None
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    name: str
+    max_points: Decimal
+    points: Decimal
+    indicators: tuple[IndicatorScore, ...]
+    children: tuple[CategoryScore, ...] = ()
+    pass_ratio: Decimal = PASS_RATIO
+
+    @property
+    def line(self) -> Decimal:
+        return self.max_points * self.pass_ratio
+
+    @property
+    def passed(self) -> bool:
+        return self.points >= self.line
+
+    @property
+    def unscored(self) -> int:
+        return sum(1 for i in self.indicators if not i.scored)
+
+    @property
+    def zeros(self) -> int:
+        return sum(1 for i in self.indicators if i.scored and i.points == 0)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    categories: tuple[CategoryScore, ...]
+    pass_total: Decimal = PASS_TOTAL
+
+    @property
+    def total(self) -> Decimal:
+        return sum((c.points for c in self.categories), Decimal(0))
+
+    @property
+    def max_points(self) -> Decimal:
+        return sum((c.max_points for c in self.categories), Decimal(0))
+
+    @property
+    def total_passed(self) -> bool:
+        return self.total >= self.pass_total
+
+    @property
+    def categories_passed(self) -> bool:
+        return all(c.passed for c in self.categories)
+
+    @property
+    def passed(self) -> bool:
+        return self.total_passed and self.categories_passed
+
+    @property
+    def unscored(self) -> int:
+        return sum(c.unscored for c in self.categories)
+
+    @property
+    def indicator_count(self) -> int:
+        return sum(len(c.indicators) for c in self.categories)
+
+
+def build_scorecard(
+    level1: list[tuple[str, Decimal]],
+    level2: list[tuple[str, Decimal, str]],
+    indicators: list[tuple[str, str, Decimal, str]],
+    scores: dict[str, Decimal],
+    *,
+    pass_total: Decimal = PASS_TOTAL,
+    pass_ratio: Decimal = PASS_RATIO,
+) -> Scorecard:
+    """level1: (name, points); level2: (name, points, parent); indicators: (code, title, max,
+    level2 name); scores: code -> points for scored indicators only."""
+    by_level2: dict[str, list[IndicatorScore]] = {name: [] for name, _, _ in level2}
+    for code, title, maximum, parent in indicators:
+        by_level2[parent].append(IndicatorScore(code, title, Decimal(maximum), scores.get(code)))
+    tops = []
+    for name, points in level1:
+        children = []
+        for child_name, child_points, parent in level2:
+            if parent != name:
+                continue
+            inds = tuple(by_level2[child_name])
+            children.append(
+                CategoryScore(
+                    child_name,
+                    Decimal(child_points),
+                    sum((i.points for i in inds if i.points is not None), Decimal(0)),
+                    inds,
+                    pass_ratio=pass_ratio,
+                )
+            )
+        all_inds = tuple(i for c in children for i in c.indicators)
+        tops.append(
+            CategoryScore(
+                name,
+                Decimal(points),
+                sum((c.points for c in children), Decimal(0)),
+                all_inds,
+                tuple(children),
+                pass_ratio=pass_ratio,
+            )
+        )
+    return Scorecard(tuple(tops), pass_total=pass_total)

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The composition root and command line: reads the config, opens the database, wires the parts,
+starts the web server and the outbox sender. The only module that reads the environment, opens
+sockets and starts threads.
+
+    python3 run.py            serve (the sandbox when no WeCom account is configured)
+    python3 run.py demo       serve a separate demo database with sample people and deadlines
+    python3 run.py init       create the database and load (or update) the built-in plan
+    python3 run.py say USERID TEXT…   one message through the pipeline; prints the reply
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import threading
+import uuid
+
+from dotenv import dotenv_values
+
+from bot.clock import Clock
+from bot.config import Config, ConfigError
+from bot.services import Services, build_services
+from bot.transports.sandbox import SandboxTransport
+from models.db import database, open_database
+from models.loader import PlanError, load_plan, plan_is_loaded
+from models.migrations import migrate
+
+log = logging.getLogger("run")
+
+
+def load_config(env_file: str = ".env") -> Config:
+    """Settings from .env in the working directory, overridden by the real environment."""
+    file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    return Config.from_mapping({**file_values, **os.environ})
+
+
+def prepare_database(config: Config, *, load: bool = True) -> None:
+    open_database(config.database_url)
+    with database.connection_context():
+        migrate(database.obj)
+        if load and not plan_is_loaded():
+            print(load_plan(Clock(config.timezone).now()).summary())
+
+
+def make_services(config: Config) -> Services:
+    if config.wecom_enabled:
+        raise SystemExit(
+            "已填写企业微信设置，但本版本尚未接入企业微信（见 README“路线图”）。"
+            "如需试用，请清空 WECOM_* 设置，使用浏览器沙盒。"
+        )
+    return build_services(config, Clock(config.timezone), SandboxTransport())
+
+
+def serve(config: Config, services: Services, banner: str = "") -> None:
+    from waitress import create_server
+
+    from bot.web import create_app
+
+    stop = threading.Event()
+    sender = threading.Thread(target=services.sender.loop, args=(stop,), name="outbox", daemon=True)
+    sender.start()
+    server = create_server(
+        create_app(services),
+        host=config.http_host,
+        port=config.http_port,
+        threads=8,
+        channel_timeout=30,
+    )
+    host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
+    url = f"http://{host}:{server.effective_port}"
+    print(f"服务已启动：{url}/healthz", flush=True)
+    if config.sandbox_enabled:
+        print(f"浏览器沙盒：{url}/sandbox", flush=True)
+    if banner:
+        print(banner, flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        services.sender.notify()
+        sender.join(timeout=5)
+        server.close()
+
+
+def cmd_serve(config: Config, _args) -> int:
+    prepare_database(config)
+    serve(config, make_services(config))
+    return 0
+
+
+def cmd_init(config: Config, _args) -> int:
+    open_database(config.database_url)
+    with database.connection_context():
+        applied = migrate(database.obj)
+        if applied:
+            print("数据库结构已更新：" + "、".join(applied))
+        print(load_plan(Clock(config.timezone).now()).summary())
+    print("已完成。重复运行 init 只会更新方案文字，不会重置进度、评分、绑定、期限和日志。")
+    return 0
+
+
+def cmd_demo(config: Config, _args) -> int:
+    from bot.demo import DEMO_ADMIN, DEMO_PEOPLE, seed_demo
+
+    demo_db = (config.data_dir / "demo.db").resolve()
+    config = dataclasses.replace(
+        config,
+        database_url=f"sqlite:///{demo_db}",
+        admins=config.admins | {DEMO_ADMIN},
+        # The demo never talks to WeCom, whatever .env holds.
+        wecom_corp_id="",
+    )
+    prepare_database(config)
+    with database.connection_context():
+        if seed_demo(Clock(config.timezone).now()):
+            print("已载入演示数据。")
+    people = "\n".join(f"  {u}：{unit} {name}" for u, name, unit, _ in DEMO_PEOPLE)
+    banner = (
+        f"演示数据库：{demo_db}（与正式数据库分开）\n"
+        f"可以扮演的人员：\n{people}\n"
+        "在沙盒页面选择人员后发送“帮助”开始。按 Ctrl+C 退出。"
+    )
+    serve(config, make_services(config), banner)
+    return 0
+
+
+def cmd_say(config: Config, args) -> int:
+    from bot.pipeline import Incoming
+
+    text = " ".join(args.text)
+    prepare_database(config)
+    services = make_services(config)
+    with database.connection_context():
+        result = services.pipeline.handle(
+            Incoming("cli", uuid.uuid4().hex, args.userid, kind="text", text=text)
+        )
+        services.sender.drain()
+    print(result.reply or "（没有回复）")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description="新绛县示范区创建督办机器人")
+    parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="启动服务（默认）")
+    sub.add_parser("demo", help="用演示数据库启动浏览器沙盒")
+    sub.add_parser("init", help="创建数据库并载入方案")
+    say = sub.add_parser("say", help="以某个 userid 发送一条消息并打印回复")
+    say.add_argument("userid")
+    say.add_argument("text", nargs="+")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = load_config(args.env_file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    handlers = {
+        "serve": cmd_serve,
+        None: cmd_serve,
+        "demo": cmd_demo,
+        "init": cmd_init,
+        "say": cmd_say,
+    }
+    try:
+        return handlers[args.command](config, args)
+    except PlanError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"无法启动：{exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
