@@ -33,9 +33,9 @@ class Renderer:
         text = self.env.get_template(name).render(**context)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
-    def snippet(self, name: str, macro: str, **context) -> str:
+    def snippet(self, template: str, macro: str, /, **context) -> str:
         """Call one macro of a template file that holds many short messages (replies, errors)."""
-        module = self.env.get_template(name).make_module()
+        module = self.env.get_template(template).make_module()
         return str(getattr(module, macro)(**context)).strip()
 
 

@@ -69,8 +69,8 @@ class Context:
             return self.member.role in ("leader", "admin")
         return self.member.role == "admin"
 
-    def say(self, name: str, macro: str, **context) -> str:
-        return self.renderer.snippet(name, macro, **context)
+    def say(self, template: str, macro: str, /, **context) -> str:
+        return self.renderer.snippet(template, macro, **context)
 
 
 Handler = Callable[[Context, list[str]], str]

@@ -1,0 +1,211 @@
+"""Fixtures: a fresh database per test (SQLite file, or PostgreSQL from TEST_DATABASE_URL) with the
+plan loaded, a fake clock, the wired services, and a guard that fails any test reaching the network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bot.clock import FakeClock  # noqa: E402
+from bot.config import Config  # noqa: E402
+from bot.services import build_services  # noqa: E402
+from models.db import database, make_database  # noqa: E402
+from models.loader import load_plan  # noqa: E402
+from models.migrations import migrate  # noqa: E402
+from models.schema import ALL_MODELS  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)  # a Thursday
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+# ---------------------------------------------------------------- no network beyond this machine
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(address):
+        raise RuntimeError(f"test tried to reach the network: {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host not in (None, "localhost", b"localhost"):
+        try:
+            if not ipaddress.ip_address(
+                host.decode() if isinstance(host, bytes) else host
+            ).is_loopback:
+                raise RuntimeError(f"test tried to resolve a non-local address: {host!r}")
+        except ValueError:
+            raise RuntimeError(f"test tried to resolve a host name: {host!r}") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+# ---------------------------------------------------------------- database
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite database with the plan loaded, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "bot.db"
+    db = make_database(f"sqlite:///{path}")
+    database.initialize(db)
+    with db.connection_context():
+        migrate(db)
+        load_plan(START)
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path
+
+
+def _reset_postgres(db) -> None:
+    tables = [m._meta.table_name for m in ALL_MODELS] + ["schema_version"]
+    existing = set(db.get_tables())
+    if existing:
+        names = ", ".join(f'"{t}"' for t in existing)
+        db.execute_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+    assert not set(db.get_tables()) & set(tables)
+
+
+@pytest.fixture(scope="session")
+def pg_ready():
+    """With PostgreSQL: the schema is created once per session; tests truncate and reload."""
+    if not PG_URL:
+        return None
+    db = make_database(PG_URL)
+    database.initialize(db)
+    with db.connection_context():
+        _reset_postgres(db)
+        migrate(db)
+    db.close()
+    return PG_URL
+
+
+@pytest.fixture
+def db_url(tmp_path, request) -> str:
+    if PG_URL:
+        request.getfixturevalue("pg_ready")
+        db = make_database(PG_URL)
+        database.initialize(db)
+        with db.connection_context():
+            tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+            db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            load_plan(START)
+        db.close()
+        return PG_URL
+    template = request.getfixturevalue("sqlite_template")
+    path = tmp_path / "bot.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db(db_url):
+    """The models' database, connected, with the plan loaded and nothing else."""
+    handle = make_database(db_url)
+    database.initialize(handle)
+    handle.connect()
+    yield handle
+    if not handle.is_closed():
+        handle.close()
+
+
+@pytest.fixture
+def empty_db(tmp_path):
+    """A database with no tables at all (for migration and loader tests)."""
+    if PG_URL:
+        handle = make_database(PG_URL)
+        database.initialize(handle)
+        with handle.connection_context():
+            _reset_postgres(handle)
+        handle.connect()
+        yield handle
+        handle.close()
+        # Leave the session schema as other tests expect it.
+        with handle.connection_context():
+            _reset_postgres(handle)
+            migrate(handle)
+        return
+    handle = make_database(f"sqlite:///{tmp_path / 'empty.db'}")
+    database.initialize(handle)
+    handle.connect()
+    yield handle
+    handle.close()
+
+
+# ---------------------------------------------------------------- the bot
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+def make_config(tmp_path: Path, db_url: str = "sqlite:///unused.db", **overrides) -> Config:
+    mapping = {
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "BOT_ADMINS": "boss",
+        "HTTP_PORT": "0",
+    }
+    mapping.update(overrides)
+    return Config.from_mapping(mapping)
+
+
+@pytest.fixture
+def config(tmp_path, db_url) -> Config:
+    return make_config(tmp_path, db_url)
+
+
+@pytest.fixture
+def services(config, clock, db):
+    from fakes.transport import RecordingTransport
+
+    return build_services(config, clock, RecordingTransport())
+
+
+@pytest.fixture
+def bot(services):
+    from helpers import ChatDriver
+
+    return ChatDriver(services)

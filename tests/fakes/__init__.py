@@ -1,0 +1,1 @@
+"""Fakes that stand in for the outside world in tests."""

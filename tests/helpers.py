@@ -1,0 +1,59 @@
+"""Test helpers: drive the bot like a chat, and snapshot the database to prove nothing changed."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.pipeline import Incoming
+from bot.services import Services
+from models.messages import OutboxMessage
+from models.schema import ALL_MODELS
+
+_ids = itertools.count(1)
+
+
+class ChatDriver:
+    """Sends messages through the real pipeline and delivers the outbox through the transport."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.transport = services.transport
+
+    def say(self, userid: str, text: str) -> str:
+        handled = self.services.pipeline.handle(
+            Incoming("test", f"m{next(_ids)}", userid, kind="text", text=text)
+        )
+        assert not handled.duplicate
+        replies = OutboxMessage.select().where(
+            (OutboxMessage.inbound == handled.inbound_id)
+            & (OutboxMessage.dedupe_key.startswith("reply:"))
+        )
+        assert replies.count() == 1, "the bot must answer each message exactly once"
+        return handled.reply
+
+    def deliver(self) -> list:
+        before = len(self.transport.sent)
+        self.services.sender.drain()
+        return self.transport.sent[before:]
+
+    def bind(self, userid: str, unit: str, role: str = "联络员") -> str:
+        reply = self.say("boss", f"绑定 {userid} {unit} {role}")
+        assert "已" in reply and "绑定" in reply, reply
+        return reply
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table except the message log tables, for 'changes nothing' checks."""
+    skip = {"inbound_message", "outbox_message"}
+    result = {}
+    for model in ALL_MODELS:
+        if model._meta.table_name in skip:
+            continue
+        result[model._meta.table_name] = sorted(
+            model.select().order_by(model._meta.primary_key).tuples()
+        )
+    return result
+
+
+def outbox_besides_replies() -> int:
+    return OutboxMessage.select().where(~OutboxMessage.dedupe_key.startswith("reply:")).count()

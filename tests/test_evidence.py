@@ -1,0 +1,67 @@
+"""Evidence files: stored by content hash, atomically, with a size cap; names never reach paths."""
+
+import hashlib
+import io
+
+import pytest
+
+from bot.evidence import EvidenceStore, EvidenceTooLarge, clean_name, sniff_type
+from bot.pipeline import Incoming
+from models.progress import Evidence
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
+
+
+def test_store_by_sha256_byte_for_byte(tmp_path):
+    store = EvidenceStore(tmp_path, max_bytes=1 << 20)
+    stored = store.save(io.BytesIO(PNG), "../../etc/passwd")
+    assert stored.sha256 == hashlib.sha256(PNG).hexdigest()
+    assert store.path_for(stored.sha256).read_bytes() == PNG
+    assert stored.original_name == "passwd" and stored.content_type == "image/png"
+    assert not list((tmp_path / "tmp").iterdir()), "no temp file left behind"
+
+
+def test_too_large_leaves_nothing(tmp_path):
+    store = EvidenceStore(tmp_path, max_bytes=100)
+    with pytest.raises(EvidenceTooLarge):
+        store.save(io.BytesIO(b"x" * 101), "big.bin")
+    assert not list((tmp_path / "tmp").iterdir())
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_names_and_types():
+    assert clean_name("C:\\Users\\a\\报告.docx") == "报告.docx"
+    assert clean_name("\x00\x1f") == "未命名文件"
+    assert sniff_type(b"%PDF-1.7") == "application/pdf"
+    assert sniff_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
+
+
+def _send_file(services, userid, caption, ext_id):
+    stored = services.evidence.save(io.BytesIO(PNG), "现场照片.png")
+    return services.pipeline.handle(
+        Incoming("test", ext_id, userid, kind="image", text=caption, file=stored)
+    )
+
+
+def test_file_with_a_code_in_its_caption_is_attached(services, bot):
+    bot.bind("li", "市监局")
+    handled = _send_file(services, "li", "T7 佐证", "f1")
+    assert "已归到 T7" in handled.reply and "共 1 份" in handled.reply
+    assert Evidence.get().item.code == "T7"
+    assert "本单位 1 份" in bot.say("li", "任务 T7")
+
+
+def test_file_after_a_progress_message_goes_to_that_item(services, bot):
+    bot.bind("li", "市监局")
+    bot.say("li", "进度 T11 30%")
+    assert "已归到 T11" in _send_file(services, "li", "", "f2").reply
+
+
+def test_file_without_an_item_waits_for_zuozheng(services, bot, clock):
+    bot.bind("li", "市监局")
+    clock.advance(hours=2)
+    handled = _send_file(services, "li", "", "f3")
+    assert "佐证 编号" in handled.reply
+    assert Evidence.get().item is None
+    assert "已归到 T7" in bot.say("li", "佐证 T7")
+    assert Evidence.get().item.code == "T7"

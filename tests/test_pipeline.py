@@ -1,0 +1,60 @@
+"""The inbound pipeline: a replay is a no-op, a crash is answered and leaves nothing behind."""
+
+from bot.commands.registry import Registry
+from bot.pipeline import Incoming, Pipeline
+from models.messages import InboundMessage, OutboxMessage
+from models.org import Member
+
+
+def test_a_replayed_message_is_processed_and_answered_once(services, bot):
+    bot.bind("li", "市监局")
+    msg = Incoming("wecom", "msg-1", "li", kind="text", text="进度 T7 60%")
+    results = [services.pipeline.handle(msg) for _ in range(4)]
+    assert [r.duplicate for r in results] == [False, True, True, True]
+    assert InboundMessage.select().where(InboundMessage.external_id == "msg-1").count() == 1
+    replies = OutboxMessage.select().where(OutboxMessage.inbound == results[0].inbound_id)
+    assert replies.count() == 1
+
+
+def test_two_messages_in_the_same_second_are_two(services, bot):
+    bot.bind("li", "市监局")
+    a = services.pipeline.handle(Incoming("wecom", "1", "li", text="进度 T7 10%"))
+    b = services.pipeline.handle(Incoming("wecom", "2", "li", text="进度 T7 20%"))
+    assert not a.duplicate and not b.duplicate
+
+
+def test_the_same_id_from_another_transport_is_another_message(services, bot):
+    bot.bind("li", "市监局")
+    services.pipeline.handle(Incoming("wecom", "7", "li", text="帮助"))
+    assert not services.pipeline.handle(Incoming("sandbox", "7", "li", text="帮助")).duplicate
+
+
+def test_a_crashing_handler_is_answered_and_rolled_back(services, clock, config):
+    registry = Registry()
+
+    @registry.command("坏", access="member", usage="坏", help="crashes after a write")
+    def broken(ctx, args):
+        Member.create(wecom_userid="half", bound_at=ctx.now)
+        raise RuntimeError("boom")
+
+    pipeline = Pipeline(config, clock, services.renderer, registry=registry)
+    handled = pipeline.handle(Incoming("test", "x", "boss", text="坏"))
+    assert "系统出错" in handled.reply and str(handled.inbound_id) in handled.reply
+    assert "boom" not in handled.reply and "Traceback" not in handled.reply
+    assert Member.get_or_none(Member.wecom_userid == "half") is None
+    assert InboundMessage.get_by_id(handled.inbound_id).status == "failed"
+
+
+def test_unbound_user_events_are_ignored_quietly(services):
+    handled = services.pipeline.handle(
+        Incoming("wecom", "e1", "stranger", kind="event", payload={"event": "enter_agent"})
+    )
+    assert handled.reply is None
+
+
+def test_enter_agent_greets_with_help(services, bot):
+    bot.bind("li", "市监局")
+    handled = services.pipeline.handle(
+        Incoming("wecom", "e2", "li", kind="event", payload={"event": "enter_agent"})
+    )
+    assert "可用的命令" in handled.reply
