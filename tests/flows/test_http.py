@@ -130,7 +130,7 @@ def test_sandbox_rejects_bad_requests(server, payload, error):
 
 
 def test_feed_cursor_must_be_numeric(server):
-    status, body = call(f"{server}/sandbox/api/feed?after_out=x")
+    status, _body = call(f"{server}/sandbox/api/feed?after_out=x")
     assert status == 400
 
 
