@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
 from bot.commands import REGISTRY
@@ -63,6 +63,13 @@ class Pipeline:
         self.on_queued = on_queued
 
     def handle(self, msg: Incoming) -> Handled:
+        # PostgreSQL text cannot hold NUL; it is never meaningful in a chat message.
+        msg = replace(
+            msg,
+            text=msg.text.replace("\x00", ""),
+            userid=msg.userid.replace("\x00", ""),
+            external_id=msg.external_id.replace("\x00", ""),
+        )
         now = self.clock.now()
         with database.atomic():
             inserted = (

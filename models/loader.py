@@ -107,25 +107,42 @@ def load_plan(now: datetime, path: Path = PLAN_FILE, actor: str = "system") -> L
     return result
 
 
-def _upsert(model, key: dict, values: dict):
-    """Insert or update the row matching `key`; returns (row, created)."""
-    row = model.get_or_none(**key)
-    if row is None:
-        return model.create(**key, **values), True
-    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-    if changed:
-        model.update(**changed).where(model.id == row.id).execute()
-        for field_name, value in changed.items():
-            setattr(row, field_name, value)
-    return row, False
+class _Upserter:
+    """Insert or update rows by a unique key, reading the existing rows of the table once."""
+
+    def __init__(self, model, key: str):
+        self.model = model
+        self.key = key
+        self.existing = {getattr(row, key): row for row in model.select()}
+
+    def __call__(self, key_value, values: dict):
+        """Returns (row, created)."""
+        model = self.model
+        row = self.existing.get(key_value)
+        if row is None:
+            row = model.create(**{self.key: key_value}, **values)
+            self.existing[key_value] = row
+            return row, True
+        changed = {k: v for k, v in values.items() if _differs(getattr(row, k), v)}
+        if changed:
+            model.update(**changed).where(model.id == row.id).execute()
+            for field_name, value in changed.items():
+                setattr(row, field_name, value)
+        return row, False
+
+
+def _differs(current, new) -> bool:
+    if isinstance(new, peewee.Model):
+        return current is None or current.id != new.id
+    return current != new
 
 
 def _load_units(entries: list[dict]) -> dict[str, Unit]:
     units = {}
+    upsert = _Upserter(Unit, "name")
     for position, entry in enumerate(entries, start=1):
-        unit, _ = _upsert(
-            Unit,
-            {"name": entry["name"]},
+        unit, _ = upsert(
+            entry["name"],
             {
                 "short_name": entry.get("short") or None,
                 "aliases": "|".join(entry.get("aliases", [])),
@@ -140,10 +157,10 @@ def _load_units(entries: list[dict]) -> dict[str, Unit]:
 
 def _load_groups(entries: list[dict], units: dict[str, Unit]) -> dict[str, UnitGroup]:
     groups = {}
+    upsert = _Upserter(UnitGroup, "name")
     for position, entry in enumerate(entries, start=1):
-        group, created = _upsert(
-            UnitGroup,
-            {"name": entry["name"]},
+        group, created = upsert(
+            entry["name"],
             {"aliases": "|".join(entry.get("aliases", [])), "position": position},
         )
         if created:  # afterwards membership belongs to the office (`群组` command)
@@ -156,20 +173,19 @@ def _load_groups(entries: list[dict], units: dict[str, Unit]) -> dict[str, UnitG
 
 def _load_categories(entries: list[dict]) -> dict[str, Category]:
     categories = {}
+    upsert = _Upserter(Category, "name")
     position = 0
     for top in entries:
         position += 1
-        parent, _ = _upsert(
-            Category,
-            {"name": top["name"]},
+        parent, _ = upsert(
+            top["name"],
             {"parent": None, "points": Decimal(str(top["points"])), "position": position},
         )
         categories[parent.name] = parent
         for child in top.get("children", []):
             position += 1
-            row, _ = _upsert(
-                Category,
-                {"name": child["name"]},
+            row, _ = upsert(
+                child["name"],
                 {"parent": parent, "points": Decimal(str(child["points"])), "position": position},
             )
             categories[row.name] = row
@@ -178,12 +194,12 @@ def _load_categories(entries: list[dict]) -> dict[str, Category]:
 
 def _load_items(plan: dict, categories: dict[str, Category]) -> dict[str, Item]:
     items = {}
+    upsert = _Upserter(Item, "code")
     position = 0
     for task in plan["tasks"]:
         position += 1
-        item, _ = _upsert(
-            Item,
-            {"code": task["code"]},
+        item, _ = upsert(
+            task["code"],
             {
                 "kind": "task",
                 "position": position,
@@ -196,9 +212,8 @@ def _load_items(plan: dict, categories: dict[str, Category]) -> dict[str, Item]:
         items[item.code] = item
     for ind in plan["indicators"]:
         position += 1
-        item, _ = _upsert(
-            Item,
-            {"code": ind["code"]},
+        item, _ = upsert(
+            ind["code"],
             {
                 "kind": "indicator",
                 "position": position,
@@ -224,6 +239,10 @@ def _load_assignments(
     plan: dict, items: dict[str, Item], units: dict[str, Unit], groups: dict[str, UnitGroup]
 ) -> int:
     """Add the responsible units each item names (a group expands); the first named unit leads."""
+    members: dict[str, list[int]] = {name: [] for name in groups}
+    names_by_id = {group.id: name for name, group in groups.items()}
+    for link in GroupMember.select().order_by(GroupMember.id):
+        members[names_by_id[link.group_id]].append(link.unit_id)
     rows = []
     for entry in [*plan["tasks"], *plan["indicators"]]:
         item = items[entry["code"]]
@@ -232,8 +251,8 @@ def _load_assignments(
                 role = "lead" if index == 0 else "co"
                 rows.append({"item": item.id, "unit": units[name].id, "role": role, "via": ""})
             else:
-                for unit in groups[name].units():
-                    rows.append({"item": item.id, "unit": unit.id, "role": "co", "via": name})
+                for unit_id in members[name]:
+                    rows.append({"item": item.id, "unit": unit_id, "role": "co", "via": name})
     # An explicitly named unit wins over the same unit reached through a group.
     chosen: dict[tuple[int, int], dict] = {}
     for row in rows:

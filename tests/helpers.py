@@ -57,3 +57,13 @@ def snapshot() -> dict[str, list[tuple]]:
 
 def outbox_besides_replies() -> int:
     return OutboxMessage.select().where(~OutboxMessage.dedupe_key.startswith("reply:")).count()
+
+
+def stop_waitress(server, thread) -> None:
+    """Stop a waitress server running in `thread`: close its sockets from inside its own loop
+    (closing them from here races the loop's select() and raises EBADF there)."""
+    from waitress import wasyncore
+
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(timeout=10)
+    server.task_dispatcher.shutdown()

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 from conftest import make_config
+from helpers import stop_waitress
 from waitress import create_server
 
 from bot.services import build_services
@@ -34,7 +35,7 @@ def running(services):
     finally:
         stop.set()
         services.sender.notify()
-        server.close()
+        stop_waitress(server, thread)
         sender.join(timeout=5)
 
 
