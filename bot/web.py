@@ -131,12 +131,24 @@ def create_app(services: Services) -> Flask:
         if not (after_out.isdigit() and after_in.isdigit()):
             return _bad("after_out 和 after_in 应为整数。")
         labels = {m["userid"]: m["label"] for m in _members()}
-        out_rows = (
+        # Rows are shown once final (sent or failed). A row still pending or sending holds the
+        # cursor back, so a message sent after a later one (a retry) is not skipped; the page
+        # drops ids it has already shown.
+        final = OutboxMessage.status.in_(("sent", "failed"))
+        out_rows = list(
             OutboxMessage.select()
-            .where((OutboxMessage.status == "sent") & (OutboxMessage.id > int(after_out)))
+            .where(final & (OutboxMessage.id > int(after_out)))
             .order_by(OutboxMessage.id)
             .limit(FEED_LIMIT)
         )
+        unfinished = (
+            OutboxMessage.select(peewee.fn.MIN(OutboxMessage.id))
+            .where(~final & (OutboxMessage.id > int(after_out)))
+            .scalar()
+        )
+        out_cursor = out_rows[-1].id if out_rows else int(after_out)
+        if unfinished is not None:
+            out_cursor = min(out_cursor, unfinished - 1)
         in_rows = (
             InboundMessage.select()
             .where(InboundMessage.id > int(after_in))
@@ -151,7 +163,10 @@ def create_app(services: Services) -> Flask:
                 "labels": [labels.get(r, r) for r in row.recipient.split("|") if r],
                 "msg_type": row.msg_type,
                 "text": row.content.get("text", ""),
+                "failed": row.status == "failed",
+                "inbound_id": row.inbound_id,
                 "at": services.renderer.format_when(row.sent_at or row.created_at, "%H:%M:%S"),
+                "ts": (row.sent_at or row.created_at).isoformat(),
             }
             for row in out_rows
         ]
@@ -163,10 +178,11 @@ def create_app(services: Services) -> Flask:
                 "text": row.text,
                 "file": (row.payload or {}).get("file", {}).get("name", ""),
                 "at": services.renderer.format_when(row.received_at, "%H:%M:%S"),
+                "ts": row.received_at.isoformat(),
             }
             for row in in_rows
         ]
-        return jsonify(outgoing=outgoing, incoming=incoming)
+        return jsonify(outgoing=outgoing, incoming=incoming, out_cursor=out_cursor)
 
     @app.errorhandler(413)
     def _too_large(_exc):

@@ -187,3 +187,31 @@ def test_sandbox_is_off_when_wecom_is_configured(tmp_path, db):
     client = create_app(services).test_client()
     assert client.get("/sandbox").status_code == 404
     assert client.post("/sandbox/api/send", json={"userid": "a", "text": "b"}).status_code == 404
+
+
+def test_feed_does_not_skip_a_message_sent_after_a_later_one(tmp_path, db, clock):
+    """A retried row that is sent after later rows must still reach the page."""
+    from bot.outbox import Outbox
+
+    outbox = Outbox(clock)
+    outbox.to_members(["a"], "first", "k1")
+    outbox.to_members(["a"], "second", "k2")
+    from models.messages import OutboxMessage
+
+    OutboxMessage.update(status="sent", sent_at=clock.now()).where(
+        OutboxMessage.dedupe_key == "k2"
+    ).execute()
+    config = make_config(tmp_path)
+    from bot.clock import Clock
+
+    services = build_services(config, Clock(config.timezone), SandboxTransport())
+    client = create_app(services).test_client()
+    page = client.get("/sandbox/api/feed?after_out=0&after_in=0").get_json()
+    assert [m["text"] for m in page["outgoing"]] == ["second"]
+    assert page["out_cursor"] == 0, "the pending first row holds the cursor"
+    OutboxMessage.update(status="sent", sent_at=clock.now()).where(
+        OutboxMessage.dedupe_key == "k1"
+    ).execute()
+    page = client.get(f"/sandbox/api/feed?after_out={page['out_cursor']}&after_in=0").get_json()
+    assert [m["text"] for m in page["outgoing"]] == ["first", "second"]
+    assert page["out_cursor"] == 2

@@ -1,0 +1,366 @@
+"""The browser sandbox end to end: the real `run.py demo` server driven by a real Chromium.
+
+Skipped when Playwright or a Chromium executable is missing, unless REQUIRE_BROWSER=1 (CI).
+Playwright's own browser downloads are not used: Chromium comes from the system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_DEADLINE_SECONDS = 60
+REPLY_TIMEOUT_MS = 15_000
+SANDBOX_PREFIX = "浏览器沙盒："
+SCREENSHOT = "/tmp/sandbox.png"
+BOT_SETTING_PREFIXES = ("WECOM_", "BOT_", "EVIDENCE_", "HTTP_")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (REQUIRE_BROWSER=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed")
+    expect.set_options(timeout=REPLY_TIMEOUT_MS)
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.isfile(executable):
+        _unavailable("no chromium executable found")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _read_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture
+def sandbox_url(tmp_path):
+    """Start `run.py demo` on a free port with its data in tmp_path; yield the sandbox URL."""
+    # None of the developer's bot settings: a WeCom account or SANDBOX=0 would hide the sandbox.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "SANDBOX") and not k.startswith(BOT_SETTING_PREFIXES)
+    }
+    env.update(
+        HTTP_PORT="0",
+        HTTP_HOST="127.0.0.1",
+        DATA_DIR=str(tmp_path),
+        PYTHONUNBUFFERED="1",
+    )
+    command = [
+        sys.executable,
+        "run.py",
+        "--env-file",
+        str(tmp_path / "no-such.env"),
+        "demo",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+    )
+    lines: queue.Queue = queue.Queue()
+    # The reader keeps draining the pipe for the whole test, so the server never blocks on it.
+    reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    seen: list[str] = []
+    url = None
+    deadline = time.monotonic() + START_DEADLINE_SECONDS
+    try:
+        while url is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            seen.append(line)
+            if line.startswith(SANDBOX_PREFIX):
+                url = line[len(SANDBOX_PREFIX) :].strip()
+        if url is None:
+            try:
+                code = proc.wait(timeout=5)
+                why = f"exited with code {code}"
+            except subprocess.TimeoutExpired:
+                why = f"did not print the sandbox URL within {START_DEADLINE_SECONDS} s"
+            pytest.fail(f"run.py demo {why}; its output:\n" + "".join(seen))
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        reader.join(timeout=5)
+        if not reader.is_alive():
+            proc.stdout.close()
+    while not lines.empty():
+        seen.append(lines.get() or "")
+    output = "".join(seen)
+    assert "Traceback" not in output, f"the server logged an exception:\n{output}"
+
+
+class Sandbox:
+    """One browser page on the sandbox, with the page's errors collected."""
+
+    def __init__(self, page, url: str):
+        self.page = page
+        self.url = url
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on(
+            "console",
+            lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+        )
+        page.set_default_timeout(REPLY_TIMEOUT_MS)
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        self.page.wait_for_selector("#member-list button[data-userid]")
+
+    def pick_member(self, userid: str) -> None:
+        self.page.click(f'#member-list button[data-userid="{userid}"]')
+        self._expect_current(userid)
+
+    def type_userid(self, userid: str, *, key: str = "Enter") -> None:
+        self.page.fill("#userid", userid)
+        if key == "Enter":
+            self.page.press("#userid", "Enter")
+        else:  # leave the field: the change event switches
+            self.page.locator("#userid").blur()
+        self._expect_current(userid)
+
+    def _expect_current(self, userid: str) -> None:
+        from playwright.sync_api import expect
+
+        expect(self.page.locator("#chat-title")).to_contain_text(userid)
+        expect(self.page.locator("#userid")).to_have_value(userid)
+
+    def send(self, text: str, *expected: str) -> str:
+        """Send `text` from #message; wait for a new bot message with all of `expected`."""
+        before = self.page.locator("#chat .msg-out").count()
+        self.page.fill("#message", text)
+        self.page.click("#send")
+        return self.wait_reply(before, *expected)
+
+    def wait_reply(self, before: int, *expected: str) -> str:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            handle = self.page.wait_for_function(
+                """([before, expected]) => {
+                    const outs = [...document.querySelectorAll('#chat .msg-out')].slice(before);
+                    const hit = outs.find(m => expected.every(e => m.textContent.includes(e)));
+                    return hit ? hit.textContent : false;
+                }""",
+                arg=[before, list(expected)],
+                timeout=REPLY_TIMEOUT_MS,
+            )
+        except PlaywrightTimeout:
+            pytest.fail(
+                f"no reply containing {expected!r} within {REPLY_TIMEOUT_MS} ms.\n"
+                f"#chat:\n{self.page.inner_text('#chat')}\n"
+                f"#error: {self.page.inner_text('#error')!r}\nerrors: {self.errors}"
+            )
+        return handle.json_value()
+
+
+@pytest.fixture
+def sandbox(browser, sandbox_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        yield Sandbox(page, sandbox_url)
+    finally:
+        context.close()
+
+
+def test_liaison_sees_own_tasks(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_scj")
+    reply = sandbox.send("我的任务", "县市场监管局的未完成事项")
+    assert "T11" in reply
+    page = sandbox.page
+    assert page.locator("#chat .msg-in").last.inner_text().strip().endswith("我的任务")
+    assert page.input_value("#message") == ""
+    # Multi-line replies keep their line breaks.
+    bubble = page.locator("#chat .msg-out .bubble").last
+    assert bubble.evaluate("b => getComputedStyle(b).whiteSpace") == "pre-wrap"
+    assert "\n" in bubble.inner_text()
+    active = page.locator('#member-list button[data-userid="demo_scj"]')
+    assert "active" in (active.get_attribute("class") or "")
+    assert sandbox.errors == []
+
+
+def test_admin_binds_sets_deadline_and_liaison_reports(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    sandbox.send("绑定 zhangsan 市监局", "已绑定")
+    sandbox.send("期限 T7 2030-12-31", "已设定")
+
+    sandbox.type_userid("zhangsan", key="Enter")
+    # zhangsan's history (welcome, deadline notice) shows as soon as the user is switched.
+    from playwright.sync_api import expect
+
+    expect(sandbox.page.locator("#chat .msg-out").first).to_contain_text("您已被绑定")
+    sandbox.send("我的任务", "T7")
+    sandbox.send("进度 T7 60% 已完成初稿", "已记录")
+    sandbox.send("任务 T7", "60%")
+    # Binding added zhangsan to the member list.
+    expect(sandbox.page.locator('#member-list button[data-userid="zhangsan"]')).to_be_visible()
+
+    sandbox.type_userid("demo_admin", key="blur")
+    expect(sandbox.page.locator("#chat .msg-out").first).to_contain_text("已绑定")
+    sandbox.send("日志 T7", "报告进度 60%", "2030-12-31")
+
+    sandbox.page.screenshot(path=SCREENSHOT, full_page=True)
+    assert sandbox.errors == []
+
+
+def test_messages_to_others_show_in_side_panel(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    sandbox.send("催办 T11", "已催办")
+    from playwright.sync_api import expect
+
+    others = sandbox.page.locator("#others")
+    expect(others).to_contain_text("催办", timeout=REPLY_TIMEOUT_MS)
+    expect(others).to_contain_text("发给 市监局联络员")
+    # The nudge to the liaison is not in the admin's own chat.
+    assert "【催办】" not in sandbox.page.inner_text("#chat")
+    assert sandbox.errors == []
+
+
+def test_user_text_is_never_html_and_uploads_and_errors_show(sandbox, tmp_path):
+    from playwright.sync_api import expect
+
+    page = sandbox.page
+    sandbox.open()
+    sandbox.type_userid("demo_scj")
+    before = page.locator("#chat .msg-out").count()
+    page.fill("#message", "<b>粗体</b><img src=x onerror=alert(1)>")
+    page.press("#message", "Enter")
+    expect(page.locator("#chat .msg-in").last).to_contain_text("<b>粗体</b>")
+    sandbox.wait_reply(before)  # some reply, whatever it says
+    assert page.locator("#chat b, #chat img").count() == 0
+
+    # Shift+Enter is a new line, not a send.
+    page.fill("#message", "第一行")
+    page.press("#message", "Shift+Enter")
+    page.keyboard.type("第二行")
+    assert page.input_value("#message") == "第一行\n第二行"
+    page.fill("#message", "")
+
+    # A quick button sends at once.
+    before = page.locator("#chat .msg-out").count()
+    page.click(".quick-send[data-text='帮助']")
+    sandbox.wait_reply(before)
+
+    # Evidence upload with a caption.
+    evidence = tmp_path / "佐证.txt"
+    evidence.write_text("检查记录", encoding="utf-8")
+    before = page.locator("#chat .msg-out").count()
+    page.set_input_files("#file", str(evidence))
+    page.fill("#caption", "T11 佐证")
+    page.click("#upload")
+    expect(page.locator("#chat .msg-in").last).to_contain_text("佐证.txt")
+    sandbox.wait_reply(before, "已收到佐证材料", "T11")
+    assert page.input_value("#caption") == ""
+    assert sandbox.errors == []
+
+    # After a reload the whole conversation is back (from the feed's first, long answer).
+    shown = _message_ids(page)
+    page.reload()
+    expect(page.locator("#chat .msg")).to_have_count(len(shown))
+    assert sorted(_message_ids(page)) == sorted(shown)
+    expect(page.locator("#chat-title")).to_contain_text("demo_scj")
+
+    # An API error is shown inline (the browser logs the 400 itself: not a page error).
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    page.set_input_files("#file", str(empty))
+    page.click("#upload")
+    expect(page.locator("#error")).to_contain_text("文件是空的")
+    assert [e for e in sandbox.errors if "400 (BAD REQUEST)" not in e] == []
+
+    # A userid the server would refuse is refused in the page.
+    page.fill("#userid", "not valid!")
+    page.press("#userid", "Enter")
+    expect(page.locator("#error")).to_contain_text("userid 只能包含")
+    expect(page.locator("#chat-title")).to_contain_text("demo_scj")
+
+
+def _message_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#chat .msg", "ms => ms.map(m => m.dataset.id)")
+
+
+def _post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_history_longer_than_one_feed_page(sandbox):
+    """More than 200 messages each way: the page pages through the feed, none lost or doubled."""
+    from playwright.sync_api import expect
+
+    count = 210
+    for n in range(count):
+        answer = _post_json(
+            sandbox.url + "/api/send", {"userid": "demo_tjj", "text": "我的任务", "id": f"bulk-{n}"}
+        )
+        assert answer["ok"] is True
+    # A retried POST with the same id is recorded once.
+    assert _post_json(
+        sandbox.url + "/api/send", {"userid": "demo_tjj", "text": "我的任务", "id": "bulk-0"}
+    )["duplicate"]
+
+    page = sandbox.page
+    page.goto(sandbox.url + "#demo_tjj")
+    expect(page.locator("#chat .msg-in")).to_have_count(count)
+    expect(page.locator("#chat .msg-out")).to_have_count(count)
+    ids = _message_ids(page)
+    assert len(set(ids)) == len(ids)
+    for direction in ("in", "out"):
+        numbers = [int(i.split("-")[1]) for i in ids if i.startswith(direction + "-")]
+        assert numbers == sorted(numbers)
+    assert sandbox.errors == []
