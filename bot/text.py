@@ -82,8 +82,12 @@ def parse_points(token: str) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         raise ParseError(f"“{token}”不是分数，请写数字，如 2 或 1.5。") from None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite():
+        raise ParseError(f"“{token}”不是分数，请写数字，如 2 或 1.5。")
+    if value < 0:
         raise ParseError(f"分数“{token}”不能为负数。")
+    if value > 1000:
+        raise ParseError(f"分数 {token} 太大了。")
     if (value * 2) != (value * 2).to_integral_value():
         raise ParseError(f"分数 {value} 只能是整数或 .5 的半分。")
     return value.normalize() if value != value.to_integral_value() else value.quantize(Decimal(1))
@@ -95,6 +99,6 @@ def parse_number(token: str) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         raise ParseError(f"“{token}”不是数字。") from None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value) >= Decimal("1e15"):
         raise ParseError(f"“{token}”不是有效的数字。")
     return value

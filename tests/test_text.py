@@ -64,7 +64,7 @@ def test_impossible_dates(token):
 def test_points_allow_halves_only():
     assert parse_points("2.5") == Decimal("2.5")
     assert parse_points("3分") == Decimal(3)
-    for bad in ("1.25", "-1", "x", "nan", "inf"):
+    for bad in ("1.25", "-1", "x", "nan", "inf", "1E100", "1e-100"):
         with pytest.raises(ParseError):
             parse_points(bad)
 
