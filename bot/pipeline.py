@@ -1,5 +1,8 @@
 """One path for every inbound message, whatever the transport:
 record (a replay is a no-op) -> decide (commands, files, events) -> reply through the outbox.
+
+A transport that must answer fast (the WeCom callback) only `receive`s; a worker then
+`process_pending`. The sandbox and the CLI `handle` (receive and process at once).
 """
 
 from __future__ import annotations
@@ -7,10 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Protocol
 
 from bot.clock import Clock
 from bot.commands import REGISTRY
-from bot.commands.evidence import attach_file
+from bot.commands.cards import handle_card_click
+from bot.commands.evidence import attach_file, record_pending_download
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
@@ -23,6 +29,7 @@ from models.org import Member
 log = logging.getLogger(__name__)
 
 FILE_KINDS = ("file", "image", "voice", "video")
+LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,14 @@ class Handled:
     reply: str | None = None
 
 
+class MediaError(Exception):
+    """A file could not be fetched from the platform (yet)."""
+
+
+class MediaFetcher(Protocol):
+    def fetch(self, media_id: str, name_hint: str) -> StoredFile: ...
+
+
 class Pipeline:
     def __init__(
         self,
@@ -54,6 +69,7 @@ class Pipeline:
         *,
         registry: Registry = REGISTRY,
         on_queued: Callable[[], None] = lambda: None,
+        media: MediaFetcher | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -61,26 +77,32 @@ class Pipeline:
         self.registry = registry
         self.outbox = Outbox(clock)
         self.on_queued = on_queued
+        self.media = media
 
-    def handle(self, msg: Incoming) -> Handled:
+    # ------------------------------------------------------------------ receiving
+
+    def receive(self, msg: Incoming, *, claim: bool = False) -> Handled:
+        """Record the message once; a replay (same transport and id) changes nothing."""
         # PostgreSQL text cannot hold NUL; it is never meaningful in a chat message.
         msg = replace(
             msg,
             text=msg.text.replace("\x00", ""),
             userid=msg.userid.replace("\x00", ""),
-            external_id=msg.external_id.replace("\x00", ""),
+            external_id=msg.external_id.replace("\x00", "")[:128],
         )
         now = self.clock.now()
         with database.atomic():
             inserted = (
                 InboundMessage.insert(
                     transport=msg.transport,
-                    external_id=msg.external_id[:128],
+                    external_id=msg.external_id,
                     wecom_userid=msg.userid[:64],
                     kind=msg.kind,
                     text=msg.text,
                     payload=_payload(msg),
                     received_at=now,
+                    status="processing" if claim else "received",
+                    lease_until=now + LEASE if claim else None,
                 )
                 .on_conflict_ignore()
                 .as_rowcount()
@@ -90,23 +112,74 @@ class Pipeline:
                 return Handled(duplicate=True)
             inbound = InboundMessage.get(
                 (InboundMessage.transport == msg.transport)
-                & (InboundMessage.external_id == msg.external_id[:128])
+                & (InboundMessage.external_id == msg.external_id)
             )
+        return Handled(duplicate=False, inbound_id=inbound.id)
+
+    def handle(self, msg: Incoming) -> Handled:
+        """Receive and process at once (the sandbox, the CLI)."""
+        received = self.receive(msg, claim=True)
+        if received.duplicate:
+            return received
+        return Handled(False, received.inbound_id, self.process(received.inbound_id))
+
+    # ------------------------------------------------------------------ processing
+
+    def claim_pending(self, limit: int = 20) -> list[int]:
+        """Claim received messages (and ones whose worker died) for processing."""
+        now = self.clock.now()
+        waiting = (InboundMessage.status == "received") | (
+            (InboundMessage.status == "processing") & (InboundMessage.lease_until < now)
+        )
+        ids = InboundMessage.select(InboundMessage.id).where(waiting).order_by(InboundMessage.id)
+        with database.atomic():
+            rows = (
+                InboundMessage.update(status="processing", lease_until=now + LEASE)
+                .where(InboundMessage.id.in_(ids.limit(limit)))
+                .returning(InboundMessage.id)
+                .execute()
+            )
+            return sorted(row.id for row in rows)
+
+    def process_pending(self, limit: int = 20) -> int:
+        claimed = self.claim_pending(limit)
+        for inbound_id in claimed:
+            self.process(inbound_id)
+        return len(claimed)
+
+    def process(self, inbound_id: int) -> str | None:
+        """Decide and answer one claimed message; its reply is queued in the same transaction."""
+        inbound = InboundMessage.get_by_id(inbound_id)
+        msg = _incoming_from(inbound)
+        download_error = None
+        if msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id"):
+            # Outside any transaction: a download may take seconds.
+            try:
+                msg = replace(msg, file=self._fetch(msg))
+            except MediaError as exc:
+                download_error = str(exc)
+        now = self.clock.now()
+        with database.atomic():
             status = "done"
             try:
                 with database.atomic():  # savepoint: a crash undoes the half-made change only
-                    reply = self._decide(inbound, msg, now)
+                    reply = self._decide(inbound, msg, download_error)
             except Exception:
                 log.exception("inbound message %s crashed the handler", inbound.id)
                 reply = self.renderer.snippet("errors.j2", "internal", ref=inbound.id)
                 status = "failed"
             if reply:
                 self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
-            InboundMessage.update(status=status, processed_at=now).where(
+            InboundMessage.update(status=status, processed_at=now, lease_until=None).where(
                 InboundMessage.id == inbound.id
             ).execute()
         self.on_queued()
-        return Handled(duplicate=False, inbound_id=inbound.id, reply=reply)
+        return reply
+
+    def _fetch(self, msg: Incoming) -> StoredFile:
+        if self.media is None:
+            raise MediaError("本部署无法取回文件")
+        return self.media.fetch(msg.payload["media_id"], msg.payload.get("file_name", ""))
 
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
         member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
@@ -122,7 +195,7 @@ class Pipeline:
             inbound=inbound,
         )
 
-    def _decide(self, inbound: InboundMessage, msg: Incoming, now) -> str | None:
+    def _decide(self, inbound: InboundMessage, msg: Incoming, download_error: str | None):
         ctx = self.context_for(msg.userid, inbound)
         if ctx.member is None and not ctx.is_admin:
             if msg.kind == "event":
@@ -130,10 +203,18 @@ class Pipeline:
             return ctx.say("errors.j2", "not_bound", userid=msg.userid)
         if msg.kind == "text":
             return self.registry.dispatch(ctx, msg.text)
-        if msg.kind in FILE_KINDS and msg.file is not None:
-            return attach_file(ctx, msg.file, caption=msg.text)
-        if msg.kind == "event" and msg.payload.get("event") == "enter_agent":
-            return self.registry.dispatch(ctx, "帮助")
+        if msg.kind in FILE_KINDS:
+            if msg.file is not None:
+                return attach_file(ctx, msg.file, caption=msg.text)
+            if msg.payload.get("media_id"):
+                return record_pending_download(ctx, msg.payload, download_error or "")
+            return None
+        if msg.kind == "event":
+            event = str(msg.payload.get("event", "")).lower()
+            if event == "enter_agent":
+                return self.registry.dispatch(ctx, "帮助")
+            if event == "template_card_event":
+                return handle_card_click(ctx, msg.payload)
         return None
 
 
@@ -147,3 +228,16 @@ def _payload(msg: Incoming) -> dict | None:
             "name": msg.file.original_name,
         }
     return data or None
+
+
+def _incoming_from(row: InboundMessage) -> Incoming:
+    payload = dict(row.payload or {})
+    stored = payload.get("file")
+    file = (
+        StoredFile(stored["sha256"], stored["size"], stored["content_type"], stored["name"])
+        if stored
+        else None
+    )
+    return Incoming(
+        row.transport, row.external_id, row.wecom_userid, row.kind, row.text, file, payload
+    )

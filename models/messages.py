@@ -16,9 +16,11 @@ class InboundMessage(BaseModel):
     kind = peewee.CharField(max_length=16, default="text")  # text | file | image | event
     text = peewee.TextField(default="")
     payload = JSONField(null=True)
-    status = peewee.CharField(max_length=16, default="received")  # received | done | failed
+    status = peewee.CharField(max_length=16, default="received")  # received|processing|done|failed
     received_at = UTCDateTimeField()
     processed_at = UTCDateTimeField(null=True)
+    # While "processing": when the claim of a worker that died lapses.
+    lease_until = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = ((("transport", "external_id"), True),)
@@ -40,3 +42,41 @@ class OutboxMessage(BaseModel):
     created_at = UTCDateTimeField()
     sent_at = UTCDateTimeField(null=True)
     inbound = peewee.ForeignKeyField(InboundMessage, null=True, on_delete="SET NULL")
+    result = JSONField(null=True)  # what the platform answered: msgid, invalid recipients…
+
+
+class KeyValue(BaseModel):
+    """Small shared state with an expiry (the WeCom access token), shared by all processes."""
+
+    key = peewee.CharField(max_length=191, primary_key=True)
+    value = peewee.TextField()
+    expires_at = UTCDateTimeField(null=True)
+
+
+class MediaDownload(BaseModel):
+    """A file a person sent whose bytes are still to be fetched (WeCom media ids live 3 days)."""
+
+    inbound = peewee.ForeignKeyField(InboundMessage, unique=True, on_delete="CASCADE")
+    media_id = peewee.CharField(max_length=255)
+    file_name = peewee.CharField(max_length=255, default="")
+    wecom_userid = peewee.CharField(max_length=64)
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending|done|failed
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(null=True)
+    expires_at = UTCDateTimeField()
+    last_error = peewee.TextField(default="")
+    admins_told = peewee.BooleanField(default=False)
+    created_at = UTCDateTimeField()
+
+
+class InteractiveCard(BaseModel):
+    """A button card sent to someone (催办, reminders), and what they clicked."""
+
+    task_id = peewee.CharField(max_length=128, unique=True)
+    outbox = peewee.ForeignKeyField(OutboxMessage, null=True, on_delete="SET NULL")
+    kind = peewee.CharField(max_length=16)  # nudge | reminder
+    wecom_userid = peewee.CharField(max_length=64)
+    item_codes = peewee.TextField(default="")  # "T7|Z3"
+    clicked_key = peewee.CharField(max_length=32, default="")
+    clicked_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField()

@@ -1,7 +1,13 @@
 """Every model, in dependency order: what migrations must produce and tests compare against."""
 
 from models.audit import AuditEntry
-from models.messages import InboundMessage, OutboxMessage
+from models.messages import (
+    InboundMessage,
+    InteractiveCard,
+    KeyValue,
+    MediaDownload,
+    OutboxMessage,
+)
 from models.org import GroupMember, Member, Unit, UnitGroup
 from models.plan import Assignment, Category, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
@@ -23,4 +29,7 @@ ALL_MODELS = [
     InboundMessage,
     OutboxMessage,
     AuditEntry,
+    KeyValue,
+    MediaDownload,
+    InteractiveCard,
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from bot.commands.cards import queue_card, task_id_for
 from bot.commands.common import (
     audit,
     deadline_label,
@@ -524,8 +525,22 @@ def nudge_cmd(ctx: Context, args: list[str]) -> str:
             ],
             more=max(0, len(assignments) - 15),
         )
+        rows = [
+            (a.item.code, f"{deadline_label(a.deadline)}｜{status_label(a, ctx.today)}")
+            for a in assignments
+        ]
         for member in liaisons[unit_id]:
-            ctx.outbox.to_members([member.wecom_userid], text, f"nudge:{ref}:{member.wecom_userid}")
+            queue_card(
+                ctx,
+                kind="nudge",
+                userid=member.wecom_userid,
+                title=f"【催办】{unit.name}",
+                description=f"{len(assignments)} 项未完成，请抓紧推进",
+                rows=rows,
+                text=text,
+                task_id=task_id_for("nudge", ref, member.id),
+                dedupe_key=f"nudge:{ref}:{member.wecom_userid}",
+            )
             sent_to.append(member.label)
         audit(
             ctx,

@@ -1,18 +1,20 @@
 """Evidence (佐证材料): a received file is attached to the item named in its caption, or to the
-item the sender last named within a few minutes; otherwise it waits for `佐证 <编号>`."""
+item the sender last named within a few minutes; otherwise it waits for `佐证 <编号>`.
+A file the platform could not hand over yet is recorded and fetched again later."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands.common import audit, own_assignment, require_item
+from bot.commands.common import admin_userids, audit, own_assignment, require_item
 from bot.commands.registry import CommandError, Context, command
-from bot.evidence import StoredFile
+from bot.evidence import StoredFile, clean_name
 from bot.text import find_code
-from models.messages import InboundMessage
+from models.messages import InboundMessage, MediaDownload
 from models.plan import Assignment, Item
 from models.progress import Evidence
 
+MEDIA_LIFETIME = timedelta(days=3)  # WeCom media ids expire after 3 days
 PENDING_DAYS = 3  # unattached files older than this are no longer offered to `佐证`
 
 
@@ -47,11 +49,10 @@ def _assignment_for(ctx: Context, code: str | None) -> Assignment | None:
     )
 
 
-def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
-    """Record a received file; attach it when the item is clear, else ask which item."""
+def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
+    """Record the file; attach it when the item is clear. Returns (assignment, named, count)."""
     named = find_code(caption) if caption else None
-    code = named or _recent_code(ctx)
-    assignment = _assignment_for(ctx, code)
+    assignment = _assignment_for(ctx, named or _recent_code(ctx))
     evidence = Evidence.create(
         item=assignment.item_id if assignment else None,
         unit=ctx.member.unit_id if ctx.member else None,
@@ -63,20 +64,16 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
         content_type=stored.content_type,
         created_at=ctx.now,
     )
+    unit_name = ctx.member.unit.name if ctx.member and ctx.member.unit else ""
     if assignment is None:
         audit(
             ctx,
             "evidence",
             f"收到文件“{stored.original_name}”，待指定事项",
-            unit_name=ctx.member.unit.name if ctx.member and ctx.member.unit else "",
+            unit_name=unit_name,
             after={"evidence": evidence.id, "sha256": stored.sha256},
         )
-        return ctx.say(
-            "replies.j2",
-            "evidence_needs_item",
-            name=stored.original_name,
-            wrong_code=named if named and not assignment else "",
-        )
+        return None, named, 0
     item = assignment.item
     audit(
         ctx,
@@ -91,9 +88,84 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
         .where((Evidence.item == item) & (Evidence.unit == assignment.unit_id))
         .count()
     )
+    return assignment, named, count
+
+
+def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
+    assignment, named, count = store_evidence(ctx, stored, caption)
+    if assignment is None:
+        return ctx.say(
+            "replies.j2", "evidence_needs_item", name=stored.original_name, wrong_code=named or ""
+        )
     return ctx.say(
-        "replies.j2", "evidence_attached", names=[stored.original_name], item=item, count=count
+        "replies.j2",
+        "evidence_attached",
+        names=[stored.original_name],
+        item=assignment.item,
+        count=count,
     )
+
+
+def record_pending_download(ctx: Context, payload: dict, error: str) -> str:
+    """The platform did not hand the file over: keep its id and fetch it again later."""
+    name = clean_name(payload.get("file_name") or "") if payload.get("file_name") else "图片/文件"
+    MediaDownload.insert(
+        inbound=ctx.inbound.id,
+        media_id=str(payload["media_id"]),
+        file_name=payload.get("file_name") or "",
+        wecom_userid=ctx.userid,
+        attempts=1,
+        next_attempt_at=ctx.now + timedelta(minutes=1),
+        expires_at=ctx.inbound.received_at + MEDIA_LIFETIME,
+        last_error=error[:500],
+        created_at=ctx.now,
+    ).on_conflict_ignore().execute()
+    audit(
+        ctx,
+        "evidence_pending",
+        f"收到文件“{name}”，暂未取回：{error[:100]}",
+        unit_name=ctx.member.unit.name if ctx.member and ctx.member.unit else "",
+    )
+    return ctx.say("replies.j2", "file_pending", name=name)
+
+
+def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> None:
+    caption = (download.inbound.text or "") if download.inbound_id else ""
+    assignment, _, count = store_evidence(ctx, stored, caption)
+    MediaDownload.update(status="done", last_error="").where(
+        MediaDownload.id == download.id
+    ).execute()
+    text = ctx.say(
+        "replies.j2",
+        "file_fetched",
+        names=[stored.original_name],
+        item=assignment.item if assignment else None,
+        count=count,
+    )
+    ctx.outbox.to_members([download.wecom_userid], text, f"download-ok:{download.id}")
+
+
+def download_failed(ctx: Context, download: MediaDownload, error: str) -> None:
+    """Back off; tell the admins once when the 3-day lifetime is close; give up after it."""
+    attempts = download.attempts + 1
+    name = download.file_name or "图片/文件"
+    if ctx.now >= download.expires_at:
+        MediaDownload.update(status="failed", attempts=attempts, last_error=error[:500]).where(
+            MediaDownload.id == download.id
+        ).execute()
+        text = ctx.say("replies.j2", "file_lost", name=name)
+        ctx.outbox.to_members([download.wecom_userid], text, f"download-lost:{download.id}")
+        return
+    delay = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
+    MediaDownload.update(
+        attempts=attempts, last_error=error[:500], next_attempt_at=ctx.now + delay
+    ).where(MediaDownload.id == download.id).execute()
+    if not download.admins_told and download.expires_at - ctx.now <= timedelta(hours=12):
+        MediaDownload.update(admins_told=True).where(MediaDownload.id == download.id).execute()
+        text = ctx.renderer.render(
+            "download_alert.j2", download=download, name=name, error=error[:200]
+        )
+        ctx.outbox.to_members(admin_userids(ctx), text, f"download-alert:{download.id}")
 
 
 @command(
