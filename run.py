@@ -24,7 +24,6 @@ from dotenv import dotenv_values
 from bot.clock import Clock
 from bot.config import Config, ConfigError
 from bot.services import Services, build_services
-from bot.transports.sandbox import SandboxTransport
 from models.db import database, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
@@ -47,12 +46,8 @@ def prepare_database(config: Config, *, load: bool = True) -> None:
 
 
 def make_services(config: Config) -> Services:
-    if config.wecom_enabled:
-        raise SystemExit(
-            "已填写企业微信设置，但本版本尚未接入企业微信（见 README“路线图”）。"
-            "如需试用，请清空 WECOM_* 设置，使用浏览器沙盒。"
-        )
-    return build_services(config, Clock(config.timezone), SandboxTransport())
+    """The WeCom stack when WeCom is configured, else the sandbox."""
+    return build_services(config, Clock(config.timezone))
 
 
 def serve(config: Config, services: Services, banner: str = "") -> None:
@@ -61,20 +56,29 @@ def serve(config: Config, services: Services, banner: str = "") -> None:
     from bot.web import create_app
 
     stop = threading.Event()
-    sender = threading.Thread(target=services.sender.loop, args=(stop,), name="outbox", daemon=True)
-    sender.start()
+    threads = [
+        threading.Thread(target=services.sender.loop, args=(stop,), name="outbox", daemon=True),
+        threading.Thread(target=services.worker_loop, args=(stop,), name="inbound", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
     server = create_server(
         create_app(services),
         host=config.http_host,
         port=config.http_port,
         threads=8,
         channel_timeout=30,
+        max_request_body_size=config.evidence_max_bytes + 1024 * 1024,
     )
     host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
     url = f"http://{host}:{server.effective_port}"
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
         print(f"浏览器沙盒：{url}/sandbox", flush=True)
+    if config.wecom_enabled:
+        print(
+            f"企业微信回调地址：{url}/wecom/callback（对外请用 https 域名转发到这里）", flush=True
+        )
     if banner:
         print(banner, flush=True)
     try:
@@ -84,7 +88,9 @@ def serve(config: Config, services: Services, banner: str = "") -> None:
     finally:
         stop.set()
         services.sender.notify()
-        sender.join(timeout=5)
+        services.worker_wake()
+        for thread in threads:
+            thread.join(timeout=5)
         server.close()
 
 
@@ -145,6 +151,17 @@ def cmd_say(config: Config, args) -> int:
     return 0
 
 
+def cmd_selfcheck(config: Config, _args) -> int:
+    from bot.selfcheck import FAIL, run_checks, worst
+
+    prepare_database(config)
+    services = make_services(config)
+    with database.connection_context():
+        checks = run_checks(config, services.clock.now(), services.client)
+        print(services.renderer.render("selfcheck.j2", checks=checks, verdict=worst(checks)))
+    return 1 if worst(checks) == FAIL else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="新绛县示范区创建督办机器人")
     parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
@@ -152,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="启动服务（默认）")
     sub.add_parser("demo", help="用演示数据库启动浏览器沙盒")
     sub.add_parser("init", help="创建数据库并载入方案")
+    sub.add_parser("selfcheck", help="自检：配置、企业微信连接、发件箱、文件下载、节假日日历")
     say = sub.add_parser("say", help="以某个 userid 发送一条消息并打印回复")
     say.add_argument("userid")
     say.add_argument("text", nargs="+")
@@ -171,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "init": cmd_init,
         "say": cmd_say,
+        "selfcheck": cmd_selfcheck,
     }
     try:
         return handlers[args.command](config, args)

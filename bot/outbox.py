@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +21,8 @@ from models.db import database, is_postgres
 from models.messages import InboundMessage, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+NOTICE_PREFIX = "send-notice:"
 
 
 class Outbox:
@@ -91,6 +94,7 @@ class OutboxSender:
         batch: int = 20,
         max_attempts: int = 8,
         backoff_cap_seconds: float = 600,
+        admins: Callable[[], list[str]] = list,
     ):
         self.transport = transport
         self.clock = clock
@@ -99,6 +103,7 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.backoff_cap = backoff_cap_seconds
         self.wake = threading.Event()
+        self.admins = admins
 
     def notify(self) -> None:
         self.wake.set()
@@ -158,7 +163,7 @@ class OutboxSender:
             content=row.content,
         )
         try:
-            self.transport.send(message)
+            delivered = self.transport.send(message)
         except SendError as exc:
             self._record_failure(row, exc, stats)
             return
@@ -166,14 +171,27 @@ class OutboxSender:
             log.exception("transport %s crashed on outbox row %s", self.transport.name, row.id)
             self._record_failure(row, TransientSendError(f"内部错误：{type(exc).__name__}"), stats)
             return
-        self._mark(row, status="sent", sent_at=self.clock.now(), last_error="")
+        result = None
+        last_error = ""
+        if delivered is not None:
+            result = {"msgid": delivered.msgid, "invalid": list(delivered.invalid_recipients)}
+            if delivered.invalid_recipients:
+                last_error = "无效的收件人：" + "、".join(delivered.invalid_recipients)
+        with database.atomic():
+            self._mark(
+                row, status="sent", sent_at=self.clock.now(), last_error=last_error, result=result
+            )
+            if last_error:
+                self._tell_admins(row, f"消息未能送达部分收件人（{last_error}）。")
         stats.sent += 1
 
     def _record_failure(self, row: OutboxMessage, exc: SendError, stats: SendStats) -> None:
         error = str(exc)[:500]
         if exc.permanent or row.attempts >= self.max_attempts:
             log.warning("outbox row %s failed for good: %s", row.id, error)
-            self._mark(row, status="failed", last_error=error)
+            with database.atomic():
+                self._mark(row, status="failed", last_error=error)
+                self._tell_admins(row, f"一条消息发送失败，已放弃重试：{error}")
             stats.failed += 1
             return
         delay = min(self.backoff_cap, 2 ** (row.attempts - 1) * 5.0)
@@ -195,6 +213,14 @@ class OutboxSender:
                 & (OutboxMessage.status == "sending")
                 & (OutboxMessage.lease_until == row.lease_until)
             ).execute()
+
+    def _tell_admins(self, row: OutboxMessage, problem: str) -> None:
+        """Queue one notice to the admins about a row; never about a notice (no loops)."""
+        if row.dedupe_key.startswith(NOTICE_PREFIX) or not self.admins():
+            return
+        recipients = row.recipient.replace("|", "、") if row.channel == "member" else "领导小组群"
+        text = f"【发送异常】{problem}\n收件人：{recipients}\n发送“自检”可检查企业微信设置。"
+        Outbox(self.clock).to_members(self.admins(), text, f"{NOTICE_PREFIX}{row.id}")
 
     def loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds."""

@@ -16,14 +16,19 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
-from bot.commands.evidence import attach_file, record_pending_download
+from bot.commands.evidence import (
+    attach_file,
+    download_failed,
+    download_succeeded,
+    record_pending_download,
+)
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
 from bot.outbox import Outbox
 from bot.render import Renderer
 from models.db import database
-from models.messages import InboundMessage
+from models.messages import InboundMessage, MediaDownload
 from models.org import Member
 
 log = logging.getLogger(__name__)
@@ -53,7 +58,11 @@ class Handled:
 
 
 class MediaError(Exception):
-    """A file could not be fetched from the platform (yet)."""
+    """A file could not be fetched from the platform: not yet, or (permanent) never."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class MediaFetcher(Protocol):
@@ -70,6 +79,7 @@ class Pipeline:
         registry: Registry = REGISTRY,
         on_queued: Callable[[], None] = lambda: None,
         media: MediaFetcher | None = None,
+        wecom: object | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -78,6 +88,7 @@ class Pipeline:
         self.outbox = Outbox(clock)
         self.on_queued = on_queued
         self.media = media
+        self.wecom = wecom
 
     # ------------------------------------------------------------------ receiving
 
@@ -157,7 +168,7 @@ class Pipeline:
             try:
                 msg = replace(msg, file=self._fetch(msg))
             except MediaError as exc:
-                download_error = str(exc)
+                download_error = exc
         now = self.clock.now()
         with database.atomic():
             status = "done"
@@ -176,6 +187,46 @@ class Pipeline:
         self.on_queued()
         return reply
 
+    def retry_downloads(self, limit: int = 10) -> int:
+        """Fetch again the files the platform could not hand over before; returns how many."""
+        if self.media is None:
+            return 0
+        now = self.clock.now()
+        due = list(
+            MediaDownload.select()
+            .where((MediaDownload.status == "pending") & (MediaDownload.next_attempt_at <= now))
+            .order_by(MediaDownload.id)
+            .limit(limit)
+        )
+        done = 0
+        for download in due:
+            # Claim it: another worker that read the same row gets 0 rows here and skips it.
+            claimed = (
+                MediaDownload.update(next_attempt_at=now + LEASE)
+                .where(
+                    (MediaDownload.id == download.id)
+                    & (MediaDownload.next_attempt_at == download.next_attempt_at)
+                )
+                .execute()
+            )
+            if not claimed:
+                continue
+            try:
+                stored = self.media.fetch(download.media_id, download.file_name)
+                error = None
+            except MediaError as exc:
+                stored, error = None, exc
+            with database.atomic():
+                ctx = self.context_for(download.wecom_userid, download.inbound)
+                if stored is not None:
+                    download_succeeded(ctx, download, stored)
+                else:
+                    download_failed(ctx, download, str(error), permanent=error.permanent)
+            done += 1
+        if done:
+            self.on_queued()
+        return done
+
     def _fetch(self, msg: Incoming) -> StoredFile:
         if self.media is None:
             raise MediaError("本部署无法取回文件")
@@ -193,9 +244,10 @@ class Pipeline:
             outbox=self.outbox,
             renderer=self.renderer,
             inbound=inbound,
+            wecom=self.wecom,
         )
 
-    def _decide(self, inbound: InboundMessage, msg: Incoming, download_error: str | None):
+    def _decide(self, inbound: InboundMessage, msg: Incoming, download_error: MediaError | None):
         ctx = self.context_for(msg.userid, inbound)
         if ctx.member is None and not ctx.is_admin:
             if msg.kind == "event":
@@ -206,8 +258,10 @@ class Pipeline:
         if msg.kind in FILE_KINDS:
             if msg.file is not None:
                 return attach_file(ctx, msg.file, caption=msg.text)
+            if download_error is not None and download_error.permanent:
+                return ctx.say("errors.j2", "file_refused", reason=str(download_error))
             if msg.payload.get("media_id"):
-                return record_pending_download(ctx, msg.payload, download_error or "")
+                return record_pending_download(ctx, msg.payload, str(download_error or ""))
             return None
         if msg.kind == "event":
             event = str(msg.payload.get("event", "")).lower()

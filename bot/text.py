@@ -102,3 +102,31 @@ def parse_number(token: str) -> Decimal:
     if not value.is_finite() or abs(value) >= Decimal("1e15"):
         raise ParseError(f"“{token}”不是有效的数字。")
     return value
+
+
+def split_utf8(text: str, limit: int) -> list[str]:
+    """Split a message into parts of at most `limit` UTF-8 bytes, at line boundaries where it
+    can (a single longer line is cut between characters), keeping the order."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        while len(line.encode()) > limit:
+            cut = limit
+            while len(line[:cut].encode()) > limit:
+                cut -= 1
+            # characters are at most 4 bytes: step down to a character boundary
+            head = line[:cut]
+            while len(head.encode()) > limit:
+                head = head[:-1]
+            parts.append(head)
+            line = line[len(head) :]
+        current = line
+    if current or not parts:
+        parts.append(current)
+    return parts

@@ -12,12 +12,14 @@ import re
 import uuid
 
 import peewee
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 
 from bot.evidence import EvidenceTooLarge
 from bot.pipeline import Incoming
 from bot.render import TEMPLATE_DIR
 from bot.services import Services
+from bot.transports.wecom.callback import MAX_BODY as MAX_CALLBACK_BODY
+from bot.transports.wecom.callback import CallbackError, parse_query
 from models.db import database
 from models.messages import InboundMessage, OutboxMessage
 from models.org import ROLES, Member
@@ -60,6 +62,25 @@ def create_app(services: Services) -> Flask:
             sandbox=config.sandbox_enabled,
             outbox={"pending": pending, "failed": failed},
         )
+
+    callback = services.callback
+
+    @app.route("/wecom/callback", methods=["GET", "POST"])
+    def wecom_callback():
+        if callback is None:
+            abort(404)
+        args = parse_query(request.query_string)
+        try:
+            if request.method == "GET":
+                plain = callback.verify_url(args)
+                return Response(plain, status=200, mimetype="text/plain")
+            body = request.stream.read(MAX_CALLBACK_BODY + 1)
+            callback.receive(args, body)
+        except CallbackError as exc:
+            log.info("callback refused (%s): %s", exc.status, exc.reason)
+            return Response("", status=exc.status)
+        services.worker_wake()
+        return Response("", status=200)
 
     def _sandbox_guard():
         if not config.sandbox_enabled:

@@ -124,3 +124,11 @@ def match_unit(text: str, allow_groups: bool = True) -> UnitMatch:
     if len(partial) == 1:
         return UnitMatch(unit=partial[0][1], group=partial[0][2])
     return UnitMatch(candidates=tuple(e[3] for e in partial))
+
+
+def admin_userids(configured) -> list[str]:
+    """The admins: those named in BOT_ADMINS and those bound as 管理员."""
+    bound = Member.select(Member.wecom_userid).where(
+        (Member.role == "admin") & (Member.active == True)  # noqa: E712
+    )
+    return sorted(set(configured) | {m.wecom_userid for m in bound})

@@ -16,6 +16,7 @@ from bot.commands.common import (
     status_label,
 )
 from bot.commands.registry import CommandError, Context, command
+from bot.selfcheck import run_checks, worst
 from bot.text import looks_like_date, parse_code, parse_date, parse_points
 from models.audit import AuditEntry
 from models.org import ROLE_BY_LABEL, ROLES, GroupMember, Member, Unit, UnitGroup
@@ -607,3 +608,17 @@ def log_cmd(ctx: Context, args: list[str]) -> str:
     return ctx.renderer.render(
         "log.j2", entries=entries, subject=subject, total=total, tz=ctx.config.timezone
     )
+
+
+@command(
+    "自检",
+    aliases=("selfcheck",),
+    access="admin",
+    usage="自检",
+    help="检查配置、企业微信连接、发件箱、文件下载和节假日日历",
+)
+def selfcheck_cmd(ctx: Context, args: list[str]) -> str:
+    if args:
+        raise CommandError("“自检”不需要参数。")
+    checks = run_checks(ctx.config, ctx.now, ctx.wecom)
+    return ctx.renderer.render("selfcheck.j2", checks=checks, verdict=worst(checks))

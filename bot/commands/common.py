@@ -6,6 +6,7 @@ from datetime import date
 
 from bot.commands.registry import CommandError, Context
 from bot.text import parse_code
+from models import org
 from models.audit import AuditEntry
 from models.org import Member, Unit, UnitMatch, match_unit
 from models.plan import Assignment, Item
@@ -66,10 +67,7 @@ def audit(ctx: Context, action: str, summary: str, **kwargs) -> AuditEntry:
 
 
 def admin_userids(ctx: Context) -> list[str]:
-    bound = Member.select(Member.wecom_userid).where(
-        (Member.role == "admin") & (Member.active == True)  # noqa: E712
-    )
-    return sorted(set(ctx.config.admins) | {m.wecom_userid for m in bound})
+    return org.admin_userids(ctx.config.admins)
 
 
 def liaisons_by_unit(unit_ids: list[int]) -> dict[int, list[Member]]:

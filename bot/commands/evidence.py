@@ -145,11 +145,13 @@ def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile
     ctx.outbox.to_members([download.wecom_userid], text, f"download-ok:{download.id}")
 
 
-def download_failed(ctx: Context, download: MediaDownload, error: str) -> None:
+def download_failed(
+    ctx: Context, download: MediaDownload, error: str, *, permanent: bool = False
+) -> None:
     """Back off; tell the admins once when the 3-day lifetime is close; give up after it."""
     attempts = download.attempts + 1
     name = download.file_name or "图片/文件"
-    if ctx.now >= download.expires_at:
+    if permanent or ctx.now >= download.expires_at:
         MediaDownload.update(status="failed", attempts=attempts, last_error=error[:500]).where(
             MediaDownload.id == download.id
         ).execute()

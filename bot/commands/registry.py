@@ -46,6 +46,7 @@ class Context:
     outbox: Outbox
     renderer: Renderer
     inbound: InboundMessage | None = None
+    wecom: object | None = None  # the WeCom client, for 自检
     extra: dict = field(default_factory=dict)
 
     @property

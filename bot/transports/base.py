@@ -17,6 +17,14 @@ class Outgoing:
     content: dict
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What the platform answered for a message it took (possibly not for every recipient)."""
+
+    msgid: str = ""
+    invalid_recipients: tuple[str, ...] = ()
+
+
 class SendError(Exception):
     """A send failed. `permanent` ones are not retried."""
 
@@ -40,5 +48,5 @@ class PermanentSendError(SendError):
 class Transport(Protocol):
     name: str
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing) -> Delivered | None:
         """Deliver one message or raise SendError."""

@@ -1,0 +1,215 @@
+"""Self-check (自检): each part of a deployment with a plain verdict and what to do about it.
+
+Used by the `自检` command and by `python3 run.py selfcheck` (which exits non-zero on a failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import peewee
+
+from bot.config import Config
+from models.messages import InboundMessage, MediaDownload, OutboxMessage
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+LABELS = {OK: "正常", WARN: "注意", FAIL: "故障"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str
+    detail: str
+    advice: str = ""
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.level]
+
+
+def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
+    checks = [Check("配置", OK, "设置已读取并通过校验")]
+    checks.append(_database())
+    if config.wecom_enabled:
+        checks.append(_token(client))
+        checks.append(_last_callback(now))
+        checks.append(_group(config))
+    else:
+        checks.append(
+            Check(
+                "企业微信",
+                WARN,
+                "未填写企业微信设置，目前只能用浏览器沙盒",
+                "按 README“接入企业微信”一节填写 WECOM_* 设置",
+            )
+        )
+    checks.append(_outbox(now))
+    checks.append(_downloads())
+    checks.append(_calendar(now.astimezone(config.timezone).date()))
+    return checks
+
+
+def worst(checks: list[Check]) -> str:
+    levels = {c.level for c in checks}
+    return FAIL if FAIL in levels else WARN if WARN in levels else OK
+
+
+def _database() -> Check:
+    try:
+        InboundMessage.select().limit(1).count()
+    except peewee.PeeweeException as exc:
+        return Check(
+            "数据库", FAIL, f"无法读取：{type(exc).__name__}", "检查 DATABASE_URL 和数据库服务"
+        )
+    return Check("数据库", OK, "可以读写")
+
+
+def _token(client) -> Check:
+    from bot.transports.wecom.errors import WeComError
+
+    try:
+        client.token(stale=None)
+    except WeComError as exc:
+        return Check("access_token", FAIL, exc.describe(), _token_advice(exc))
+    except TimeoutError as exc:
+        return Check("access_token", FAIL, str(exc), "稍后再试")
+    return Check("access_token", OK, "已从企业微信获取（企业ID、Secret、可信IP 均正常）")
+
+
+def _token_advice(exc) -> str:
+    if exc.errcode == 60020:
+        return (
+            "在管理后台 → 应用管理 → 本应用 → 企业可信IP 中添加本服务器的出口 IP，约 1 分钟后生效"
+        )
+    if exc.errcode == 40001:
+        return "核对 WECOM_SECRET：自建应用详情页 → Secret（查看后会发到管理员的企业微信）"
+    if exc.errcode == 40013:
+        return "核对 WECOM_CORP_ID：管理后台 → 我的企业 → 企业信息 → 企业ID"
+    if exc.errcode is None:
+        return "检查服务器能否访问 WECOM_API_BASE（网络、防火墙、代理）"
+    return "按错误码查阅企业微信文档，或联系技术支持"
+
+
+def _last_callback(now: datetime) -> Check:
+    last = (
+        InboundMessage.select()
+        .where(InboundMessage.transport == "wecom")
+        .order_by(InboundMessage.id.desc())
+        .first()
+    )
+    if last is None:
+        return Check(
+            "接收消息",
+            WARN,
+            "还没有收到过企业微信的回调",
+            "在应用的“接收消息”中设置 URL（https://你的域名/wecom/callback）、Token 和 "
+            "EncodingAESKey，保存时企业微信会校验；然后在企业微信里给应用发一条消息",
+        )
+    ago = now - last.received_at
+    return Check("接收消息", OK, f"最近一次回调在 {_ago(ago)}前")
+
+
+def _group(config: Config) -> Check:
+    if config.wecom_group_webhook_url:
+        return Check("领导小组群", OK, "使用群机器人（每分钟最多 20 条）")
+    if config.wecom_group_chat_id:
+        return Check("领导小组群", OK, f"使用应用群聊 {config.wecom_group_chat_id}")
+    return Check(
+        "领导小组群",
+        WARN,
+        "未设置，周报无法发到群里",
+        "在领导小组群里添加群机器人，把 Webhook 地址填入 WECOM_GROUP_WEBHOOK_URL",
+    )
+
+
+def _outbox(now: datetime) -> Check:
+    pending = OutboxMessage.select().where(OutboxMessage.status.in_(("pending", "sending")))
+    oldest = pending.order_by(OutboxMessage.id).first()
+    failed = (
+        OutboxMessage.select()
+        .where(
+            (OutboxMessage.status == "failed")
+            & (OutboxMessage.created_at >= now - timedelta(days=7))
+        )
+        .count()
+    )
+    backlog = pending.count()
+    if failed:
+        last = (
+            OutboxMessage.select()
+            .where(OutboxMessage.status == "failed")
+            .order_by(OutboxMessage.id.desc())
+            .first()
+        )
+        return Check(
+            "发件箱",
+            FAIL,
+            f"近 7 天有 {failed} 条消息发送失败，待发 {backlog} 条；最近的错误：{last.last_error[:120]}",
+            "按错误提示处理（常见：可信IP、收件人不在可见范围）",
+        )
+    if oldest is not None and now - oldest.created_at > timedelta(minutes=10):
+        return Check(
+            "发件箱",
+            WARN,
+            f"待发 {backlog} 条，最早的已等待 {_ago(now - oldest.created_at)}：{oldest.last_error[:120]}",
+            "检查与企业微信的连接；消息会自动重试",
+        )
+    return Check("发件箱", OK, f"待发 {backlog} 条，近 7 天无失败")
+
+
+def _downloads() -> Check:
+    pending = MediaDownload.select().where(MediaDownload.status == "pending").count()
+    failed = MediaDownload.select().where(MediaDownload.status == "failed").count()
+    if failed:
+        return Check(
+            "文件下载",
+            WARN,
+            f"{failed} 个文件未能取回，{pending} 个等待重试",
+            "已通知发送人重新发送",
+        )
+    if pending:
+        return Check("文件下载", WARN, f"{pending} 个文件等待重试下载", "系统会自动重试")
+    return Check("文件下载", OK, "没有待下载的文件")
+
+
+def _calendar(today: date) -> Check:
+    try:
+        import chinese_calendar
+    except ImportError:  # pragma: no cover - installed with the requirements
+        return Check(
+            "节假日日历", FAIL, "缺少 chinesecalendar 包", "pip install -r requirements.txt"
+        )
+    missing = []
+    for year in (today.year, today.year + 1):
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            missing.append(year)
+    if today.year in missing:
+        return Check(
+            "节假日日历",
+            FAIL,
+            f"缺少 {today.year} 年的国务院节假日安排，暂按周一至周五计算",
+            "升级 chinesecalendar，或由办公室录入本年的节假日和调休",
+        )
+    if today.year + 1 in missing and today >= date(today.year, 11, 1):
+        return Check(
+            "节假日日历",
+            WARN,
+            f"缺少 {today.year + 1} 年的节假日安排（国务院通常在 11 月前后公布）",
+            f"公布后升级 chinesecalendar，或由办公室录入 {today.year + 1} 年的节假日和调休",
+        )
+    return Check("节假日日历", OK, f"已包含 {today.year} 年的节假日和调休")
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} 秒"
+    if seconds < 7200:
+        return f"{seconds // 60} 分钟"
+    if seconds < 172800:
+        return f"{seconds // 3600} 小时"
+    return f"{seconds // 86400} 天"

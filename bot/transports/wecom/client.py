@@ -1,0 +1,203 @@
+"""The WeCom API client: the only importer of wechatpy's client.
+
+wechatpy's client is a thin base here. Its traps (wecom.md) are closed: every call, gettoken and
+media included, goes to WECOM_API_BASE; every call has a timeout; no unbounded auto-retry (one
+token refresh and one retry on 40014/42001); the token lives in the database, per app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.work import WeChatClient
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.transports.wecom.errors import TOKEN_ERRORS, WeComError, scrub
+from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (3.05, 10)  # connect, read (seconds)
+
+
+class _Api(WeChatClient):
+    """wechatpy's client pointed at our base URL, with the token supplied by TokenKeeper."""
+
+    def __init__(self, owner: WeComClient, session: DatabaseSessionStorage):
+        self._owner = owner
+        super().__init__(
+            owner.config.wecom_corp_id,
+            owner.config.wecom_secret,
+            session=session,
+            timeout=owner.timeout,
+            auto_retry=False,
+        )
+        self.API_BASE_URL = f"{owner.config.wecom_api_base}/cgi-bin/"
+
+    @property
+    def access_token_key(self):  # per app, not per corp
+        return self._owner.token_key
+
+    @property
+    def access_token(self):
+        return self._owner.token()
+
+    def fetch_access_token(self):
+        token, expires_in = self._owner.fetch_token()
+        return {"access_token": token, "expires_in": expires_in}
+
+
+class WeComClient:
+    def __init__(self, config: Config, clock: Clock, *, timeout=TIMEOUT):
+        self.config = config
+        self.clock = clock
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.token_key = f"wecom:{config.wecom_corp_id}:{config.wecom_agent_id}:access_token"
+        self.tokens = TokenKeeper(self.token_key, self.fetch_token, clock)
+        self.api = _Api(self, DatabaseSessionStorage(clock))
+        self.api._http = self.http
+        self.token_fetches = 0
+
+    # ------------------------------------------------------------------ token
+
+    def token(self, stale: str | None = None) -> str:
+        return self.tokens.get(stale)
+
+    def fetch_token(self) -> tuple[str, int]:
+        """GET gettoken at the configured base (wechatpy's own fetch ignores it)."""
+        self.token_fetches += 1
+        data = self._get_json(
+            "gettoken",
+            {"corpid": self.config.wecom_corp_id, "corpsecret": self.config.wecom_secret},
+        )
+        return str(data["access_token"]), int(data.get("expires_in", 7200))
+
+    # ------------------------------------------------------------------ calls
+
+    def post(self, path: str, payload: dict) -> dict:
+        """POST JSON to a token-protected endpoint; one refresh and one retry on a token error."""
+        token = self.token()
+        try:
+            return self._post(path, payload, token)
+        except WeComError as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+            log.info("access token refused (%s); fetching a new one", exc.errcode)
+            return self._post(path, payload, self.token(stale=token))
+
+    def _post(self, path: str, payload: dict, token: str) -> dict:
+        try:
+            return self.api.post(path, data=payload, params={"access_token": token})
+        except WeChatClientException as exc:
+            raise _from_wechatpy(exc) from None
+        except requests.RequestException as exc:
+            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+
+    def _get_json(self, path: str, params: dict) -> dict:
+        url = f"{self.config.wecom_api_base}/cgi-bin/{path}"
+        try:
+            response = self.http.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+        if response.status_code >= 400:
+            raise WeComError(None, http_status=response.status_code)
+        try:
+            data = response.json()
+        except ValueError:
+            raise WeComError(
+                None, "企业微信返回了无法解析的内容", http_status=response.status_code
+            ) from None
+        if int(data.get("errcode", 0)) != 0:
+            raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
+        return data
+
+    def post_webhook(self, url: str, payload: dict) -> dict:
+        """The group robot: no token, the key is in the URL (never log it)."""
+        try:
+            response = self.http.post(url, json=payload, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+        if response.status_code >= 400:
+            raise WeComError(None, http_status=response.status_code)
+        try:
+            data = response.json()
+        except ValueError:
+            raise WeComError(None, "群机器人返回了无法解析的内容") from None
+        if int(data.get("errcode", 0)) != 0:
+            raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
+        return data
+
+    @contextmanager
+    def media(self, media_id: str) -> Iterator[MediaStream]:
+        """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors)."""
+        token = self.token()
+        url = f"{self.config.wecom_api_base}/cgi-bin/media/get"
+        for attempt in (1, 2):
+            try:
+                response = self.http.get(
+                    url,
+                    params={"access_token": token, "media_id": media_id},
+                    timeout=self.timeout,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+            with response:
+                if response.status_code >= 400:
+                    raise WeComError(None, http_status=response.status_code)
+                stream = MediaStream(response)
+                error = stream.json_error()
+                if error is None:
+                    yield stream
+                    return
+                if error.errcode in TOKEN_ERRORS and attempt == 1:
+                    token = self.token(stale=token)
+                    continue
+                raise error
+
+
+class MediaStream:
+    """A media download being read: its headers, and its bytes through `read(n)`."""
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+        self.headers = response.headers
+        self._prefix = b""
+        self._chunks = response.iter_content(64 * 1024)
+
+    def json_error(self) -> WeComError | None:
+        """WeCom reports errors as JSON with HTTP 200: never save that as the file."""
+        kind = self.headers.get("Content-Type", "")
+        if "json" not in kind and "text/plain" not in kind:
+            return None
+        self._prefix = self.response.raw.read(64 * 1024, decode_content=True)
+        try:
+            data = json.loads(self._prefix.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if isinstance(data, dict) and int(data.get("errcode", 0) or 0) != 0:
+            return WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
+        return None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            if self._prefix:
+                chunk, self._prefix = self._prefix, b""
+                return chunk
+            return next(self._chunks, b"")
+        except requests.RequestException as exc:
+            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+
+
+def _from_wechatpy(exc: WeChatClientException) -> WeComError:
+    if exc.errcode is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return WeComError(None, "HTTP 错误", http_status=status)
+    return WeComError(int(exc.errcode), str(exc.errmsg or ""))

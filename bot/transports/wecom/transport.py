@@ -1,0 +1,164 @@
+"""The WeCom transport: outbox rows to message/send, template cards, card updates, and the
+leading group through the group robot (webhook) or an app chat.
+
+Long texts are split at line boundaries into parts within WeCom's byte limits. A part that was
+sent before a later part failed is sent again on retry; `enable_duplicate_check` lets WeCom drop
+that repeat. Rates are kept below WeCom's silent-drop limits with sliding windows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+
+from bot.config import Config
+from bot.text import split_utf8
+from bot.transports.base import (
+    Delivered,
+    Outgoing,
+    PermanentSendError,
+    TransientSendError,
+)
+from bot.transports.wecom.client import WeComClient
+from bot.transports.wecom.errors import WeComError
+
+APP_TEXT_LIMIT = 2048  # text and app markdown
+ROBOT_MARKDOWN_LIMIT = 4096
+ROBOT_TEXT_LIMIT = 2048
+DUPLICATE_CHECK_SECONDS = 1800
+
+
+class SlidingWindow:
+    """At most `limit` events per `seconds` for each key; says how long to wait otherwise."""
+
+    def __init__(self, limit: int, seconds: float, now: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.seconds = seconds
+        self.now = now
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def wait_needed(self, keys, count: int = 1) -> float:
+        """0 and the events recorded, or the seconds to wait before all keys have room."""
+        with self._lock:
+            now = self.now()
+            wait = 0.0
+            for key in keys:
+                events = self._events[key]
+                while events and events[0] <= now - self.seconds:
+                    events.popleft()
+                if len(events) + count > self.limit:
+                    index = len(events) + count - self.limit - 1
+                    wait = max(wait, events[index] + self.seconds - now)
+            if wait > 0:
+                return wait
+            for key in keys:
+                self._events[key].extend([now] * count)
+            return 0.0
+
+
+class WeComTransport:
+    name = "wecom"
+
+    def __init__(self, config: Config, client: WeComClient):
+        self.config = config
+        self.client = client
+        self.per_member = SlidingWindow(30, 60)  # WeCom drops more than 30 a minute per member
+        self.per_robot = SlidingWindow(20, 60)  # and more than 20 a minute per group robot
+
+    def send(self, message: Outgoing) -> Delivered | None:
+        try:
+            if message.channel == "group":
+                return self._send_group(message)
+            if message.msg_type == "card_update":
+                return self._update_card(message)
+            return self._send_members(message)
+        except WeComError as exc:
+            if exc.permanent:
+                raise PermanentSendError(exc.describe()) from None
+            raise TransientSendError(exc.describe(), retry_after=exc.retry_after) from None
+
+    # ------------------------------------------------------------------ members
+
+    def _send_members(self, message: Outgoing) -> Delivered:
+        text = message.content.get("text", "")
+        if message.msg_type == "card" and message.content.get("card"):
+            payloads = [self._payload(message, "template_card", message.content["card"])]
+        elif message.msg_type == "markdown":
+            payloads = [
+                self._payload(message, "markdown", {"content": part})
+                for part in split_utf8(text, APP_TEXT_LIMIT)
+            ]
+        else:
+            payloads = [
+                self._payload(message, "text", {"content": part})
+                for part in split_utf8(text, APP_TEXT_LIMIT)
+            ]
+        wait = self.per_member.wait_needed(message.recipients, len(payloads))
+        if wait:
+            raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
+        invalid: set[str] = set()
+        msgid = ""
+        for payload in payloads:
+            result = self.client.post("message/send", payload)
+            invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
+            msgid = msgid or str(result.get("msgid", ""))
+        return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
+
+    def _payload(self, message: Outgoing, msgtype: str, body: dict) -> dict:
+        return {
+            "touser": "|".join(message.recipients),
+            "msgtype": msgtype,
+            "agentid": self.config.wecom_agent_id,
+            msgtype: body,
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
+        }
+
+    def _update_card(self, message: Outgoing) -> Delivered:
+        self.client.post(
+            "message/update_template_card",
+            {
+                "userids": list(message.recipients),
+                "agentid": self.config.wecom_agent_id,
+                "response_code": message.content["response_code"],
+                "button": {"replace_name": message.content["replace_name"]},
+            },
+        )
+        return Delivered()
+
+    # ------------------------------------------------------------------ the leading group
+
+    def _send_group(self, message: Outgoing) -> Delivered:
+        text = message.content.get("text", "")
+        markdown = message.msg_type == "markdown"
+        if self.config.wecom_group_webhook_url:
+            limit = ROBOT_MARKDOWN_LIMIT if markdown else ROBOT_TEXT_LIMIT
+            parts = split_utf8(text, limit)
+            wait = self.per_robot.wait_needed(["robot"], len(parts))
+            if wait:
+                raise TransientSendError("群机器人每分钟最多 20 条，稍后再发", retry_after=wait)
+            kind = "markdown" if markdown else "text"
+            for part in parts:
+                self.client.post_webhook(
+                    self.config.wecom_group_webhook_url, {"msgtype": kind, kind: {"content": part}}
+                )
+            return Delivered()
+        if self.config.wecom_group_chat_id:
+            kind = "markdown" if markdown else "text"
+            for part in split_utf8(text, APP_TEXT_LIMIT):
+                self.client.post(
+                    "appchat/send",
+                    {
+                        "chatid": self.config.wecom_group_chat_id,
+                        "msgtype": kind,
+                        kind: {"content": part},
+                    },
+                )
+            return Delivered()
+        raise PermanentSendError(
+            "未配置领导小组群：请填写 WECOM_GROUP_WEBHOOK_URL（群机器人）"
+            "或 WECOM_GROUP_CHAT_ID（应用群聊）"
+        )
