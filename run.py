@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 
 from bot.clock import Clock
 from bot.config import Config, ConfigError
+from bot.logs import configure_logging
 from bot.services import Services, build_services
 from models.db import database, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
@@ -175,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     say.add_argument("text", nargs="+")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.INFO)
     try:
         config = load_config(args.env_file)
     except ConfigError as exc:

@@ -29,8 +29,8 @@ class Renderer:
     def format_when(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
         return value.astimezone(self.tz).strftime(fmt)
 
-    def render(self, name: str, **context) -> str:
-        text = self.env.get_template(name).render(**context)
+    def render(self, template: str, /, **context) -> str:
+        text = self.env.get_template(template).render(**context)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
     def snippet(self, template: str, macro: str, /, **context) -> str:

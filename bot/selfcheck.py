@@ -34,6 +34,8 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
     checks.append(_database())
     if config.wecom_enabled:
         checks.append(_token(client))
+        if checks[-1].level == OK:
+            checks.append(_agent(client, config))
         checks.append(_last_callback(now))
         checks.append(_group(config))
     else:
@@ -75,7 +77,18 @@ def _token(client) -> Check:
         return Check("access_token", FAIL, exc.describe(), _token_advice(exc))
     except TimeoutError as exc:
         return Check("access_token", FAIL, str(exc), "稍后再试")
-    return Check("access_token", OK, "已从企业微信获取（企业ID、Secret、可信IP 均正常）")
+    return Check("access_token", OK, "已从企业微信获取（企业ID 和 Secret 正确）")
+
+
+def _agent(client, config: Config) -> Check:
+    """A call that needs the trusted IP and the right AgentId (gettoken alone needs neither)."""
+    from bot.transports.wecom.errors import WeComError
+
+    try:
+        info = client.get("agent/get", {"agentid": config.wecom_agent_id})
+    except WeComError as exc:
+        return Check("应用接口", FAIL, exc.describe(), _token_advice(exc))
+    return Check("应用接口", OK, f"应用“{info.get('name', '')}”可以调用（可信IP 已生效）")
 
 
 def _token_advice(exc) -> str:
@@ -85,6 +98,8 @@ def _token_advice(exc) -> str:
         )
     if exc.errcode == 40001:
         return "核对 WECOM_SECRET：自建应用详情页 → Secret（查看后会发到管理员的企业微信）"
+    if exc.errcode in (40056, 301002):
+        return "核对 WECOM_AGENT_ID：自建应用详情页 → AgentId"
     if exc.errcode == 40013:
         return "核对 WECOM_CORP_ID：管理后台 → 我的企业 → 企业信息 → 企业ID"
     if exc.errcode is None:

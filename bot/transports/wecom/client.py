@@ -92,6 +92,18 @@ class WeComClient:
             log.info("access token refused (%s); fetching a new one", exc.errcode)
             return self._post(path, payload, self.token(stale=token))
 
+    def get(self, path: str, params: dict) -> dict:
+        """GET a token-protected endpoint (one refresh and one retry on a token error)."""
+        token = self.token()
+        for attempt in (1, 2):
+            try:
+                return self._get_json(path, {**params, "access_token": token})
+            except WeComError as exc:
+                if exc.errcode not in TOKEN_ERRORS or attempt == 2:
+                    raise
+                token = self.token(stale=token)
+        raise AssertionError("unreachable")
+
     def _post(self, path: str, payload: dict, token: str) -> dict:
         try:
             return self.api.post(path, data=payload, params={"access_token": token})

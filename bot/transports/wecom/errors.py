@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from bot.logs import scrub
 
 # errcode -> (Chinese explanation with what to do, retry after seconds or None for permanent)
 ERRORS: dict[int, tuple[str, float | None]] = {
@@ -67,11 +67,3 @@ class WeComError(Exception):
         if self.errmsg:
             text += f"（{self.errmsg[:120]}）"
         return text
-
-
-_SECRETS = re.compile(r"(access_token|corpsecret|key|secret)=([^&\s'\"]+)", re.IGNORECASE)
-
-
-def scrub(text: str) -> str:
-    """Tokens, secrets and robot keys travel in URLs: never let them reach a log or a chat."""
-    return _SECRETS.sub(lambda m: f"{m.group(1)}=***", str(text))

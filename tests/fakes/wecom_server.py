@@ -1,0 +1,743 @@
+"""A fake WeCom (企业微信) API server for tests: standard-library HTTP on 127.0.0.1, one daemon thread.
+
+It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
+webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
+records everything it receives, and can be told to fail (error codes, HTTP errors, dropped
+connections, slow answers). See /work/shared/docs/wecom.md for the real behaviour it imitates.
+
+Usage::
+
+    with FakeWeCom() as wecom:
+        base = wecom.base_url          # "http://127.0.0.1:PORT"
+        wecom.fail("/cgi-bin/message/send", Fault.err(-1), Fault.drop())
+        ...
+        assert wecom.wait_for(lambda: len(wecom.messages) == 1)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import secrets
+import socket
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TOKEN_TTL = 7200  # seconds, as WeCom's expires_in
+RESPONSE_CODE_TTL = 72 * 3600  # a template card's response_code is valid 72 h, usable once
+MESSAGE_TYPES = ("text", "markdown", "textcard", "news", "file", "image", "template_card")
+WEBHOOK_TYPES = ("text", "markdown", "markdown_v2", "image", "news", "file", "template_card")
+APP_TEXT_LIMIT = 2048  # bytes, text and markdown via message/send and appchat/send
+WEBHOOK_TEXT_LIMIT = 2048
+WEBHOOK_MARKDOWN_LIMIT = 4096
+
+ERRMSG = {
+    -1: "system busy",
+    40001: "invalid credential",
+    40004: "invalid media type",
+    40007: "invalid media_id",
+    40008: "invalid message type",
+    40013: "invalid corpid",
+    40014: "invalid access_token",
+    40058: "invalid parameter",
+    40079: "invalid response_code",
+    41001: "access_token missing",
+    41011: "missing agentid",
+    42001: "access_token expired",
+    44001: "empty media data",
+    44004: "empty content",
+    45002: "content size out of limit",
+    45009: "api freq out of limit",
+    45033: "api concurrent out of limit",
+    47001: "data format error",
+    48002: "api forbidden",
+    60020: "not allow to access from your ip",
+    81013: "user & party & tag all invalid",
+    86003: "chat not exist",
+    93000: "invalid webhook url",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure, consumed by the next call to the path it was queued for."""
+
+    kind: str  # "errcode" | "http" | "drop" | "slow"
+    errcode: int = 0
+    status: int = 500
+    seconds: float = 0.0
+    errmsg: str = ""
+
+    @classmethod
+    def err(cls, errcode: int, errmsg: str = "") -> Fault:
+        """HTTP 200 with {"errcode": errcode, "errmsg": ...}."""
+        return cls("errcode", errcode=errcode, errmsg=errmsg)
+
+    @classmethod
+    def http(cls, status: int = 500) -> Fault:
+        """An HTTP error status with a short HTML body (as a proxy in front of WeCom would send)."""
+        return cls("http", status=status)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Close the connection without writing anything (the client sees a ConnectionError)."""
+        return cls("drop")
+
+    @classmethod
+    def slow(cls, seconds: float) -> Fault:
+        """Sleep, then answer normally."""
+        return cls("slow", seconds=seconds)
+
+
+@dataclass
+class Recorded:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]  # first value of each parameter
+    body: bytes
+    json: Any  # the parsed JSON body, or None
+    at: float  # time.monotonic()
+    headers: dict[str, str] = field(default_factory=dict)
+    client_ip: str = ""
+
+
+@dataclass
+class _Media:
+    data: bytes
+    filename: str
+    content_type: str
+
+
+class _ApiError(Exception):
+    """Raised inside a handler to answer HTTP 200 {"errcode": N, "errmsg": ...}."""
+
+    def __init__(self, errcode: int, errmsg: str = ""):
+        super().__init__(errcode)
+        self.errcode = errcode
+        self.errmsg = errmsg or ERRMSG.get(errcode, "error")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeWeCom
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_sockets(self) -> None:
+        """Wake handler threads idling on keep-alive connections so they end."""
+        with self.sockets_lock:
+            pending = list(self.open_sockets)
+        for sock in pending:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up (timeouts in tests, dropped connections) are normal here.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeWeCom/1.0"
+    sys_version = ""
+    timeout = 30  # an idle keep-alive connection is closed after this
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle + delayed ACK add
+        # ~40 ms to every request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.fake._dispatch(self)
+
+    def do_POST(self) -> None:
+        self.server.fake._dispatch(self)
+
+    def read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size_line = self.rfile.readline(1024)
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send_bytes(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        extra_headers: dict[str, str] | None = None,
+        chunk_size: int = 0,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if chunk_size <= 0:
+            self.wfile.write(body)
+            return
+        view = memoryview(body)
+        for start in range(0, len(body), chunk_size):
+            self.wfile.write(view[start : start + chunk_size])
+            self.wfile.flush()
+
+    def send_json(self, payload: dict[str, Any], status: int = 200) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_bytes(status, body, "application/json; charset=UTF-8")
+
+    def drop(self) -> None:
+        """Close the socket without a status line."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _byte_len(value: Any) -> int:
+    return len(str(value).encode("utf-8"))
+
+
+def _parse_multipart(body: bytes, content_type: str) -> list[tuple[str, str | None, bytes]]:
+    """Split multipart/form-data into (name, filename, data) parts. Small and byte-exact."""
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if not boundary or not isinstance(boundary, str):
+        return []
+    delimiter = b"--" + boundary.encode("latin-1")
+    parts = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break  # the closing delimiter
+        chunk = chunk.removeprefix(b"\r\n").removesuffix(b"\r\n")
+        raw_headers, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        part = Message()
+        for line in raw_headers.decode("utf-8", "replace").split("\r\n"):
+            name, colon, value = line.partition(":")
+            if colon:
+                part[name.strip()] = value.strip()
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        parts.append((str(name or ""), filename, data))
+    return parts
+
+
+class FakeWeCom:
+    """A fake WeCom API on 127.0.0.1 with recording and fault injection. Thread-safe."""
+
+    def __init__(
+        self,
+        corp_id: str = "ww1436e0e65a779aee",
+        secret: str = "fake-secret",
+        webhook_key: str = "robot-key",
+        webhook_rate_per_minute: int = 20,
+    ):
+        self.corp_id = corp_id
+        self.secret = secret
+        self.webhook_key = webhook_key
+        self.webhook_rate_per_minute = webhook_rate_per_minute
+        self.lock = threading.RLock()
+        # The clock used for token expiry, response_code expiry and the webhook rate window.
+        # Tests may replace it (e.g. with a lambda over a counter) to move time forward.
+        self.clock: Callable[[], float] = time.monotonic
+        self.media_chunk_size = 64 * 1024  # media/get writes the body in chunks this size
+
+        # what it received
+        self.requests: list[Recorded] = []
+        self.token_fetches = 0
+        self.messages: list[dict] = []
+        # message/send repeats that enable_duplicate_check absorbed (WeCom answers ok, delivers once)
+        self.duplicates_absorbed: list[dict] = []
+        self._recent_sends: dict[str, float] = {}
+        self.agent_name = "示范区创建督办"
+        self.appchat_messages: list[dict] = []
+        self.webhook_messages: list[dict] = []
+        self.card_updates: list[dict] = []
+        self.uploads: list[tuple[str, bytes]] = []
+        self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
+
+        # control
+        self.invalid_users: set[str] = set()
+        self.allowed_ips: set[str] | None = None
+        self.chats: set[str] = {"leaders"}
+
+        # state
+        self._faults: dict[str, deque[Fault]] = {}
+        self._token: str | None = None
+        self._token_issued = 0.0
+        self._expired_tokens: set[str] = set()
+        self._media: dict[str, _Media] = {}
+        self._response_codes: dict[str, float] = {}  # code -> issued at (self.clock)
+        self._used_response_codes: set[str] = set()
+        self._task_ids: set[str] = set()
+        self._webhook_times: deque[float] = deque()
+        self._ids = itertools.count(1)
+
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/cgi-bin/webhook/send?key={self.webhook_key}"
+
+    def start(self) -> str:
+        """Start serving on 127.0.0.1 (a free port); return the base URL."""
+        if self._server is not None:
+            return self.base_url
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        host, port = server.server_address[:2]
+        self.base_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"FakeWeCom:{port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and release the port; idle keep-alive connections are closed."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.close_open_sockets()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeWeCom:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ control
+
+    def add_media(
+        self, data: bytes, filename: str, content_type: str = "application/octet-stream"
+    ) -> str:
+        """Make bytes downloadable through media/get; return the media_id."""
+        media_id = self._new_id("media")
+        with self.lock:
+            self._media[media_id] = _Media(bytes(data), filename, content_type)
+        return media_id
+
+    def expire_token(self) -> None:
+        """Calls with the current token now get 42001 until a new gettoken."""
+        with self.lock:
+            if self._token is not None:
+                self._expired_tokens.add(self._token)
+            self._token = None
+
+    def invalidate_token(self) -> None:
+        """Forget the current token entirely: calls with it now get 40014 (WeCom may do this)."""
+        with self.lock:
+            self._token = None
+
+    @property
+    def current_token(self) -> str | None:
+        """The token gettoken would return now (None if none is valid)."""
+        with self.lock:
+            return self._valid_token()
+
+    def fail(self, path: str, *faults: Fault) -> None:
+        """Queue faults for the next calls to `path` (e.g. "/cgi-bin/message/send"), in order."""
+        with self.lock:
+            self._faults.setdefault(path, deque()).extend(faults)
+
+    def pending_faults(self, path: str) -> int:
+        with self.lock:
+            return len(self._faults.get(path, ()))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Poll until predicate() is true; False on timeout. The lock is not held while calling
+        it (a predicate that waits on the bot must not block the server)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+    def count(self, path: str) -> int:
+        """How many requests reached `path` (query string ignored)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r.path == path)
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    # ------------------------------------------------------------------ internals
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids)}-{secrets.token_hex(8)}"
+
+    def _valid_token(self) -> str | None:
+        if self._token is not None and self.clock() - self._token_issued >= TOKEN_TTL:
+            self._expired_tokens.add(self._token)
+            self._token = None
+        return self._token
+
+    def _check_token(self, query: dict[str, str]) -> None:
+        token = query.get("access_token")
+        if not token:
+            raise _ApiError(41001)
+        current = self._valid_token()
+        if token == current:
+            return
+        if token in self._expired_tokens:
+            raise _ApiError(42001)
+        raise _ApiError(40014)
+
+    def _check_ip(self, client_ip: str) -> None:
+        if self.allowed_ips is not None and client_ip not in self.allowed_ips:
+            raise _ApiError(60020, f"not allow to access from your ip, from ip: {client_ip}")
+
+    def _dispatch(self, handler: _Handler) -> None:
+        parsed = urllib.parse.urlsplit(handler.path)
+        path = parsed.path
+        query = {
+            k: v[0] for k, v in urllib.parse.parse_qs(parsed.query, keep_blank_values=True).items()
+        }
+        body = handler.read_body() if handler.command == "POST" else b""
+        parsed_json: Any = None
+        if body and "multipart/" not in (handler.headers.get("Content-Type") or ""):
+            try:
+                parsed_json = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                parsed_json = None
+        client_ip = handler.client_address[0]
+        with self.lock:
+            self.requests.append(
+                Recorded(
+                    method=handler.command,
+                    path=path,
+                    query=query,
+                    body=body,
+                    json=parsed_json,
+                    at=time.monotonic(),
+                    headers={k: v for k, v in handler.headers.items()},
+                    client_ip=client_ip,
+                )
+            )
+            if path == "/cgi-bin/gettoken":
+                self.token_fetches += 1
+            queue = self._faults.get(path)
+            fault = queue.popleft() if queue else None
+
+        if fault is not None:
+            if fault.kind == "drop":
+                handler.drop()
+                return
+            if fault.kind == "http":
+                title = f"{fault.status} Error"
+                html = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\r\n"
+                handler.send_bytes(fault.status, html.encode(), "text/html")
+                return
+            if fault.kind == "errcode":
+                handler.send_json(
+                    {
+                        "errcode": fault.errcode,
+                        "errmsg": fault.errmsg or ERRMSG.get(fault.errcode, "error"),
+                    }
+                )
+                return
+            if fault.kind == "slow":
+                time.sleep(fault.seconds)
+            else:
+                raise ValueError(f"unknown fault kind {fault.kind!r}")
+
+        route = _ROUTES.get((handler.command, path))
+        if route is None:
+            handler.send_bytes(404, b"404 page not found\n", "text/plain; charset=utf-8")
+            return
+        try:
+            with self.lock:
+                if route.ip_checked:
+                    self._check_ip(client_ip)
+                if route.token_checked:
+                    self._check_token(query)
+                if route.wants_json:
+                    if not isinstance(parsed_json, dict):
+                        raise _ApiError(47001)
+                    result = route.func(self, query, parsed_json)
+                else:
+                    result = route.func(self, query, body, handler.headers)
+        except _ApiError as error:
+            handler.send_json({"errcode": error.errcode, "errmsg": error.errmsg})
+            return
+        except Exception:  # a bug in the fake: answer 500 and keep it for the test to see
+            text = traceback.format_exc()
+            with self.lock:
+                self.errors.append(text)
+            handler.send_bytes(500, text.encode(), "text/plain; charset=utf-8")
+            return
+        if isinstance(result, _Media):
+            self._send_media(handler, result)
+        else:
+            handler.send_json(result)
+
+    def _send_media(self, handler: _Handler, media: _Media) -> None:
+        mojibake = media.filename.encode("utf-8").decode("latin-1")
+        mojibake = mojibake.replace('"', "").replace("\r", "").replace("\n", "")
+        starred = urllib.parse.quote(media.filename, safe="")
+        handler.send_bytes(
+            200,
+            media.data,
+            media.content_type,
+            {
+                "Content-Disposition": f"attachment; filename=\"{mojibake}\"; filename*=utf-8''{starred}",
+                "Cache-Control": "no-cache, must-revalidate",
+            },
+            chunk_size=self.media_chunk_size,
+        )
+
+    # ------------------------------------------------------------------ endpoints (lock held)
+
+    def _gettoken(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        if query.get("corpid") != self.corp_id:
+            raise _ApiError(40013)
+        if query.get("corpsecret") != self.secret:
+            raise _ApiError(40001)
+        token = self._valid_token() or secrets.token_urlsafe(96)
+        # The same token comes back while valid; each fetch renews its 7200 s.
+        self._token = token
+        self._token_issued = self.clock()
+        return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": TOKEN_TTL}
+
+    def _check_content(
+        self,
+        payload: dict,
+        allowed: tuple[str, ...],
+        text_limit: int,
+        markdown_limit: int,
+        media_ids: bool = True,
+    ) -> str:
+        """Validate msgtype and its content; return the msgtype."""
+        msgtype = payload.get("msgtype")
+        if msgtype not in allowed:
+            raise _ApiError(40008)
+        content = payload.get(msgtype)
+        if not isinstance(content, dict):
+            raise _ApiError(40008, f"invalid message type, missing {msgtype}")
+        if msgtype in ("text", "markdown", "markdown_v2"):
+            text = content.get("content")
+            if not isinstance(text, str) or not text:
+                raise _ApiError(44004)
+            limit = text_limit if msgtype == "text" else markdown_limit
+            if _byte_len(text) > limit:
+                raise _ApiError(45002)
+        elif msgtype in ("file", "image") and media_ids:
+            if content.get("media_id") not in self._media:
+                raise _ApiError(40007)
+        elif msgtype == "template_card" and not content.get("card_type"):
+            raise _ApiError(40058, "invalid parameter, missing card_type")
+        return msgtype
+
+    def _message_send(self, query: dict[str, str], payload: dict) -> dict:
+        if not payload.get("agentid"):
+            raise _ApiError(41011)
+        msgtype = self._check_content(payload, MESSAGE_TYPES, APP_TEXT_LIMIT, APP_TEXT_LIMIT)
+        touser = str(payload.get("touser") or "")
+        users = [u for u in touser.split("|") if u]
+        has_other = bool(payload.get("toparty") or payload.get("totag"))
+        invalid = [u for u in users if u in self.invalid_users]
+        if not has_other and len(invalid) == len(users):
+            raise _ApiError(81013)
+        if payload.get("enable_duplicate_check"):
+            key = json.dumps(
+                [touser, msgtype, payload.get(msgtype)], sort_keys=True, ensure_ascii=False
+            )
+            window = float(payload.get("duplicate_check_interval") or 1800)
+            seen = self._recent_sends.get(key)
+            if seen is not None and self.clock() - seen < window:
+                self.duplicates_absorbed.append(payload)
+                return {
+                    "errcode": 0,
+                    "errmsg": "ok",
+                    "invaliduser": "",
+                    "msgid": self._new_id("msg"),
+                }
+            self._recent_sends[key] = self.clock()
+        task_id = None
+        if msgtype == "template_card":
+            task_id = payload["template_card"].get("task_id")
+            if task_id and task_id in self._task_ids:
+                raise _ApiError(40058, "invalid parameter, task_id exist")
+        self.messages.append(payload)
+        reply: dict[str, Any] = {
+            "errcode": 0,
+            "errmsg": "ok",
+            "invaliduser": "|".join(invalid),
+            "msgid": self._new_id("msg"),
+        }
+        if msgtype == "template_card":
+            if task_id:
+                self._task_ids.add(task_id)
+            code = self._new_id("rc")
+            self._response_codes[code] = self.clock()
+            reply["response_code"] = code
+        return reply
+
+    def _agent_get(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        if not query.get("agentid", "").isdigit():
+            raise _ApiError(40056, "invalid agentid")
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "agentid": int(query["agentid"]),
+            "name": self.agent_name,
+        }
+
+    def _appchat_send(self, query: dict[str, str], payload: dict) -> dict:
+        chatid = payload.get("chatid")
+        if not chatid or chatid not in self.chats:
+            raise _ApiError(86003)
+        self._check_content(payload, MESSAGE_TYPES, APP_TEXT_LIMIT, APP_TEXT_LIMIT)
+        self.appchat_messages.append(payload)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _webhook_send(self, query: dict[str, str], payload: dict) -> dict:
+        if query.get("key") != self.webhook_key:
+            raise _ApiError(93000)
+        self._check_content(
+            payload, WEBHOOK_TYPES, WEBHOOK_TEXT_LIMIT, WEBHOOK_MARKDOWN_LIMIT, media_ids=False
+        )
+        now = self.clock()
+        while self._webhook_times and now - self._webhook_times[0] >= 60:
+            self._webhook_times.popleft()
+        if len(self._webhook_times) >= self.webhook_rate_per_minute:
+            raise _ApiError(45009)
+        self._webhook_times.append(now)
+        self.webhook_messages.append(payload)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _media_get(self, query: dict[str, str], body: bytes, headers: Any) -> dict | _Media:
+        media = self._media.get(query.get("media_id") or "")
+        if media is None:
+            raise _ApiError(40007)
+        return media
+
+    def _media_upload(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        kind = query.get("type")
+        if kind not in ("file", "image", "voice", "video"):
+            raise _ApiError(40004)
+        content_type = headers.get("Content-Type") or ""
+        if not content_type.startswith("multipart/form-data"):
+            raise _ApiError(44001)
+        parts = _parse_multipart(body, content_type)
+        found = [(fn, data) for name, fn, data in parts if name == "media"]
+        if not found or not found[0][1]:
+            raise _ApiError(44001)
+        filename, data = found[0]
+        filename = filename or "unnamed"
+        media_id = self._new_id("media")
+        self._media[media_id] = _Media(data, filename, "application/octet-stream")
+        self.uploads.append((filename, data))
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "type": kind,
+            "media_id": media_id,
+            "created_at": str(int(time.time())),
+        }
+
+    def _update_template_card(self, query: dict[str, str], payload: dict) -> dict:
+        if not payload.get("agentid"):
+            raise _ApiError(41011)
+        code = payload.get("response_code")
+        issued = self._response_codes.get(code) if isinstance(code, str) else None
+        if (
+            issued is None
+            or code in self._used_response_codes
+            or self.clock() - issued >= RESPONSE_CODE_TTL
+        ):
+            raise _ApiError(40079)
+        if not isinstance(payload.get("userids"), list) and not payload.get("atall"):
+            raise _ApiError(40058, "invalid parameter, userids must be a list")
+        if "button" not in payload and "template_card" not in payload:
+            raise _ApiError(40058, "invalid parameter, missing button or template_card")
+        self._used_response_codes.add(code)
+        self.card_updates.append(payload)
+        return {"errcode": 0, "errmsg": "ok", "invaliduser": []}
+
+
+@dataclass(frozen=True)
+class _Route:
+    func: Callable[..., Any]
+    token_checked: bool = True
+    ip_checked: bool = True
+    wants_json: bool = True
+
+
+_ROUTES: dict[tuple[str, str], _Route] = {
+    # WeCom checks the trusted IP on calls made with a token; gettoken itself still answers.
+    ("GET", "/cgi-bin/gettoken"): _Route(
+        FakeWeCom._gettoken, token_checked=False, ip_checked=False, wants_json=False
+    ),
+    ("POST", "/cgi-bin/message/send"): _Route(FakeWeCom._message_send),
+    ("GET", "/cgi-bin/agent/get"): _Route(FakeWeCom._agent_get, wants_json=False),
+    ("POST", "/cgi-bin/appchat/send"): _Route(FakeWeCom._appchat_send),
+    # The group robot has no token and no IP allow-list.
+    ("POST", "/cgi-bin/webhook/send"): _Route(
+        FakeWeCom._webhook_send, token_checked=False, ip_checked=False
+    ),
+    ("GET", "/cgi-bin/media/get"): _Route(FakeWeCom._media_get, wants_json=False),
+    ("POST", "/cgi-bin/media/upload"): _Route(FakeWeCom._media_upload, wants_json=False),
+    ("POST", "/cgi-bin/message/update_template_card"): _Route(FakeWeCom._update_template_card),
+}

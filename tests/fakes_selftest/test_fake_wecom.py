@@ -1,0 +1,368 @@
+"""Self-test of the fake WeCom server and the callback client (tests/fakes/)."""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import requests
+from fakes.wecom_callback import CallbackClient
+from fakes.wecom_server import FakeWeCom, Fault
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.work.crypto import WeChatCrypto
+
+CORP = "ww1436e0e65a779aee"
+TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
+AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+SEND = "/cgi-bin/message/send"
+
+
+@pytest.fixture
+def wecom():
+    with FakeWeCom() as fake:
+        yield fake
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as session:  # keep-alive, as the bot's client would use
+        yield session
+
+
+def token_of(http: requests.Session, wecom: FakeWeCom) -> str:
+    reply = http.get(
+        f"{wecom.base_url}/cgi-bin/gettoken",
+        params={"corpid": wecom.corp_id, "corpsecret": wecom.secret},
+        timeout=5,
+    ).json()
+    assert reply["errcode"] == 0, reply
+    return reply["access_token"]
+
+
+def send_text(http, wecom, token, touser="u1", content="你好", timeout=5.0):
+    payload = {
+        "touser": touser,
+        "msgtype": "text",
+        "agentid": 1000002,
+        "text": {"content": content},
+    }
+    return http.post(
+        f"{wecom.base_url}{SEND}", params={"access_token": token}, json=payload, timeout=timeout
+    )
+
+
+def test_token_same_until_expired_then_42001(wecom, http):
+    first = token_of(http, wecom)
+    assert token_of(http, wecom) == first
+    assert send_text(http, wecom, first).json()["errcode"] == 0
+    wecom.expire_token()
+    assert send_text(http, wecom, first).json()["errcode"] == 42001
+    second = token_of(http, wecom)
+    assert second != first
+    assert send_text(http, wecom, second).json()["errcode"] == 0
+    assert send_text(http, wecom, "nonsense").json()["errcode"] == 40014
+    assert http.post(f"{wecom.base_url}{SEND}", json={}, timeout=5).json()["errcode"] == 41001
+    bad = http.get(
+        f"{wecom.base_url}/cgi-bin/gettoken", params={"corpid": CORP, "corpsecret": "x"}, timeout=5
+    )
+    assert bad.json()["errcode"] == 40001
+    assert wecom.token_fetches == 4
+
+
+def test_message_send_records_and_reports_invalid_users(wecom, http):
+    token = token_of(http, wecom)
+    wecom.invalid_users = {"ghost", "gone"}
+    reply = send_text(http, wecom, token, touser="u1|ghost").json()
+    assert reply["errcode"] == 0 and reply["invaliduser"] == "ghost" and reply["msgid"]
+    assert wecom.messages[0]["touser"] == "u1|ghost"
+    assert send_text(http, wecom, token, touser="ghost|gone").json()["errcode"] == 81013
+    assert (
+        send_text(http, wecom, token, content="字" * 683).json()["errcode"] == 45002
+    )  # 2049 bytes
+    assert send_text(http, wecom, token, content="字" * 682).json()["errcode"] == 0
+    assert len(wecom.messages) == 2
+    assert wecom.count(SEND) == 4
+
+
+def test_http_fault_then_normal_and_ip_allow_list(wecom, http):
+    token = token_of(http, wecom)
+    wecom.fail(SEND, Fault.http(500), Fault.err(-1))
+    first = send_text(http, wecom, token)
+    assert first.status_code == 500 and "html" in first.headers["Content-Type"]
+    assert send_text(http, wecom, token).json()["errcode"] == -1
+    assert send_text(http, wecom, token).json()["errcode"] == 0
+    assert wecom.count(SEND) == 3 and len(wecom.messages) == 1
+    wecom.allowed_ips = set()
+    reply = send_text(http, wecom, token).json()
+    assert reply["errcode"] == 60020 and "not allow to access from your ip" in reply["errmsg"]
+
+
+def test_drop_raises_connection_error_and_slow_answers(wecom, http):
+    token = token_of(http, wecom)
+    wecom.fail(SEND, Fault.drop(), Fault.slow(0.2), Fault.slow(1.0))
+    with pytest.raises(requests.ConnectionError):
+        send_text(http, wecom, token)
+    assert wecom.count(SEND) == 1 and not wecom.messages  # recorded although dropped
+    assert send_text(http, wecom, token).json()["errcode"] == 0  # slow(0.2), then normal
+    with pytest.raises(requests.Timeout):
+        send_text(http, wecom, token, timeout=0.4)
+    assert send_text(http, wecom, token).json()["errcode"] == 0
+    assert wecom.wait_for(lambda: len(wecom.messages) == 3, timeout=3)
+
+
+def test_media_get_bytes_filename_and_json_error(wecom, http):
+    token = token_of(http, wecom)
+    data = bytes(range(256)) * 1000
+    media_id = wecom.add_media(data, "周报 第1期.pdf", "application/pdf")
+    reply = http.get(
+        f"{wecom.base_url}/cgi-bin/media/get",
+        params={"access_token": token, "media_id": media_id},
+        timeout=5,
+        stream=True,
+    )
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == "application/pdf"
+    assert int(reply.headers["Content-Length"]) == len(data)
+    assert b"".join(reply.iter_content(8192)) == data
+    disposition = reply.headers["Content-Disposition"]
+    assert f"filename*=utf-8''{quote('周报 第1期.pdf')}" in disposition
+    assert "周报" not in disposition  # the plain filename= is mojibake, as from WeCom
+    missing = http.get(
+        f"{wecom.base_url}/cgi-bin/media/get",
+        params={"access_token": token, "media_id": "nope"},
+        timeout=5,
+    )
+    assert missing.status_code == 200 and missing.headers["Content-Type"].startswith(
+        "application/json"
+    )
+    assert missing.json()["errcode"] == 40007
+
+
+def test_webhook_rate_limit_on_the_21st(wecom, http):
+    for i in range(20):
+        reply = http.post(
+            wecom.webhook_url,
+            json={"msgtype": "markdown", "markdown": {"content": f"**{i}**"}},
+            timeout=5,
+        )
+        assert reply.json()["errcode"] == 0, i
+    reply = http.post(
+        wecom.webhook_url, json={"msgtype": "text", "text": {"content": "21"}}, timeout=5
+    )
+    assert reply.json()["errcode"] == 45009
+    assert len(wecom.webhook_messages) == 20
+    wrong = http.post(
+        f"{wecom.base_url}/cgi-bin/webhook/send?key=other",
+        json={"msgtype": "text", "text": {"content": "x"}},
+        timeout=5,
+    )
+    assert wrong.json()["errcode"] == 93000
+
+
+def test_webhook_window_moves_with_the_clock():
+    now = [1000.0]
+    with FakeWeCom(webhook_rate_per_minute=2) as wecom:
+        wecom.clock = lambda: now[0]
+
+        def post() -> int:
+            text = {"msgtype": "text", "text": {"content": "x"}}
+            return requests.post(wecom.webhook_url, json=text, timeout=5).json()["errcode"]
+
+        assert [post(), post(), post()] == [0, 0, 45009]
+        now[0] += 60
+        assert post() == 0
+
+
+def test_update_template_card_once_then_40079(wecom, http):
+    token = token_of(http, wecom)
+    card = {
+        "card_type": "button_interaction",
+        "task_id": "t1",
+        "main_title": {"title": "督办"},
+        "button_list": [{"text": "收到", "key": "ack"}],
+    }
+    sent = http.post(
+        f"{wecom.base_url}{SEND}",
+        params={"access_token": token},
+        json={
+            "touser": "u1",
+            "msgtype": "template_card",
+            "agentid": 1000002,
+            "template_card": card,
+        },
+        timeout=5,
+    ).json()
+    assert sent["errcode"] == 0 and sent["response_code"]
+    url = f"{wecom.base_url}/cgi-bin/message/update_template_card"
+    update = {
+        "userids": ["u1"],
+        "agentid": 1000002,
+        "response_code": sent["response_code"],
+        "button": {"replace_name": "已收到"},
+    }
+    assert (
+        http.post(url, params={"access_token": token}, json=update, timeout=5).json()["errcode"]
+        == 0
+    )
+    again = http.post(url, params={"access_token": token}, json=update, timeout=5).json()
+    assert again == {"errcode": 40079, "errmsg": "invalid response_code"}
+    assert wecom.card_updates == [update]
+
+
+def test_upload_parses_multipart_and_appchat(wecom, http):
+    token = token_of(http, wecom)
+    data = b"\r\n--not-a-boundary\r\n\x00\xff" * 100
+    reply = http.post(
+        f"{wecom.base_url}/cgi-bin/media/upload",
+        params={"access_token": token, "type": "file"},
+        files={"media": ("督办清单.xlsx", data)},
+        timeout=5,
+    ).json()
+    assert reply["errcode"] == 0 and reply["type"] == "file" and reply["created_at"].isdigit()
+    assert wecom.uploads == [("督办清单.xlsx", data)]
+    back = http.get(
+        f"{wecom.base_url}/cgi-bin/media/get",
+        params={"access_token": token, "media_id": reply["media_id"]},
+        timeout=5,
+    )
+    assert back.content == data
+    chat = {"chatid": "leaders", "msgtype": "text", "text": {"content": "hi"}}
+    assert (
+        http.post(
+            f"{wecom.base_url}/cgi-bin/appchat/send",
+            params={"access_token": token},
+            json=chat,
+            timeout=5,
+        ).json()["errcode"]
+        == 0
+    )
+    chat["chatid"] = "nobody"
+    assert (
+        http.post(
+            f"{wecom.base_url}/cgi-bin/appchat/send",
+            params={"access_token": token},
+            json=chat,
+            timeout=5,
+        ).json()["errcode"]
+        == 86003
+    )
+    assert len(wecom.appchat_messages) == 1
+    assert http.get(f"{wecom.base_url}/cgi-bin/other", timeout=5).status_code == 404
+
+
+def test_official_known_answer_vectors():
+    crypto = WeChatCrypto(TOKEN, AES_KEY, CORP)
+    echostr = (
+        "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
+    )
+    assert (
+        crypto.check_signature(
+            "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb", "1476416373", "47744683", echostr
+        )
+        == "1288432023552776189"
+    )
+    body = (
+        "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA["
+        "Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+"
+        "]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
+    )
+    plain = crypto.decrypt_message(
+        body, "0c3914025cb4b4d68103f6bfc8db550f79dcf48e", "1476422779", "1597212914"
+    )
+    root = ET.fromstring(plain)
+    assert root.findtext("FromUserName") == "ChenJiaShun" and root.findtext("Content") == "你好"
+    assert root.findtext("MsgId") == "1456453720" and root.findtext("AgentID") == "1000002"
+
+
+def test_callback_envelope_decrypts_with_wechatpy():
+    client = CallbackClient("http://127.0.0.1:9/cb", TOKEN, AES_KEY, CORP)
+    plain = client.text("zhangsan", "完成了 ]]> <b>&", msg_id=123, create_time=1764122400)
+    assert "<MsgType><![CDATA[text]]></MsgType>" in plain and "<MsgId>123</MsgId>" in plain
+    params, body = client.envelope(plain, timestamp=1764122400, nonce="47744683")
+    assert params["timestamp"] == "1764122400" and params["nonce"] == "47744683"
+    assert body.startswith(
+        b"<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID><Encrypt><![CDATA["
+    )
+    decrypted = WeChatCrypto(TOKEN, AES_KEY, CORP).decrypt_message(
+        body, params["msg_signature"], params["timestamp"], params["nonce"]
+    )
+    assert decrypted == plain
+    assert ET.fromstring(decrypted).findtext("Content") == "完成了 ]]> <b>&"
+    event = ET.fromstring(
+        client.event(
+            "u",
+            "template_card_event",
+            EventKey="ack",
+            TaskId="t1",
+            CardType="button_interaction",
+            ResponseCode="rc",
+        )
+    )
+    assert (
+        event.findtext("Event") == "template_card_event" and event.findtext("ResponseCode") == "rc"
+    )
+    upload = ET.fromstring(client.file("u", "m1", "报告.docx", 2048, msg_id=7))
+    assert upload.findtext("MsgType") == "file" and upload.findtext("FileSize") == "2048"
+
+
+def test_callback_client_posts_and_verifies_url():
+    seen: list[tuple[str, str, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            seen.append(("GET", self.path, b""))
+            self._answer(b"")
+
+        def do_POST(self):
+            seen.append(("POST", self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self._answer(b"")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        client = CallbackClient(
+            f"http://127.0.0.1:{server.server_address[1]}/wecom/callback", TOKEN, AES_KEY, CORP
+        )
+        crypto = WeChatCrypto(TOKEN, AES_KEY, CORP)
+        assert (
+            client.verify_url(
+                "1288432023552776189", timestamp=1476416373, nonce="47744683"
+            ).status_code
+            == 200
+        )
+        assert (
+            client.post(
+                client.event("u", "enter_agent"), params_override={"nonce": "1"}
+            ).status_code
+            == 200
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    (_, get_path, _), (_, post_path, post_body) = seen
+    raw_echostr = get_path.split("echostr=", 1)[1].split("&")[0]
+    assert "+" not in raw_echostr and "/" not in raw_echostr  # percent-encoded on the wire
+    q = {k: v[0] for k, v in parse_qs(urlsplit(get_path).query).items()}
+    assert (
+        crypto.check_signature(q["msg_signature"], q["timestamp"], q["nonce"], q["echostr"])
+        == "1288432023552776189"
+    )
+    p = {k: v[0] for k, v in parse_qs(urlsplit(post_path).query).items()}
+    assert p["nonce"] == "1"
+    with pytest.raises(InvalidSignatureException):  # the overridden nonce breaks the signature
+        crypto.decrypt_message(post_body, p["msg_signature"], p["timestamp"], p["nonce"])

@@ -1,0 +1,314 @@
+"""Out through the outbox to a fake WeCom over real HTTP: retries, token refresh, permanent
+failures, the group robot, cards, media downloads. The clock is fake; senders are drained by hand."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from fakes.wecom_server import FakeWeCom, Fault
+from helpers import ChatDriver
+from wecom_setup import wecom_config
+
+from bot.outbox import Outbox
+from bot.pipeline import Incoming
+from bot.services import build_services
+from models.messages import InteractiveCard, MediaDownload, OutboxMessage
+from models.progress import Evidence
+
+SEND = "/cgi-bin/message/send"
+
+
+@pytest.fixture
+def fake():
+    with FakeWeCom() as server:
+        yield server
+    assert not server.errors, server.errors
+
+
+@pytest.fixture
+def wecom(tmp_path, db_url, db, fake, clock):
+    fake.clock = lambda: clock.now().timestamp()
+    services = build_services(wecom_config(tmp_path, db_url, fake), clock)
+    services.sender.backoff_cap = 60
+    return services
+
+
+def drain_until_quiet(services, clock, rounds=12):
+    for _ in range(rounds):
+        services.sender.drain()
+        clock.advance(minutes=5)
+
+
+def test_42001_costs_one_token_fetch_and_one_retry(wecom, fake):
+    outbox = Outbox(wecom.clock)
+    outbox.to_members(["li"], "第一条", "k1")
+    wecom.sender.drain()
+    assert fake.token_fetches == 1
+    fake.expire_token()
+    outbox.to_members(["li"], "第二条", "k2")
+    stats = wecom.sender.drain()
+    assert stats.sent == 1
+    assert fake.token_fetches == 2
+    assert fake.count(SEND) == 3  # first, the refused one, the retry
+    assert [m["text"]["content"] for m in fake.messages] == ["第一条", "第二条"]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        [Fault.http(500)],
+        [Fault.err(-1)],
+        [Fault.drop()],
+        [Fault.http(502), Fault.err(-1)],
+        [Fault.err(45009)],
+        [Fault.err(45033)],
+    ],
+    ids=["http500", "busy", "dropped", "502-then-busy", "rate-limit", "concurrency"],
+)
+def test_transient_failures_are_retried_until_delivered_once(wecom, fake, clock, faults):
+    Outbox(clock).to_members(["li"], "请报告进度", "k")
+    fake.fail(SEND, *faults)
+    first = wecom.sender.drain()
+    assert first.retried == 1 and first.sent == 0
+    drain_until_quiet(wecom, clock)
+    row = OutboxMessage.get()
+    assert row.status == "sent" and row.attempts == len(faults) + 1
+    assert [m["text"]["content"] for m in fake.messages] == ["请报告进度"]
+
+
+def test_a_timeout_is_retried_and_absorbed_by_duplicate_check(wecom, fake, clock):
+    wecom.client.timeout = wecom.client.api.timeout = (1, 0.3)
+    Outbox(clock).to_members(["li"], "慢", "k")
+    fake.fail(SEND, Fault.slow(1.0))
+    assert wecom.sender.drain().retried == 1
+    fake.wait_for(lambda: len(fake.messages) == 1, timeout=5)  # WeCom did take the slow one
+    drain_until_quiet(wecom, clock)
+    assert OutboxMessage.get().status == "sent"
+    assert len(fake.messages) == 1 and len(fake.duplicates_absorbed) == 1
+
+
+def test_all_recipients_invalid_is_not_retried_and_admins_are_told(wecom, fake, clock):
+    fake.invalid_users = {"ghost"}
+    Outbox(clock).to_members(["ghost"], "你好", "k")
+    stats = wecom.sender.drain()
+    assert stats.failed == 1
+    row = OutboxMessage.get(OutboxMessage.dedupe_key == "k")
+    assert row.status == "failed" and "81013" in row.last_error
+    drain_until_quiet(wecom, clock)
+    assert fake.count(SEND) == 2  # the failed one and the notice to the admin; no retry
+    notice = fake.messages[-1]
+    assert notice["touser"] == "boss" and "发送失败" in notice["text"]["content"]
+
+
+def test_some_invalid_recipients_are_recorded_and_reported(wecom, fake, clock):
+    fake.invalid_users = {"ghost"}
+    Outbox(clock).to_members(["li", "ghost"], "你好", "k")
+    wecom.sender.drain()
+    row = OutboxMessage.get(OutboxMessage.dedupe_key == "k")
+    assert row.status == "sent" and row.result["invalid"] == ["ghost"]
+    assert "ghost" in row.last_error
+    assert any("部分收件人" in m["text"]["content"] for m in fake.messages if m["touser"] == "boss")
+
+
+def test_untrusted_ip_names_the_setting_and_selfcheck_fails(wecom, fake, clock, bot_factory):
+    fake.allowed_ips = set()
+    Outbox(clock).to_members(["li"], "你好", "k")
+    wecom.sender.drain()
+    row = OutboxMessage.get()
+    assert row.status == "pending" and "可信IP" in row.last_error
+    reply = bot_factory(wecom).say("boss", "自检")
+    assert "【故障】应用接口" in reply and "企业可信IP" in reply
+    fake.allowed_ips = None
+    reply = bot_factory(wecom).say("boss", "自检")
+    assert "【正常】应用接口" in reply and "【故障】发件箱" not in reply
+
+
+def test_long_text_is_split_in_order_within_the_byte_limit(wecom, fake, clock):
+    text = "\n".join(
+        f"第{i:03d}行 县市场监管局 T7 在全系统推行线上线下一体化监管" for i in range(120)
+    )
+    Outbox(clock).to_members(["li"], text, "k")
+    wecom.sender.drain()
+    parts = [m["text"]["content"] for m in fake.messages]
+    assert len(parts) > 1 and all(len(p.encode()) <= 2048 for p in parts)
+    assert "\n".join(parts) == text
+
+
+def test_group_robot_markdown_split_and_rate(wecom, fake, clock):
+    Outbox(clock).to_group(
+        "# 周报\n" + "\n".join(f"> 第{i}行 " + "县" * 40 for i in range(200)), "g"
+    )
+    wecom.sender.drain()
+    parts = [m["markdown"]["content"] for m in fake.webhook_messages]
+    assert len(parts) >= 5 and all(len(p.encode()) <= 4096 for p in parts)
+    assert parts[0].startswith("# 周报")
+    for n in range(20):
+        Outbox(clock).to_group(f"消息 {n}", f"r{n}", msg_type="text")
+    stats = wecom.sender.drain()
+    assert stats.retried >= 1, "more than 20 a minute must wait, not be dropped"
+    assert len(fake.webhook_messages) <= 20 + len(parts)
+
+
+def test_app_chat_when_no_robot(tmp_path, db_url, db, fake, clock):
+    services = build_services(
+        wecom_config(
+            tmp_path, db_url, fake, WECOM_GROUP_WEBHOOK_URL="", WECOM_GROUP_CHAT_ID="leaders"
+        ),
+        clock,
+    )
+    Outbox(clock).to_group("**本周得分**", "g")
+    assert services.sender.drain().sent == 1
+    assert fake.appchat_messages[0]["chatid"] == "leaders"
+
+
+def test_twenty_concurrent_sends_on_a_cold_start_fetch_one_token(wecom, fake, clock):
+    from models.db import database
+
+    errors = []
+
+    def fetch():
+        try:
+            with database.connection_context():
+                wecom.client.token()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and fake.token_fetches == 1
+
+
+def test_nudge_card_click_is_recorded_once_and_the_card_updated(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    bot.say("boss", "催办 T7")
+    wecom.sender.drain()
+    card = next(m for m in fake.messages if m["msgtype"] == "template_card")["template_card"]
+    assert (
+        card["card_type"] == "button_interaction"
+        and card["horizontal_content_list"][0]["keyname"] == "T7"
+    )
+    keys = [b["key"] for b in card["button_list"]]
+    assert keys == ["ack", "coordinate", "extend"]
+    event = {
+        "event": "template_card_event",
+        "EventKey": "coordinate",
+        "TaskId": card["task_id"],
+        "ResponseCode": "rc-1",
+    }
+    for n in range(3):  # WeCom may deliver the event again
+        wecom.pipeline.handle(Incoming("wecom", f"evt-{n}", "li", kind="event", payload=event))
+    wecom.sender.drain()
+    assert InteractiveCard.get().clicked_key == "coordinate"
+    assert fake.count("/cgi-bin/message/update_template_card") == 1
+    assert (
+        fake.requests_to("/cgi-bin/message/update_template_card")[0].json["response_code"] == "rc-1"
+    )
+    assert any(
+        "需协调" in m["text"]["content"]
+        for m in fake.messages
+        if m.get("touser") == "boss" and m["msgtype"] == "text"
+    )
+
+
+def test_unknown_media_is_refused_plainly(wecom, fake, bot_factory):
+    bot_factory(wecom).bind("li", "市监局")
+    handled = wecom.pipeline.handle(
+        Incoming(
+            "wecom", "m1", "li", kind="file", payload={"media_id": "nope", "file_name": "a.pdf"}
+        )
+    )
+    assert "没有保存" in handled.reply and "40007" in handled.reply
+    assert Evidence.select().count() == 0
+
+
+def test_a_failed_download_is_retried_and_confirmed(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    bot.say("li", "进度 T7 50%")
+    media_id = fake.add_media(b"%PDF-1.4 report", "方案.pdf", "application/pdf")
+    fake.fail("/cgi-bin/media/get", Fault.http(502))
+    handled = wecom.pipeline.handle(
+        Incoming(
+            "wecom",
+            "m2",
+            "li",
+            kind="file",
+            text="",
+            payload={"media_id": media_id, "file_name": "方案.pdf"},
+        )
+    )
+    assert "自动重试" in handled.reply
+    assert MediaDownload.get().status == "pending"
+    assert wecom.pipeline.retry_downloads() == 0, "not before the backoff"
+    clock.advance(minutes=2)
+    assert wecom.pipeline.retry_downloads() == 1
+    assert MediaDownload.get().status == "done"
+    assert Evidence.get().item.code == "T7"
+    wecom.sender.drain()
+    assert any(
+        "已取回并归到 T7" in t
+        for t in [m["text"]["content"] for m in fake.messages if m["msgtype"] == "text"]
+    )
+
+
+def test_downloads_near_expiry_alert_the_admins_once(wecom, fake, clock, bot_factory):
+    bot_factory(wecom).bind("li", "市监局")
+    fake.fail("/cgi-bin/media/get", *[Fault.http(500)] * 50)
+    wecom.pipeline.handle(Incoming("wecom", "m3", "li", kind="image", payload={"media_id": "x1"}))
+    for _ in range(6):
+        clock.advance(hours=12)
+        wecom.pipeline.retry_downloads()
+    wecom.sender.drain()
+    alerts = [
+        m for m in fake.messages if m["touser"] == "boss" and "文件取回失败" in m["text"]["content"]
+    ]
+    assert len(alerts) == 1
+    assert MediaDownload.get().status == "failed"
+    assert any("请重新发送" in m["text"]["content"] for m in fake.messages if m["touser"] == "li")
+
+
+def test_secrets_and_tokens_never_reach_the_log(wecom, fake, clock):
+    import io
+
+    from bot.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("peewee").level)
+    stream = io.StringIO()
+    configure_logging(logging.DEBUG, stream)  # as run.py does, but at the most verbose level
+    try:
+        Outbox(clock).to_members(["li"], "x", "k")
+        fake.fail(SEND, Fault.drop(), Fault.http(500))
+        wecom.sender.drain()
+        clock.advance(minutes=1)
+        wecom.sender.drain()
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("peewee").setLevel(saved[2])
+    text = stream.getvalue() + " ".join(r.last_error for r in OutboxMessage.select())
+    assert "/cgi-bin/message/send" in text, "the test must have logged the calls"
+    assert fake.secret not in text and fake.current_token not in text
+
+
+@pytest.fixture
+def bot_factory():
+    return ChatDriver
+
+
+def test_retry_backoff_grows(wecom, fake, clock):
+    Outbox(clock).to_members(["li"], "x", "k")
+    fake.fail(SEND, *[Fault.http(500)] * 3)
+    wecom.sender.drain()
+    first = OutboxMessage.get().next_attempt_at
+    clock.set(first + timedelta(seconds=1))
+    wecom.sender.drain()
+    second = OutboxMessage.get().next_attempt_at
+    assert second - clock.now() > first - (first - timedelta(seconds=5))
