@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import struct
 from urllib.parse import unquote
 from xml.parsers.expat import ExpatError
 
@@ -43,6 +44,7 @@ _DECODE_ERRORS = (
     ValueError,
     IndexError,
     AttributeError,
+    struct.error,  # wechatpy unpacks the length field without checking it (found by fuzzing)
 )
 
 

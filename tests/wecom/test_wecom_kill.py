@@ -1,0 +1,102 @@
+"""A sender process killed in the middle of a send loses nothing and sends nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import TZ
+from fakes.wecom_server import FakeWeCom, Fault
+from wecom_setup import AES_KEY, AGENT_ID, TOKEN
+
+from bot.clock import FakeClock
+from bot.outbox import Outbox
+from bot.services import build_services
+from models.messages import OutboxMessage
+
+ROOT = Path(__file__).resolve().parents[2]
+SEND = "/cgi-bin/message/send"
+
+SENDER = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    from bot.clock import Clock
+    from bot.config import Config
+    from bot.services import build_services
+    from models.db import open_database
+
+    config = Config.from_mapping(json.loads(sys.argv[2]))
+    open_database(config.database_url)
+    services = build_services(config, Clock(config.timezone))
+    print("sending", flush=True)
+    services.sender.run_once()
+    print("finished", flush=True)
+    """
+)
+
+
+@pytest.fixture
+def fake():
+    with FakeWeCom() as server:
+        yield server
+
+
+def test_kill_mid_send_then_another_sender_finishes_once(tmp_path, db_url, db, fake):
+    from bot.config import Config
+
+    mapping = {
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "WECOM_CORP_ID": fake.corp_id,
+        "WECOM_AGENT_ID": str(AGENT_ID),
+        "WECOM_SECRET": fake.secret,
+        "WECOM_TOKEN": TOKEN,
+        "WECOM_ENCODING_AES_KEY": AES_KEY,
+        "WECOM_API_BASE": fake.base_url,
+    }
+    config = Config.from_mapping(mapping)
+    now = datetime.now(TZ)
+    Outbox(FakeClock(now)).to_members(["li"], "请于本周五前报送材料", "nudge:1:li")
+    db.close()
+    fake.fail(SEND, Fault.slow(3.0))  # WeCom is slow to answer: the sender is mid-request
+
+    script = tmp_path / "sender.py"
+    script.write_text(SENDER, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ROOT), json.dumps(mapping)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert fake.wait_for(lambda: fake.count(SEND) == 1, timeout=30), proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "finished" not in proc.stdout.read()
+
+    db.connect(reuse_if_open=True)
+    row = OutboxMessage.get()
+    assert row.status == "sending", "the dead sender's claim is still leased"
+    fake.wait_for(lambda: len(fake.messages) == 1, timeout=10)  # WeCom finished the slow request
+
+    clock = FakeClock(now)
+    survivor = build_services(config, clock)
+    assert survivor.sender.drain().handled == 0, "not while the lease holds"
+    clock.set(row.lease_until + timedelta(seconds=1))
+    assert survivor.sender.drain().sent == 1
+    row = OutboxMessage.get()
+    assert row.status == "sent" and row.attempts == 2
+    # The repeat carried the same content: WeCom's duplicate check absorbed it.
+    assert [m["text"]["content"] for m in fake.messages] == ["请于本周五前报送材料"]
+    assert len(fake.duplicates_absorbed) == 1
