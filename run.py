@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import fcntl
 import logging
 import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 import uuid
 
 from dotenv import dotenv_values
 
 from bot.clock import Clock
-from bot.config import Config, ConfigError
+from bot.config import WECOM_APP_KEYS, Config, ConfigError
 from bot.logs import configure_logging
 from bot.services import Services, build_services
 from models.db import database, open_database
@@ -30,6 +34,7 @@ from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
 
 log = logging.getLogger("run")
+ENV_FILE = [".env"]  # the --env-file given, passed on to the worker process
 
 
 def load_config(env_file: str = ".env") -> Config:
@@ -51,18 +56,18 @@ def make_services(config: Config) -> Services:
     return build_services(config, Clock(config.timezone))
 
 
-def serve(config: Config, services: Services, banner: str = "") -> None:
+def serve(config: Config, services: Services, banner: str = "", child_env: dict | None = None):
+    """HTTP in this process; the background worker (inbound processing, the outbox sender) in a
+    child process, so that processing never slows down the acknowledgement of a callback."""
     from waitress import create_server
 
+    from bot.recorder import BatchRecorder
     from bot.web import create_app
 
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=services.sender.loop, args=(stop,), name="outbox", daemon=True),
-        threading.Thread(target=services.worker_loop, args=(stop,), name="inbound", daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
+    recorder = BatchRecorder()
+    services.pipeline.record = recorder.record
+    writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
+    writer.start()
     server = create_server(
         create_app(services),
         host=config.http_host,
@@ -71,6 +76,8 @@ def serve(config: Config, services: Services, banner: str = "") -> None:
         channel_timeout=30,
         max_request_body_size=config.evidence_max_bytes + 1024 * 1024,
     )
+    supervisor = WorkerSupervisor(child_env or {})
+    supervisor.start()
     host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
     url = f"http://{host}:{server.effective_port}"
     print(f"服务已启动：{url}/healthz", flush=True)
@@ -82,17 +89,90 @@ def serve(config: Config, services: Services, banner: str = "") -> None:
         )
     if banner:
         print(banner, flush=True)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
-        services.sender.notify()
-        services.worker_wake()
-        for thread in threads:
-            thread.join(timeout=5)
+        supervisor.stop()
         server.close()
+        recorder.stop()
+        writer.join(timeout=5)
+
+
+def _raise_interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+class WorkerSupervisor:
+    """Starts `run.py worker` and starts it again if it dies (with a growing pause)."""
+
+    def __init__(self, env_overrides: dict):
+        self.env = {**os.environ, **env_overrides}
+        self.argv = [sys.executable, os.path.abspath(__file__), "--env-file", ENV_FILE[0], "worker"]
+        self.stopping = threading.Event()
+        self.proc: subprocess.Popen | None = None
+        self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        pause = 1.0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.proc = subprocess.Popen(self.argv, env=self.env)
+            code = self.proc.wait()
+            if self.stopping.is_set():
+                return
+            log.warning("background worker exited with %s; restarting", code)
+            pause = 1.0 if time.monotonic() - started > 60 else min(pause * 2, 30.0)
+            self.stopping.wait(pause)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.thread.join(timeout=12)
+
+
+def cmd_worker(config: Config, _args) -> int:
+    """The background worker: one per deployment (a lock file under DATA_DIR)."""
+    prepare_database(config, load=False)
+    services = make_services(config)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(config.data_dir / "worker.lock", "w")  # noqa: SIM115  (held for the life of the process)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("另一个后台进程已在运行（DATA_DIR/worker.lock），本进程退出。", file=sys.stderr)
+        return 3
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    parent = os.getppid()
+    threads = [
+        threading.Thread(target=services.sender.loop, args=(stop, 0.2), name="outbox", daemon=True),
+        threading.Thread(
+            target=services.worker_loop, args=(stop, 0.2), name="inbound", daemon=True
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:  # the server that started us is gone
+            stop.set()
+    services.sender.notify()
+    services.worker_wake()
+    for thread in threads:
+        thread.join(timeout=10)
+    return 0
 
 
 def cmd_serve(config: Config, _args) -> int:
@@ -133,7 +213,12 @@ def cmd_demo(config: Config, _args) -> int:
         f"可以扮演的人员：\n{people}\n"
         "在沙盒页面选择人员后发送“帮助”开始。按 Ctrl+C 退出。"
     )
-    serve(config, make_services(config), banner)
+    child_env = {
+        "DATABASE_URL": config.database_url,
+        "BOT_ADMINS": ",".join(sorted(config.admins)),
+        **{key: "" for key in WECOM_APP_KEYS},
+    }
+    serve(config, make_services(config), banner, child_env)
     return 0
 
 
@@ -168,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="启动服务（默认）")
+    sub.add_parser("worker", help="后台进程（由服务自动启动，一般无需手动运行）")
     sub.add_parser("demo", help="用演示数据库启动浏览器沙盒")
     sub.add_parser("init", help="创建数据库并载入方案")
     sub.add_parser("selfcheck", help="自检：配置、企业微信连接、发件箱、文件下载、节假日日历")
@@ -175,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     say.add_argument("userid")
     say.add_argument("text", nargs="+")
     args = parser.parse_args(argv)
+    ENV_FILE[0] = args.env_file
 
     configure_logging(logging.INFO)
     try:
@@ -189,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "init": cmd_init,
         "say": cmd_say,
         "selfcheck": cmd_selfcheck,
+        "worker": cmd_worker,
     }
     try:
         return handlers[args.command](config, args)

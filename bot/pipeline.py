@@ -80,6 +80,7 @@ class Pipeline:
         on_queued: Callable[[], None] = lambda: None,
         media: MediaFetcher | None = None,
         wecom: object | None = None,
+        record: Callable[..., int | None] | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -89,6 +90,8 @@ class Pipeline:
         self.on_queued = on_queued
         self.media = media
         self.wecom = wecom
+        # How a received message is written: directly, or through run.py's group-commit writer.
+        self.record = record or InboundMessage.record
 
     # ------------------------------------------------------------------ receiving
 
@@ -102,30 +105,20 @@ class Pipeline:
             external_id=msg.external_id.replace("\x00", "")[:128],
         )
         now = self.clock.now()
-        with database.atomic():
-            inserted = (
-                InboundMessage.insert(
-                    transport=msg.transport,
-                    external_id=msg.external_id,
-                    wecom_userid=msg.userid[:64],
-                    kind=msg.kind,
-                    text=msg.text,
-                    payload=_payload(msg),
-                    received_at=now,
-                    status="processing" if claim else "received",
-                    lease_until=now + LEASE if claim else None,
-                )
-                .on_conflict_ignore()
-                .as_rowcount()
-                .execute()
-            )
-            if not inserted:
-                return Handled(duplicate=True)
-            inbound = InboundMessage.get(
-                (InboundMessage.transport == msg.transport)
-                & (InboundMessage.external_id == msg.external_id)
-            )
-        return Handled(duplicate=False, inbound_id=inbound.id)
+        inbound_id = self.record(
+            transport=msg.transport,
+            external_id=msg.external_id,
+            wecom_userid=msg.userid[:64],
+            kind=msg.kind,
+            text=msg.text,
+            payload=_payload(msg),
+            received_at=now,
+            status="processing" if claim else "received",
+            lease_until=now + LEASE if claim else None,
+        )
+        if inbound_id is None:
+            return Handled(duplicate=True)
+        return Handled(duplicate=False, inbound_id=inbound_id)
 
     def handle(self, msg: Incoming) -> Handled:
         """Receive and process at once (the sandbox, the CLI)."""

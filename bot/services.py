@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 import peewee
@@ -16,6 +18,8 @@ from bot.render import Renderer
 from bot.transports.base import Transport
 from models.db import database
 from models.org import admin_userids
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,17 +39,21 @@ class Services:
         self.wake.set()
 
     def worker_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
-        """Process received messages and retry pending downloads until `stop` is set."""
+        """Process received messages and retry pending downloads until `stop` is set.
+
+        After each message the worker pauses as long as the message took: on SQLite, whose one
+        writer at a time is shared with the web process, that leaves the write lock free half
+        of the time, so a callback is acknowledged quickly even while a backlog is processed."""
         while not stop.is_set():
+            began = time.perf_counter()
             try:
                 with database.connection_context():
-                    busy = self.pipeline.process_pending() + self.pipeline.retry_downloads()
+                    busy = self.pipeline.process_pending(limit=1) + self.pipeline.retry_downloads()
             except peewee.PeeweeException:
                 busy = 0
-                import logging
-
-                logging.getLogger(__name__).exception("inbound worker: database error")
+                log.exception("inbound worker: database error")
             if busy:
+                stop.wait(min(time.perf_counter() - began, 0.5))
                 continue
             self.wake.wait(idle_seconds)
             self.wake.clear()

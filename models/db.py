@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,7 +38,7 @@ def make_database(url: str) -> peewee.Database:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: read-then-write transactions take the write lock up front, so the busy
         # timeout applies instead of failing at once with "database is locked".
-        return peewee.SqliteDatabase(
+        return SerializedSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
             timeout=15,
@@ -47,6 +48,46 @@ def make_database(url: str) -> peewee.Database:
     if parts.scheme in ("postgresql", "postgres"):
         return url_connect(url, connect_timeout=10)
     raise ValueError(f"不支持的数据库地址：{parts.scheme}")
+
+
+class SerializedSqliteDatabase(peewee.SqliteDatabase):
+    """SQLite whose write transactions queue on a lock inside the process.
+
+    SQLite makes a waiting writer sleep in coarse steps (up to 100 ms a try) in its busy
+    handler; threads of one process queueing on a lock instead are served as soon as the
+    writer before them commits. Between processes SQLite's own lock and busy timeout still apply.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._writer = threading.Lock()
+        self._holding = threading.local()
+
+    def begin(self, lock_type=None):
+        self._writer.acquire()
+        self._holding.value = True
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._release_writer()
+            raise
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            self._release_writer()
+
+    def rollback(self):
+        try:
+            super().rollback()
+        finally:
+            self._release_writer()
+
+    def _release_writer(self):
+        if getattr(self._holding, "value", False):
+            self._holding.value = False
+            self._writer.release()
 
 
 def is_postgres(db: peewee.Database | None = None) -> bool:

@@ -58,3 +58,19 @@ def test_enter_agent_greets_with_help(services, bot):
         Incoming("wecom", "e2", "li", kind="event", payload={"event": "enter_agent"})
     )
     assert "可用的命令" in handled.reply
+
+
+def test_received_messages_keep_every_field(services, clock):
+    handled = services.pipeline.receive(
+        Incoming("wecom", "abc", "li", kind="file", text="T7 佐证", payload={"media_id": "m"})
+    )
+    row = InboundMessage.get_by_id(handled.inbound_id)
+    assert (row.transport, row.external_id, row.wecom_userid, row.kind, row.text) == (
+        "wecom",
+        "abc",
+        "li",
+        "file",
+        "T7 佐证",
+    )
+    assert row.payload == {"media_id": "m"} and row.status == "received"
+    assert row.received_at == clock.now() and row.lease_until is None

@@ -1,0 +1,188 @@
+"""Callback benchmark: acknowledgements per second and p50/p99 latency through the real server
+(`run.py` with WeCom settings, SQLite, its inbound worker and outbox sender running) at 1, 10 and
+50 concurrent clients, next to a bare wechatpy decrypt-and-parse handler in the same server.
+
+    python3 bench/callback_bench.py [--requests N] [--seconds S]
+
+Everything runs on this machine over loopback: the fake WeCom (replies go there), the two
+servers (subprocesses) and the client threads. Bounded in requests and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakes.wecom_callback import CallbackClient  # noqa: E402
+from fakes.wecom_server import FakeWeCom  # noqa: E402
+
+TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
+AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+AGENT_ID = 1000002
+_ids = itertools.count(10_000_000)
+
+
+def start(cmd: list[str], env: dict, marker: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if marker in line:
+            return proc, line
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit(f"{cmd} did not start")
+
+
+def run_load(client: CallbackClient, concurrency: int, total: int, seconds: float):
+    """`total` callbacks (unique MsgIds) from `concurrency` threads; latencies in ms.
+
+    Envelopes are encrypted before the clock starts and sent over keep-alive connections with
+    http.client, so the client threads spend as little of the two cores as they can."""
+    envelopes = [
+        client.envelope(client.text("li", "进度 T7 60% 压测", msg_id=next(_ids)))
+        for _ in range(total)
+    ]
+    target = urlsplit(client.url)
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    remaining = iter(envelopes)
+    stop_at = time.monotonic() + seconds
+
+    def worker():
+        nonlocal failures
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        while time.monotonic() < stop_at:
+            with lock:
+                item = next(remaining, None)
+            if item is None:
+                break
+            params, body = item
+            began = time.perf_counter()
+            conn.request("POST", f"{target.path}?{urlencode(params)}", body=body)
+            response = conn.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - began) * 1000
+            with lock:
+                latencies.append(elapsed)
+                failures += response.status != 200
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    return latencies, failures, wall
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=600, help="callbacks per run")
+    parser.add_argument("--seconds", type=float, default=60, help="time cap per run")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="e.g. postgresql://postgres@127.0.0.1:5432/test (its tables are dropped and rebuilt)",
+    )
+    args = parser.parse_args()
+
+    with FakeWeCom() as fake, tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
+        env.update(
+            DATA_DIR=tmp,
+            DATABASE_URL=args.database_url or f"sqlite:///{tmp}/bot.db",
+            HTTP_PORT="0",
+            BOT_ADMINS="boss",
+            WECOM_CORP_ID=fake.corp_id,
+            WECOM_AGENT_ID=str(AGENT_ID),
+            WECOM_SECRET=fake.secret,
+            WECOM_TOKEN=TOKEN,
+            WECOM_ENCODING_AES_KEY=AES_KEY,
+            WECOM_API_BASE=fake.base_url,
+        )
+        none = ["--env-file", f"{tmp}/none.env"]
+        subprocess.run(
+            [sys.executable, "run.py", *none, "init"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [sys.executable, "run.py", *none, "say", "boss", "绑定", "li", "市监局"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        bot, line = start([sys.executable, "run.py", *none], env, "服务已启动")
+        bot_url = line.split("：", 1)[1].strip().replace("/healthz", "/wecom/callback")
+        bare, line = start(
+            [sys.executable, "bench/bare_callback.py", TOKEN, AES_KEY, fake.corp_id],
+            env,
+            "listening on",
+        )
+        bare_url = f"http://127.0.0.1:{line.split()[-1]}/"
+        try:
+            rows = []
+            for concurrency in (1, 10, 50):
+                for name, url in (("bare wechatpy", bare_url), ("bot", bot_url)):
+                    client = CallbackClient(url, TOKEN, AES_KEY, fake.corp_id, AGENT_ID)
+                    run_load(client, concurrency, 50, 10)  # warm up
+                    lat, failed, wall = run_load(client, concurrency, args.requests, args.seconds)
+                    rows.append(
+                        (
+                            concurrency,
+                            name,
+                            len(lat) / wall,
+                            statistics.median(lat),
+                            percentile(lat, 0.99),
+                            failed,
+                            len(lat),
+                        )
+                    )
+        finally:
+            for proc in (bot, bare):
+                proc.terminate()
+                proc.wait(timeout=10)
+    print(
+        f"{'clients':>7} {'server':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} {'n':>6}"
+    )
+    for concurrency, name, rps, p50, p99, failed, n in rows:
+        print(f"{concurrency:>7} {name:<14} {rps:>8.0f} {p50:>8.1f} {p99:>8.1f} {failed:>8} {n:>6}")
+    print()
+    for concurrency in (1, 10, 50):
+        bare_rps = next(r[2] for r in rows if r[0] == concurrency and r[1] == "bare wechatpy")
+        bot_row = next(r for r in rows if r[0] == concurrency and r[1] == "bot")
+        print(
+            f"{concurrency:>2} clients: bot throughput = {bot_row[2] / bare_rps:.0%} of bare "
+            f"(target >= 50%); bot p99 = {bot_row[4]:.1f} ms (target < 100 ms at 50)"
+        )
+
+
+if __name__ == "__main__":
+    main()
