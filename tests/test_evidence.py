@@ -48,7 +48,9 @@ def test_file_with_a_code_in_its_caption_is_attached(services, bot):
     handled = _send_file(services, "li", "T7 佐证", "f1")
     assert "已归到 T7" in handled.reply and "共 1 份" in handled.reply
     assert Evidence.get().item.code == "T7"
-    assert "本单位 1 份" in bot.say("li", "任务 T7")
+    detail = bot.say("li", "任务 T7")
+    assert "本单位 1 份" in detail
+    assert "\n· 现场照片.png（" in detail
 
 
 def test_file_after_a_progress_message_goes_to_that_item(services, bot):

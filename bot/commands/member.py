@@ -117,10 +117,14 @@ def task_detail(ctx: Context, args: list[str]) -> str:
             .first()
         )
     evidence_total = Evidence.select().where(Evidence.item == item).count()
-    evidence_mine = (
-        Evidence.select().where((Evidence.item == item) & (Evidence.unit == mine.unit_id)).count()
+    mine_files = (
+        list(
+            Evidence.select()
+            .where((Evidence.item == item) & (Evidence.unit == mine.unit_id))
+            .order_by(Evidence.id.desc())
+        )
         if mine
-        else 0
+        else []
     )
     score = None
     if item.is_indicator:
@@ -142,7 +146,8 @@ def task_detail(ctx: Context, args: list[str]) -> str:
         mine_deadline=deadline_label(mine.deadline) if mine else "",
         latest=latest,
         evidence_total=evidence_total,
-        evidence_mine=evidence_mine,
+        evidence_mine=len(mine_files),
+        recent_files=mine_files[:5],
         score=score,
     )
 
