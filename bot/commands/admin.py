@@ -365,36 +365,7 @@ def approve_cmd(ctx: Context, args: list[str]) -> str:
     request = _pending_request(args[0] if args else None)
     if len(args) > 1:
         raise CommandError("“批准”只需要申请编号。")
-    assignment = request.assignment
-    ExtensionRequest.update(status="approved", decided_by=ctx.userid, decided_at=ctx.now).where(
-        ExtensionRequest.id == request.id
-    ).execute()
-    Assignment.update(deadline=request.requested_deadline, updated_at=ctx.now).where(
-        Assignment.id == assignment.id
-    ).execute()
-    item = assignment.item
-    audit(
-        ctx,
-        "extension_approved",
-        f"批准延期申请 {request.id}：{item.code} {assignment.unit.name}期限 "
-        f"{deadline_label(assignment.deadline)} → {request.requested_deadline}",
-        item_code=item.code,
-        unit_name=assignment.unit.name,
-        before={"deadline": str(assignment.deadline) if assignment.deadline else None},
-        after={"deadline": str(request.requested_deadline)},
-    )
-    text = ctx.renderer.render(
-        "extension_decided.j2", request=request, item=item, approved=True, note=""
-    )
-    ctx.outbox.to_members([request.wecom_userid], text, f"extension-decided:{request.id}")
-    return ctx.say(
-        "replies.j2",
-        "extension_decided",
-        request=request,
-        item=item,
-        approved=True,
-        unit=assignment.unit,
-    )
+    return _decide_extension(ctx, request, approved=True, note="")
 
 
 @command(
@@ -406,24 +377,45 @@ def approve_cmd(ctx: Context, args: list[str]) -> str:
 )
 def reject_cmd(ctx: Context, args: list[str]) -> str:
     request = _pending_request(args[0] if args else None)
-    note = " ".join(args[1:])[:500]
-    ExtensionRequest.update(
-        status="rejected", decided_by=ctx.userid, decided_at=ctx.now, decision_note=note
-    ).where(ExtensionRequest.id == request.id).execute()
+    return _decide_extension(ctx, request, approved=False, note=" ".join(args[1:])[:500])
+
+
+def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
+    """Record the decision, move the deadline if approved, tell the requester, log it."""
     assignment = request.assignment
     item = assignment.item
+    ExtensionRequest.update(
+        status="approved" if approved else "rejected",
+        decided_by=ctx.userid,
+        decided_at=ctx.now,
+        decision_note=note,
+    ).where(ExtensionRequest.id == request.id).execute()
+    if approved:
+        Assignment.update(deadline=request.requested_deadline, updated_at=ctx.now).where(
+            Assignment.id == assignment.id
+        ).execute()
+        summary = (
+            f"批准延期申请 {request.id}：{item.code} {assignment.unit.name}期限 "
+            f"{deadline_label(assignment.deadline)} → {request.requested_deadline}"
+        )
+        before = {"deadline": str(assignment.deadline) if assignment.deadline else None}
+        after = {"deadline": str(request.requested_deadline)}
+    else:
+        summary = f"驳回延期申请 {request.id}（{item.code} {assignment.unit.name}）" + (
+            f"：{note}" if note else ""
+        )
+        before, after = {"status": "pending"}, {"status": "rejected", "note": note}
     audit(
         ctx,
-        "extension_rejected",
-        f"驳回延期申请 {request.id}（{item.code} {assignment.unit.name}）"
-        + (f"：{note}" if note else ""),
+        "extension_approved" if approved else "extension_rejected",
+        summary,
         item_code=item.code,
         unit_name=assignment.unit.name,
-        before={"status": "pending"},
-        after={"status": "rejected", "note": note},
+        before=before,
+        after=after,
     )
     text = ctx.renderer.render(
-        "extension_decided.j2", request=request, item=item, approved=False, note=note
+        "extension_decided.j2", request=request, item=item, approved=approved, note=note
     )
     ctx.outbox.to_members([request.wecom_userid], text, f"extension-decided:{request.id}")
     return ctx.say(
@@ -431,7 +423,7 @@ def reject_cmd(ctx: Context, args: list[str]) -> str:
         "extension_decided",
         request=request,
         item=item,
-        approved=False,
+        approved=approved,
         unit=assignment.unit,
     )
 

@@ -110,41 +110,23 @@ class WeComClient:
         except WeChatClientException as exc:
             raise _from_wechatpy(exc) from None
         except requests.RequestException as exc:
-            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+            raise _network_error(exc) from None
 
     def _get_json(self, path: str, params: dict) -> dict:
         url = f"{self.config.wecom_api_base}/cgi-bin/{path}"
         try:
             response = self.http.get(url, params=params, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
-        if response.status_code >= 400:
-            raise WeComError(None, http_status=response.status_code)
-        try:
-            data = response.json()
-        except ValueError:
-            raise WeComError(
-                None, "企业微信返回了无法解析的内容", http_status=response.status_code
-            ) from None
-        if int(data.get("errcode", 0)) != 0:
-            raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
-        return data
+            raise _network_error(exc) from None
+        return _json_result(response, "企业微信")
 
     def post_webhook(self, url: str, payload: dict) -> dict:
         """The group robot: no token, the key is in the URL (never log it)."""
         try:
             response = self.http.post(url, json=payload, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
-        if response.status_code >= 400:
-            raise WeComError(None, http_status=response.status_code)
-        try:
-            data = response.json()
-        except ValueError:
-            raise WeComError(None, "群机器人返回了无法解析的内容") from None
-        if int(data.get("errcode", 0)) != 0:
-            raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
-        return data
+            raise _network_error(exc) from None
+        return _json_result(response, "群机器人")
 
     @contextmanager
     def media(self, media_id: str) -> Iterator[MediaStream]:
@@ -160,7 +142,7 @@ class WeComClient:
                     stream=True,
                 )
             except requests.RequestException as exc:
-                raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+                raise _network_error(exc) from None
             with response:
                 if response.status_code >= 400:
                     raise WeComError(None, http_status=response.status_code)
@@ -205,7 +187,26 @@ class MediaStream:
                 return chunk
             return next(self._chunks, b"")
         except requests.RequestException as exc:
-            raise WeComError(None, scrub(type(exc).__name__ + ": " + str(exc))) from None
+            raise _network_error(exc) from None
+
+
+def _network_error(exc: requests.RequestException) -> WeComError:
+    return WeComError(None, scrub(type(exc).__name__ + ": " + str(exc)))
+
+
+def _json_result(response: requests.Response, who: str) -> dict:
+    """The JSON answer of a call, or the WeComError it reports (errcode != 0, HTTP error)."""
+    if response.status_code >= 400:
+        raise WeComError(None, http_status=response.status_code)
+    try:
+        data = response.json()
+    except ValueError:
+        raise WeComError(
+            None, f"{who}返回了无法解析的内容", http_status=response.status_code
+        ) from None
+    if int(data.get("errcode", 0) or 0) != 0:
+        raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
+    return data
 
 
 def _from_wechatpy(exc: WeChatClientException) -> WeComError:
