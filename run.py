@@ -22,10 +22,11 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from dotenv import dotenv_values
 
-from bot.clock import Clock
+from bot.clock import Clock, FakeClock
 from bot.config import WECOM_APP_KEYS, Config, ConfigError
 from bot.logs import configure_logging
 from bot.services import Services, build_services
@@ -248,6 +249,37 @@ def cmd_selfcheck(config: Config, _args) -> int:
     return 1 if worst(checks) == FAIL else 0
 
 
+def _clock_at(config: Config, at: str | None) -> Clock:
+    """The real clock, or a clock stopped at --at (BOT_TIMEZONE when no offset is given)."""
+    if not at:
+        return Clock(config.timezone)
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise SystemExit(f"--at {at!r} 不是时间，请写成 2026-10-09T09:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.timezone)
+    return FakeClock(moment)
+
+
+def cmd_remind(config: Config, args) -> int:
+    """One reminder round as if the clock read --at; delivers what it queued, prints a summary."""
+    from bot.outbox import Outbox
+    from reminders.calendar import WorkCalendar
+    from reminders.jobs import reminder_round
+
+    clock = _clock_at(config, args.at)
+    prepare_database(config)
+    services = build_services(config, clock)
+    with database.connection_context():
+        result = reminder_round(
+            clock.now(), config, WorkCalendar.from_database(), Outbox(clock), services.renderer
+        )
+        services.sender.drain()
+    print(result.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="新绛县示范区创建督办机器人")
     parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
@@ -257,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="用演示数据库启动浏览器沙盒")
     sub.add_parser("init", help="创建数据库并载入方案")
     sub.add_parser("selfcheck", help="自检：配置、企业微信连接、发件箱、文件下载、节假日日历")
+    remind = sub.add_parser("remind", help="按提醒阶梯发送一轮提醒")
+    remind.add_argument("--at", help="假定当前时间，如 2026-10-09T09:00（默认现在）")
     say = sub.add_parser("say", help="以某个 userid 发送一条消息并打印回复")
     say.add_argument("userid")
     say.add_argument("text", nargs="+")
@@ -277,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         "say": cmd_say,
         "selfcheck": cmd_selfcheck,
         "worker": cmd_worker,
+        "remind": cmd_remind,
     }
     try:
         return handlers[args.command](config, args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SANDBOX": ("", "浏览器沙盒：留空=未配置企业微信时仅本机可用；1=允许其他机器访问；0=关闭"),
     "EVIDENCE_MAX_MB": ("20", "单个佐证材料文件的大小上限（MB）"),
     "EVIDENCE_ATTACH_MINUTES": ("30", "未注明编号的文件，归到该联络员多少分钟内最后提到的任务"),
+    "REMIND_AT": ("09:00", "每个工作日发送提醒的时间"),
+    "REMIND_DAYS_BEFORE": ("7,3,1", "期限前几个工作日提醒（逗号分隔）"),
+    "ESCALATE_AFTER": ("3", "逾期第几个工作日起同时提醒单位负责人"),
+    "QUIET_HOURS": ("21:00-08:00", "免打扰时段：这段时间不发提醒和周报"),
+    "DIGEST_AT": ("09:00", "每周第一个工作日发送周报的时间"),
     "WECOM_CORP_ID": ("", "企业ID（我的企业 → 企业信息）"),
     "WECOM_AGENT_ID": ("", "自建应用的 AgentId"),
     "WECOM_SECRET": ("", "自建应用的 Secret"),
@@ -69,6 +75,12 @@ class Config:
     sandbox_mode: str  # "auto" | "open" | "off"
     evidence_max_bytes: int
     evidence_attach_minutes: int
+    remind_at: time = time(9, 0)
+    remind_days_before: tuple[int, ...] = (7, 3, 1)
+    escalate_after: int = 3
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    digest_at: time = time(9, 0)
     wecom_corp_id: str = ""
     wecom_agent_id: int | None = None
     wecom_secret: str = field(default="", repr=False)
@@ -81,6 +93,12 @@ class Config:
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom_corp_id)
+
+    def in_quiet_hours(self, now: datetime) -> bool:
+        moment = now.astimezone(self.timezone).time()
+        if self.quiet_start <= self.quiet_end:
+            return self.quiet_start <= moment < self.quiet_end
+        return moment >= self.quiet_start or moment < self.quiet_end
 
     @property
     def sandbox_enabled(self) -> bool:
@@ -131,6 +149,30 @@ class Config:
         )
 
         agent_id = _check_wecom(raw, problems)
+        remind_at = _parse_time(raw["REMIND_AT"], "REMIND_AT", problems)
+        digest_at = _parse_time(raw["DIGEST_AT"], "DIGEST_AT", problems)
+        quiet_start, quiet_end = time(21, 0), time(8, 0)
+        quiet = raw["QUIET_HOURS"].replace(" ", "").split("-")
+        if len(quiet) != 2:
+            problems.append(f"QUIET_HOURS={raw['QUIET_HOURS']!r} 应写成 21:00-08:00")
+        else:
+            quiet_start = _parse_time(quiet[0], "QUIET_HOURS", problems)
+            quiet_end = _parse_time(quiet[1], "QUIET_HOURS", problems)
+        days_before: tuple[int, ...] = ()
+        try:
+            days_before = tuple(
+                sorted(
+                    {int(x) for x in raw["REMIND_DAYS_BEFORE"].split(",") if x.strip()},
+                    reverse=True,
+                )
+            )
+            if not days_before or min(days_before) < 1 or max(days_before) > 60:
+                raise ValueError
+        except ValueError:
+            problems.append(
+                f"REMIND_DAYS_BEFORE={raw['REMIND_DAYS_BEFORE']!r} 应为 1–60 的整数，逗号分隔"
+            )
+        escalate = _parse_int(raw["ESCALATE_AFTER"], "ESCALATE_AFTER", 1, 60, problems)
 
         if problems:
             raise ConfigError(problems)
@@ -144,6 +186,12 @@ class Config:
             sandbox_mode=sandbox,
             evidence_max_bytes=max_mb * 1024 * 1024,
             evidence_attach_minutes=minutes,
+            remind_at=remind_at,
+            remind_days_before=days_before,
+            escalate_after=escalate,
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+            digest_at=digest_at,
             wecom_corp_id=raw["WECOM_CORP_ID"],
             wecom_agent_id=agent_id,
             wecom_secret=raw["WECOM_SECRET"],
@@ -153,6 +201,14 @@ class Config:
             wecom_group_webhook_url=raw["WECOM_GROUP_WEBHOOK_URL"],
             wecom_group_chat_id=raw["WECOM_GROUP_CHAT_ID"],
         )
+
+
+def _parse_time(text: str, name: str, problems: list[str]) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+        return time(int(match.group(1)), int(match.group(2)))
+    problems.append(f"{name}={text!r} 应为 时:分，如 09:00")
+    return time(9, 0)
 
 
 def _parse_int(text: str, name: str, low: int, high: int, problems: list[str]) -> int:

@@ -70,6 +70,7 @@ class Assignment(BaseModel):
     progress = peewee.IntegerField(default=0)
     updated_at = UTCDateTimeField(null=True)
     done_at = UTCDateTimeField(null=True)
+    deadline_set_on = peewee.DateField(null=True)  # the day a deadline was first given
 
     class Meta:
         indexes = ((("item", "unit"), True),)

@@ -11,6 +11,7 @@ from models.messages import (
 from models.org import GroupMember, Member, Unit, UnitGroup
 from models.plan import Assignment, Category, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.schedule import CalendarDay, DigestSnapshot, ReminderSent
 from models.scores import FigureReport, Score
 
 ALL_MODELS = [
@@ -32,4 +33,7 @@ ALL_MODELS = [
     KeyValue,
     MediaDownload,
     InteractiveCard,
+    CalendarDay,
+    ReminderSent,
+    DigestSnapshot,
 ]

@@ -23,12 +23,27 @@ class Score(BaseModel):
 
     @classmethod
     def current(cls) -> dict[int, Decimal]:
-        """item id -> the newest score's points, for every scored indicator."""
-        newest = (
-            cls.select(cls.item, peewee.fn.MAX(cls.id).alias("last_id")).group_by(cls.item)
-        ).alias("newest")
-        query = cls.select(cls.item, cls.points).join(newest, on=(cls.id == newest.c.last_id))
-        return {row.item_id: Decimal(row.points) for row in query}
+        """item id -> current points: the office's newest score wins over a computed one."""
+        result: dict[int, Decimal] = {}
+        for source in ("computed", "office"):  # office last, so it overrides
+            newest = (
+                cls.select(cls.item, peewee.fn.MAX(cls.id).alias("last_id"))
+                .where(cls.source == source)
+                .group_by(cls.item)
+            ).alias("newest")
+            query = cls.select(cls.item, cls.points).join(newest, on=(cls.id == newest.c.last_id))
+            result.update({row.item_id: Decimal(row.points) for row in query})
+        return result
+
+    @classmethod
+    def current_for(cls, item) -> Score | None:
+        office = (
+            cls.select()
+            .where((cls.item == item) & (cls.source == "office"))
+            .order_by(cls.id.desc())
+            .first()
+        )
+        return office or cls.select().where(cls.item == item).order_by(cls.id.desc()).first()
 
 
 class FigureReport(BaseModel):

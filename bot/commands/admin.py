@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.commands.cards import queue_card, task_id_for
+from bot.cards import queue_card, task_id_for
 from bot.commands.common import (
     audit,
     deadline_label,
@@ -264,9 +264,11 @@ def deadline_cmd(ctx: Context, args: list[str]) -> str:
     if not assignments:
         raise CommandError(f"{item.code} 没有分配给{target}。可先用“分配”添加责任单位。")
     for a in assignments:
-        Assignment.update(deadline=new_deadline, updated_at=ctx.now).where(
-            Assignment.id == a.id
-        ).execute()
+        Assignment.update(
+            deadline=new_deadline,
+            updated_at=ctx.now,
+            deadline_set_on=a.deadline_set_on or ctx.today,
+        ).where(Assignment.id == a.id).execute()
         audit(
             ctx,
             "deadline",
@@ -311,7 +313,7 @@ def score_cmd(ctx: Context, args: list[str]) -> str:
     if points > maximum:
         raise CommandError(f"{item.code} 满分 {maximum.normalize()} 分，不能打 {points} 分。")
     reason = " ".join(args[2:])[:500]
-    previous = Score.select().where(Score.item == item).order_by(Score.id.desc()).first()
+    previous = Score.current_for(item)
     Score.create(
         item=item,
         points=points,
@@ -524,7 +526,8 @@ def nudge_cmd(ctx: Context, args: list[str]) -> str:
         ]
         for member in liaisons[unit_id]:
             queue_card(
-                ctx,
+                ctx.outbox,
+                ctx.now,
                 kind="nudge",
                 userid=member.wecom_userid,
                 title=f"【催办】{unit.name}",

@@ -128,7 +128,7 @@ def task_detail(ctx: Context, args: list[str]) -> str:
     )
     score = None
     if item.is_indicator:
-        score = Score.select().where(Score.item == item).order_by(Score.id.desc()).first()
+        score = Score.current_for(item)
     done = sum(1 for a in assignments if a.status == "done")
     overdue = sum(1 for a in assignments if a.days_overdue(ctx.today))
     return ctx.renderer.render(

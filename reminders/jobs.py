@@ -1,0 +1,195 @@
+"""The campaign's rounds, run by the scheduler's tick or the CLI: read the clock once, ask the
+database what is due, write the outbox. Each round is idempotent: the database records what was
+sent (a reminder per assignment, step and day), so a rerun or a restart sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from bot.cards import queue_card, task_id_for
+from bot.config import Config
+from bot.outbox import Outbox
+from bot.render import Renderer
+from models.db import database
+from models.org import Member, Unit
+from models.plan import Assignment, Item
+from models.schedule import ReminderSent
+from models.scores import Score
+from reminders.calendar import WorkCalendar
+from reminders.ladder import Due, LadderSettings, colour, due_steps
+
+# Deadlines further than this cannot reach the first step of the ladder today (7 working days
+# span at most about three weeks, even across the Spring Festival).
+HORIZON = timedelta(days=45)
+
+
+@dataclass
+class RoundResult:
+    day: date
+    skipped: str = ""
+    items: int = 0
+    messages: int = 0
+    recipients: set[str] = field(default_factory=set)
+    units_without_liaison: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.day} 提醒未发送：{self.skipped}"
+        text = (
+            f"{self.day} 提醒：{self.items} 个事项提醒，{self.messages} 条消息，"
+            f"{len(self.recipients)} 位收件人"
+        )
+        if self.units_without_liaison:
+            text += f"；未绑定联络员的单位 {len(self.units_without_liaison)} 个"
+        return text
+
+
+@dataclass(frozen=True)
+class Entry:
+    assignment: Assignment
+    due: Due
+    colour: str
+    at_stake: Decimal
+
+
+def ladder_settings(config: Config) -> LadderSettings:
+    return LadderSettings(tuple(config.remind_days_before), config.escalate_after)
+
+
+def reminder_round(
+    now: datetime, config: Config, cal: WorkCalendar, outbox: Outbox, renderer: Renderer
+) -> RoundResult:
+    """Send today's ladder steps: one message per recipient, items ordered by points at stake."""
+    local = now.astimezone(config.timezone)
+    today = local.date()
+    result = RoundResult(today)
+    if not cal.is_workday(today):
+        result.skipped = "今天不是工作日"
+        return result
+    if config.in_quiet_hours(now):
+        result.skipped = "免打扰时段"
+        return result
+    if local.time() < config.remind_at:
+        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}"
+        return result
+    settings = ladder_settings(config)
+    rows = list(
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .where(
+            (Assignment.status == "open")
+            & Assignment.deadline.is_null(False)
+            & (Assignment.deadline <= today + HORIZON)
+        )
+    )
+    already = {
+        (r.assignment_id, r.step)
+        for r in ReminderSent.select(ReminderSent.assignment, ReminderSent.step).where(
+            ReminderSent.day == today
+        )
+    }
+    scores = Score.current()
+    entries: dict[int, list[Entry]] = defaultdict(list)  # unit id -> entries
+    for a in rows:
+        for due in due_steps(a.deadline, today, cal, settings):
+            if (a.id, due.step) in already:
+                continue
+            at_stake = _at_stake(a.item, scores)
+            shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
+            entries[a.unit_id].append(Entry(a, due, shade, at_stake))
+    if not entries:
+        return result
+    people = _people(list(entries))
+    with database.atomic():
+        for unit_id, unit_entries in entries.items():
+            unit = unit_entries[0].assignment.unit
+            liaisons, heads = people.get(unit_id, ([], []))
+            ordinary = sorted((e for e in unit_entries if e.due.step != "escalate"), key=_order)
+            escalated = sorted((e for e in unit_entries if e.due.step == "escalate"), key=_order)
+            if ordinary and not liaisons:
+                result.units_without_liaison.add(unit.name)
+            for member in liaisons if ordinary else []:
+                _send(outbox, renderer, now, today, member, unit, ordinary, "reminder.j2", result)
+            for member in heads if escalated else []:
+                _send(
+                    outbox, renderer, now, today, member, unit, escalated, "escalation.j2", result
+                )
+            delivered = (ordinary if liaisons else []) + (escalated if heads else [])
+            for entry in delivered:
+                to = liaisons if entry.due.step != "escalate" else heads
+                ReminderSent.insert(
+                    assignment=entry.assignment.id,
+                    step=entry.due.step,
+                    day=today,
+                    recipients="|".join(m.wecom_userid for m in to),
+                    sent_at=now,
+                ).on_conflict_ignore().execute()
+                result.items += 1
+    return result
+
+
+def _order(entry: Entry):
+    return (-entry.at_stake, entry.due.workdays_left, entry.assignment.item.position)
+
+
+def _at_stake(item: Item, scores: dict[int, Decimal]) -> Decimal:
+    """Points an item can still lose or gain: an indicator's points not yet secured; 0 for tasks."""
+    if not item.is_indicator:
+        return Decimal(0)
+    return item.max_points_value() - scores.get(item.id, Decimal(0))
+
+
+def _people(unit_ids: list[int]) -> dict[int, tuple[list[Member], list[Member]]]:
+    people: dict[int, tuple[list[Member], list[Member]]] = {u: ([], []) for u in unit_ids}
+    query = Member.select().where(
+        Member.unit.in_(unit_ids) & Member.role.in_(("liaison", "head")) & (Member.active == True)  # noqa: E712
+    )
+    for member in query.order_by(Member.id):
+        people[member.unit_id][0 if member.role == "liaison" else 1].append(member)
+    return people
+
+
+def _send(outbox, renderer, now, today, member, unit, entries, template, result) -> None:
+    text = renderer.render(template, unit=unit, today=today, entries=entries)
+    fingerprint = hashlib.sha1(
+        ",".join(f"{e.assignment.id}:{e.due.step}" for e in entries).encode()
+    ).hexdigest()[:12]
+    key = f"remind:{today}:{member.wecom_userid}:{fingerprint}"
+    if template == "reminder.j2":
+        rows = [
+            (e.assignment.item.code, f"{e.colour or '—'}｜{_when(e)}｜{e.assignment.progress}%")
+            for e in entries
+        ]
+        queued = queue_card(
+            outbox,
+            now,
+            kind="reminder",
+            userid=member.wecom_userid,
+            title=f"【督办提醒】{unit.name}",
+            description=f"{len(entries)} 项需要关注",
+            rows=rows,
+            text=text,
+            task_id=task_id_for("remind", today.isoformat(), member.id, fingerprint),
+            dedupe_key=key,
+        )
+    else:
+        queued = outbox.to_members([member.wecom_userid], text, key)
+    if queued:
+        result.messages += 1
+        result.recipients.add(member.wecom_userid)
+
+
+def _when(entry: Entry) -> str:
+    left = entry.due.workdays_left
+    if left > 0:
+        return f"还有{left}个工作日"
+    if left == 0:
+        return "今天到期"
+    return f"逾期{-left}个工作日"

@@ -1,0 +1,81 @@
+"""The reminder ladder and the colour levels, pure: given a deadline, progress and today, which
+steps are due today and what colour the item is. The same colours are used everywhere.
+
+Steps: N working days before the deadline (default 7, 3, 1), the deadline day, every working day
+while overdue, and from the 3rd overdue working day an escalation to the unit's head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from reminders.calendar import WorkCalendar
+
+BLUE, YELLOW, RED = "蓝", "黄", "红"
+
+
+@dataclass(frozen=True)
+class LadderSettings:
+    days_before: tuple[int, ...] = (7, 3, 1)
+    escalate_after: int = 3  # the overdue working day from which the unit head hears too
+
+
+@dataclass(frozen=True)
+class Due:
+    step: str  # before_7 … | due | overdue | escalate
+    workdays_left: int  # > 0 before the deadline, 0 on it, < 0 overdue (working days)
+
+
+def effective_deadline(deadline: date, cal: WorkCalendar) -> date:
+    """A deadline that falls on a day off is due on the working day before it."""
+    return deadline if cal.is_workday(deadline) else cal.previous_workday(deadline)
+
+
+def due_steps(
+    deadline: date, today: date, cal: WorkCalendar, settings: LadderSettings
+) -> list[Due]:
+    """The ladder steps reached today (none on a day off)."""
+    if not cal.is_workday(today):
+        return []
+    due_day = effective_deadline(deadline, cal)
+    if today < due_day:
+        left = cal.workdays_between(today, due_day)
+        return [Due(f"before_{left}", left)] if left in settings.days_before else []
+    if today == due_day:
+        return [Due("due", 0)]
+    if today <= deadline:  # a day-off deadline: the days until it are not overdue yet
+        return []
+    overdue = cal.workdays_between(deadline, today)
+    steps = [Due("overdue", -overdue)]
+    if overdue >= settings.escalate_after:
+        steps.append(Due("escalate", -overdue))
+    return steps
+
+
+def colour(
+    deadline: date | None,
+    today: date,
+    progress: int,
+    cal: WorkCalendar,
+    started_on: date | None = None,
+) -> str:
+    """红 overdue; 黄 due within 3 working days or behind schedule; 蓝 due within 7; else ""."""
+    if deadline is None:
+        return ""
+    if today > deadline:
+        return RED
+    left = cal.workdays_between(today, effective_deadline(deadline, cal))
+    if left <= 3 or behind_schedule(deadline, today, progress, started_on):
+        return YELLOW
+    if left <= 7:
+        return BLUE
+    return ""
+
+
+def behind_schedule(deadline: date, today: date, progress: int, started_on: date | None) -> bool:
+    """Progress below the share of the time (from the deadline being set) already gone."""
+    if started_on is None or deadline <= started_on:
+        return False
+    share = (today - started_on).days / (deadline - started_on).days
+    return progress / 100 < min(max(share, 0.0), 1.0)
