@@ -190,31 +190,23 @@ def _downloads() -> Check:
 
 
 def _calendar(today: date) -> Check:
-    try:
-        import chinese_calendar
-    except ImportError:  # pragma: no cover - installed with the requirements
-        return Check(
-            "节假日日历", FAIL, "缺少 chinesecalendar 包", "pip install -r requirements.txt"
-        )
-    missing = []
-    for year in (today.year, today.year + 1):
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            missing.append(year)
-    if today.year in missing:
+    from reminders.calendar import WorkCalendar
+
+    cal = WorkCalendar.from_database()
+    missing = cal.missing_year_warning(today)
+    if missing == today.year:
         return Check(
             "节假日日历",
             FAIL,
             f"缺少 {today.year} 年的国务院节假日安排，暂按周一至周五计算",
-            "升级 chinesecalendar，或由办公室录入本年的节假日和调休",
+            "升级 chinesecalendar，或用“日历 日期 休/班 说明”录入本年的节假日和调休",
         )
-    if today.year + 1 in missing and today >= date(today.year, 11, 1):
+    if missing is not None:
         return Check(
             "节假日日历",
             WARN,
-            f"缺少 {today.year + 1} 年的节假日安排（国务院通常在 11 月前后公布）",
-            f"公布后升级 chinesecalendar，或由办公室录入 {today.year + 1} 年的节假日和调休",
+            f"缺少 {missing} 年的节假日安排（国务院通常在年底前公布）",
+            f"公布后升级 chinesecalendar，或用“日历 日期 休/班 说明”录入 {missing} 年的节假日和调休",
         )
     return Check("节假日日历", OK, f"已包含 {today.year} 年的节假日和调休")
 

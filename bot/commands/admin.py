@@ -4,6 +4,7 @@ assignments, nudges (催办), overdue lists and the audit log."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from bot.cards import queue_card, task_id_for
 from bot.commands.common import (
@@ -22,7 +23,9 @@ from models.audit import AuditEntry
 from models.org import ROLE_BY_LABEL, ROLES, GroupMember, Member, Unit, UnitGroup
 from models.plan import Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.schedule import CalendarDay
 from models.scores import Score
+from reminders.calendar import WorkCalendar
 
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _ROLE_WORDS = {**ROLE_BY_LABEL, **{k: k for k in ROLES}}
@@ -617,3 +620,88 @@ def selfcheck_cmd(ctx: Context, args: list[str]) -> str:
         raise CommandError("“自检”不需要参数。")
     checks = run_checks(ctx.config, ctx.now, ctx.wecom)
     return ctx.renderer.render("selfcheck.j2", checks=checks, verdict=worst(checks))
+
+
+@command(
+    "周报",
+    aliases=("digest",),
+    access="admin",
+    usage="周报 预览|发布",
+    help="预览本周通报，或提前发布到领导小组群（每周只发一次）",
+)
+def digest_cmd(ctx: Context, args: list[str]) -> str:
+    from reminders import digest
+
+    if len(args) != 1 or args[0] not in ("预览", "发布", "preview", "publish"):
+        raise CommandError("请写“周报 预览”或“周报 发布”。")
+    cal = WorkCalendar.from_database()
+    if args[0] in ("预览", "preview"):
+        data = digest.build(ctx.now, ctx.config, cal)
+        return "【预览，尚未发布】\n" + digest.render_markdown(data, ctx.renderer)
+    result = digest.publish(ctx.now, ctx.config, cal, ctx.outbox, ctx.renderer, by=ctx.userid)
+    if not result.published:
+        raise CommandError(f"{result.week} 周报未发布：{result.reason}。", show_usage=False)
+    audit(ctx, "digest", f"发布 {result.week} 周报到领导小组群")
+    return f"已发布 {result.week} 周报到领导小组群。"
+
+
+@command(
+    "日历",
+    aliases=("calendar", "节假日"),
+    access="admin",
+    usage="日历 [年份] | 日历 <日期> 班|休|删除 [说明]",
+    help="查看或录入节假日、调休（国务院安排以外的日子，或尚未收录的年份）",
+)
+def calendar_cmd(ctx: Context, args: list[str]) -> str:
+    cal = WorkCalendar.from_database()
+    if not args or (len(args) == 1 and args[0].isdigit()):
+        year = int(args[0]) if args else ctx.today.year
+        if not 2000 <= year <= 2100:
+            raise CommandError(f"年份 {year} 不对。")
+        entries = list(
+            CalendarDay.select()
+            .where(CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
+            .order_by(CalendarDay.day)
+        )
+        return ctx.renderer.render(
+            "calendar.j2",
+            year=year,
+            entries=entries,
+            package=cal.package_covers(year),
+            warning=cal.missing_year_warning(ctx.today),
+        )
+    if len(args) < 2:
+        raise CommandError("请写日期和“班”“休”或“删除”。")
+    if not looks_like_date(args[0]):
+        raise CommandError(f"“{args[0]}”不是日期，请写成 2027-01-01 这样的格式。")
+    day = parse_date(args[0])
+    kind = args[1]
+    note = " ".join(args[2:])[:100]
+    existing = CalendarDay.get_or_none(CalendarDay.day == day)
+    before = {"workday": existing.workday, "note": existing.note} if existing else None
+    if kind in ("删除", "delete"):
+        if existing is None:
+            raise CommandError(f"{day} 没有办公室录入的安排。", show_usage=False)
+        existing.delete_instance()
+        audit(ctx, "calendar", f"删除日历安排 {day}", before=before)
+        return f"已删除 {day} 的安排，恢复按国务院安排（或周一至周五）计算。"
+    if kind not in ("班", "休", "work", "off"):
+        raise CommandError(f"“{kind}”看不懂：写“班”（上班）、“休”（放假）或“删除”。")
+    workday = kind in ("班", "work")
+    if existing is None:
+        CalendarDay.create(
+            day=day, workday=workday, note=note, created_by=ctx.userid, created_at=ctx.now
+        )
+    else:
+        CalendarDay.update(workday=workday, note=note, created_by=ctx.userid).where(
+            CalendarDay.id == existing.id
+        ).execute()
+    label = "上班" if workday else "放假"
+    audit(
+        ctx,
+        "calendar",
+        f"日历：{day} {label}" + (f"（{note}）" if note else ""),
+        before=before,
+        after={"workday": workday, "note": note},
+    )
+    return f"已录入：{day} {label}{f'（{note}）' if note else ''}。提醒和周报将按此计算。"

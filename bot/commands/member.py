@@ -3,6 +3,8 @@ figures for quantitative indicators."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.commands.common import (
     admin_userids,
     audit,
@@ -17,6 +19,7 @@ from bot.text import ParseError, looks_like_date, parse_date, parse_number, pars
 from models.plan import Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport, Score
+from reminders.rules import RuleError, compute
 
 
 @command(
@@ -315,6 +318,15 @@ def data_cmd(ctx: Context, args: list[str]) -> str:
         unit = ctx.member.unit
     if not ctx.is_admin:
         own_assignment(ctx, item)
+    try:  # impossible figures (a zero denominator…) are refused before anything is stored
+        computed = compute(
+            item.rule or {},
+            inputs,
+            {key: Decimal(value) for key, value in values.items()},
+            item.max_points_value(),
+        )
+    except RuleError as exc:
+        raise CommandError(f"{item.code} 的数据有误：{exc}") from None
     report = FigureReport.create(
         item=item, unit=unit, wecom_userid=ctx.userid, values=values, created_at=ctx.now
     )
@@ -331,4 +343,43 @@ def data_cmd(ctx: Context, args: list[str]) -> str:
         unit_name=unit.name if unit else "",
         after={"values": values, "report": report.id},
     )
-    return ctx.renderer.render("figures_recorded.j2", item=item, shown=shown)
+    if computed is not None:
+        _record_computed_score(ctx, item, computed)
+    office = (
+        Score.select()
+        .where((Score.item == item) & (Score.source == "office"))
+        .order_by(Score.id.desc())
+        .first()
+    )
+    return ctx.renderer.render(
+        "figures_recorded.j2", item=item, shown=shown, computed=computed, office=office
+    )
+
+
+def _record_computed_score(ctx: Context, item: Item, computed) -> None:
+    """A new computed score when the figures change it; the office's own score still wins."""
+    previous = (
+        Score.select()
+        .where((Score.item == item) & (Score.source == "computed"))
+        .order_by(Score.id.desc())
+        .first()
+    )
+    if previous is not None and Decimal(previous.points) == computed.points:
+        return
+    Score.create(
+        item=item,
+        points=computed.points,
+        reason="按上报数据计算：" + "；".join(computed.lines),
+        source="computed",
+        wecom_userid=ctx.userid,
+        created_at=ctx.now,
+    )
+    audit(
+        ctx,
+        "score_computed",
+        f"{item.code} 按上报数据计算得分："
+        f"{previous.points if previous else '未评分'} → {computed.points}",
+        item_code=item.code,
+        before={"points": str(previous.points) if previous else None},
+        after={"points": str(computed.points), "lines": list(computed.lines)},
+    )

@@ -9,7 +9,7 @@ from models.audit import AuditEntry
 from models.org import Unit
 from models.plan import Assignment, Item
 from models.progress import ExtensionRequest, ProgressReport
-from models.scores import FigureReport
+from models.scores import FigureReport, Score
 
 
 def _assignment(code: str, unit: str) -> Assignment:
@@ -156,3 +156,25 @@ def test_task_detail_of_an_indicator_shows_score_state(bot):
     assert "满分 3 分" in reply and "未评分" in reply
     bot.say("boss", "评分 Z11 2.5 平台用户数达标")
     assert "2.5 分" in bot.say("li", "任务 z11")
+
+
+def test_figures_compute_a_score_that_the_office_can_override(bot):
+    bot.bind("tj", "市监局")
+    reply = bot.say("tj", "数据 Z3 1200 8000")  # 15 %: the bound is inclusive -> 2 points
+    assert "15.00%" in reply and "计算得分 2 / 2 分" in reply
+    assert "促进发展：2 / 20 分" in bot.say("boss", "总览")
+    bot.say("tj", "数据 Z3 1200 8000")  # the same figures: no second computed score
+    assert Score.select().where(Score.source == "computed").count() == 1
+    assert "原 2 分" in bot.say("boss", "评分 Z3 1 核实后经营者数量有误")
+    assert "促进发展：1 / 20 分" in bot.say("boss", "总览")
+    reply = bot.say("tj", "数据 Z3 1300 8000")
+    assert "以办公室评分为准" in reply
+    assert "促进发展：1 / 20 分" in bot.say("boss", "总览")
+    log = bot.say("boss", "日志 Z3")
+    assert "按上报数据计算得分" in log and "评分：2 → 1" in log
+
+
+def test_partly_computable_indicator_says_the_rest_is_the_offices(bot):
+    bot.bind("li", "市监局")
+    reply = bot.say("li", "数据 Z11 30 50 100")
+    assert "其余部分由办公室评定" in reply and "计算得分 2 / 3 分" in reply

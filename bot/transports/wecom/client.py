@@ -128,6 +128,28 @@ class WeComClient:
             raise _network_error(exc) from None
         return _json_result(response, "群机器人")
 
+    def upload_media(self, kind: str, filename: str, data: bytes) -> str:
+        """POST media/upload (multipart); returns the media_id (valid 3 days)."""
+        token = self.token()
+        url = f"{self.config.wecom_api_base}/cgi-bin/media/upload"
+        for attempt in (1, 2):
+            try:
+                response = self.http.post(
+                    url,
+                    params={"access_token": token, "type": kind},
+                    files={"media": (filename, data)},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise _network_error(exc) from None
+            try:
+                return str(_json_result(response, "企业微信")["media_id"])
+            except WeComError as exc:
+                if exc.errcode not in TOKEN_ERRORS or attempt == 2:
+                    raise
+                token = self.token(stale=token)
+        raise AssertionError("unreachable")
+
     @contextmanager
     def media(self, media_id: str) -> Iterator[MediaStream]:
         """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors)."""

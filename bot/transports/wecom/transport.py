@@ -8,6 +8,7 @@ that repeat. Rates are kept below WeCom's silent-drop limits with sliding window
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import defaultdict, deque
@@ -132,6 +133,8 @@ class WeComTransport:
     # ------------------------------------------------------------------ the leading group
 
     def _send_group(self, message: Outgoing) -> Delivered:
+        if message.msg_type == "image":
+            return self._send_group_image(message)
         text = message.content.get("text", "")
         markdown = message.msg_type == "markdown"
         if self.config.wecom_group_webhook_url:
@@ -158,7 +161,35 @@ class WeComTransport:
                     },
                 )
             return Delivered()
-        raise PermanentSendError(
-            "未配置领导小组群：请填写 WECOM_GROUP_WEBHOOK_URL（群机器人）"
-            "或 WECOM_GROUP_CHAT_ID（应用群聊）"
-        )
+        raise _no_group()
+
+    def _send_group_image(self, message: Outgoing) -> Delivered:
+        b64, md5 = message.content["png_b64"], message.content["md5"]
+        if self.config.wecom_group_webhook_url:
+            wait = self.per_robot.wait_needed(["robot"], 1)
+            if wait:
+                raise TransientSendError("群机器人每分钟最多 20 条，稍后再发", retry_after=wait)
+            self.client.post_webhook(
+                self.config.wecom_group_webhook_url,
+                {"msgtype": "image", "image": {"base64": b64, "md5": md5}},
+            )
+            return Delivered()
+        if self.config.wecom_group_chat_id:
+            media_id = self.client.upload_media("image", "chart.png", base64.b64decode(b64))
+            self.client.post(
+                "appchat/send",
+                {
+                    "chatid": self.config.wecom_group_chat_id,
+                    "msgtype": "image",
+                    "image": {"media_id": media_id},
+                },
+            )
+            return Delivered()
+        raise _no_group()
+
+
+def _no_group() -> PermanentSendError:
+    return PermanentSendError(
+        "未配置领导小组群：请填写 WECOM_GROUP_WEBHOOK_URL（群机器人）"
+        "或 WECOM_GROUP_CHAT_ID（应用群聊）"
+    )
