@@ -166,9 +166,20 @@ def cmd_worker(config: Config, _args) -> int:
     ]
     for thread in threads:
         thread.start()
+    from reminders.scheduler import CampaignScheduler, SchedulerLock
+
+    lock_held = SchedulerLock(config.data_dir, config.database_url)
+    scheduler = CampaignScheduler(services) if lock_held.acquire() else None
+    if scheduler is None:
+        log.info("another process runs the scheduler; this one only processes and sends")
+    else:
+        scheduler.start()
     while not stop.wait(1.0):
         if os.getppid() != parent:  # the server that started us is gone
             stop.set()
+    if scheduler is not None:
+        scheduler.stop()
+        lock_held.release()
     services.sender.notify()
     services.worker_wake()
     for thread in threads:
@@ -280,6 +291,26 @@ def cmd_remind(config: Config, args) -> int:
     return 0
 
 
+def cmd_digest(config: Config, args) -> int:
+    """This week's digest as if the clock read --at: --preview prints it, else publishes if due."""
+    from bot.outbox import Outbox
+    from reminders import digest
+    from reminders.calendar import WorkCalendar
+
+    clock = _clock_at(config, args.at)
+    prepare_database(config)
+    services = build_services(config, clock)
+    with database.connection_context():
+        cal = WorkCalendar.from_database()
+        if args.preview:
+            print(digest.render_markdown(digest.build(clock.now(), config, cal), services.renderer))
+            return 0
+        result = digest.publish_if_due(clock.now(), config, cal, Outbox(clock), services.renderer)
+        services.sender.drain()
+    print(result.summary())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run.py", description="新绛县示范区创建督办机器人")
     parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
@@ -291,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("selfcheck", help="自检：配置、企业微信连接、发件箱、文件下载、节假日日历")
     remind = sub.add_parser("remind", help="按提醒阶梯发送一轮提醒")
     remind.add_argument("--at", help="假定当前时间，如 2026-10-09T09:00（默认现在）")
+    digest = sub.add_parser("digest", help="发布本周周报（每周一次），或 --preview 预览")
+    digest.add_argument("--at", help="假定当前时间，如 2026-10-12T09:00（默认现在）")
+    digest.add_argument("--preview", action="store_true", help="只打印，不发布")
     say = sub.add_parser("say", help="以某个 userid 发送一条消息并打印回复")
     say.add_argument("userid")
     say.add_argument("text", nargs="+")
@@ -312,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "selfcheck": cmd_selfcheck,
         "worker": cmd_worker,
         "remind": cmd_remind,
+        "digest": cmd_digest,
     }
     try:
         return handlers[args.command](config, args)

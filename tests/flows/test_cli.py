@@ -46,3 +46,40 @@ def test_bad_config_names_each_problem(tmp_path):
     assert result.returncode == 2
     assert "HTTP_PORT" in result.stderr and "BOT_TIMEZONE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_remind_and_digest_through_the_cli(tmp_path):
+    """The issue's check, on key days: T7 due 2026-10-09 for 县市场监管局, liaison and head bound."""
+    assert run(tmp_path, "init").returncode == 0
+    run(tmp_path, "say", "boss", "绑定", "li", "市监局")
+    run(tmp_path, "say", "boss", "绑定", "chief", "市监局", "负责人")
+    # The deadline is set back in August (期限 refuses past dates), through the same pipeline.
+    import sqlite3
+
+    setup = run(tmp_path, "say", "boss", "期限", "T7", "2099-01-01")
+    assert "已设定" in setup.stdout
+    with sqlite3.connect(tmp_path / "data" / "bot.db") as conn:
+        conn.execute(
+            "UPDATE assignment SET deadline='2026-10-09', deadline_set_on='2026-08-20' "
+            "WHERE item_id=(SELECT id FROM item WHERE code='T7')"
+        )
+    expected = {
+        "2026-09-22T09:00": "1 个事项提醒，1 条消息",  # 7 working days before
+        "2026-10-01T09:00": "今天不是工作日",  # National Day
+        "2026-10-09T09:00": "1 个事项提醒，1 条消息",  # the day
+        "2026-10-10T09:00": "1 个事项提醒，1 条消息",  # 调休 Saturday, 1st overdue
+        "2026-10-13T09:00": "2 个事项提醒，2 条消息",  # 3rd overdue: the head too
+    }
+    for at, summary in expected.items():
+        result = run(tmp_path, "remind", "--at", at)
+        assert result.returncode == 0, result.stderr
+        assert summary in result.stdout, (at, result.stdout)
+    again = run(tmp_path, "remind", "--at", "2026-10-13T15:00")
+    assert "0 个事项提醒，0 条消息" in again.stdout
+    first = run(tmp_path, "digest", "--at", "2026-10-12T09:00")
+    second = run(tmp_path, "digest", "--at", "2026-10-12T10:00")
+    assert "周报已发布" in first.stdout and "周报未发布" in second.stdout
+    preview = run(tmp_path, "digest", "--at", "2026-10-19T09:00", "--preview")
+    assert "预计得分" in preview.stdout
+    check = run(tmp_path, "selfcheck")
+    assert "缺少 2027 年的节假日安排" in check.stdout

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from conftest import TZ
 
 from bot.clock import FakeClock
 from bot.outbox import Outbox
-from conftest import TZ
-from helpers import ChatDriver
 from models.messages import OutboxMessage
 from models.schedule import ReminderSent
 from reminders.calendar import WorkCalendar
@@ -63,7 +62,10 @@ def test_the_ladder_around_national_day(campaign):
     assert all(len(msgs) == 1 for who in got.values() for msgs in who.values()), "one a day"
     assert "还有 7 个工作日" in got[date(2026, 9, 22)]["li"][0]
     assert "今天到期" in got[date(2026, 10, 9)]["li"][0]
-    assert "【红】" in got[date(2026, 10, 10)]["li"][0] and "已逾期 1 个工作日" in got[date(2026, 10, 10)]["li"][0]
+    assert (
+        "【红】" in got[date(2026, 10, 10)]["li"][0]
+        and "已逾期 1 个工作日" in got[date(2026, 10, 10)]["li"][0]
+    )
     assert not any(date(2026, 10, 1) <= d <= date(2026, 10, 7) for d in got)
     assert date(2026, 10, 11) not in got  # Sunday
 

@@ -1,0 +1,297 @@
+"""The weekly digest (周报) to the leading group: the projected score against the pass line and its
+change since last week, what it takes to pass, the red and yellow items by unit, the units that
+did not report, and units ranked by their on-time rate. One snapshot per ISO week, stored and
+never recomputed; published once whatever restarts happen."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import peewee
+
+from bot.config import Config
+from bot.outbox import Outbox
+from bot.render import Renderer
+from models.db import database
+from models.org import Unit
+from models.plan import Assignment, Item
+from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.schedule import DigestSnapshot
+from models.scores import FigureReport
+from reminders.calendar import WorkCalendar
+from reminders.ladder import RED, YELLOW, colour
+from reminders.scorecard import load_scorecard
+from reminders.scoring import Scorecard
+
+
+def week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass
+class DigestResult:
+    week: str
+    published: bool
+    reason: str = ""
+    markdown: str = ""
+
+    def summary(self) -> str:
+        if self.published:
+            return f"{self.week} 周报已发布到领导小组群"
+        return f"{self.week} 周报未发布：{self.reason}"
+
+
+def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
+    """Everything the digest shows, as plain JSON-ready data (stored as the week's snapshot)."""
+    today = now.astimezone(config.timezone).date()
+    card = load_scorecard()
+    previous = (
+        DigestSnapshot.select()
+        .where(DigestSnapshot.week < week_of(today))
+        .order_by(DigestSnapshot.week.desc())
+        .first()
+    )
+    before = previous.data if previous else None
+    return {
+        "week": week_of(today),
+        "date": today.isoformat(),
+        "score": _score(card, before),
+        "gap": _gap(card),
+        "items": _items_by_colour(today, cal),
+        "silent_units": _silent_units(now, today),
+        "ranking": _ranking(today),
+        "calendar_warning": cal.missing_year_warning(today),
+        "previous_week": previous.week if previous else None,
+    }
+
+
+def _score(card: Scorecard, before: dict | None) -> dict:
+    old = {
+        c["name"]: Decimal(c["points"])
+        for c in (before or {}).get("score", {}).get("categories", [])
+    }
+    old_total = Decimal(before["score"]["total"]) if before else None
+    categories = []
+    for c in card.categories:
+        categories.append(
+            {
+                "name": c.name,
+                "points": str(c.points),
+                "max": str(c.max_points),
+                "line": str(c.line),
+                "passed": c.passed,
+                "unscored": c.unscored,
+                "change": str(c.points - old[c.name]) if c.name in old else None,
+            }
+        )
+    return {
+        "categories": categories,
+        "total": str(card.total),
+        "max": str(card.max_points),
+        "pass_total": str(card.pass_total),
+        "total_passed": card.total_passed,
+        "passed": card.passed,
+        "unscored": card.unscored,
+        "change": str(card.total - old_total) if old_total is not None else None,
+    }
+
+
+def _gap(card: Scorecard) -> dict:
+    from reminders.rules import gap_to_pass
+
+    plan = gap_to_pass(card)
+    units: dict[str, list[str]] = defaultdict(list)
+    codes = [g.code for g in plan.gains]
+    query = (
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .where(Item.code.in_(codes or [""]))
+        .order_by(Assignment.role.desc(), Unit.position)
+    )
+    for a in query:
+        units[a.item.code].append(a.unit.short_name or a.unit.name)
+    return {
+        "reachable": plan.reachable,
+        "total_after": str(plan.total_after),
+        "gains": [
+            {
+                "code": g.code,
+                "title": g.title,
+                "category": g.category,
+                "points": str(g.points),
+                "units": units.get(g.code, [])[:4],
+                "more_units": max(0, len(units.get(g.code, [])) - 4),
+            }
+            for g in plan.gains
+        ],
+    }
+
+
+def _items_by_colour(today: date, cal: WorkCalendar) -> dict:
+    red: dict[str, list[str]] = defaultdict(list)
+    yellow: dict[str, list[str]] = defaultdict(list)
+    query = (
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .where((Assignment.status == "open") & Assignment.deadline.is_null(False))
+        .order_by(Unit.position, Assignment.deadline, Item.position)
+    )
+    for a in query:
+        shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
+        if shade == RED:
+            red[a.unit.name].append(
+                f"{a.item.code}（逾期 {cal.workdays_between(a.deadline, today)} 个工作日）"
+            )
+        elif shade == YELLOW:
+            yellow[a.unit.name].append(f"{a.item.code}（{a.deadline:%m-%d} 到期，{a.progress}%）")
+    return {
+        "red": [{"unit": u, "items": v} for u, v in red.items()],
+        "yellow": [{"unit": u, "items": v} for u, v in yellow.items()],
+        "red_count": sum(len(v) for v in red.values()),
+        "yellow_count": sum(len(v) for v in yellow.values()),
+    }
+
+
+def _silent_units(now: datetime, today: date) -> list[str]:
+    """Units with open items that have a deadline, from which nobody reported in 7 days."""
+    since = now - timedelta(days=7)
+    with_work = {
+        a.unit_id
+        for a in Assignment.select(Assignment.unit).where(
+            (Assignment.status == "open") & Assignment.deadline.is_null(False)
+        )
+    }
+    reported: set[int] = set()
+    reported |= {
+        r.assignment.unit_id
+        for r in ProgressReport.select(ProgressReport, Assignment)
+        .join(Assignment)
+        .where(ProgressReport.created_at >= since)
+    }
+    reported |= {
+        e.unit_id
+        for e in Evidence.select(Evidence.unit).where(
+            (Evidence.created_at >= since) & Evidence.unit.is_null(False)
+        )
+    }
+    reported |= {
+        f.unit_id
+        for f in FigureReport.select(FigureReport.unit).where(
+            (FigureReport.created_at >= since) & FigureReport.unit.is_null(False)
+        )
+    }
+    reported |= {
+        r.assignment.unit_id
+        for r in ExtensionRequest.select(ExtensionRequest, Assignment)
+        .join(Assignment)
+        .where(ExtensionRequest.created_at >= since)
+    }
+    silent = with_work - reported
+    return [u.name for u in Unit.select().where(Unit.id.in_(silent or [0])).order_by(Unit.position)]
+
+
+def _ranking(today: date) -> list[dict]:
+    """Units by on-time rate: items done by their deadline among those already due."""
+    due = defaultdict(int)
+    on_time = defaultdict(int)
+    query = (
+        Assignment.select(Assignment, Unit)
+        .join(Unit)
+        .where(Assignment.deadline.is_null(False) & (Assignment.deadline < today))
+    )
+    names = {}
+    for a in query:
+        names[a.unit_id] = a.unit.short_name or a.unit.name
+        due[a.unit_id] += 1
+        if a.status == "done" and a.done_at is not None and a.done_at.date() <= a.deadline:
+            on_time[a.unit_id] += 1
+    rows = [
+        {"unit": names[u], "due": due[u], "on_time": on_time[u], "rate": on_time[u] / due[u]}
+        for u in due
+    ]
+    rows.sort(key=lambda r: (-r["rate"], -r["due"], r["unit"]))
+    return rows
+
+
+def render_markdown(data: dict, renderer: Renderer) -> str:
+    return renderer.render("digest.md.j2", d=data)
+
+
+def chart_png(data: dict) -> bytes:
+    from reminders.chart import Bar, render_chart
+
+    score = data["score"]
+    bars = [
+        Bar(c["name"], Decimal(c["points"]), Decimal(c["max"]), Decimal(c["line"]))
+        for c in score["categories"]
+    ]
+    year, week = data["week"].split("-W")
+    total = f"{_fmt(score['total'])}/{_fmt(score['max'])}"
+    title = f"{year}年第{int(week)}周 评估得分 {total}（合格线 {_fmt(score['pass_total'])}）"
+    return render_chart(bars, Decimal(score["total"]), Decimal(score["pass_total"]), title)
+
+
+def _fmt(text: str) -> str:
+    value = Decimal(text)
+    return f"{value.normalize():f}" if value != value.to_integral_value() else str(int(value))
+
+
+def publish(now, config, cal, outbox: Outbox, renderer: Renderer, *, by: str = "") -> DigestResult:
+    """Store this week's snapshot and queue it to the leading group, once per week."""
+    today = now.astimezone(config.timezone).date()
+    week = week_of(today)
+    existing = DigestSnapshot.get_or_none(DigestSnapshot.week == week)
+    if existing is not None:
+        return DigestResult(
+            week,
+            False,
+            f"本周已于 {existing.created_at.astimezone(config.timezone):%m-%d %H:%M} 发布",
+        )
+    data = build(now, config, cal)
+    markdown = render_markdown(data, renderer)
+    png = chart_png(data)
+    try:
+        with database.atomic():
+            DigestSnapshot.create(
+                week=week, data=data, markdown=markdown, created_at=now, published_by=by
+            )
+            outbox.to_group(markdown, f"digest:{week}")
+            outbox.queue(
+                "group",
+                [],
+                {
+                    "text": "（本周得分图）",
+                    "png_b64": base64.b64encode(png).decode(),
+                    "md5": hashlib.md5(png).hexdigest(),
+                },
+                f"digest-chart:{week}",
+                msg_type="image",
+            )
+    except peewee.IntegrityError:  # another process published it a moment ago
+        return DigestResult(week, False, "本周已发布")
+    return DigestResult(week, True, markdown=markdown)
+
+
+def publish_if_due(now, config, cal, outbox, renderer) -> DigestResult:
+    """The scheduler's rule: from the first working day of the week at DIGEST_AT, once."""
+    local = now.astimezone(config.timezone)
+    today = local.date()
+    week = week_of(today)
+    first = cal.first_workday_of_week(today)
+    if first is None or today < first or not cal.is_workday(today):
+        return DigestResult(week, False, "不是本周的工作日")
+    if today == first and local.time() < config.digest_at:
+        return DigestResult(week, False, f"未到 {config.digest_at:%H:%M}")
+    if config.in_quiet_hours(now):
+        return DigestResult(week, False, "免打扰时段")
+    return publish(now, config, cal, outbox, renderer, by="schedule")

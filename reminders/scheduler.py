@@ -1,0 +1,124 @@
+"""The scheduler: the only importer of APScheduler, used as a ticker.
+
+Every minute (Asia/Shanghai, explicit) a tick asks the database what is due: today's reminder
+round, this week's digest, the weekly calendar warning. The database, not the scheduler, is the
+record, so a missed or repeated tick changes nothing. Exactly one scheduler runs per deployment:
+a host file lock, and with PostgreSQL a session advisory lock held on its own connection.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import zlib
+from pathlib import Path
+
+import peewee
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.outbox import Outbox
+from bot.services import Services
+from models.db import database, make_database
+from models.org import admin_userids
+from reminders.calendar import WorkCalendar
+from reminders.digest import publish_if_due, week_of
+from reminders.jobs import reminder_round
+
+log = logging.getLogger(__name__)
+
+ADVISORY_KEY = zlib.crc32(b"xinjiang-dubanbot-scheduler")
+
+
+class SchedulerLock:
+    """Held for the life of the process; released by the kernel / the server when it dies."""
+
+    def __init__(self, data_dir: Path, database_url: str):
+        self.path = Path(data_dir) / "scheduler.lock"
+        self.database_url = database_url
+        self._file = None
+        self._pg = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "w")  # noqa: SIM115  (kept open while the lock is held)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        if self.database_url.startswith(("postgres://", "postgresql://")):
+            # A session lock on a dedicated connection: a transaction-level lock through a pool
+            # would be released at once, and two machines would both schedule.
+            pg = make_database(self.database_url)
+            pg.connect()
+            got = pg.execute_sql("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
+            if not got:
+                pg.close()
+                handle.close()
+                return False
+            self._pg = pg
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._pg is not None:
+            self._pg.close()  # ends the session, and with it the advisory lock
+            self._pg = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def tick(services: Services) -> None:
+    """One look at the clock: do whatever is due, idempotently."""
+    now = services.clock.now()
+    config = services.config
+    try:
+        with database.connection_context():
+            cal = WorkCalendar.from_database()
+            outbox = Outbox(services.clock)
+            rounded = reminder_round(now, config, cal, outbox, services.renderer)
+            if rounded.items:
+                log.info(rounded.summary())
+            digest = publish_if_due(now, config, cal, outbox, services.renderer)
+            if digest.published:
+                log.info(digest.summary())
+                warn_about_calendar(now, services, cal, outbox)
+    except peewee.PeeweeException:
+        log.exception("scheduler tick: database error; the next tick tries again")
+    services.sender.notify()
+
+
+def warn_about_calendar(now, services: Services, cal: WorkCalendar, outbox: Outbox) -> None:
+    """Weekly, with the digest: tell the admins when a year's holiday schedule is missing."""
+    today = now.astimezone(services.config.timezone).date()
+    year = cal.missing_year_warning(today)
+    admins = admin_userids(services.config.admins)
+    if year is None or not admins:
+        return
+    text = services.renderer.render("calendar_warning.j2", year=year)
+    outbox.to_members(admins, text, f"calendar-warning:{week_of(today)}")
+
+
+class CampaignScheduler:
+    def __init__(self, services: Services):
+        self.services = services
+        tz = services.config.timezone
+        self.scheduler = BackgroundScheduler(timezone=tz)
+        self.scheduler.add_job(
+            tick,
+            IntervalTrigger(minutes=1, timezone=tz),
+            args=[services],
+            id="tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=50,
+            next_run_time=services.clock.now(),  # at once: catch up after a restart
+        )
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)

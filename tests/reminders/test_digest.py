@@ -1,0 +1,140 @@
+"""The weekly digest: one per week whatever restarts happen, numbers that match the scores
+entered, the change since last week, and delivery to the leading group with its chart."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+
+import pytest
+from conftest import TZ
+
+from bot.clock import FakeClock
+from bot.outbox import Outbox
+from models.plan import Item
+from models.schedule import DigestSnapshot
+from reminders import digest
+from reminders.calendar import WorkCalendar
+
+
+def publish_at(bot, when: datetime):
+    clock = FakeClock(when)
+    s = bot.services
+    result = digest.publish_if_due(
+        clock.now(), s.config, WorkCalendar.from_database(), Outbox(clock), s.renderer
+    )
+    return result, bot.deliver()
+
+
+@pytest.fixture
+def scored(bot, clock):
+    clock.set(datetime(2026, 10, 5, 10, 0, tzinfo=TZ))
+    for item in Item.select().where(Item.kind == "indicator"):
+        bot.say("boss", f"评分 {item.code} {item.max_points}")
+    bot.say("boss", "评分 Z35 0")
+    bot.say("boss", "评分 Z36 0")  # 综合保障 10/15 < 11.25: fails; total 95
+    bot.deliver()
+    return bot
+
+
+def test_one_digest_a_week_on_its_first_working_day(scored):
+    early, _ = publish_at(scored, datetime(2026, 10, 12, 8, 30, tzinfo=TZ))  # Monday before 09:00
+    assert not early.published
+    first, sent = publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    assert first.published and first.week == "2026-W42"
+    group = [m for m in sent if m.channel == "group"]
+    assert [m.msg_type for m in group] == ["markdown", "image"]
+    text = group[0].content["text"]
+    assert "预计得分 95 / 100" in text and "不合格" in text
+    assert "综合保障：10/15（75% 线 11.25）" in text
+    assert "Z36" in text and "+3 分" in text, "the gap to pass names what to score"
+    png = base64.b64decode(group[1].content["png_b64"])
+    assert png.startswith(b"\x89PNG")
+    again, sent_again = publish_at(scored, datetime(2026, 10, 12, 15, 0, tzinfo=TZ))
+    later, _ = publish_at(scored, datetime(2026, 10, 14, 9, 0, tzinfo=TZ))
+    assert not again.published and not later.published and sent_again == []
+    assert DigestSnapshot.select().count() == 1
+
+
+def test_the_week_after_shows_the_change(scored, clock):
+    publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    scored.say("boss", "评分 Z36 3")
+    scored.say("boss", "评分 Z35 2")
+    _, sent = publish_at(scored, datetime(2026, 10, 19, 9, 5, tzinfo=TZ))
+    text = next(m.content["text"] for m in sent if m.msg_type == "markdown")
+    assert "预计得分 100 / 100**（较上周 +5）" in text and "合格" in text
+    assert '综合保障：15/15（75% 线 11.25）<font color="info">达标</font>（较上周 +5）' in text
+
+
+def test_a_week_starting_on_a_holiday_waits_for_its_first_working_day(scored):
+    # 2026-10-05 (Mon) … 10-07 are National Day holidays; the week's first working day is 10-08.
+    result, _ = publish_at(scored, datetime(2026, 10, 5, 9, 0, tzinfo=TZ))
+    assert not result.published
+    result, _ = publish_at(scored, datetime(2026, 10, 8, 9, 0, tzinfo=TZ))
+    assert result.published and result.week == "2026-W41"
+
+
+def test_red_yellow_silent_units_and_ranking(bot, clock):
+    clock.set(datetime(2026, 9, 1, 10, 0, tzinfo=TZ))
+    bot.bind("li", "市监局")
+    bot.bind("gx", "工信局")
+    bot.say("boss", "期限 T7 2026-10-09")
+    bot.say("boss", "期限 T5 2026-10-09")  # 工信局 alone
+    bot.say("boss", "期限 T17 2026-10-16")
+    clock.set(datetime(2026, 10, 8, 10, 0, tzinfo=TZ))
+    bot.say("gx", "完成 T5")
+    bot.deliver()
+    clock.set(datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    data = digest.build(clock.now(), bot.services.config, WorkCalendar.from_database())
+    red = {row["unit"]: row["items"] for row in data["items"]["red"]}
+    assert red["县市场监管局"] == ["T7（逾期 2 个工作日）"]
+    yellow_units = {row["unit"] for row in data["items"]["yellow"]}
+    assert {"县工信科技局", "县市场监管局"} <= yellow_units  # T17 due within 3 working days
+    assert "县市场监管局" in data["silent_units"] and "县工信科技局" not in data["silent_units"]
+    ranking = {r["unit"]: (r["on_time"], r["due"]) for r in data["ranking"]}
+    assert ranking["工信局"] == (1, 1) and ranking["市监局"] == (0, 1)
+    assert [r["unit"] for r in data["ranking"]][0] == "工信局"
+
+
+def test_preview_and_publish_from_chat(scored, clock):
+    clock.set(datetime(2026, 10, 13, 10, 0, tzinfo=TZ))
+    preview = scored.say("boss", "周报 预览")
+    assert preview.startswith("【预览，尚未发布】") and "预计得分 95 / 100" in preview
+    assert DigestSnapshot.select().count() == 0
+    assert "已发布 2026-W42" in scored.say("boss", "周报 发布")
+    assert "本周已于" in scored.say("boss", "周报 发布")
+    assert len([m for m in scored.deliver() if m.channel == "group"]) == 2
+
+
+def test_the_digest_fits_wecom_with_a_large_campaign(scored, clock):
+    """Every unit late on everything: the markdown stays readable and within a few parts."""
+    from bot.text import split_utf8
+
+    clock.set(datetime(2026, 8, 1, 10, 0, tzinfo=TZ))
+    for item in Item.select():
+        scored.say("boss", f"期限 {item.code} 2026-09-01")
+    scored.deliver()
+    data = digest.build(
+        datetime(2026, 10, 12, 9, 0, tzinfo=TZ),
+        scored.services.config,
+        WorkCalendar.from_database(),
+    )
+    text = digest.render_markdown(data, scored.services.renderer)
+    assert data["items"]["red_count"] > 500
+    assert len(split_utf8(text, 4096)) <= 2
+
+
+def test_calendar_warning_names_the_year(scored):
+    data = digest.build(
+        datetime(2026, 11, 2, 9, 0, tzinfo=TZ), scored.services.config, WorkCalendar.from_database()
+    )
+    assert data["calendar_warning"] == 2027
+    text = digest.render_markdown(data, scored.services.renderer)
+    assert "2027 年的节假日安排" in text
+    data = digest.build(
+        datetime(2026, 10, 12, 9, 0, tzinfo=TZ),
+        scored.services.config,
+        WorkCalendar.from_database(),
+    )
+    assert data["calendar_warning"] is None, "not yet 60 days before the year ends"
+    assert date(2026, 12, 31).toordinal() - date(2026, 11, 2).toordinal() == 59

@@ -1,0 +1,77 @@
+"""The scheduler as a ticker: one per deployment, explicit time zone, ticks that are idempotent."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+from conftest import PG_URL, TZ
+
+from bot.clock import FakeClock
+from models.schedule import DigestSnapshot, ReminderSent
+from reminders.scheduler import CampaignScheduler, SchedulerLock, tick
+
+
+def test_two_schedulers_started_at_once_only_one_runs(tmp_path, db_url):
+    first, second = SchedulerLock(tmp_path, db_url), SchedulerLock(tmp_path, db_url)
+    assert first.acquire()
+    assert not second.acquire()
+    first.release()
+    assert second.acquire(), "the lock is free again once its holder is gone"
+    second.release()
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL advisory lock: set TEST_DATABASE_URL")
+def test_two_machines_on_postgresql_only_one_runs(tmp_path, db_url):
+    # Different data dirs stand for different machines: only the advisory lock is shared.
+    a, b = SchedulerLock(tmp_path / "a", db_url), SchedulerLock(tmp_path / "b", db_url)
+    assert a.acquire()
+    assert not b.acquire()
+    a.release()
+    assert b.acquire()
+    b.release()
+
+
+def test_a_tick_does_what_is_due_and_a_second_tick_nothing(bot, services, clock):
+    clock.set(datetime(2026, 8, 20, 10, 0, tzinfo=TZ))
+    bot.bind("li", "市监局")
+    bot.say("boss", "期限 T7 2026-10-09")
+    bot.deliver()
+    clock.set(datetime(2026, 10, 12, 9, 1, tzinfo=TZ))  # Monday: overdue reminder and the digest
+    tick(services)
+    sent = bot.deliver()
+    assert {m.channel for m in sent} == {"member", "group"}
+    assert ReminderSent.select().count() == 1 and DigestSnapshot.select().count() == 1
+    clock.advance(minutes=1)
+    tick(services)
+    assert bot.deliver() == []
+
+
+def test_the_host_time_zone_does_not_matter(bot, services, clock):
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        clock.set(datetime(2026, 8, 20, 2, 0, tzinfo=UTC))
+        bot.bind("li", "市监局")
+        bot.say("boss", "期限 T7 2026-10-09")
+        bot.deliver()
+        clock.set(datetime(2026, 10, 9, 1, 30, tzinfo=UTC))  # 09:30 in Shanghai, 01:30 on the host
+        tick(services)
+        assert any("今天到期" in m.content["text"] for m in bot.deliver())
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+def test_the_trigger_carries_the_bot_time_zone(services):
+    services.clock = FakeClock(datetime(2026, 11, 26, 3, 0, tzinfo=TZ))
+    scheduler = CampaignScheduler(services)
+    job = scheduler.scheduler.get_job("tick")
+    assert str(job.trigger.timezone) == "Asia/Shanghai"
+    assert job.max_instances == 1 and job.coalesce
