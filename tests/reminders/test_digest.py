@@ -93,7 +93,7 @@ def test_red_yellow_silent_units_and_ranking(bot, clock):
     assert "县市场监管局" in data["silent_units"] and "县工信科技局" not in data["silent_units"]
     ranking = {r["unit"]: (r["on_time"], r["due"]) for r in data["ranking"]}
     assert ranking["工信局"] == (1, 1) and ranking["市监局"] == (0, 1)
-    assert [r["unit"] for r in data["ranking"]][0] == "工信局"
+    assert data["ranking"][0]["unit"] == "工信局"
 
 
 def test_preview_and_publish_from_chat(scored, clock):
