@@ -16,6 +16,7 @@ class WorkCalendar:
     def __init__(self, overrides: dict[date, bool] | None = None):
         """overrides: day -> True (a working day) / False (a day off), from the office."""
         self.overrides = dict(overrides or {})
+        self._cache: dict[date, bool] = {}  # chinese-calendar scans its tables on every call
 
     @classmethod
     def from_database(cls) -> WorkCalendar:
@@ -39,6 +40,12 @@ class WorkCalendar:
         return self.package_covers(year) or self.office_entries(year) > 0
 
     def is_workday(self, day: date) -> bool:
+        known = self._cache.get(day)
+        if known is None:
+            known = self._cache[day] = self._lookup(day)
+        return known
+
+    def _lookup(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
         try:

@@ -24,6 +24,7 @@ from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import DigestSnapshot
 from models.scores import FigureReport
 from reminders.calendar import WorkCalendar
+from reminders.jobs import load_rows
 from reminders.ladder import RED, YELLOW, colour
 from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard
@@ -58,14 +59,15 @@ def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
         .first()
     )
     before = previous.data if previous else None
+    rows = load_rows(Assignment.deadline.is_null(False))  # read once for colours and ranking
     return {
         "week": week_of(today),
         "date": today.isoformat(),
         "score": _score(card, before),
         "gap": _gap(card),
-        "items": _items_by_colour(today, cal),
-        "silent_units": _silent_units(now, today),
-        "ranking": _ranking(today),
+        "items": _items_by_colour(rows, today, cal),
+        "silent_units": _silent_units(now),
+        "ranking": _ranking(rows, today),
         "calendar_warning": cal.missing_year_warning(today),
         "previous_week": previous.week if previous else None,
     }
@@ -135,18 +137,14 @@ def _gap(card: Scorecard) -> dict:
     }
 
 
-def _items_by_colour(today: date, cal: WorkCalendar) -> dict:
+def _items_by_colour(rows, today: date, cal: WorkCalendar) -> dict:
     red: dict[str, list[str]] = defaultdict(list)
     yellow: dict[str, list[str]] = defaultdict(list)
-    query = (
-        Assignment.select(Assignment, Item, Unit)
-        .join(Item)
-        .switch(Assignment)
-        .join(Unit)
-        .where((Assignment.status == "open") & Assignment.deadline.is_null(False))
-        .order_by(Unit.position, Assignment.deadline, Item.position)
+    open_rows = sorted(
+        (a for a in rows if a.status == "open"),
+        key=lambda a: (a.unit.position, a.deadline, a.item.position),
     )
-    for a in query:
+    for a in open_rows:
         shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
         if shade == RED:
             red[a.unit.name].append(
@@ -162,45 +160,45 @@ def _items_by_colour(today: date, cal: WorkCalendar) -> dict:
     }
 
 
-def _silent_units(now: datetime, today: date) -> list[str]:
+def _silent_units(now: datetime) -> list[str]:
     """Units with open items that have a deadline, from which nobody reported in 7 days."""
     since = now - timedelta(days=7)
-    with_work = {
-        a.unit_id
-        for a in Assignment.select(Assignment.unit).where(
+
+    def unit_ids(query) -> set[int]:
+        return {unit_id for (unit_id,) in query.distinct().tuples()}
+
+    with_work = unit_ids(
+        Assignment.select(Assignment.unit).where(
             (Assignment.status == "open") & Assignment.deadline.is_null(False)
         )
-    }
-    reported: set[int] = set()
-    reported |= {
-        r.assignment.unit_id
-        for r in ProgressReport.select(ProgressReport, Assignment)
-        .join(Assignment)
-        .where(ProgressReport.created_at >= since)
-    }
-    reported |= {
-        e.unit_id
-        for e in Evidence.select(Evidence.unit).where(
-            (Evidence.created_at >= since) & Evidence.unit.is_null(False)
+    )
+    reported = (
+        unit_ids(
+            ProgressReport.select(Assignment.unit)
+            .join(Assignment)
+            .where(ProgressReport.created_at >= since)
         )
-    }
-    reported |= {
-        f.unit_id
-        for f in FigureReport.select(FigureReport.unit).where(
-            (FigureReport.created_at >= since) & FigureReport.unit.is_null(False)
+        | unit_ids(
+            Evidence.select(Evidence.unit).where(
+                (Evidence.created_at >= since) & Evidence.unit.is_null(False)
+            )
         )
-    }
-    reported |= {
-        r.assignment.unit_id
-        for r in ExtensionRequest.select(ExtensionRequest, Assignment)
-        .join(Assignment)
-        .where(ExtensionRequest.created_at >= since)
-    }
+        | unit_ids(
+            FigureReport.select(FigureReport.unit).where(
+                (FigureReport.created_at >= since) & FigureReport.unit.is_null(False)
+            )
+        )
+        | unit_ids(
+            ExtensionRequest.select(Assignment.unit)
+            .join(Assignment)
+            .where(ExtensionRequest.created_at >= since)
+        )
+    )
     silent = with_work - reported
     return [u.name for u in Unit.select().where(Unit.id.in_(silent or [0])).order_by(Unit.position)]
 
 
-def _ranking(today: date) -> list[dict]:
+def _ranking(rows, today: date) -> list[dict]:
     """Units by on-time rate: items done by their deadline among those already due."""
     due = defaultdict(int)
     on_time = defaultdict(int)
