@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -143,16 +144,22 @@ class WorkerSupervisor:
         self.thread.join(timeout=12)
 
 
+def lock_suffix(database_url: str) -> str:
+    return hashlib.sha1(database_url.encode()).hexdigest()[:10]
+
+
 def cmd_worker(config: Config, _args) -> int:
     """The background worker: one per deployment (a lock file under DATA_DIR)."""
     prepare_database(config, load=False)
     services = make_services(config)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(config.data_dir / "worker.lock", "w")  # noqa: SIM115  (held for the life of the process)
+    # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
+    lock_path = config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
+    lock = open(lock_path, "w")  # noqa: SIM115  (held for the life of the process)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print("另一个后台进程已在运行（DATA_DIR/worker.lock），本进程退出。", file=sys.stderr)
+        print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

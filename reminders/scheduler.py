@@ -9,6 +9,7 @@ a host file lock, and with PostgreSQL a session advisory lock held on its own co
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import zlib
 from pathlib import Path
@@ -34,7 +35,8 @@ class SchedulerLock:
     """Held for the life of the process; released by the kernel / the server when it dies."""
 
     def __init__(self, data_dir: Path, database_url: str):
-        self.path = Path(data_dir) / "scheduler.lock"
+        digest = hashlib.sha1(database_url.encode()).hexdigest()[:10]
+        self.path = Path(data_dir) / f"scheduler-{digest}.lock"  # one per database
         self.database_url = database_url
         self._file = None
         self._pg = None
