@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 from bot.pipeline import Incoming
@@ -64,6 +65,8 @@ def stop_waitress(server, thread) -> None:
     (closing them from here races the loop's select() and raises EBADF there)."""
     from waitress import wasyncore
 
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    # OSError: the loop has already closed its trigger, there is nothing left to wake.
+    with contextlib.suppress(OSError):
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     thread.join(timeout=10)
     server.task_dispatcher.shutdown()

@@ -17,6 +17,7 @@ from bot.commands.common import (
     status_label,
 )
 from bot.commands.registry import CommandError, Context, command
+from bot.render import format_points
 from bot.selfcheck import run_checks, worst
 from bot.text import looks_like_date, parse_code, parse_date, parse_points
 from models.audit import AuditEntry
@@ -328,7 +329,7 @@ def score_cmd(ctx: Context, args: list[str]) -> str:
     audit(
         ctx,
         "score",
-        f"{item.code} 评分：{previous.points if previous else '未评分'} → {points}"
+        f"{item.code} 评分：{format_points(previous.points) if previous else '未评分'} → {points}"
         + (f"（{reason}）" if reason else ""),
         item_code=item.code,
         before={"points": str(previous.points) if previous else None},

@@ -15,6 +15,7 @@ from bot.commands.common import (
     status_label,
 )
 from bot.commands.registry import REGISTRY, CommandError, Context, command
+from bot.render import format_points
 from bot.text import ParseError, looks_like_date, parse_date, parse_number, parse_percent
 from models.plan import Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
@@ -378,7 +379,7 @@ def _record_computed_score(ctx: Context, item: Item, computed) -> None:
         ctx,
         "score_computed",
         f"{item.code} 按上报数据计算得分："
-        f"{previous.points if previous else '未评分'} → {computed.points}",
+        f"{format_points(previous.points) if previous else '未评分'} → {format_points(computed.points)}",
         item_code=item.code,
         before={"points": str(previous.points) if previous else None},
         after={"points": str(computed.points), "lines": list(computed.lines)},
