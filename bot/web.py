@@ -182,6 +182,7 @@ def create_app(services: Services) -> Flask:
                 "msg_type": row.msg_type,
                 "text": row.content.get("text", ""),
                 "failed": row.status == "failed",
+                "image": row.content.get("png_b64", ""),
                 "inbound_id": row.inbound_id,
                 "at": services.renderer.format_when(row.sent_at or row.created_at, "%H:%M:%S"),
                 "ts": (row.sent_at or row.created_at).isoformat(),

@@ -364,3 +364,20 @@ def test_history_longer_than_one_feed_page(sandbox):
         numbers = [int(i.split("-")[1]) for i in ids if i.startswith(direction + "-")]
         assert numbers == sorted(numbers)
     assert sandbox.errors == []
+
+
+def test_the_weekly_digest_and_its_chart_reach_the_group_panel(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    sandbox.send("周报 发布", "已发布")
+    from playwright.sync_api import expect
+
+    others = sandbox.page.locator("#others")
+    expect(others).to_contain_text("发给领导小组群", timeout=REPLY_TIMEOUT_MS)
+    expect(others).to_contain_text("示范区创建周报")
+    chart = sandbox.page.locator("#others img")
+    expect(chart).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width == 900, "the chart PNG decoded in the browser"
+    sandbox.page.screenshot(path="/tmp/sandbox_digest.png", full_page=True)
+    assert sandbox.errors == []

@@ -75,3 +75,20 @@ def test_the_trigger_carries_the_bot_time_zone(services):
     job = scheduler.scheduler.get_job("tick")
     assert str(job.trigger.timezone) == "Asia/Shanghai"
     assert job.max_instances == 1 and job.coalesce
+
+
+def test_admins_hear_weekly_that_next_years_calendar_is_missing(bot, services, clock):
+    clock.set(datetime(2026, 11, 2, 9, 5, tzinfo=TZ))  # Monday, 59 days before the year ends
+    tick(services)
+    warnings = [
+        m for m in bot.deliver() if "2027 年" in m.content.get("text", "") and m.channel == "member"
+    ]
+    assert [m.recipients for m in warnings] == [("boss",)]
+    clock.advance(hours=2)
+    tick(services)
+    assert not [m for m in bot.deliver() if "2027 年" in m.content.get("text", "")]
+    bot.say("boss", "日历 2027-01-01 休 元旦")
+    bot.deliver()
+    clock.set(datetime(2026, 11, 9, 9, 5, tzinfo=TZ))  # next week: the office has begun 2027
+    tick(services)
+    assert not [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]
