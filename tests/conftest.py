@@ -205,6 +205,16 @@ def services(config, clock, db):
 
 
 @pytest.fixture
+def fake():
+    """A fake WeCom API on port 0 (real HTTP); a test fails if the fake itself crashed."""
+    from fakes.wecom_server import FakeWeCom
+
+    with FakeWeCom() as server:
+        yield server
+    assert not server.errors, server.errors
+
+
+@pytest.fixture
 def bot(services):
     from helpers import ChatDriver
 

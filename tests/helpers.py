@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
+from contextlib import contextmanager
+
+from waitress import create_server
 
 from bot.pipeline import Incoming
 from bot.services import Services
+from bot.web import create_app
 from models.messages import OutboxMessage
 from models.schema import ALL_MODELS
 
@@ -70,3 +75,28 @@ def stop_waitress(server, thread) -> None:
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     thread.join(timeout=10)
     server.task_dispatcher.shutdown()
+
+
+@contextmanager
+def running(services, idle=0.05):
+    """The real WSGI app under waitress on port 0, with the outbox sender and inbound worker
+    running in threads of this process."""
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=services.sender.loop, args=(stop, idle), daemon=True),
+        threading.Thread(target=services.worker_loop, args=(stop, idle), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        services.sender.notify()
+        services.worker_wake()
+        stop_waitress(server, serving)
+        for thread in threads:
+            thread.join(timeout=5)

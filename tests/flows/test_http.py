@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
 from conftest import make_config
-from helpers import stop_waitress
-from waitress import create_server
+from helpers import running
 
 from bot.services import build_services
 from bot.transports.sandbox import SandboxTransport
 from bot.web import create_app
 from models.db import database
-
-
-@contextmanager
-def running(services):
-    stop = threading.Event()
-    sender = threading.Thread(target=services.sender.loop, args=(stop, 0.05), daemon=True)
-    sender.start()
-    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        stop.set()
-        services.sender.notify()
-        stop_waitress(server, thread)
-        sender.join(timeout=5)
 
 
 def call(url, data=None, method=None):

@@ -9,9 +9,8 @@ from urllib.parse import quote
 import pytest
 import requests
 from fakes.wecom_callback import CallbackClient
-from fakes.wecom_server import FakeWeCom
-from helpers import ChatDriver
-from wecom_setup import AES_KEY, AGENT_ID, TOKEN, running, wecom_config
+from helpers import ChatDriver, running
+from wecom_setup import AES_KEY, AGENT_ID, TOKEN, wecom_config
 
 from bot.clock import Clock
 from bot.services import build_services
@@ -20,13 +19,6 @@ from models.messages import InboundMessage
 from models.progress import Evidence, ProgressReport
 
 PNG = b"\x89PNG\r\n\x1a\n" + hashlib.sha256(b"photo").digest() * 400
-
-
-@pytest.fixture
-def fake():
-    with FakeWeCom() as server:
-        yield server
-    assert not server.errors, server.errors
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
 from conftest import TZ
-from fakes.wecom_server import FakeWeCom, Fault
+from fakes.wecom_server import Fault
 from wecom_setup import AES_KEY, AGENT_ID, TOKEN
 
 from bot.clock import FakeClock
@@ -41,12 +40,6 @@ SENDER = textwrap.dedent(
     print("finished", flush=True)
     """
 )
-
-
-@pytest.fixture
-def fake():
-    with FakeWeCom() as server:
-        yield server
 
 
 def test_kill_mid_send_then_another_sender_finishes_once(tmp_path, db_url, db, fake):

@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from fakes.wecom_server import FakeWeCom, Fault
+from fakes.wecom_server import Fault
 from helpers import ChatDriver
 from wecom_setup import wecom_config
 
@@ -19,13 +19,6 @@ from models.messages import InteractiveCard, MediaDownload, OutboxMessage
 from models.progress import Evidence
 
 SEND = "/cgi-bin/message/send"
-
-
-@pytest.fixture
-def fake():
-    with FakeWeCom() as server:
-        yield server
-    assert not server.errors, server.errors
 
 
 @pytest.fixture

@@ -81,28 +81,26 @@ class WeComClient:
 
     # ------------------------------------------------------------------ calls
 
-    def post(self, path: str, payload: dict) -> dict:
-        """POST JSON to a token-protected endpoint; one refresh and one retry on a token error."""
+    def _with_token(self, call):
+        """call(token); if WeCom refuses the token, one fresh token and one retry, no more."""
         token = self.token()
         try:
-            return self._post(path, payload, token)
+            return call(token)
         except WeComError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
             log.info("access token refused (%s); fetching a new one", exc.errcode)
-            return self._post(path, payload, self.token(stale=token))
+            return call(self.token(stale=token))
+
+    def post(self, path: str, payload: dict) -> dict:
+        """POST JSON to a token-protected endpoint."""
+        return self._with_token(lambda token: self._post(path, payload, token))
 
     def get(self, path: str, params: dict) -> dict:
-        """GET a token-protected endpoint (one refresh and one retry on a token error)."""
-        token = self.token()
-        for attempt in (1, 2):
-            try:
-                return self._get_json(path, {**params, "access_token": token})
-            except WeComError as exc:
-                if exc.errcode not in TOKEN_ERRORS or attempt == 2:
-                    raise
-                token = self.token(stale=token)
-        raise AssertionError("unreachable")
+        """GET a token-protected endpoint."""
+        return self._with_token(
+            lambda token: self._get_json(path, {**params, "access_token": token})
+        )
 
     def _post(self, path: str, payload: dict, token: str) -> dict:
         try:
@@ -130,9 +128,9 @@ class WeComClient:
 
     def upload_media(self, kind: str, filename: str, data: bytes) -> str:
         """POST media/upload (multipart); returns the media_id (valid 3 days)."""
-        token = self.token()
         url = f"{self.config.wecom_api_base}/cgi-bin/media/upload"
-        for attempt in (1, 2):
+
+        def upload(token: str) -> str:
             try:
                 response = self.http.post(
                     url,
@@ -142,13 +140,9 @@ class WeComClient:
                 )
             except requests.RequestException as exc:
                 raise _network_error(exc) from None
-            try:
-                return str(_json_result(response, "企业微信")["media_id"])
-            except WeComError as exc:
-                if exc.errcode not in TOKEN_ERRORS or attempt == 2:
-                    raise
-                token = self.token(stale=token)
-        raise AssertionError("unreachable")
+            return str(_json_result(response, "企业微信")["media_id"])
+
+        return self._with_token(upload)
 
     @contextmanager
     def media(self, media_id: str) -> Iterator[MediaStream]:
