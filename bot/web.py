@@ -12,9 +12,9 @@ import re
 import uuid
 
 import peewee
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
-from bot.evidence import EvidenceTooLarge
+from bot.evidence import EvidenceStore, EvidenceTooLarge
 from bot.pipeline import Incoming
 from bot.render import TEMPLATE_DIR
 from bot.services import Services
@@ -183,6 +183,8 @@ def create_app(services: Services) -> Flask:
                 "text": row.content.get("text", ""),
                 "failed": row.status == "failed",
                 "image": row.content.get("png_b64", ""),
+                "file_url": _file_url(row.content),
+                "file_name": (row.content.get("file") or {}).get("name", ""),
                 "inbound_id": row.inbound_id,
                 "at": services.renderer.format_when(row.sent_at or row.created_at, "%H:%M:%S"),
                 "ts": (row.sent_at or row.created_at).isoformat(),
@@ -203,6 +205,23 @@ def create_app(services: Services) -> Flask:
         ]
         return jsonify(outgoing=outgoing, incoming=incoming, out_cursor=out_cursor)
 
+    @app.get("/sandbox/api/file/<sha256>")
+    def sandbox_file(sha256: str):
+        """Files the bot sent (the ledger), for the sandbox page's download links."""
+        _sandbox_guard()
+        store = EvidenceStore(config.data_dir / "exports", max_bytes=0)
+        try:
+            path = store.path_for(sha256)
+        except ValueError:
+            abort(404)
+        name = "file"
+        for row in OutboxMessage.select().where(OutboxMessage.msg_type == "file"):
+            if (row.content.get("file") or {}).get("sha256") == sha256:
+                name = row.content["file"].get("name", name)
+        if not path.is_file():
+            abort(404)
+        return send_file(path, as_attachment=True, download_name=name)
+
     @app.errorhandler(413)
     def _too_large(_exc):
         mb = config.evidence_max_bytes // (1024 * 1024)
@@ -216,6 +235,14 @@ def create_app(services: Services) -> Flask:
         return jsonify(ok=False, error="服务器内部错误"), 500
 
     return app
+
+
+def _file_url(content: dict) -> str:
+    meta = content.get("file") or {}
+    sha = str(meta.get("sha256", ""))
+    if meta.get("store") != "exports" or len(sha) != 64:
+        return ""
+    return f"/sandbox/api/file/{sha}"
 
 
 def _bad(message: str, status: int = 400):

@@ -3,6 +3,7 @@ assignments, nudges (催办), overdue lists and the audit log."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 
@@ -706,3 +707,39 @@ def calendar_cmd(ctx: Context, args: list[str]) -> str:
         after={"workday": workday, "note": note},
     )
     return f"已录入：{day} {label}{f'（{note}）' if note else ''}。提醒和周报将按此计算。"
+
+
+@command(
+    "导出",
+    aliases=("export", "台账"),
+    access="admin",
+    usage="导出",
+    help="导出 Excel 台账：任务进度、评估得分、佐证材料清单、操作记录",
+)
+def export_cmd(ctx: Context, args: list[str]) -> str:
+    from bot.evidence import EvidenceStore
+    from bot.ledger import build_ledger
+
+    if args:
+        raise CommandError("“导出”不需要参数。")
+    data = build_ledger(ctx.now, ctx.config.timezone)
+    name = f"示范区创建台账_{ctx.now:%Y%m%d_%H%M}.xlsx"
+    store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
+    stored = store.save(io.BytesIO(data), name)
+    ctx.outbox.queue(
+        "member",
+        [ctx.userid],
+        {
+            "text": f"（文件）{name}",
+            "file": {
+                "sha256": stored.sha256,
+                "name": name,
+                "size": stored.size,
+                "store": "exports",
+            },
+        },
+        f"export:{ctx.inbound.id if ctx.inbound else stored.sha256}",
+        msg_type="file",
+    )
+    audit(ctx, "export", f"导出台账 {name}（{stored.size // 1024} KB）")
+    return f"台账已生成：{name}（{max(1, stored.size // 1024)} KB），随后以文件发送给您。"

@@ -381,3 +381,18 @@ def test_the_weekly_digest_and_its_chart_reach_the_group_panel(sandbox):
     assert width == 900, "the chart PNG decoded in the browser"
     sandbox.page.screenshot(path="/tmp/sandbox_digest.png", full_page=True)
     assert sandbox.errors == []
+
+
+def test_export_gives_a_download_link(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    sandbox.send("导出", "台账已生成")
+    from playwright.sync_api import expect
+
+    link = sandbox.page.locator("#chat a.file-link")
+    expect(link).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    href = link.get_attribute("href")
+    response = sandbox.page.request.get(sandbox.url.replace("/sandbox", "") + href)
+    assert response.status == 200 and response.body().startswith(b"PK")
+    assert ".xlsx" in (response.headers.get("content-disposition") or "")
+    assert sandbox.errors == []

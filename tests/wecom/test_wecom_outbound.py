@@ -305,3 +305,14 @@ def test_retry_backoff_grows(wecom, fake, clock):
     wecom.sender.drain()
     second = OutboxMessage.get().next_attempt_at
     assert second - clock.now() > first - (first - timedelta(seconds=5))
+
+
+def test_the_ledger_goes_out_as_an_uploaded_file(wecom, fake, bot_factory):
+    bot = bot_factory(wecom)
+    assert "台账已生成" in bot.say("boss", "导出")
+    wecom.sender.drain()
+    assert len(fake.uploads) == 1
+    name, data = fake.uploads[0]
+    assert name.endswith(".xlsx") and data.startswith(b"PK")
+    sent = [m for m in fake.messages if m["msgtype"] == "file"]
+    assert len(sent) == 1 and sent[0]["touser"] == "boss" and sent[0]["file"]["media_id"]

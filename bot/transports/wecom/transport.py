@@ -15,6 +15,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 
 from bot.config import Config
+from bot.evidence import EvidenceStore
 from bot.text import split_utf8
 from bot.transports.base import (
     Delivered,
@@ -85,7 +86,9 @@ class WeComTransport:
 
     def _send_members(self, message: Outgoing) -> Delivered:
         text = message.content.get("text", "")
-        if message.msg_type == "card" and message.content.get("card"):
+        if message.msg_type == "file":
+            payloads = [self._payload(message, "file", {"media_id": self._upload_file(message)})]
+        elif message.msg_type == "card" and message.content.get("card"):
             payloads = [self._payload(message, "template_card", message.content["card"])]
         elif message.msg_type == "markdown":
             payloads = [
@@ -107,6 +110,18 @@ class WeComTransport:
             invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
             msgid = msgid or str(result.get("msgid", ""))
         return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
+
+    def _upload_file(self, message: Outgoing) -> str:
+        """Files we send (the ledger) are kept by SHA-256 under DATA_DIR/<store>; upload it."""
+        meta = message.content["file"]
+        store = EvidenceStore(self.config.data_dir / meta.get("store", "exports"), max_bytes=0)
+        try:
+            data = store.path_for(meta["sha256"]).read_bytes()
+        except (OSError, ValueError) as exc:
+            raise PermanentSendError(
+                f"要发送的文件不存在：{meta.get('name', '')}（{exc}）"
+            ) from None
+        return self.client.upload_media("file", meta.get("name", "file"), data)
 
     def _payload(self, message: Outgoing, msgtype: str, body: dict) -> dict:
         return {

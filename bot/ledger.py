@@ -1,0 +1,216 @@
+"""The ledger (台账) for the office and the assessors, as an Excel workbook: every assignment with
+its deadline and progress, the scorecard with each score's source, the evidence files per item,
+and the audit log."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from models.audit import AuditEntry
+from models.org import Unit
+from models.plan import ROLE_LABELS, Assignment, Item
+from models.progress import Evidence, ProgressReport
+from models.scores import Score
+from reminders.scorecard import load_scorecard
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+STATUS = {"open": "进行中", "done": "已完成"}
+SOURCES = {"office": "办公室评分", "computed": "按上报数据计算"}
+MAX_LOG_ROWS = 20000
+
+
+def build_ledger(now: datetime, tz: ZoneInfo) -> bytes:
+    book = Workbook()
+    _assignments(book.active, tz)
+    _scores(book.create_sheet("评估得分"))
+    _evidence(book.create_sheet("佐证材料"), tz)
+    _log(book.create_sheet("操作记录"), tz)
+    book.properties.title = "示范区创建督办台账"
+    book.properties.created = now.astimezone(tz).replace(tzinfo=None)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet(ws, title: str, headers: list[str], widths: list[int]) -> None:
+    ws.title = title
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return value.astimezone(tz).replace(tzinfo=None) if value else None
+
+
+def _assignments(ws, tz: ZoneInfo) -> None:
+    _sheet(
+        ws,
+        "任务台账",
+        [
+            "编号",
+            "类型",
+            "名称",
+            "责任单位",
+            "分工",
+            "期限",
+            "状态",
+            "进度%",
+            "最近报告",
+            "报告时间",
+            "佐证材料（份）",
+        ],
+        [8, 10, 40, 22, 8, 12, 10, 8, 40, 18, 12],
+    )
+    latest: dict[int, ProgressReport] = {}
+    for report in ProgressReport.select().order_by(ProgressReport.id):
+        latest[report.assignment_id] = report
+    files: dict[int, int] = defaultdict(int)
+    for evidence in Evidence.select(Evidence.assignment).where(Evidence.assignment.is_null(False)):
+        files[evidence.assignment_id] += 1
+    query = (
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .order_by(Item.position, Assignment.role.desc(), Unit.position)
+    )
+    for a in query:
+        report = latest.get(a.id)
+        ws.append(
+            [
+                a.item.code,
+                "评估指标" if a.item.is_indicator else "主要任务",
+                a.item.title,
+                a.unit.name,
+                ROLE_LABELS.get(a.role, a.role),
+                a.deadline,
+                STATUS.get(a.status, a.status),
+                a.progress,
+                report.note if report else "",
+                _local(report.created_at, tz) if report else None,
+                files.get(a.id, 0),
+            ]
+        )
+    for row in ws.iter_rows(min_row=2, min_col=6, max_col=6):
+        for cell in row:
+            cell.number_format = "yyyy-mm-dd"
+    for row in ws.iter_rows(min_row=2, min_col=10, max_col=10):
+        for cell in row:
+            cell.number_format = "yyyy-mm-dd hh:mm"
+
+
+def _scores(ws) -> None:
+    _sheet(
+        ws,
+        "评估得分",
+        ["一级指标", "二级指标", "编号", "性质", "指标", "满分", "得分", "来源", "说明"],
+        [12, 14, 8, 10, 40, 8, 8, 14, 50],
+    )
+    card = load_scorecard()
+    items = {i.code: i for i in Item.select().where(Item.kind == "indicator")}
+    for category in card.categories:
+        for child in category.children:
+            for indicator in child.indicators:
+                score = Score.current_for(items[indicator.code])
+                ws.append(
+                    [
+                        category.name,
+                        child.name,
+                        indicator.code,
+                        items[indicator.code].nature,
+                        indicator.title,
+                        float(indicator.max_points),
+                        float(indicator.points) if indicator.points is not None else None,
+                        SOURCES.get(score.source, score.source) if score else "未评分",
+                        score.reason if score else "",
+                    ]
+                )
+    ws.append([])
+    for category in card.categories:
+        ws.append(
+            [
+                category.name,
+                "合计",
+                "",
+                "",
+                f"75% 线 {float(category.line):g} 分：{'达标' if category.passed else '未达标'}",
+                float(category.max_points),
+                float(category.points),
+                f"未评分 {category.unscored} 项" if category.unscored else "",
+                "",
+            ]
+        )
+    verdict = "合格" if card.passed else "不合格"
+    ws.append(
+        [
+            "总分",
+            "",
+            "",
+            "",
+            f"合格标准：总分 ≥ 85 且各一级指标 ≥ 75%：{verdict}",
+            float(card.max_points),
+            float(card.total),
+            "",
+            "",
+        ]
+    )
+
+
+def _evidence(ws, tz: ZoneInfo) -> None:
+    _sheet(
+        ws,
+        "佐证材料",
+        ["编号", "名称", "单位", "文件名", "大小（KB）", "类型", "SHA-256", "提交人", "提交时间"],
+        [8, 36, 22, 36, 10, 22, 66, 14, 18],
+    )
+    items = {i.id: i for i in Item.select(Item.id, Item.code, Item.title, Item.position)}
+    units = {u.id: u.name for u in Unit.select(Unit.id, Unit.name)}
+    files = sorted(
+        Evidence.select(),
+        key=lambda e: (items[e.item_id].position if e.item_id in items else 10**6, e.id),
+    )
+    for e in files:
+        item = items.get(e.item_id)
+        ws.append(
+            [
+                item.code if item else "（待归档）",
+                item.title if item else "",
+                units.get(e.unit_id, ""),
+                e.original_name,
+                round(e.size / 1024, 1),
+                e.content_type,
+                e.sha256,
+                e.wecom_userid,
+                _local(e.created_at, tz),
+            ]
+        )
+
+
+def _log(ws, tz: ZoneInfo) -> None:
+    _sheet(
+        ws, "操作记录", ["时间", "操作人", "操作", "编号", "单位", "内容"], [18, 14, 16, 8, 22, 80]
+    )
+    for entry in AuditEntry.select().order_by(AuditEntry.id.desc()).limit(MAX_LOG_ROWS):
+        ws.append(
+            [
+                _local(entry.at, tz),
+                entry.actor,
+                entry.action,
+                entry.item_code,
+                entry.unit_name,
+                entry.summary,
+            ]
+        )

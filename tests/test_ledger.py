@@ -1,0 +1,46 @@
+"""导出: the Excel ledger, sent as a file through the outbox."""
+
+import io
+
+from conftest import TZ
+from openpyxl import load_workbook
+
+from bot.evidence import EvidenceStore
+from bot.ledger import build_ledger
+
+
+def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, services):
+    bot.bind("li", "市监局")
+    bot.say("boss", "期限 T7 2026-12-31")
+    bot.say("li", "进度 T7 60% 初稿已完成")
+    bot.say("boss", "评分 Z11 2.5 接口已提供")
+    bot.say("li", "数据 Z3 1200 8000")
+    stored = services.evidence.save(io.BytesIO(b"%PDF-1.4 x"), "方案.pdf")
+    from bot.pipeline import Incoming
+
+    services.pipeline.handle(Incoming("test", "f1", "li", kind="file", text="T7", file=stored))
+    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ)))
+    assert book.sheetnames == ["任务台账", "评估得分", "佐证材料", "操作记录"]
+    rows = {(r[0], r[3]): r for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
+    t7 = rows[("T7", "县市场监管局")]
+    assert t7[5].date().isoformat() == "2026-12-31" and t7[7] == 60 and t7[8] == "初稿已完成"
+    assert t7[10] == 1
+    scores = {r[2]: r for r in book["评估得分"].iter_rows(min_row=2, values_only=True) if r[2]}
+    assert scores["Z11"][6] == 2.5 and scores["Z11"][7] == "办公室评分"
+    assert scores["Z3"][6] == 2 and scores["Z3"][7] == "按上报数据计算"
+    assert scores["Z1"][6] is None and scores["Z1"][7] == "未评分"
+    evidence = list(book["佐证材料"].iter_rows(min_row=2, values_only=True))
+    assert evidence[0][0] == "T7" and evidence[0][3] == "方案.pdf"
+    log = [r[5] for r in book["操作记录"].iter_rows(min_row=2, values_only=True)]
+    assert any("报告进度 60%" in line for line in log)
+
+
+def test_export_sends_the_file_to_the_admin(bot, services, config):
+    reply = bot.say("boss", "导出")
+    assert "台账已生成" in reply
+    sent = [m for m in bot.deliver() if m.msg_type == "file"]
+    assert len(sent) == 1 and sent[0].recipients == ("boss",)
+    meta = sent[0].content["file"]
+    path = EvidenceStore(config.data_dir / "exports", 0).path_for(meta["sha256"])
+    assert load_workbook(io.BytesIO(path.read_bytes())).sheetnames[0] == "任务台账"
+    assert "只有管理员" in bot.say("nobody", "导出") or "还没有绑定" in bot.say("nobody", "导出")
