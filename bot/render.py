@@ -23,7 +23,6 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["points"] = format_points
-        self.env.filters["pct"] = format_percent
         self.env.filters["when"] = self.format_when
 
     def format_when(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
@@ -45,7 +44,3 @@ def format_points(value) -> str:
         return "—"
     text = f"{float(value):.2f}".rstrip("0").rstrip(".")
     return text or "0"
-
-
-def format_percent(value) -> str:
-    return f"{float(value) * 100:.1f}%".replace(".0%", "%")

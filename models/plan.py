@@ -54,7 +54,6 @@ class Item(BaseModel):
         return Decimal(self.max_points or 0)
 
 
-STATUS_LABELS = {"open": "进行中", "done": "已完成"}
 ROLE_LABELS = {"lead": "牵头", "co": "配合"}
 
 

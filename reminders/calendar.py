@@ -53,13 +53,6 @@ class WorkCalendar:
         except NotImplementedError:
             return day.weekday() < 5
 
-    def holiday_name(self, day: date) -> str:
-        try:
-            on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        except NotImplementedError:
-            return ""
-        return str(name or "") if on_holiday else ""
-
     def next_workday(self, day: date) -> date:
         """The first working day after `day`."""
         day += timedelta(days=1)

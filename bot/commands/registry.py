@@ -7,7 +7,7 @@ calls the handler `(ctx, args) -> reply`. A handler refuses bad input by raising
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,6 @@ class Context:
     renderer: Renderer
     inbound: InboundMessage | None = None
     wecom: object | None = None  # the WeCom client, for 自检
-    extra: dict = field(default_factory=dict)
 
     @property
     def today(self) -> date:
