@@ -154,6 +154,8 @@ def test_task_detail_of_an_indicator_shows_score_state(bot):
     bot.bind("li", "市监局")
     reply = bot.say("li", "任务 Z11")
     assert "满分 3 分" in reply and "未评分" in reply
+    assert "\n上报数据：数据 Z11 <国家网络交易监管平台用户数（人）>" in reply
+    assert "上报数据" not in bot.say("li", "任务 Z12"), "qualitative: scored by the office"
     bot.say("boss", "评分 Z11 2.5 平台用户数达标")
     assert "2.5 分" in bot.say("li", "任务 z11")
 
