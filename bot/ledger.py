@@ -173,10 +173,24 @@ def _evidence(ws, tz: ZoneInfo) -> None:
     _sheet(
         ws,
         "佐证材料",
-        ["编号", "名称", "单位", "文件名", "大小（KB）", "类型", "SHA-256", "提交人", "提交时间"],
-        [8, 36, 22, 36, 10, 22, 66, 14, 18],
+        [
+            "编号",
+            "名称",
+            "支撑要点",
+            "单位",
+            "文件名",
+            "大小（KB）",
+            "类型",
+            "SHA-256",
+            "提交人",
+            "提交时间",
+        ],
+        [8, 36, 30, 22, 36, 10, 22, 66, 14, 18],
     )
-    items = {i.id: i for i in Item.select(Item.id, Item.code, Item.title, Item.position)}
+    items = {
+        i.id: i
+        for i in Item.select(Item.id, Item.code, Item.title, Item.position, Item.rule, Item.kind)
+    }
     units = {u.id: u.name for u in Unit.select(Unit.id, Unit.name)}
     files = sorted(
         Evidence.select(),
@@ -188,6 +202,7 @@ def _evidence(ws, tz: ZoneInfo) -> None:
             [
                 item.code if item else "（待归档）",
                 item.title if item else "",
+                _point_text(item, e.point),
                 units.get(e.unit_id, ""),
                 e.original_name,
                 round(e.size / 1024, 1),
@@ -197,6 +212,13 @@ def _evidence(ws, tz: ZoneInfo) -> None:
                 _local(e.created_at, tz),
             ]
         )
+
+
+def _point_text(item, point: int | None) -> str:
+    if item is None or point is None:
+        return ""
+    points = item.checklist()
+    return f"第{point}项 {points[point - 1]}" if 1 <= point <= len(points) else ""
 
 
 def _log(ws, tz: ZoneInfo) -> None:

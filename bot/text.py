@@ -130,3 +130,18 @@ def split_utf8(text: str, limit: int) -> list[str]:
     if current or not parts:
         parts.append(current)
     return parts
+
+
+_CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_POINT = re.compile(
+    r"第\s*([0-9]{1,2}|[一二三四五六七八九])\s*项|[TZtz]0*[1-9][0-9]?\s*[-.#]\s*([0-9]{1,2})"
+)
+
+
+def find_point(text: str) -> int | None:
+    """Which point of an indicator's checklist a caption names: "第2项", "第二项", "Z12-2"."""
+    match = _POINT.search(fold(text))
+    if not match:
+        return None
+    raw = match.group(1) or match.group(2)
+    return _CHINESE_DIGITS.get(raw) or int(raw)

@@ -50,6 +50,13 @@ class Item(BaseModel):
     def is_quantitative(self) -> bool:
         return self.nature in NATURE_QUANTITATIVE and bool(self.inputs)
 
+    def checklist(self) -> list[str]:
+        """The points evidence should cover: the scoring standard's sub-items, or the whole."""
+        rule = self.rule or {}
+        items = rule.get("items") or []
+        texts = [i if isinstance(i, str) else str(i.get("text", "")) for i in items]
+        return [t for t in texts if t] or ([self.title] if self.is_indicator else [])
+
     def max_points_value(self) -> Decimal:
         return Decimal(self.max_points or 0)
 

@@ -30,6 +30,7 @@ class Evidence(BaseModel):
     size = peewee.BigIntegerField(default=0)
     content_type = peewee.CharField(max_length=100, default="")
     created_at = UTCDateTimeField()
+    point = peewee.IntegerField(null=True)  # the indicator's checklist point it supports
 
 
 EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}

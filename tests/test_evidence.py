@@ -67,3 +67,26 @@ def test_file_without_an_item_waits_for_zuozheng(services, bot, clock):
     assert Evidence.get().item is None
     assert "已归到 T7" in bot.say("li", "佐证 T7")
     assert Evidence.get().item.code == "T7"
+
+
+def test_indicator_evidence_is_checked_against_its_checklist(services, bot):
+    bot.bind("li", "市监局")
+    reply = _send_file(services, "li", "Z12 第2项 信用信息归集", "c1").reply
+    assert "已归到 Z12" in reply
+    assert "✗ 第1项" in reply and "✓ 第2项" in reply and "：1 份" in reply and "✗ 第3项" in reply
+    assert Evidence.get().point == 2
+    reply = _send_file(services, "li", "Z12-3", "c2").reply
+    assert "✓ 第3项" in reply
+    detail = bot.say("li", "任务 Z12")
+    assert "评分标准各项的佐证：" in detail and "✗ 第1项" in detail and "✓ 第2项" in detail
+
+
+def test_zuozheng_with_a_point_and_a_wrong_point(services, bot, clock):
+    bot.bind("li", "市监局")
+    clock.advance(hours=2)
+    _send_file(services, "li", "", "c3")
+    before = [(e.id, e.item_id, e.point) for e in Evidence.select()]
+    assert "共 3 项" in bot.say("li", "佐证 Z12 第9项")
+    assert [(e.id, e.item_id, e.point) for e in Evidence.select()] == before
+    assert "✓ 第1项" in bot.say("li", "佐证 Z12 第一项")
+    assert Evidence.get().point == 1

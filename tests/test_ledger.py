@@ -30,7 +30,7 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
     assert scores["Z3"][6] == 2 and scores["Z3"][7] == "按上报数据计算"
     assert scores["Z1"][6] is None and scores["Z1"][7] == "未评分"
     evidence = list(book["佐证材料"].iter_rows(min_row=2, values_only=True))
-    assert evidence[0][0] == "T7" and evidence[0][3] == "方案.pdf"
+    assert evidence[0][0] == "T7" and evidence[0][4] == "方案.pdf"
     log = [r[5] for r in book["操作记录"].iter_rows(min_row=2, values_only=True)]
     assert any("报告进度 60%" in line for line in log)
 

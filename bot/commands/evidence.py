@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.commands.common import admin_userids, audit, own_assignment, require_item
 from bot.commands.registry import CommandError, Context, command
 from bot.evidence import StoredFile, clean_name
-from bot.text import find_code
+from bot.text import find_code, find_point
 from models.messages import InboundMessage, MediaDownload
 from models.plan import Assignment, Item
 from models.progress import Evidence
@@ -49,11 +49,38 @@ def _assignment_for(ctx: Context, code: str | None) -> Assignment | None:
     )
 
 
+def checklist_coverage(item: Item, unit_id: int | None) -> list[dict]:
+    """Each checklist point of an indicator with the number of files that support it."""
+    query = Evidence.select(Evidence.point).where(Evidence.item == item)
+    if unit_id is not None:
+        query = query.where(Evidence.unit == unit_id)
+    counts: dict[int | None, int] = {}
+    for (point,) in query.tuples():
+        counts[point] = counts.get(point, 0) + 1
+    return [
+        {"n": n, "text": text, "count": counts.get(n, 0)}
+        for n, text in enumerate(item.checklist(), start=1)
+    ]
+
+
+def _point_for(item: Item, caption: str) -> int | None:
+    point = find_point(caption) if caption else None
+    if point is None or not 1 <= point <= len(item.checklist()):
+        return None
+    return point
+
+
 def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
     """Record the file; attach it when the item is clear. Returns (assignment, named, count)."""
     named = find_code(caption) if caption else None
     assignment = _assignment_for(ctx, named or _recent_code(ctx))
+    point = (
+        _point_for(assignment.item, caption)
+        if assignment and assignment.item.is_indicator
+        else None
+    )
     evidence = Evidence.create(
+        point=point,
         item=assignment.item_id if assignment else None,
         unit=ctx.member.unit_id if ctx.member else None,
         assignment=assignment,
@@ -97,12 +124,18 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
         return ctx.say(
             "replies.j2", "evidence_needs_item", name=stored.original_name, wrong_code=named or ""
         )
+    return _attached_reply(ctx, [stored.original_name], assignment, count)
+
+
+def _attached_reply(ctx: Context, names: list[str], assignment: Assignment, count: int) -> str:
+    item = assignment.item
     return ctx.say(
         "replies.j2",
         "evidence_attached",
-        names=[stored.original_name],
-        item=assignment.item,
+        names=names,
+        item=item,
         count=count,
+        coverage=checklist_coverage(item, assignment.unit_id) if item.is_indicator else [],
     )
 
 
@@ -174,12 +207,22 @@ def download_failed(
     "佐证",
     aliases=("evidence", "材料"),
     access="member",
-    usage="佐证 <编号>",
-    help="把刚发送、尚未归档的文件归到某项任务或指标",
+    usage="佐证 <编号> [第N项]",
+    help="把刚发送、尚未归档的文件归到某项任务或指标（可注明支撑评分标准的第几项）",
 )
 def evidence_cmd(ctx: Context, args: list[str]) -> str:
     item = require_item(args[0] if args else None)
     assignment = own_assignment(ctx, item)
+    point = None
+    if len(args) > 1:
+        point = _point_for(item, " ".join(args[1:])) if item.is_indicator else None
+        if point is None:
+            points = len(item.checklist())
+            raise CommandError(
+                f"“{' '.join(args[1:])}”看不懂：{item.code} 的评分标准共 {points} 项，写“第1项”到“第{points}项”。"
+                if item.is_indicator and points
+                else f"{item.code} 不分项，直接写“佐证 {item.code}”即可。"
+            )
     since = ctx.now - timedelta(days=PENDING_DAYS)
     waiting = list(
         Evidence.select()
@@ -194,7 +237,7 @@ def evidence_cmd(ctx: Context, args: list[str]) -> str:
         raise CommandError(
             "没有待归档的文件。请先发送文件（图片或文档），再发送“佐证 编号”。", show_usage=False
         )
-    Evidence.update(item=item, assignment=assignment, unit=assignment.unit_id).where(
+    Evidence.update(item=item, assignment=assignment, unit=assignment.unit_id, point=point).where(
         Evidence.id.in_([e.id for e in waiting])
     ).execute()
     names = [e.original_name for e in waiting]
@@ -211,4 +254,4 @@ def evidence_cmd(ctx: Context, args: list[str]) -> str:
         .where((Evidence.item == item) & (Evidence.unit == assignment.unit_id))
         .count()
     )
-    return ctx.say("replies.j2", "evidence_attached", names=names, item=item, count=count)
+    return _attached_reply(ctx, names, assignment, count)

@@ -14,6 +14,7 @@ from bot.commands.common import (
     require_unit,
     status_label,
 )
+from bot.commands.evidence import checklist_coverage
 from bot.commands.registry import REGISTRY, CommandError, Context, command
 from bot.render import format_points
 from bot.text import ParseError, looks_like_date, parse_date, parse_number, parse_percent
@@ -152,6 +153,9 @@ def task_detail(ctx: Context, args: list[str]) -> str:
         evidence_total=evidence_total,
         evidence_mine=len(mine_files),
         recent_files=mine_files[:5],
+        coverage=checklist_coverage(item, mine.unit_id if mine else None)
+        if item.is_indicator
+        else [],
         score=score,
     )
 
