@@ -86,8 +86,16 @@ def test_parsers_only_raise_parse_errors(text):
 
 @pytest.mark.parametrize(
     ("caption", "point"),
-    [("Z12 第2项", 2), ("Z12第二项 材料", 2), ("Z12-3", 3), ("z12.1 说明", 1), ("第 10 项", 10),
-     ("Z12", None), ("T7 佐证", None), ("2026-12-31", None)],
+    [
+        ("Z12 第2项", 2),
+        ("Z12第二项 材料", 2),
+        ("Z12-3", 3),
+        ("z12.1 说明", 1),
+        ("第 10 项", 10),
+        ("Z12", None),
+        ("T7 佐证", None),
+        ("2026-12-31", None),
+    ],
 )
 def test_find_point(caption, point):
     from bot.text import find_point
