@@ -21,27 +21,31 @@ def busy(bot, clock):
     return bot
 
 
-@pytest.mark.parametrize(
-    ("who", "text", "max_parts"),
-    [
-        ("boss", "帮助", 2),
-        ("boss", "单位", 3),
-        ("boss", "日志", 2),
-        ("boss", "群组", 2),
-        ("boss", "总览", 1),
-        ("boss", "任务 T1", 2),
-        ("boss", "任务 Z12", 2),
-        ("liaison13", "我的任务 全部", 3),  # 县市场监管局: 47 open items
-        ("boss", "催办 市监局", 1),
-    ],
-)
-def test_long_replies_split_into_few_parts(busy, who, text, max_parts):
-    reply = busy.say(who, text)
-    if text == "我的任务 全部":
-        assert reply.startswith("县市场监管局的未完成事项（47 项")
-    parts = split_utf8(reply, APP_LIMIT)
-    assert len(parts) <= max_parts, (text, len(reply.encode()), len(parts))
-    assert "系统出错" not in reply
+LONG_REPLIES = [
+    ("boss", "帮助", 2),
+    ("boss", "单位", 3),
+    ("boss", "日志", 2),
+    ("boss", "群组", 2),
+    ("boss", "总览", 1),
+    ("boss", "任务 T1", 2),
+    ("boss", "任务 Z12", 2),
+    ("liaison13", "我的任务 全部", 3),  # 县市场监管局: 47 open items
+    ("boss", "催办 市监局", 1),
+]
+
+
+def test_long_replies_split_into_few_parts(busy):
+    """One campaign for all cases: building it is the slow part."""
+    too_long = []
+    for who, text, max_parts in LONG_REPLIES:
+        reply = busy.say(who, text)
+        assert "系统出错" not in reply, text
+        if text == "我的任务 全部":
+            assert reply.startswith("县市场监管局的未完成事项（47 项")
+        parts = split_utf8(reply, APP_LIMIT)
+        if len(parts) > max_parts:
+            too_long.append((text, len(reply.encode()), len(parts)))
+    assert too_long == []
 
 
 def test_the_nudge_itself_fits(busy):
