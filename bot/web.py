@@ -14,6 +14,7 @@ import uuid
 import peewee
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
+from bot.cards import BUTTON_DONE
 from bot.evidence import EvidenceStore, EvidenceTooLarge
 from bot.pipeline import Incoming
 from bot.render import TEMPLATE_DIR
@@ -21,7 +22,7 @@ from bot.services import Services
 from bot.transports.wecom.callback import MAX_BODY as MAX_CALLBACK_BODY
 from bot.transports.wecom.callback import CallbackError, parse_query
 from models.db import database
-from models.messages import InboundMessage, OutboxMessage
+from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 from models.org import ROLES, Member
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,32 @@ def create_app(services: Services) -> Flask:
         )
         return jsonify(ok=True, duplicate=result.duplicate, inbound_id=result.inbound_id), 202
 
+    @app.post("/sandbox/api/click")
+    def sandbox_click():
+        """A click on a card's button, as WeCom's template_card_event would bring it."""
+        _sandbox_guard()
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return _bad("请求格式不对：需要 JSON。")
+        userid = str(data.get("userid") or "")
+        task_id = str(data.get("task_id") or "")
+        key = str(data.get("key") or "")
+        client_id = str(data.get("id") or uuid.uuid4().hex)
+        if not _USERID.match(userid) or not _CLIENT_ID.match(client_id):
+            return _bad("userid 或消息编号格式不对。")
+        if not re.fullmatch(r"[A-Za-z0-9_@-]{1,128}", task_id) or key not in BUTTON_DONE:
+            return _bad("卡片或按钮不对。")
+        payload = {
+            "event": "template_card_event",
+            "EventKey": key,
+            "TaskId": task_id,
+            "ResponseCode": "",
+        }
+        result = services.pipeline.handle(
+            Incoming("sandbox", client_id, userid, kind="event", payload=payload)
+        )
+        return jsonify(ok=True, duplicate=result.duplicate), 202
+
     @app.post("/sandbox/api/upload")
     def sandbox_upload():
         _sandbox_guard()
@@ -173,6 +200,17 @@ def create_app(services: Services) -> Flask:
             .order_by(InboundMessage.id)
             .limit(FEED_LIMIT)
         )
+        task_ids = [
+            (row.content.get("card") or {}).get("task_id")
+            for row in out_rows
+            if row.msg_type == "card"
+        ]
+        clicked = {
+            card.task_id: card.clicked_key
+            for card in InteractiveCard.select().where(
+                InteractiveCard.task_id.in_(task_ids or [""])
+            )
+        }
         outgoing = [
             {
                 "id": row.id,
@@ -185,6 +223,7 @@ def create_app(services: Services) -> Flask:
                 "image": row.content.get("png_b64", ""),
                 "file_url": _file_url(row.content),
                 "file_name": (row.content.get("file") or {}).get("name", ""),
+                "card": _card(row, clicked),
                 "inbound_id": row.inbound_id,
                 "at": services.renderer.format_when(row.sent_at or row.created_at, "%H:%M:%S"),
                 "ts": (row.sent_at or row.created_at).isoformat(),
@@ -235,6 +274,17 @@ def create_app(services: Services) -> Flask:
         return jsonify(ok=False, error="服务器内部错误"), 500
 
     return app
+
+
+def _card(row: OutboxMessage, clicked: dict[str, str]) -> dict | None:
+    card = row.content.get("card") if row.msg_type == "card" else None
+    if not card:
+        return None
+    return {
+        "task_id": card["task_id"],
+        "buttons": [{"key": b["key"], "text": b["text"]} for b in card.get("button_list", [])],
+        "clicked": BUTTON_DONE.get(clicked.get(card["task_id"], ""), ""),
+    }
 
 
 def _file_url(content: dict) -> str:

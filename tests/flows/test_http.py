@@ -195,3 +195,28 @@ def test_feed_does_not_skip_a_message_sent_after_a_later_one(tmp_path, db, clock
     page = client.get(f"/sandbox/api/feed?after_out={page['out_cursor']}&after_in=0").get_json()
     assert [m["text"] for m in page["outgoing"]] == ["first", "second"]
     assert page["out_cursor"] == 2
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"userid": "li", "task_id": "t 1", "key": "ack"},
+        {"userid": "li", "task_id": "t1", "key": "delete"},
+        {"userid": "a b", "task_id": "t1", "key": "ack"},
+        ["not", "an", "object"],
+    ],
+)
+def test_card_clicks_are_checked(server, payload):
+    status, body = call(f"{server}/sandbox/api/click", payload)
+    assert status == 400 and body["error"]
+
+
+def test_a_click_on_someone_elses_card_changes_nothing(server):
+    status, body = call(
+        f"{server}/sandbox/api/click", {"userid": "boss", "task_id": "nudge-1-1", "key": "ack"}
+    )
+    assert status == 202 and body["ok"]
+    from models.messages import InteractiveCard
+
+    with database.connection_context():
+        assert InteractiveCard.select().count() == 0

@@ -396,3 +396,21 @@ def test_export_gives_a_download_link(sandbox):
     assert response.status == 200 and response.body().startswith(b"PK")
     assert ".xlsx" in (response.headers.get("content-disposition") or "")
     assert sandbox.errors == []
+
+
+def test_a_nudge_card_can_be_clicked_in_the_sandbox(sandbox):
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    sandbox.send("催办 T11", "已催办")
+    sandbox.pick_member("demo_scj")
+    from playwright.sync_api import expect
+
+    buttons = sandbox.page.locator('#chat .card-button[data-key="coordinate"]')
+    expect(buttons.last).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    before = sandbox.page.locator("#chat .msg-out").count()
+    buttons.last.click()
+    sandbox.wait_reply(before, "已告知领导小组办公室")
+    expect(sandbox.page.locator("#chat .card-done").last).to_have_text("已提交协调")
+    sandbox.pick_member("demo_admin")
+    sandbox.send("日志 T11", "在卡片上点了“已提交协调”")
+    assert sandbox.errors == []
