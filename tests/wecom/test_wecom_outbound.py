@@ -316,3 +316,15 @@ def test_the_ledger_goes_out_as_an_uploaded_file(wecom, fake, bot_factory):
     assert name.endswith(".xlsx") and data.startswith(b"PK")
     sent = [m for m in fake.messages if m["msgtype"] == "file"]
     assert len(sent) == 1 and sent[0]["touser"] == "boss" and sent[0]["file"]["media_id"]
+
+
+def test_a_card_wecom_refuses_goes_out_as_its_text(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    fake.fail(SEND, Fault.err(40058, "invalid parameter"))  # WeCom refuses the card itself
+    bot.say("boss", "催办 T7")
+    wecom.sender.drain()
+    to_li = [m for m in fake.messages if m["touser"] == "li" and "【催办】" in str(m)]
+    assert [m["msgtype"] for m in to_li] == ["text"]
+    assert "T7" in to_li[0]["text"]["content"]

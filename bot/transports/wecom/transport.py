@@ -106,7 +106,16 @@ class WeComTransport:
         invalid: set[str] = set()
         msgid = ""
         for payload in payloads:
-            result = self.client.post("message/send", payload)
+            try:
+                result = self.client.post("message/send", payload)
+            except WeComError as exc:
+                if payload["msgtype"] != "template_card" or not _card_refused(exc):
+                    raise
+                # WeCom would not take the card itself: the words still matter more.
+                for part in split_utf8(text, APP_TEXT_LIMIT):
+                    result = self.client.post(
+                        "message/send", self._payload(message, "text", {"content": part})
+                    )
             invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
             msgid = msgid or str(result.get("msgid", ""))
         return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
@@ -201,6 +210,14 @@ class WeComTransport:
             )
             return Delivered()
         raise _no_group()
+
+
+# Errors about who, when or how often, not about the card: a text would fail the same way.
+_NOT_ABOUT_THE_CARD = {-1, 40014, 42001, 41001, 45009, 45033, 48002, 60011, 60020, 81013}
+
+
+def _card_refused(exc: WeComError) -> bool:
+    return exc.errcode is not None and exc.errcode not in _NOT_ABOUT_THE_CARD
 
 
 def _no_group() -> PermanentSendError:
