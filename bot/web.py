@@ -282,7 +282,10 @@ def _card(row: OutboxMessage, clicked: dict[str, str]) -> dict | None:
         return None
     return {
         "task_id": card["task_id"],
-        "buttons": [{"key": b["key"], "text": b["text"]} for b in card.get("button_list", [])],
+        "buttons": [
+            {"key": b["key"], "text": b["text"], "done": BUTTON_DONE.get(b["key"], "")}
+            for b in card.get("button_list", [])
+        ],
         "clicked": BUTTON_DONE.get(clicked.get(card["task_id"], ""), ""),
     }
 
