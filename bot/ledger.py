@@ -13,22 +13,56 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from bot.render import format_size
 from models.audit import AuditEntry
 from models.org import Unit
 from models.plan import ROLE_LABELS, Assignment, Item
-from models.progress import Evidence, ProgressReport
+from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import Score
+from reminders.calendar import WorkCalendar
+from reminders.ladder import STATUS_LABELS, overdue_workdays, status_of
 from reminders.scorecard import load_scorecard
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-STATUS = {"open": "进行中", "done": "已完成"}
 SOURCES = {"office": "办公室评分", "computed": "按上报数据计算"}
 MAX_LOG_ROWS = 20000
+# The audit log's actions, as the office reads them.
+ACTIONS = {
+    "init": "载入方案",
+    "demo": "载入演示数据",
+    "bind": "绑定人员",
+    "unbind": "解除绑定",
+    "group": "调整单位组",
+    "deadline": "设定期限",
+    "assign": "增加责任单位",
+    "progress": "报告进度",
+    "done": "报告完成",
+    "extension_request": "申请延期",
+    "extension_approved": "批准延期",
+    "extension_rejected": "驳回延期",
+    "figures": "上报数据",
+    "score": "办公室评分",
+    "score_computed": "按数据计分",
+    "evidence": "提交佐证材料",
+    "evidence_pending": "文件待取回",
+    "evidence_refile": "佐证材料改归",
+    "evidence_withdraw": "撤回佐证材料",
+    "nudge": "催办",
+    "digest": "发布周报",
+    "calendar": "录入节假日",
+    "calendar_year": "标记全年已录入",
+    "export": "导出台账",
+    "card_ack": "卡片：已收到",
+    "card_coordinate": "卡片：需协调",
+    "card_extend": "卡片：申请延期",
+}
 
 
-def build_ledger(now: datetime, tz: ZoneInfo) -> bytes:
+def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -> bytes:
+    cal = cal or WorkCalendar()
+    today = now.astimezone(tz).date()
     book = Workbook()
-    _assignments(book.active, tz)
+    _assignments(book.active, tz, today, cal)
     _scores(book.create_sheet("评估得分"))
     _evidence(book.create_sheet("佐证材料"), tz)
     _log(book.create_sheet("操作记录"), tz)
@@ -55,7 +89,7 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
     return value.astimezone(tz).replace(tzinfo=None) if value else None
 
 
-def _assignments(ws, tz: ZoneInfo) -> None:
+def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     _sheet(
         ws,
         "任务台账",
@@ -67,18 +101,27 @@ def _assignments(ws, tz: ZoneInfo) -> None:
             "分工",
             "期限",
             "状态",
+            "逾期（工作日）",
             "进度%",
             "最近报告",
             "报告时间",
             "佐证材料（份）",
         ],
-        [8, 10, 40, 22, 8, 12, 10, 8, 40, 18, 12],
+        [8, 10, 40, 22, 8, 12, 12, 10, 8, 40, 18, 12],
     )
+    pending = {
+        row.assignment_id
+        for row in ExtensionRequest.select(ExtensionRequest.assignment).where(
+            ExtensionRequest.status == "pending"
+        )
+    }
     latest: dict[int, ProgressReport] = {}
     for report in ProgressReport.select().order_by(ProgressReport.id):
         latest[report.assignment_id] = report
     files: dict[int, int] = defaultdict(int)
-    for evidence in Evidence.select(Evidence.assignment).where(Evidence.assignment.is_null(False)):
+    for evidence in Evidence.select(Evidence.assignment).where(
+        Evidence.assignment.is_null(False) & Evidence.active()
+    ):
         files[evidence.assignment_id] += 1
     query = (
         Assignment.select(Assignment, Item, Unit)
@@ -97,7 +140,12 @@ def _assignments(ws, tz: ZoneInfo) -> None:
                 a.unit.name,
                 ROLE_LABELS.get(a.role, a.role),
                 a.deadline,
-                STATUS.get(a.status, a.status),
+                STATUS_LABELS[
+                    status_of(
+                        a.status, a.progress, a.deadline, today, extension_pending=a.id in pending
+                    )
+                ],
+                overdue_workdays(a.deadline, today, cal) if a.status == "open" else 0,
                 a.progress,
                 report.note if report else "",
                 _local(report.created_at, tz) if report else None,
@@ -107,7 +155,7 @@ def _assignments(ws, tz: ZoneInfo) -> None:
     for row in ws.iter_rows(min_row=2, min_col=6, max_col=6):
         for cell in row:
             cell.number_format = "yyyy-mm-dd"
-    for row in ws.iter_rows(min_row=2, min_col=10, max_col=10):
+    for row in ws.iter_rows(min_row=2, min_col=11, max_col=11):
         for cell in row:
             cell.number_format = "yyyy-mm-dd hh:mm"
 
@@ -179,13 +227,14 @@ def _evidence(ws, tz: ZoneInfo) -> None:
             "支撑要点",
             "单位",
             "文件名",
-            "大小（KB）",
+            "大小",
             "类型",
             "SHA-256",
             "提交人",
             "提交时间",
+            "状态",
         ],
-        [8, 36, 30, 22, 36, 10, 22, 66, 14, 18],
+        [8, 36, 30, 22, 36, 10, 22, 66, 14, 18, 16],
     )
     items = {
         i.id: i
@@ -205,11 +254,12 @@ def _evidence(ws, tz: ZoneInfo) -> None:
                 _point_text(item, e.point),
                 units.get(e.unit_id, ""),
                 e.original_name,
-                round(e.size / 1024, 1),
+                format_size(e.size),
                 e.content_type,
                 e.sha256,
                 e.wecom_userid,
                 _local(e.created_at, tz),
+                f"已撤回（{e.withdrawn_by}）" if e.withdrawn_at else "有效",
             ]
         )
 
@@ -230,7 +280,7 @@ def _log(ws, tz: ZoneInfo) -> None:
             [
                 _local(entry.at, tz),
                 entry.actor,
-                entry.action,
+                ACTIONS.get(entry.action, entry.action),
                 entry.item_code,
                 entry.unit_name,
                 entry.summary,

@@ -227,7 +227,7 @@ class Pipeline:
 
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
         member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
-        is_admin = userid in self.config.admins or (member is not None and member.role == "admin")
+        is_admin = userid in self.config.admins or (member is not None and "admin" in member.roles)
         return Context(
             userid=userid,
             member=member,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
+
+from reminders.ladder import overdue_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -23,6 +26,8 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["points"] = format_points
+        self.env.filters["size"] = format_size
+        self.env.filters["overdue"] = overdue_text
         self.env.filters["when"] = self.format_when
 
     def format_when(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
@@ -38,9 +43,42 @@ class Renderer:
         return str(getattr(module, macro)(**context)).strip()
 
 
+def format_size(size: int) -> str:
+    """Bytes as people read them: 900 B, 12 KB, 3.4 MB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
 def format_points(value) -> str:
     """2 -> '2', 1.50 -> '1.5', None -> '—'."""
     if value is None:
         return "—"
     text = f"{float(value):.2f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+_QUOTE = re.compile(r"^>\s?", re.MULTILINE)
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_FONT = re.compile(r"<font[^>]*>(.*?)</font>", re.DOTALL)
+_CODE = re.compile(r"`([^`]*)`")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
+
+
+def markdown_to_text(markdown: str) -> str:
+    """WeCom markdown (the group's digest) as plain text for a person's chat: headings become
+    【…】, quotes are indented, bold, colours and code marks go, links show their address."""
+    text = _FONT.sub(r"\1", markdown)
+    text = _BOLD.sub(r"\1", text)
+    text = _CODE.sub(r"\1", text)
+    text = _LINK.sub(r"\1（\2）", text)
+    text = re.sub(r"^#{1,6}\s*(.+)$", r"【\1】", text, flags=re.MULTILINE)
+    text = _QUOTE.sub("  ", text)
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:  # no runs of blank lines
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 _SPACES = re.compile(r"\s+")
@@ -19,6 +20,58 @@ def fold(text: str) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Zs", "Zl", "Zp") else ch for ch in text
     )
     return _SPACES.sub(" ", text).strip()
+
+
+# What may stand between the words of a command: spaces and the punctuation people type, in
+# both widths (full-width forms are folded to ASCII first).
+SEPARATORS = frozenset(" ,:;!?。、()[]{}【】「」『』<>《》“”‘’\"'~…|")
+
+
+def _fold_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cf":  # zero-width characters copied along with text
+        return ""
+    if category in ("Cc", "Zs", "Zl", "Zp"):
+        return " "
+    return unicodedata.normalize("NFKC", ch)
+
+
+class Scan:
+    """A message folded for reading (full-width to ASCII, zero-width characters gone), with each
+    folded position mapped back to the original, so free text (a note) keeps what was typed."""
+
+    def __init__(self, original: str):
+        folded: list[str] = []
+        index: list[int] = []
+        for position, ch in enumerate(original or ""):
+            for piece in _fold_char(ch):
+                folded.append(piece)
+                index.append(position)
+        index.append(len(original or ""))
+        self.original = original or ""
+        self.text = "".join(folded)
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def skip(self, pos: int) -> int:
+        """The first position at or after `pos` that is not a separator."""
+        while pos < len(self.text) and self.text[pos] in SEPARATORS:
+            pos += 1
+        return pos
+
+    def word(self, pos: int) -> tuple[str, int]:
+        """The run of non-separators starting at `pos`, and where it ends."""
+        end = pos
+        while end < len(self.text) and self.text[end] not in SEPARATORS:
+            end += 1
+        return self.text[pos:end], end
+
+    def original_between(self, start: int, end: int | None = None) -> str:
+        """What the person typed between two folded positions, as typed."""
+        end = len(self.text) if end is None else end
+        return self.original[self._index[start] : self._index[end]]
 
 
 def parse_code(token: str) -> str | None:
@@ -41,11 +94,55 @@ class ParseError(ValueError):
     """The message is the Chinese explanation shown to the person."""
 
 
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+_CN_DIGITS.update({"七": 7, "八": 8, "九": 9})
+
+
+def chinese_number(text: str) -> int | None:
+    """'六十' -> 60, '一百' -> 100, '十五' -> 15, '60' -> 60; None for anything else (0..100)."""
+    text = fold(text)
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if not text or any(ch not in _CN_DIGITS and ch not in "十百" for ch in text):
+        return None
+    if text in ("一百", "百"):
+        return 100
+    if "百" in text:
+        return None
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        if "十" in ones or (tens and tens not in _CN_DIGITS) or (ones and ones not in _CN_DIGITS):
+            return None
+        return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
+    return _CN_DIGITS[text] if len(text) == 1 else None
+
+
+_PERCENT_FORMS = (
+    re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)\s*%?$"),
+    re.compile(r"^百分之\s*(\S+)$"),
+    re.compile(r"^(\S+?)成$"),
+)
+
+
 def parse_percent(token: str) -> int:
-    raw = fold(token).rstrip("%").strip()
-    if not re.fullmatch(r"-?[0-9]+", raw):
+    """'60%', '60', '百分之六十', '百分之60', '六成' -> 60. A whole number from 0 to 100."""
+    raw = fold(token)
+    value: float | int | None = None
+    match = _PERCENT_FORMS[0].match(raw)
+    if match:
+        value = float(match.group(1))
+    else:
+        for form, scale in ((_PERCENT_FORMS[1], 1), (_PERCENT_FORMS[2], 10)):
+            match = form.match(raw)
+            if match:
+                number = chinese_number(match.group(1))
+                value = None if number is None else number * scale
+                break
+    if value is None:
         raise ParseError(f"“{token}”不是百分比，请写 0 到 100 的整数，如 60%。")
-    value = int(raw)
+    if value != int(value):
+        raise ParseError(f"进度请写整数百分比，如 60%（您写的是 {token}）。")
+    value = int(value)
     if not 0 <= value <= 100:
         raise ParseError(f"进度 {value}% 超出范围，应在 0 到 100 之间。")
     return value
@@ -56,24 +153,97 @@ _DATE_FORMS = (
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
+_MONTH_DAY = re.compile(r"^(\d{1,2})月(\d{1,2})[日号]?$")
+_MONTH_END = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(?:底|末|份?结束)$")
+_WEEKDAY = re.compile(r"^(本|这|下|下个)?(?:周|星期|礼拜)([一二三四五六日天])$")
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2}
+_BEFORE = ("之前", "以前", "前")
 
 
 def looks_like_date(token: str) -> bool:
-    token = fold(token)
-    return any(form.match(token) for form in _DATE_FORMS)
+    token = _strip_before(fold(token))
+    return (
+        any(form.match(token) for form in _DATE_FORMS)
+        or bool(_MONTH_DAY.match(token) or _MONTH_END.match(token) or _WEEKDAY.match(token))
+        or token in _RELATIVE_DAYS
+        or token in ("月底", "本月底", "月末", "本月末", "下月底", "年底", "年末", "今年底")
+    )
 
 
-def parse_date(token: str) -> date:
-    token = fold(token)
+def _strip_before(token: str) -> str:
+    for suffix in _BEFORE:
+        if token.endswith(suffix) and len(token) > len(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def parse_date(token: str, today: date | None = None) -> date:
+    """A date as people write it: 2026-12-31, 2026/12/31, 2026年12月31日, 20261231; with `today`
+    also 12月31日 (the nearest such day), 本周五, 下周一, 月底, 12月底, 年底, 明天; a trailing
+    前/之前 ("12月20日前") is the same day."""
+    raw = fold(token)
+    token = _strip_before(raw)
     for form in _DATE_FORMS:
         match = form.match(token)
         if match:
             year, month, day = (int(g) for g in match.groups())
-            try:
-                return date(year, month, day)
-            except ValueError:
-                raise ParseError(f"日期“{token}”不存在，请检查年月日。") from None
-    raise ParseError(f"“{token}”不是日期，请写成 2026-12-31 这样的格式。")
+            return _make_date(raw, year, month, day)
+    if today is not None:
+        found = _relative_date(raw, token, today)
+        if found is not None:
+            return found
+    raise ParseError(f"“{raw}”不是日期，请写成 2026-12-31 这样的格式。")
+
+
+def _make_date(raw: str, year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ParseError(f"日期“{raw}”不存在，请检查年月日。") from None
+
+
+def _relative_date(raw: str, token: str, today: date) -> date | None:
+    match = _MONTH_DAY.match(token)
+    if match:
+        month, day = int(match.group(1)), int(match.group(2))
+        # The nearest such day: "1月15日" written in December is next January's.
+        options = []
+        for year in (today.year - 1, today.year, today.year + 1):
+            with contextlib.suppress(ValueError):
+                options.append(date(year, month, day))
+        if not options:
+            raise ParseError(f"日期“{raw}”不存在，请检查月和日。")
+        return min(options, key=lambda d: (abs((d - today).days), d < today))
+    match = _MONTH_END.match(token)
+    if match:
+        month = int(match.group(2))
+        if not 1 <= month <= 12:
+            raise ParseError(f"日期“{raw}”不存在，请检查月份。")
+        year = int(match.group(1)) if match.group(1) else today.year
+        if not match.group(1) and month < today.month - 6:
+            year += 1
+        return _month_end(year, month)
+    if token in ("月底", "本月底", "月末", "本月末"):
+        return _month_end(today.year, today.month)
+    if token == "下月底":
+        return _month_end(today.year + today.month // 12, today.month % 12 + 1)
+    if token in ("年底", "年末", "今年底"):
+        return date(today.year, 12, 31)
+    if token in _RELATIVE_DAYS:
+        return today + timedelta(days=_RELATIVE_DAYS[token])
+    match = _WEEKDAY.match(token)
+    if match:
+        monday = today - timedelta(days=today.weekday())
+        if match.group(1) in ("下", "下个"):
+            monday += timedelta(days=7)
+        return monday + timedelta(days=_WEEKDAYS[match.group(2)])
+    return None
 
 
 def parse_points(token: str) -> Decimal:
@@ -90,6 +260,7 @@ def parse_points(token: str) -> Decimal:
         raise ParseError(f"分数 {token} 太大了。")
     if (value * 2) != (value * 2).to_integral_value():
         raise ParseError(f"分数 {value} 只能是整数或 .5 的半分。")
+    value = value + 0  # -0 becomes 0
     return value.normalize() if value != value.to_integral_value() else value.quantize(Decimal(1))
 
 
@@ -101,7 +272,7 @@ def parse_number(token: str) -> Decimal:
         raise ParseError(f"“{token}”不是数字。") from None
     if not value.is_finite() or abs(value) >= Decimal("1e15"):
         raise ParseError(f"“{token}”不是有效的数字。")
-    return value
+    return value + 0  # -0 becomes 0
 
 
 def split_utf8(text: str, limit: int) -> list[str]:

@@ -13,6 +13,16 @@ ROLES = {"admin": "管理员", "leader": "领导", "head": "负责人", "liaison
 ROLE_BY_LABEL = {label: role for role, label in ROLES.items()}
 
 
+def join_roles(roles) -> str:
+    """A person's roles as stored: "leader|head", in a fixed order (admin, leader, head, liaison).
+    A person may hold several: a leading-group member is often also the head of a unit."""
+    chosen = set(roles)
+    unknown = chosen - set(ROLES)
+    if unknown or not chosen:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+    return "|".join(role for role in ROLES if role in chosen)
+
+
 class Unit(BaseModel):
     name = peewee.CharField(max_length=100, unique=True)
     short_name = peewee.CharField(max_length=50, null=True)
@@ -58,14 +68,23 @@ class Member(BaseModel):
     wecom_userid = peewee.CharField(max_length=64, unique=True)
     display_name = peewee.CharField(max_length=100, default="")
     unit = peewee.ForeignKeyField(Unit, backref="members", null=True, on_delete="SET NULL")
-    role = peewee.CharField(max_length=16, default="liaison")
+    role = peewee.CharField(max_length=64, default="liaison")  # join_roles(): "leader|head"
     active = peewee.BooleanField(default=True)
     bound_at = UTCDateTimeField()
     bound_by = peewee.CharField(max_length=64, default="")
 
     @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(r for r in (self.role or "").split("|") if r)
+
+    @property
     def role_label(self) -> str:
-        return ROLES.get(self.role, self.role)
+        return "、".join(ROLES.get(r, r) for r in ROLES if r in self.roles) or self.role
+
+    @classmethod
+    def having(cls, role: str):
+        """A query condition: active and holding `role` (role names never contain each other)."""
+        return (cls.active == True) & cls.role.contains(role)  # noqa: E712
 
     @property
     def label(self) -> str:
@@ -128,7 +147,5 @@ def match_unit(text: str, allow_groups: bool = True) -> UnitMatch:
 
 def admin_userids(configured) -> list[str]:
     """The admins: those named in BOT_ADMINS and those bound as 管理员."""
-    bound = Member.select(Member.wecom_userid).where(
-        (Member.role == "admin") & (Member.active == True)  # noqa: E712
-    )
+    bound = Member.select(Member.wecom_userid).where(Member.having("admin"))
     return sorted(set(configured) | {m.wecom_userid for m in bound})

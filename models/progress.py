@@ -31,6 +31,14 @@ class Evidence(BaseModel):
     content_type = peewee.CharField(max_length=100, default="")
     created_at = UTCDateTimeField()
     point = peewee.IntegerField(null=True)  # the indicator's checklist point it supports
+    # Withdrawn by its sender or an admin (`佐证 撤回`): kept, on disk and here, but not counted.
+    withdrawn_at = UTCDateTimeField(null=True)
+    withdrawn_by = peewee.CharField(max_length=64, default="")
+
+    @classmethod
+    def active(cls):
+        """The condition for evidence that counts (not withdrawn)."""
+        return cls.withdrawn_at.is_null()
 
 
 EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}

@@ -19,6 +19,14 @@ class CalendarDay(BaseModel):
     created_at = UTCDateTimeField()
 
 
+class CalendarYear(BaseModel):
+    """A year whose holidays and 调休 days the office has fully entered (`日历 2027 已录入`)."""
+
+    year = peewee.IntegerField(unique=True)
+    marked_by = peewee.CharField(max_length=64, default="")
+    marked_at = UTCDateTimeField()
+
+
 class ReminderSent(BaseModel):
     assignment = peewee.ForeignKeyField(Assignment, backref="reminders", on_delete="CASCADE")
     step = peewee.CharField(

@@ -11,7 +11,7 @@ from models.messages import (
 from models.org import GroupMember, Member, Unit, UnitGroup
 from models.plan import Assignment, Category, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
-from models.schedule import CalendarDay, DigestSnapshot, ReminderSent
+from models.schedule import CalendarDay, CalendarYear, DigestSnapshot, ReminderSent
 from models.scores import FigureReport, Score
 
 ALL_MODELS = [
@@ -34,6 +34,7 @@ ALL_MODELS = [
     MediaDownload,
     InteractiveCard,
     CalendarDay,
+    CalendarYear,
     ReminderSent,
     DigestSnapshot,
 ]

@@ -24,7 +24,12 @@ class Score(BaseModel):
     @classmethod
     def current(cls) -> dict[int, Decimal]:
         """item id -> current points: the office's newest score wins over a computed one."""
-        result: dict[int, Decimal] = {}
+        return {item_id: points for item_id, (points, _) in cls.current_with_source().items()}
+
+    @classmethod
+    def current_with_source(cls) -> dict[int, tuple[Decimal, str]]:
+        """item id -> (current points, "office" | "computed")."""
+        result: dict[int, tuple[Decimal, str]] = {}
         for source in ("computed", "office"):  # office last, so it overrides
             newest = (
                 cls.select(cls.item, peewee.fn.MAX(cls.id).alias("last_id"))
@@ -32,7 +37,7 @@ class Score(BaseModel):
                 .group_by(cls.item)
             ).alias("newest")
             query = cls.select(cls.item, cls.points).join(newest, on=(cls.id == newest.c.last_id))
-            result.update({row.item_id: Decimal(row.points) for row in query})
+            result.update({row.item_id: (Decimal(row.points) + 0, source) for row in query})
         return result
 
     @classmethod

@@ -13,16 +13,21 @@ WARN_DAYS_BEFORE_YEAR_END = 60
 
 
 class WorkCalendar:
-    def __init__(self, overrides: dict[date, bool] | None = None):
-        """overrides: day -> True (a working day) / False (a day off), from the office."""
+    def __init__(self, overrides: dict[date, bool] | None = None, complete_years=()):
+        """overrides: day -> True (a working day) / False (a day off), from the office;
+        complete_years: years the office marked as fully entered (`日历 2027 已录入`)."""
         self.overrides = dict(overrides or {})
+        self.complete_years = frozenset(complete_years)
         self._cache: dict[date, bool] = {}  # chinese-calendar scans its tables on every call
 
     @classmethod
     def from_database(cls) -> WorkCalendar:
-        from models.schedule import CalendarDay
+        from models.schedule import CalendarDay, CalendarYear
 
-        return cls({row.day: row.workday for row in CalendarDay.select()})
+        return cls(
+            {row.day: row.workday for row in CalendarDay.select()},
+            [row.year for row in CalendarYear.select(CalendarYear.year)],
+        )
 
     @staticmethod
     def package_covers(year: int) -> bool:
@@ -36,8 +41,9 @@ class WorkCalendar:
         return sum(1 for day in self.overrides if day.year == year)
 
     def covers(self, year: int) -> bool:
-        """True when the State Council schedule for `year` is known (package or office entries)."""
-        return self.package_covers(year) or self.office_entries(year) > 0
+        """True when the State Council schedule for `year` is known: the package has it, or the
+        office marked the year as fully entered (a single entry is not the whole year)."""
+        return self.package_covers(year) or year in self.complete_years
 
     def is_workday(self, day: date) -> bool:
         known = self._cache.get(day)

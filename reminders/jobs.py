@@ -190,10 +190,13 @@ def _at_stake(item: Item, scores: dict[int, Decimal]) -> Decimal:
 def _people(unit_ids: list[int]) -> dict[int, tuple[list[Member], list[Member]]]:
     people: dict[int, tuple[list[Member], list[Member]]] = {u: ([], []) for u in unit_ids}
     query = Member.select().where(
-        Member.unit.in_(unit_ids) & Member.role.in_(("liaison", "head")) & (Member.active == True)  # noqa: E712
+        Member.unit.in_(unit_ids) & (Member.having("liaison") | Member.having("head"))
     )
     for member in query.order_by(Member.id):
-        people[member.unit_id][0 if member.role == "liaison" else 1].append(member)
+        if "liaison" in member.roles:
+            people[member.unit_id][0].append(member)
+        if "head" in member.roles:
+            people[member.unit_id][1].append(member)
     return people
 
 

@@ -63,7 +63,7 @@ def colour(
     """红 overdue; 黄 due within 3 working days or behind schedule; 蓝 due within 7; else ""."""
     if deadline is None:
         return ""
-    if today > deadline:
+    if is_overdue(deadline, today):
         return RED
     left = cal.workdays_between(today, effective_deadline(deadline, cal))
     if left <= 3 or behind_schedule(deadline, today, progress, started_on):
@@ -79,3 +79,55 @@ def behind_schedule(deadline: date, today: date, progress: int, started_on: date
         return False
     share = (today - started_on).days / (deadline - started_on).days
     return progress / 100 < min(max(share, 0.0), 1.0)
+
+
+# One meaning of a unit's status everywhere (chat, reminders, digest, ledger).
+NOT_STARTED, IN_PROGRESS, OVERDUE, EXTENSION, DONE = (
+    "not_started",
+    "in_progress",
+    "overdue",
+    "extension",
+    "done",
+)
+STATUS_LABELS = {
+    NOT_STARTED: "未开始",
+    IN_PROGRESS: "进行中",
+    OVERDUE: "已逾期",
+    EXTENSION: "延期审批中",
+    DONE: "已完成",
+}
+
+
+def overdue_workdays(deadline: date | None, today: date, cal: WorkCalendar) -> int:
+    """How many working days an open item is past its deadline (0 if it is not): the working
+    days after the deadline up to today, as the ladder counts them."""
+    if deadline is None or today <= deadline:
+        return 0
+    return cal.workdays_between(deadline, today)
+
+
+def is_overdue(deadline: date | None, today: date) -> bool:
+    return deadline is not None and today > deadline
+
+
+def status_of(
+    status: str,
+    progress: int,
+    deadline: date | None,
+    today: date,
+    *,
+    extension_pending: bool = False,
+) -> str:
+    """done, then a pending extension, then overdue, then in progress or not started."""
+    if status == "done":
+        return DONE
+    if extension_pending:
+        return EXTENSION
+    if is_overdue(deadline, today):
+        return OVERDUE
+    return IN_PROGRESS if progress > 0 else NOT_STARTED
+
+
+def overdue_text(days: int) -> str:
+    """ "已逾期 3 个工作日", or just "已逾期" on a day off before the first overdue working day."""
+    return f"已逾期 {days} 个工作日" if days else "已逾期"

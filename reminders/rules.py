@@ -121,6 +121,17 @@ def compute(
     return Computed(points, complete, tuple(lines))
 
 
+def computes_fully(rule: Mapping | None) -> bool:
+    """Whether figures alone can give every point of the rule (no office-judged part)."""
+    if not isinstance(rule, Mapping):
+        return False
+    kind = rule.get("type")
+    if kind == "items":
+        items = rule.get("items") or []
+        return bool(items) and all(isinstance(i, Mapping) and i.get("checks") for i in items)
+    return kind in ("bands", "years_beat", "count")
+
+
 def rule_max(rule: dict) -> Decimal | None:
     """The most points the rule's own definition can give; None for manual and any_of, whose
     full points are the indicator's."""
@@ -460,3 +471,41 @@ def gap_to_pass(card: Scorecard) -> GapPlan:
         if total < card.pass_total:
             reachable = False
     return GapPlan(tuple(chosen), reachable, total)
+
+
+# ---------------------------------------------------------------- plausible figures
+
+_COUNT_UNITS = ("户", "家", "人", "个", "项", "件", "次", "条", "所", "名")
+_RATE_WORDS = ("增速", "增长率", "增幅", "同比", "环比")
+
+
+def figure_kind(spec: Mapping) -> str:
+    """What a reported figure is: count (a whole number, not negative), share (a percentage from
+    0 to 100), rate (a growth rate: any sign, any size), or amount (not negative). An input may
+    say so itself (`kind = …` in the plan); otherwise its unit and label tell."""
+    kind = str(spec.get("kind") or "")
+    if kind in ("count", "share", "rate", "amount"):
+        return kind
+    unit = str(spec.get("unit") or "")
+    label = str(spec.get("label") or "")
+    if unit == "%":
+        return "rate" if any(word in label for word in _RATE_WORDS) else "share"
+    if unit in _COUNT_UNITS:
+        return "count"
+    return "amount"
+
+
+def figure_problem(spec: Mapping, value: Decimal) -> str:
+    """Why `value` cannot be this figure (Chinese), or "" if it can."""
+    kind = figure_kind(spec)
+    unit = str(spec.get("unit") or "")
+    if kind == "share" and not ZERO <= value <= HUNDRED:
+        return f"{_num(value)}% 不可能：比例应在 0 到 100 之间。"
+    if kind == "count":
+        if value < 0:
+            return f"数量不能为负数（{_num(value)}）。"
+        if value != value.to_integral_value():
+            return f"数量应为整数（{_num(value)}{unit}）。"
+    if kind == "amount" and value < 0:
+        return f"不能为负数（{_num(value)}{unit}）。"
+    return ""

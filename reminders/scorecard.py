@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from models.plan import Category, Item
 from models.scores import Score
+from reminders.rules import computes_fully
 from reminders.scoring import Scorecard, build_scorecard
 
 
@@ -19,7 +20,13 @@ def load_scorecard() -> Scorecard:
         if c.parent_id is not None
     ]
     items = list(Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id))
-    current = Score.current()
+    current = Score.current_with_source()
     indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id]) for i in items]
-    scores = {i.code: current[i.id] for i in items if i.id in current}
-    return build_scorecard(level1, level2, indicators, scores)
+    scores = {i.code: current[i.id][0] for i in items if i.id in current}
+    # A computed score of an indicator with office-judged parts is only part of its score.
+    partial = {
+        i.code
+        for i in items
+        if i.id in current and current[i.id][1] == "computed" and not computes_fully(i.rule)
+    }
+    return build_scorecard(level1, level2, indicators, scores, partial=partial)

@@ -19,6 +19,7 @@ class IndicatorScore:
     title: str
     max_points: Decimal
     points: Decimal | None  # None: not yet scored
+    partial: bool = False  # computed from figures in part; the office has still to judge the rest
 
     @property
     def scored(self) -> bool:
@@ -48,7 +49,11 @@ class CategoryScore:
 
     @property
     def zeros(self) -> int:
-        return sum(1 for i in self.indicators if i.scored and i.points == 0)
+        return sum(1 for i in self.indicators if i.scored and not i.partial and i.points == 0)
+
+    @property
+    def partial(self) -> int:
+        return sum(1 for i in self.indicators if i.partial)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,14 @@ class Scorecard:
         return sum(c.unscored for c in self.categories)
 
     @property
+    def partial(self) -> int:
+        return sum(c.partial for c in self.categories)
+
+    @property
+    def fully_scored(self) -> int:
+        return self.indicator_count - self.unscored - self.partial
+
+    @property
     def indicator_count(self) -> int:
         return sum(len(c.indicators) for c in self.categories)
 
@@ -91,14 +104,18 @@ def build_scorecard(
     indicators: list[tuple[str, str, Decimal, str]],
     scores: dict[str, Decimal],
     *,
+    partial: set[str] | frozenset[str] = frozenset(),
     pass_total: Decimal = PASS_TOTAL,
     pass_ratio: Decimal = PASS_RATIO,
 ) -> Scorecard:
     """level1: (name, points); level2: (name, points, parent); indicators: (code, title, max,
-    level2 name); scores: code -> points for scored indicators only."""
+    level2 name); scores: code -> points for scored indicators only; partial: codes whose score
+    is computed only in part."""
     by_level2: dict[str, list[IndicatorScore]] = {name: [] for name, _, _ in level2}
     for code, title, maximum, parent in indicators:
-        by_level2[parent].append(IndicatorScore(code, title, Decimal(maximum), scores.get(code)))
+        by_level2[parent].append(
+            IndicatorScore(code, title, Decimal(maximum), scores.get(code), code in partial)
+        )
     tops = []
     for name, points in level1:
         children = []

@@ -21,18 +21,49 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
     services.pipeline.handle(Incoming("test", "f1", "li", kind="file", text="T7", file=stored))
     book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ)))
     assert book.sheetnames == ["任务台账", "评估得分", "佐证材料", "操作记录"]
+    header = next(book["任务台账"].iter_rows(max_row=1, values_only=True))
+    assert header[6:9] == ("状态", "逾期（工作日）", "进度%")
     rows = {(r[0], r[3]): r for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
     t7 = rows[("T7", "县市场监管局")]
-    assert t7[5].date().isoformat() == "2026-12-31" and t7[7] == 60 and t7[8] == "初稿已完成"
-    assert t7[10] == 1
+    assert t7[5].date().isoformat() == "2026-12-31" and t7[8] == 60 and t7[9] == "初稿已完成"
+    assert t7[6] == "进行中" and t7[7] == 0 and t7[11] == 1
+    assert rows[("T11", "县市场监管局")][6] == "未开始"
     scores = {r[2]: r for r in book["评估得分"].iter_rows(min_row=2, values_only=True) if r[2]}
     assert scores["Z11"][6] == 2.5 and scores["Z11"][7] == "办公室评分"
     assert scores["Z3"][6] == 2 and scores["Z3"][7] == "按上报数据计算"
     assert scores["Z1"][6] is None and scores["Z1"][7] == "未评分"
     evidence = list(book["佐证材料"].iter_rows(min_row=2, values_only=True))
     assert evidence[0][0] == "T7" and evidence[0][4] == "方案.pdf"
-    log = [r[5] for r in book["操作记录"].iter_rows(min_row=2, values_only=True)]
-    assert any("报告进度 60%" in line for line in log)
+    assert evidence[0][5] == "10 B" and evidence[0][10] == "有效"
+    log = list(book["操作记录"].iter_rows(min_row=2, values_only=True))
+    assert any("报告进度 60%" in r[5] and r[2] == "报告进度" for r in log)
+    assert {r[2] for r in log} >= {"绑定人员", "设定期限", "办公室评分", "提交佐证材料"}
+    assert all(not r[2].isascii() for r in log), "every action is in Chinese"
+
+
+def test_the_ledger_uses_the_chat_statuses(bot, clock, services):
+    """未开始 / 进行中 / 已逾期 / 延期审批中 / 已完成, overdue counted in working days."""
+    from reminders.calendar import WorkCalendar
+
+    bot.bind("li", "市监局")
+    for code in ("T7", "T11", "T14", "T19"):
+        bot.say("boss", f"期限 {code} 2026-11-30")
+    bot.say("boss", "期限 Z11 2026-12-31")
+    bot.say("li", "进度 T11 30%")
+    bot.say("li", "完成 T14")
+    bot.say("li", "延期 Z11 2027-01-15 等待省里的数据")
+    clock.set(clock.now().replace(day=3, month=12))  # Thursday: 3 working days after Monday
+    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, WorkCalendar.from_database())))
+    rows = {(r[0], r[3]): r for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
+
+    def status(code):
+        return rows[(code, "县市场监管局")][6:8]
+
+    assert status("T7") == ("已逾期", 3)
+    assert status("T11") == ("已逾期", 3)
+    assert status("T14") == ("已完成", 0)
+    assert status("Z11") == ("延期审批中", 0)
+    assert status("Z12") == ("未开始", 0)
 
 
 def test_export_sends_the_file_to_the_admin(bot, services, config):

@@ -32,7 +32,7 @@ def test_the_same_id_from_another_transport_is_another_message(services, bot):
 def test_a_crashing_handler_is_answered_and_rolled_back(services, clock, config):
     registry = Registry()
 
-    @registry.command("坏", access="member", usage="坏", help="crashes after a write")
+    @registry.command("坏", access="member", help="crashes after a write")
     def broken(ctx, args):
         Member.create(wecom_userid="half", bound_at=ctx.now)
         raise RuntimeError("boom")

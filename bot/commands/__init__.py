@@ -1,4 +1,4 @@
-"""The command registry and every command, one module per audience.
+"""The command registry and every command, one module per audience or topic.
 
 Importing a module registers its commands; the order here is the order help lists them in.
 """
@@ -7,7 +7,8 @@ import importlib
 
 from bot.commands.registry import REGISTRY
 
-for _module in ("member", "evidence", "leader", "admin"):
+_MODULES = ("member", "evidence", "leader", "people", "deadlines", "scoring", "nudge", "office")
+for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["REGISTRY"]

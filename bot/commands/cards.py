@@ -26,7 +26,7 @@ def handle_card_click(ctx: Context, payload: dict) -> str | None:
     audit(
         ctx,
         f"card_{key}",
-        f"{unit}{ctx.member.label if ctx.member else ctx.userid}在卡片上点了“{BUTTON_DONE[key]}”"
+        f"{unit + ' ' if unit else ''}{ctx.member.label if ctx.member else ctx.userid}在卡片上点了“{BUTTON_DONE[key]}”"
         + (f"（{'、'.join(codes)}）" if codes else ""),
         item_code=codes[0] if len(codes) == 1 else "",
         unit_name=unit,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands.common import admin_userids, audit, own_assignment, require_item
+from bot.commands.args import Arg, IntArg, ItemArg, Keyword, RestArg
+from bot.commands.common import admin_userids, audit, own_assignment
 from bot.commands.registry import CommandError, Context, command
 from bot.evidence import StoredFile, clean_name
 from bot.text import find_code, find_point
 from models.messages import InboundMessage, MediaDownload
+from models.org import Unit
 from models.plan import Assignment, Item
 from models.progress import Evidence
 
@@ -51,7 +53,7 @@ def _assignment_for(ctx: Context, code: str | None) -> Assignment | None:
 
 def checklist_coverage(item: Item, unit_id: int | None) -> list[dict]:
     """Each checklist point of an indicator with the number of files that support it."""
-    query = Evidence.select(Evidence.point).where(Evidence.item == item)
+    query = Evidence.select(Evidence.point).where((Evidence.item == item) & Evidence.active())
     if unit_id is not None:
         query = query.where(Evidence.unit == unit_id)
     counts: dict[int | None, int] = {}
@@ -71,7 +73,8 @@ def _point_for(item: Item, caption: str) -> int | None:
 
 
 def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
-    """Record the file; attach it when the item is clear. Returns (assignment, named, count)."""
+    """Record the file; attach it when the item is clear. Returns (assignment, named, count):
+    `named` is the code the caption gave, when the file could not go there."""
     named = find_code(caption) if caption else None
     assignment = _assignment_for(ctx, named or _recent_code(ctx))
     point = (
@@ -110,19 +113,26 @@ def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
         unit_name=assignment.unit.name,
         after={"evidence": evidence.id, "sha256": stored.sha256, "size": stored.size},
     )
-    count = (
+    return assignment, named, unit_file_count(item, assignment.unit_id)
+
+
+def unit_file_count(item: Item, unit_id: int) -> int:
+    return (
         Evidence.select()
-        .where((Evidence.item == item) & (Evidence.unit == assignment.unit_id))
+        .where((Evidence.item == item) & (Evidence.unit == unit_id) & Evidence.active())
         .count()
     )
-    return assignment, named, count
 
 
 def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
     assignment, named, count = store_evidence(ctx, stored, caption)
     if assignment is None:
         return ctx.say(
-            "replies.j2", "evidence_needs_item", name=stored.original_name, wrong_code=named or ""
+            "replies.j2",
+            "evidence_needs_item",
+            name=stored.original_name,
+            wrong_code=named or "",
+            exists=bool(named) and Item.get_or_none(Item.code == named) is not None,
         )
     return _attached_reply(ctx, [stored.original_name], assignment, count)
 
@@ -203,39 +213,53 @@ def download_failed(
         ctx.outbox.to_members(admin_userids(ctx), text, f"download-alert:{download.id}")
 
 
+class PointArg(Arg):
+    """A point of an indicator's checklist: 第2项, 第二项, 2."""
+
+    def shapes(self, scan, pos):
+        word, end = scan.word(pos)
+        if word.isascii() and word.isdigit() and len(word) <= 2:
+            return [(int(word), end)]
+        point = find_point(word) if word.startswith("第") else None
+        return [(point, end)] if point is not None else []
+
+    def bad_shape(self, word):
+        return f"“{word}”看不懂：请写评分标准的第几项，如“第2项”。"
+
+
+POINT = PointArg("point", "第N项", optional=True)
+FILE_NO = IntArg("file", "文件号", what="文件号")
+
+
+def _point_in(item: Item, point: int | None) -> int | None:
+    if point is None:
+        return None
+    points = len(item.checklist())
+    if not item.is_indicator or points <= 1:
+        raise CommandError(f"{item.code} 不分项，直接写“佐证 {item.code}”即可。")
+    if not 1 <= point <= points:
+        raise CommandError(f"{item.code} 的评分标准共 {points} 项，写“第1项”到“第{points}项”。")
+    return point
+
+
 @command(
     "佐证",
     aliases=("evidence", "材料"),
-    access="member",
-    usage="佐证 <编号> [第N项]",
+    args=(ItemArg(), POINT),
+    access="unit",
     help="把刚发送、尚未归档的文件归到某项任务或指标（可注明支撑评分标准的第几项）",
+    example="佐证 Z12 第2项",
 )
-def evidence_cmd(ctx: Context, args: list[str]) -> str:
-    item = require_item(args[0] if args else None)
+def evidence_cmd(ctx: Context, args) -> str:
+    item = args.item
     assignment = own_assignment(ctx, item)
-    point = None
-    if len(args) > 1:
-        point = _point_for(item, " ".join(args[1:])) if item.is_indicator else None
-        if point is None:
-            points = len(item.checklist())
-            raise CommandError(
-                f"“{' '.join(args[1:])}”看不懂：{item.code} 的评分标准共 {points} 项，写“第1项”到“第{points}项”。"
-                if item.is_indicator and points
-                else f"{item.code} 不分项，直接写“佐证 {item.code}”即可。"
-            )
-    since = ctx.now - timedelta(days=PENDING_DAYS)
-    waiting = list(
-        Evidence.select()
-        .where(
-            (Evidence.wecom_userid == ctx.userid)
-            & (Evidence.item.is_null())
-            & (Evidence.created_at >= since)
-        )
-        .order_by(Evidence.id)
-    )
+    point = _point_in(item, args.point)
+    waiting = waiting_files(ctx, timedelta(days=PENDING_DAYS))
     if not waiting:
         raise CommandError(
-            "没有待归档的文件。请先发送文件（图片或文档），再发送“佐证 编号”。", show_usage=False
+            "没有待归档的文件。请先发送文件（图片或文档），再发送“佐证 编号”。"
+            "归错了可以发送“佐证 列表”查看文件号，再“佐证 改归 文件号 编号”。",
+            show_usage=False,
         )
     Evidence.update(item=item, assignment=assignment, unit=assignment.unit_id, point=point).where(
         Evidence.id.in_([e.id for e in waiting])
@@ -249,9 +273,130 @@ def evidence_cmd(ctx: Context, args: list[str]) -> str:
         unit_name=assignment.unit.name,
         after={"evidence": [e.id for e in waiting]},
     )
-    count = (
-        Evidence.select()
-        .where((Evidence.item == item) & (Evidence.unit == assignment.unit_id))
-        .count()
+    return _attached_reply(ctx, names, assignment, unit_file_count(item, assignment.unit_id))
+
+
+@command(
+    "佐证",
+    access="unit",
+    args=(Keyword(words=("列表", "list", "清单")), ItemArg(optional=True)),
+    help="列出本单位提交的佐证材料和文件号（可只看某一项）",
+    example="佐证 列表 T7",
+)
+def evidence_list(ctx: Context, args) -> str:
+    query = Evidence.select(Evidence, Item, Unit).join(
+        Item, join_type="LEFT OUTER", on=(Evidence.item == Item.id)
     )
-    return _attached_reply(ctx, names, assignment, count)
+    query = query.switch(Evidence).join(Unit, join_type="LEFT OUTER", on=(Evidence.unit == Unit.id))
+    if not ctx.is_admin:
+        mine = Evidence.wecom_userid == ctx.userid
+        if ctx.member is not None and ctx.member.unit_id is not None:
+            mine = mine | (Evidence.unit == ctx.member.unit_id)
+        query = query.where(mine)
+    if args.item is not None:
+        query = query.where(Evidence.item == args.item)
+    total = query.count()
+    files = list(query.order_by(Evidence.id.desc()).limit(15))
+    return ctx.renderer.render(
+        "evidence_list.j2", files=files, total=total, item=args.item, is_admin=ctx.is_admin
+    )
+
+
+def _own_file(ctx: Context, number: int) -> Evidence:
+    evidence = Evidence.get_or_none(Evidence.id == number)
+    if evidence is None:
+        raise CommandError(f"没有文件号为 {number} 的材料。发送“佐证 列表”查看文件号。")
+    if not ctx.is_admin and evidence.wecom_userid != ctx.userid:
+        raise CommandError(
+            f"文件 {number} 不是您提交的，只有提交人或办公室可以改动。", show_usage=False
+        )
+    if evidence.withdrawn_at is not None:
+        raise CommandError(f"文件 {number} 已撤回，不能再改动。", show_usage=False)
+    return evidence
+
+
+@command(
+    "佐证",
+    args=(Keyword(words=("改归", "改到", "改为", "move")), FILE_NO, ItemArg(), POINT),
+    access="unit",
+    help="把归错的文件改归到另一项（提交人或办公室）",
+    example="佐证 改归 12 T8",
+)
+def evidence_refile(ctx: Context, args) -> str:
+    evidence = _own_file(ctx, args.file)
+    item = args.item
+    unit_id = evidence.unit_id or (ctx.member.unit_id if ctx.member else None)
+    assignment = Assignment.get_or_none((Assignment.item == item) & (Assignment.unit == unit_id))
+    if assignment is None:
+        unit = Unit.get_or_none(Unit.id == unit_id)
+        raise CommandError(
+            f"{item.code} 不是{unit.name if unit else '该单位'}的责任事项，不能归到这里。",
+            show_usage=False,
+        )
+    point = _point_in(item, args.point)
+    before = {"item": evidence.item.code if evidence.item else None, "point": evidence.point}
+    if before == {"item": item.code, "point": point}:
+        raise CommandError(f"文件 {evidence.id} 已经归在 {item.code}，没有变化。", show_usage=False)
+    Evidence.update(item=item, assignment=assignment, unit=assignment.unit_id, point=point).where(
+        Evidence.id == evidence.id
+    ).execute()
+    audit(
+        ctx,
+        "evidence_refile",
+        f"文件 {evidence.id}“{evidence.original_name}”由 {before['item'] or '待归档'} 改归到 {item.code}"
+        + (f" 第{point}项" if point else ""),
+        item_code=item.code,
+        unit_name=assignment.unit.name,
+        before=before,
+        after={"item": item.code, "point": point},
+    )
+    return ctx.say(
+        "replies.j2",
+        "evidence_refiled",
+        evidence=evidence,
+        old=before["item"],
+        item=item,
+        point=point,
+        count=unit_file_count(item, assignment.unit_id),
+    )
+
+
+@command(
+    "佐证",
+    args=(Keyword(words=("撤回", "删除", "withdraw")), FILE_NO, RestArg("reason", "原因")),
+    access="unit",
+    help="撤回提交错的文件（提交人或办公室；留痕，不删除原件）",
+    example="佐证 撤回 12 传错了",
+)
+def evidence_withdraw(ctx: Context, args) -> str:
+    evidence = _own_file(ctx, args.file)
+    Evidence.update(withdrawn_at=ctx.now, withdrawn_by=ctx.userid).where(
+        Evidence.id == evidence.id
+    ).execute()
+    code = evidence.item.code if evidence.item else ""
+    audit(
+        ctx,
+        "evidence_withdraw",
+        f"撤回文件 {evidence.id}“{evidence.original_name}”"
+        + (f"（{code}）" if code else "")
+        + (f"：{args.reason}" if args.reason else ""),
+        item_code=code,
+        unit_name=evidence.unit.name if evidence.unit else "",
+        before={"withdrawn": False},
+        after={"withdrawn": True, "reason": args.reason or ""},
+    )
+    return ctx.say("replies.j2", "evidence_withdrawn", evidence=evidence, code=code)
+
+
+def waiting_files(ctx: Context, within: timedelta) -> list[Evidence]:
+    """The caller's files not yet attached to an item, sent within `within`."""
+    return list(
+        Evidence.select()
+        .where(
+            (Evidence.wecom_userid == ctx.userid)
+            & (Evidence.item.is_null())
+            & Evidence.active()
+            & (Evidence.created_at >= ctx.now - within)
+        )
+        .order_by(Evidence.id)
+    )

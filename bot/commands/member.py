@@ -1,110 +1,146 @@
-"""Commands for everyone bound to a unit: help, the unit's list, details, progress, extensions,
-figures for quantitative indicators."""
+"""Commands for the units' liaisons and heads (and help and item details for everyone bound):
+the unit's list, an item's details, progress, completion, extensions, figures."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.commands.args import (
+    DateArg,
+    ItemArg,
+    Keyword,
+    NumbersArg,
+    PercentArg,
+    RestArg,
+    WordArg,
+    percent_like,
+)
 from bot.commands.common import (
     admin_userids,
     audit,
     deadline_label,
+    overdue_days,
     own_assignment,
-    require_item,
+    pending_extensions,
     require_unit,
     status_label,
 )
-from bot.commands.evidence import checklist_coverage
-from bot.commands.registry import REGISTRY, CommandError, Context, command
+from bot.commands.registry import (
+    REGISTRY,
+    CommandError,
+    Context,
+    command,
+    echo,
+    summary_help,
+    summary_usage,
+)
 from bot.render import format_points
-from bot.text import ParseError, looks_like_date, parse_date, parse_number, parse_percent
+from bot.text import Scan
 from models.plan import Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport, Score
-from reminders.rules import RuleError, compute
+from reminders.ladder import is_overdue
+from reminders.rules import RuleError, compute, figure_problem
+
+NOTE = RestArg("note", "说明")
 
 
 @command(
     "帮助",
-    aliases=("help", "?", "菜单"),
+    aliases=("help", "?", "菜单", "命令"),
     access="member",
-    usage="帮助 [命令]",
-    help="查看可用的命令",
+    args=(WordArg("topic", "命令", optional=True),),
+    help="查看可用的命令；“帮助 命令”查看一个命令的全部写法",
 )
-def help_cmd(ctx: Context, args: list[str]) -> str:
-    if args:
-        cmd = REGISTRY.get(args[0])
-        if cmd is None or not ctx.may(cmd.access):
-            raise CommandError(f"没有“{args[0]}”这个命令。")
-        return ctx.renderer.render("help_one.j2", cmd=cmd)
+def help_cmd(ctx: Context, args) -> str:
+    if args.topic:
+        cmd = REGISTRY.get(args.topic)
+        if cmd is None or not cmd.visible_forms(ctx):
+            raise CommandError(f"没有“{args.topic}”这个命令。", show_usage=False)
+        return ctx.renderer.render("help_one.j2", cmd=cmd, forms=cmd.visible_forms(ctx))
     return ctx.renderer.render(
         "help.j2",
-        commands=REGISTRY.visible_to(ctx),
+        commands=[
+            (summary_usage(c.name, c.visible_forms(ctx)), summary_help(c.visible_forms(ctx)))
+            for c in REGISTRY.visible_to(ctx)
+        ],
         member=ctx.member,
         is_admin=ctx.is_admin,
+        reports=ctx.may("unit"),
     )
 
 
-@command(
-    "我的任务",
-    aliases=("tasks", "任务清单", "我的"),
-    access="member",
-    usage="我的任务 [全部]",
-    help="本单位未完成的事项，期限近的在前",
-)
-def my_tasks(ctx: Context, args: list[str]) -> str:
-    unit = require_unit(ctx)
-    show_all = bool(args) and args[0] in ("全部", "all", "所有")
-    if args and not show_all:
-        raise CommandError(f"“{args[0]}”看不懂，可以发送“我的任务”或“我的任务 全部”。")
-    open_rows = list(
+def _open_rows(unit) -> list[Assignment]:
+    return list(
         Assignment.select(Assignment, Item)
         .join(Item)
         .where((Assignment.unit == unit) & (Assignment.status == "open"))
         .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position)
     )
-    pending_ext = {
-        e.assignment_id
-        for e in ExtensionRequest.select(ExtensionRequest.assignment).where(
-            (ExtensionRequest.status == "pending")
-            & (ExtensionRequest.assignment.in_([a.id for a in open_rows] or [0]))
-        )
+
+
+def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
+    return {
+        "a": a,
+        "status": status_label(ctx, a, a.id in pending),
+        "deadline": deadline_label(a.deadline),
     }
+
+
+@command(
+    "我的任务",
+    aliases=("tasks", "任务清单", "我的", "待办", "本单位任务"),
+    access="unit",
+    args=(Keyword(words=("全部", "all", "所有"), optional=True),),
+    help="本单位未完成的事项，期限近的在前（“我的任务 全部”含未设期限的）",
+)
+def my_tasks(ctx: Context, args) -> str:
+    unit = require_unit(ctx)
+    open_rows = _open_rows(unit)
+    pending = pending_extensions([a.id for a in open_rows])
     dated = [a for a in open_rows if a.deadline is not None]
     undated = [a for a in open_rows if a.deadline is None]
-    shown = dated + undated if show_all else dated
+    shown = dated + undated if args.keyword else dated
     done_count = (
         Assignment.select().where((Assignment.unit == unit) & (Assignment.status == "done")).count()
     )
     return ctx.renderer.render(
         "my_tasks.j2",
         unit=unit,
-        rows=[
-            {
-                "a": a,
-                "status": status_label(a, ctx.today),
-                "deadline": deadline_label(a.deadline),
-                "extension": a.id in pending_ext,
-            }
-            for a in shown
-        ],
-        hidden_undated=0 if show_all else len(undated),
+        rows=[_row(ctx, a, pending) for a in shown],
+        hidden_undated=0 if args.keyword else len(undated),
         open_count=len(open_rows),
         done_count=done_count,
     )
+
+
+def open_items_summary(ctx: Context) -> dict | None:
+    """For a greeting: the unit's open items, the overdue count and the three nearest."""
+    if ctx.member is None or ctx.member.unit is None:
+        return None
+    rows = _open_rows(ctx.member.unit)
+    dated = [a for a in rows if a.deadline is not None]
+    pending = pending_extensions([a.id for a in dated[:3]])
+    return {
+        "unit": ctx.member.unit,
+        "open": len(rows),
+        "overdue": sum(1 for a in dated if is_overdue(a.deadline, ctx.today)),
+        "nearest": [_row(ctx, a, pending) for a in dated[:3]],
+    }
 
 
 @command(
     "任务",
     aliases=("task", "详情", "查看"),
     access="member",
-    usage="任务 <编号>",
+    args=(ItemArg(),),
     help="查看一项任务或指标的详情、责任单位、期限和进度",
+    example="任务 T7",
 )
-def task_detail(ctx: Context, args: list[str]) -> str:
-    item = require_item(args[0] if args else None)
-    if len(args) > 1:
-        raise CommandError("“任务”只需要一个编号，如：任务 T7。")
+def task_detail(ctx: Context, args) -> str:
+    from bot.commands.evidence import checklist_coverage  # (evidence's commands list after these)
+
+    item = args.item
     assignments = list(
         Assignment.select(Assignment)
         .where(Assignment.item == item)
@@ -121,33 +157,29 @@ def task_detail(ctx: Context, args: list[str]) -> str:
             .order_by(ProgressReport.id.desc())
             .first()
         )
-    evidence_total = Evidence.select().where(Evidence.item == item).count()
+    active = Evidence.active()
+    evidence_total = Evidence.select().where((Evidence.item == item) & active).count()
     mine_files = (
         list(
             Evidence.select()
-            .where((Evidence.item == item) & (Evidence.unit == mine.unit_id))
+            .where((Evidence.item == item) & (Evidence.unit == mine.unit_id) & active)
             .order_by(Evidence.id.desc())
         )
         if mine
         else []
     )
-    score = None
-    if item.is_indicator:
-        score = Score.current_for(item)
+    pending = pending_extensions([a.id for a in assignments])
     done = sum(1 for a in assignments if a.status == "done")
-    overdue = sum(1 for a in assignments if a.days_overdue(ctx.today))
+    overdue = sum(1 for a in assignments if a.status == "open" and overdue_days(ctx, a))
     return ctx.renderer.render(
         "task_detail.j2",
         item=item,
-        assignments=[
-            {"a": a, "status": status_label(a, ctx.today), "deadline": deadline_label(a.deadline)}
-            for a in assignments
-        ],
+        assignments=[_row(ctx, a, pending) for a in assignments],
         list_units=len(assignments) <= 8,
         done=done,
         overdue=overdue,
         mine=mine,
-        mine_status=status_label(mine, ctx.today) if mine else "",
+        mine_status=status_label(ctx, mine, mine.id in pending) if mine else "",
         mine_deadline=deadline_label(mine.deadline) if mine else "",
         latest=latest,
         evidence_total=evidence_total,
@@ -156,11 +188,12 @@ def task_detail(ctx: Context, args: list[str]) -> str:
         coverage=checklist_coverage(item, mine.unit_id if mine else None)
         if item.is_indicator
         else [],
-        score=score,
+        score=Score.current_for(item) if item.is_indicator else None,
+        reports=ctx.may("unit"),
     )
 
 
-def _record_progress(ctx: Context, assignment: Assignment, percent: int, note: str, kind: str):
+def record_progress(ctx: Context, assignment: Assignment, percent: int, note: str, kind: str):
     before = {"progress": assignment.progress, "status": assignment.status}
     status = "done" if percent == 100 else "open"
     Assignment.update(
@@ -192,56 +225,63 @@ def _record_progress(ctx: Context, assignment: Assignment, percent: int, note: s
 
 @command(
     "进度",
-    aliases=("progress", "进展"),
-    access="member",
-    usage="进度 <编号> <百分比> [说明]",
-    help="报告本单位某项任务的进度，如：进度 T7 60% 已完成初稿",
+    aliases=("progress", "进展", "报告进度"),
+    access="unit",
+    args=(ItemArg(), PercentArg(), NOTE),
+    help="报告本单位某项任务的进度",
+    example="进度 T7 60% 已完成初稿",
 )
-def progress_cmd(ctx: Context, args: list[str]) -> str:
-    if len(args) < 2:
-        raise CommandError("请写明编号和进度百分比。")
-    item = require_item(args[0])
-    percent = parse_percent(args[1])
-    assignment = own_assignment(ctx, item)
-    note = " ".join(args[2:])[:500]
-    _record_progress(ctx, assignment, percent, note, "done" if percent == 100 else "progress")
-    return ctx.say("replies.j2", "progress_recorded", item=item, percent=percent, note=note)
+def progress_cmd(ctx: Context, args) -> str:
+    assignment = own_assignment(ctx, args.item)
+    note = args.note or ""
+    record_progress(
+        ctx, assignment, args.percent, note, "done" if args.percent == 100 else "progress"
+    )
+    return ctx.say(
+        "replies.j2", "progress_recorded", item=args.item, percent=args.percent, note=note
+    )
 
 
 @command(
     "完成",
-    aliases=("done", "已完成"),
-    access="member",
-    usage="完成 <编号> [说明]",
-    help="报告本单位某项任务已完成",
+    aliases=("done", "已完成", "完成了", "办结", "已办结"),
+    access="unit",
+    args=(ItemArg(), NOTE),
+    help="报告本单位某项任务已全部完成",
+    example="完成 T7 材料已报送",
 )
-def done_cmd(ctx: Context, args: list[str]) -> str:
-    item = require_item(args[0] if args else None)
+def done_cmd(ctx: Context, args) -> str:
+    item = args.item
+    note = args.note or ""
+    scan = Scan(note)
+    if note and percent_like(scan, scan.skip(0)):
+        # "完成 T7 80%": 80 % done is progress; never guess which was meant.
+        raise CommandError(
+            ctx.say(
+                "reader.j2",
+                "done_with_percent",
+                code=item.code,
+                percent=echo(scan.word(scan.skip(0))[0]),
+            ),
+            show_usage=False,
+        )
     assignment = own_assignment(ctx, item)
     if assignment.status == "done":
         raise CommandError(f"{item.code} 已经是“已完成”状态，无需重复报告。", show_usage=False)
-    note = " ".join(args[1:])[:500]
-    _record_progress(ctx, assignment, 100, note, "done")
+    record_progress(ctx, assignment, 100, note, "done")
     return ctx.say("replies.j2", "done_recorded", item=item, note=note)
 
 
 @command(
     "延期",
-    aliases=("extend", "申请延期"),
-    access="member",
-    usage="延期 <编号> <新期限YYYY-MM-DD> <原因>",
+    aliases=("extend", "申请延期", "延期到", "延期至", "延到"),
+    access="unit",
+    args=(ItemArg(), DateArg("date", "新期限"), RestArg("reason", "原因", optional=False)),
     help="为本单位的任务申请延期，由办公室审批",
+    example="延期 T7 2026-12-31 等待上级文件",
 )
-def extend_cmd(ctx: Context, args: list[str]) -> str:
-    if len(args) < 2:
-        raise CommandError("请写明编号、希望延至的日期和原因。")
-    item = require_item(args[0])
-    if not looks_like_date(args[1]):
-        raise CommandError(f"“{args[1]}”不是日期，请写成 2026-12-31 这样的格式。")
-    new_deadline = parse_date(args[1])
-    reason = " ".join(args[2:])[:500]
-    if not reason:
-        raise CommandError("请写明延期原因。")
+def extend_cmd(ctx: Context, args) -> str:
+    item, new_deadline, reason = args.item, args.date, args.reason
     assignment = own_assignment(ctx, item)
     if assignment.status == "done":
         raise CommandError(f"{item.code} 已完成，无需延期。", show_usage=False)
@@ -293,12 +333,13 @@ def extend_cmd(ctx: Context, args: list[str]) -> str:
 @command(
     "数据",
     aliases=("data", "上报数据"),
-    access="member",
-    usage="数据 <Z编号> <数值…>",
-    help="上报定量指标的数据，如：数据 Z3 1200 9800",
+    access="unit",
+    args=(ItemArg(label="Z编号", kind="indicator"), NumbersArg()),
+    help="上报定量指标的数据，按指标要求的顺序",
+    example="数据 Z3 1200 9800",
 )
-def data_cmd(ctx: Context, args: list[str]) -> str:
-    item = require_item(args[0] if args else None, indicator_only=True)
+def data_cmd(ctx: Context, args) -> str:
+    item = args.item
     if not item.is_quantitative:
         raise CommandError(
             f"{item.code} 是定性指标，由办公室评定，无需上报数据。", show_usage=False
@@ -307,20 +348,17 @@ def data_cmd(ctx: Context, args: list[str]) -> str:
     labels = "、".join(
         f"{i['label']}" + (f"（{i['unit']}）" if i.get("unit") else "") for i in inputs
     )
-    figures = args[1:]
-    if len(figures) != len(inputs):
+    if len(args.figures) != len(inputs):
         raise CommandError(
-            f"{item.code} 需要按顺序上报 {len(inputs)} 个数：{labels}；您写了 {len(figures)} 个。"
+            f"{item.code} 需要按顺序上报 {len(inputs)} 个数：{labels}；您写了 {len(args.figures)} 个。"
         )
     values = {}
-    for spec, token in zip(inputs, figures, strict=True):
-        try:
-            values[spec["key"]] = str(parse_number(token))
-        except ParseError as exc:
-            raise CommandError(f"{spec['label']}：{exc}") from None
-    unit = None
-    if ctx.member is not None and ctx.member.unit is not None:
-        unit = ctx.member.unit
+    for spec, value in zip(inputs, args.figures, strict=True):
+        problem = figure_problem(spec, value)
+        if problem:
+            raise CommandError(f"{spec['label']}：{problem}")
+        values[spec["key"]] = str(value)
+    unit = ctx.member.unit if ctx.member is not None and ctx.member.unit is not None else None
     if not ctx.is_admin:
         own_assignment(ctx, item)
     try:  # impossible figures (a zero denominator…) are refused before anything is stored

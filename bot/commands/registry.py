@@ -1,17 +1,23 @@
-"""Commands declared once, as data: name, aliases, who may run them, usage and one-line help.
+"""Commands declared once, as data: name, aliases, and one or more forms, each with its argument
+shapes, who may use it, and a one-line help. The parser, the usage lines and the help all come
+from these declarations.
 
-The registry finds the command in a folded text (longest alias first), checks access once, and
-calls the handler `(ctx, args) -> reply`. A handler refuses bad input by raising CommandError.
+The registry finds the command a text starts with (longest alias first), matches its forms'
+argument shapes, checks access once, converts the values, and calls the handler
+`(ctx, args) -> reply` inside a savepoint. A handler refuses by raising CommandError.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import pairwise
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from bot.text import ParseError, fold
+from bot.commands.args import Arg, ArgError, Keyword
+from bot.text import ParseError, Scan, fold
 from models.db import database
 
 if TYPE_CHECKING:
@@ -21,8 +27,15 @@ if TYPE_CHECKING:
     from models.messages import InboundMessage
     from models.org import Member
 
-ACCESS_LEVELS = ("member", "leader", "admin")
-ACCESS_LABELS = {"member": "所有已绑定人员", "leader": "领导和管理员", "admin": "管理员"}
+# member: anyone bound (or an admin); unit: a unit's liaison or head; leader: 领导; admin: 办公室.
+ACCESS_LEVELS = ("member", "unit", "leader", "admin")
+ACCESS_LABELS = {
+    "member": "所有已绑定人员",
+    "unit": "各单位联络员和负责人",
+    "leader": "领导和管理员",
+    "admin": "管理员",
+}
+ECHO_LIMIT = 20  # a refusal quotes at most this much of what was typed
 
 
 class CommandError(Exception):
@@ -53,66 +66,218 @@ class Context:
         return self.now.astimezone(self.config.timezone).date()
 
     @property
+    def roles(self) -> frozenset[str]:
+        roles = self.member.roles if self.member is not None else frozenset()
+        return roles | {"admin"} if self.is_admin else roles
+
+    @property
     def role(self) -> str:
-        if self.is_admin:
-            return "admin"
-        return self.member.role if self.member else ""
+        """The main role, for wording: admin, leader, head, liaison (or "")."""
+        for role in ("admin", "leader", "head", "liaison"):
+            if role in self.roles:
+                return role
+        return ""
 
     def may(self, access: str) -> bool:
         if self.is_admin:
             return True
         if self.member is None:
             return False
+        roles = self.member.roles
         if access == "member":
             return True
+        if access == "unit":
+            return bool(roles & {"liaison", "head"}) and self.member.unit_id is not None
         if access == "leader":
-            return self.member.role in ("leader", "admin")
-        return self.member.role == "admin"
+            return "leader" in roles
+        return False
 
     def say(self, template: str, macro: str, /, **context) -> str:
         return self.renderer.snippet(template, macro, **context)
 
 
-Handler = Callable[[Context, list[str]], str]
+Handler = Callable[[Context, SimpleNamespace], str]
 
 
 @dataclass(frozen=True)
+class Form:
+    """One way to use a command: its argument shapes, handler, access and help."""
+
+    command: str
+    args: tuple[Arg, ...]
+    handler: Handler
+    access: str
+    help: str
+    example: str = ""
+    transactional: bool = True  # False: the handler calls out (自检) and opens its own
+
+    @property
+    def usage(self) -> str:
+        return " ".join([self.command, *(a.usage for a in self.args)])
+
+
+@dataclass
 class Command:
     name: str
     aliases: tuple[str, ...]
-    access: str
-    usage: str
-    help: str
-    handler: Handler
-    position: int = 0
+    position: int
+    forms: list[Form] = field(default_factory=list)
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
+    @property
+    def help(self) -> str:
+        return self.forms[0].help
+
+    @property
+    def usage(self) -> str:
+        return self.forms[0].usage
+
+    def visible_forms(self, ctx: Context) -> list[Form]:
+        return [f for f in self.forms if ctx.may(f.access)]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a form did not fit: an argument of the wrong shape, one missing, or words left over."""
+
+    kind: str  # bad | missing | extra
+    pos: int
+    arg: Arg | None = None
+    missing: tuple[Arg, ...] = ()
+    form: Form | None = None
+
+
+@dataclass
+class Parsed:
+    form: Form
+    raw: dict
+
+
+class Refusal(Exception):
+    """The text names a command but cannot be run as written: a Chinese message and the usage."""
+
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+def _match(args, scan: Scan, pos: int, i: int, acc: dict, failures: list[Failure]):
+    """Depth-first: the first reading of `args` that consumes the whole text, or None."""
+    pos = scan.skip(pos)
+    if i == len(args):
+        if pos >= len(scan):
+            return acc
+        failures.append(Failure("extra", pos))
+        return None
+    arg = args[i]
+    if pos < len(scan):
+        shapes = arg.shapes(scan, pos)
+        for raw, end in shapes:
+            found = _match(args, scan, end, i + 1, {**acc, arg.name: raw}, failures)
+            if found is not None:
+                return found
+        if not shapes:
+            failures.append(Failure("bad", pos, arg))
+    if arg.optional:
+        return _match(args, scan, pos, i + 1, {**acc, arg.name: None}, failures)
+    if pos >= len(scan):
+        failures.append(Failure("missing", pos, arg, tuple(a for a in args[i:] if not a.optional)))
+    return None
+
+
+_KIND_RANK = {"bad": 2, "missing": 1, "extra": 0}
+
+
+def best_failure(failures: list[Failure]) -> Failure | None:
+    """The most telling failure: the furthest one, except that a value of the wrong shape beats
+    the same argument found missing later (期限 T7 下周: "下周" is not a date)."""
+    if not failures:
+        return None
+    bad_args = {id(f.arg) for f in failures if f.kind == "bad"}
+    ranked = [
+        f
+        for f in failures
+        if not (f.kind == "missing" and f.arg is not None and id(f.arg) in bad_args)
+    ]
+    return max(ranked, key=lambda f: (f.pos, _KIND_RANK[f.kind]))
+
+
+def explain(failure: Failure, scan: Scan) -> str:
+    word = scan.word(failure.pos)[0] or scan.text[failure.pos : failure.pos + 1]
+    word = echo(word)
+    if failure.kind == "bad":
+        return failure.arg.bad_shape(word)
+    if failure.form is not None and not failure.form.args:
+        return f"“{failure.form.command}”不需要参数，直接发送“{failure.form.command}”即可。"
+    return f"多写了“{word}”。"
+
+
+def _label(arg: Arg) -> str:
+    return (arg.label or "|".join(getattr(arg, "words", ())[:2])).rstrip("…")
+
+
+def explain_missing(failures: list[Failure]) -> str:
+    """请写明编号和百分比 (one form) / 请写明编号或单位 (the first missing of several forms)."""
+    if len(failures) == 1:
+        labels = [_label(a) for a in failures[0].missing]
+        return "请写明" + "和".join(dict.fromkeys(labels)) + "。"
+    firsts = [_label(f.missing[0]) for f in failures if f.missing]
+    return "请写明" + "或".join(dict.fromkeys(firsts)) + "。"
+
+
+def echo(text: str) -> str:
+    """What was typed, cut to a sane length for quoting back."""
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "…"
+
 
 class Registry:
     def __init__(self):
         self._commands: list[Command] = []
+        self._by_name: dict[str, Command] = {}
         self._by_alias: dict[str, Command] = {}
 
     def command(
-        self, name: str, *, aliases: tuple[str, ...] = (), access: str, usage: str, help: str
+        self,
+        name: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        access: str,
+        args: tuple[Arg, ...] = (),
+        help: str,
+        example: str = "",
+        transactional: bool = True,
     ):
-        """Decorator: declare a command. Duplicate names fail at import, not at run time."""
+        """Decorator: declare a command, or another form of one (the same name again; aliases are
+        given once). Duplicate aliases and unknown access levels fail at import."""
         if access not in ACCESS_LEVELS:
             raise ValueError(f"unknown access level {access!r} for {name}")
+        names = [a.name for a in args]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{name}: two arguments share a name")
 
         def register(handler: Handler) -> Handler:
-            cmd = Command(name, aliases, access, usage, help, handler, len(self._commands))
-            for alias in cmd.names:
-                key = fold(alias).lower()
-                if not key or " " in key:
-                    raise ValueError(f"command alias {alias!r} must be one word")
-                if key in self._by_alias:
-                    raise ValueError(f"command alias {alias!r} is declared twice")
-                self._by_alias[key] = cmd
-            self._commands.append(cmd)
+            cmd = self._by_name.get(name)
+            if cmd is None:
+                cmd = Command(name, tuple(aliases), len(self._commands))
+                for alias in cmd.names:
+                    key = fold(alias).lower()
+                    if not key or " " in key:
+                        raise ValueError(f"command alias {alias!r} must be one word")
+                    if key in self._by_alias:
+                        raise ValueError(f"command alias {alias!r} is declared twice")
+                    self._by_alias[key] = cmd
+                self._by_name[name] = cmd
+                self._commands.append(cmd)
+            elif aliases:
+                raise ValueError(f"aliases of {name} are declared with its first form")
+            form = Form(name, tuple(args), handler, access, help, example, transactional)
+            if any(f.args == form.args for f in cmd.forms):
+                raise ValueError(f"{name}: two forms with the same arguments")
+            cmd.forms.append(form)
             return handler
 
         return register
@@ -121,53 +286,149 @@ class Registry:
     def commands(self) -> list[Command]:
         return list(self._commands)
 
+    @property
+    def aliases(self) -> dict[str, Command]:
+        return dict(self._by_alias)
+
     def get(self, name: str) -> Command | None:
         return self._by_alias.get(fold(name).lower())
 
     def visible_to(self, ctx: Context) -> list[Command]:
-        return [c for c in self._commands if ctx.may(c.access)]
+        return [c for c in self._commands if c.visible_forms(ctx)]
 
-    def find(self, text: str) -> tuple[Command | None, str]:
-        """The command a folded text starts with (longest alias wins) and the rest of the text.
+    def find_at(self, scan: Scan, pos: int) -> tuple[Command | None, int]:
+        """The command whose alias starts at `pos` (longest wins) and where the alias ends.
 
         Chinese names may run straight into their arguments ("进度T7 60%"); English aliases must
-        be followed by a space or the end, so "helpme" is not "help".
-        """
-        lowered = text.lower()
-        best: tuple[str, Command] | None = None
+        be followed by a separator or the end, so "helpme" is not "help"."""
+        lowered = scan.text[pos:].lower()
+        best: tuple[int, Command] | None = None
         for alias, cmd in self._by_alias.items():
             if not lowered.startswith(alias):
                 continue
-            rest = text[len(alias) :]
-            if alias.isascii() and rest and not rest.startswith(" "):
+            nxt = lowered[len(alias) : len(alias) + 1]
+            if alias.isascii() and nxt and nxt.isascii() and nxt.isalnum():
                 continue
-            if best is None or len(alias) > len(best[0]):
-                best = (alias, cmd)
+            if best is None or len(alias) > best[0]:
+                best = (len(alias), cmd)
         if best is None:
-            return None, text
-        return best[1], text[len(best[0]) :].strip()
+            return None, pos
+        return best[1], pos + best[0]
 
-    def dispatch(self, ctx: Context, text: str) -> str:
-        """Run the command in `text` for `ctx`; every refusal is a short answer, never a raise."""
-        text = fold(text)
-        if not text:
-            return ctx.say("errors.j2", "empty")
-        cmd, rest = self.find(text)
-        if cmd is None:
-            return ctx.say("errors.j2", "unknown_command", word=text.split(" ", 1)[0][:20])
-        if not ctx.may(cmd.access):
-            return ctx.say("errors.j2", "forbidden", name=cmd.name, who=ACCESS_LABELS[cmd.access])
-        args = rest.split(" ") if rest else []
+    def find(self, text: str) -> tuple[Command | None, str]:
+        """The command a text starts with, and the rest of the text (folded)."""
+        scan = Scan(text)
+        start = scan.skip(0)
+        cmd, end = self.find_at(scan, start)
+        return cmd, scan.text[scan.skip(end) :].strip()
+
+    def parse(self, ctx: Context, cmd: Command, scan: Scan, pos: int) -> Parsed:
+        """The first form of `cmd` the caller may use whose shapes fit the text from `pos`.
+        Raises Refusal (forbidden, or the most telling failure with the usage lines)."""
+        visible = cmd.visible_forms(ctx)
+        if not visible:
+            fitting = [f for f in cmd.forms if _match(f.args, scan, pos, 0, {}, []) is not None]
+            raise Refusal(forbidden((fitting or cmd.forms)[0]))
+        failures: list[Failure] = []
+        for form in visible:
+            found: list[Failure] = []
+            raw = _match(form.args, scan, pos, 0, {}, found)
+            if raw is not None:
+                return Parsed(form, raw)
+            failures.extend(replace(f, form=form) for f in found)
+        for form in cmd.forms:
+            if form not in visible and _match(form.args, scan, pos, 0, {}, []) is not None:
+                raise Refusal(forbidden(form))
+        failure = best_failure(failures)
+        if failure is None:  # no arguments can fail: defensive
+            raise Refusal("看不懂。", summary_usage(cmd.name, visible))
+        if failure.kind == "missing":
+            # The same thing missing from several forms: "请写明编号或单位".
+            alike = [f for f in failures if f.kind == "missing" and f.pos == failure.pos]
+            message = explain_missing(alike)
+            usage = summary_usage(cmd.name, [f.form for f in alike])
+        else:
+            message, usage = explain(failure, scan), failure.form.usage
+        raise Refusal(message, usage)
+
+    def run(self, ctx: Context, parsed: Parsed) -> str:
+        """Convert the values and call the handler; every refusal is a short answer."""
+        form = parsed.form
         try:
+            if not form.transactional:
+                return form.handler(ctx, self._convert(ctx, form, parsed.raw))
             # A savepoint: a refusal raised after a partial write leaves nothing behind.
             with database.atomic():
-                return cmd.handler(ctx, args)
-        except (CommandError, ParseError) as exc:
-            message = exc.message if isinstance(exc, CommandError) else str(exc)
-            show_usage = exc.show_usage if isinstance(exc, CommandError) else True
-            return ctx.say(
-                "errors.j2", "with_usage", message=message, usage=cmd.usage if show_usage else ""
-            )
+                return form.handler(ctx, self._convert(ctx, form, parsed.raw))
+        except (CommandError, ArgError) as exc:
+            usage = form.usage if exc.show_usage else ""
+            return ctx.say("errors.j2", "with_usage", message=exc.message, usage=usage)
+        except ParseError as exc:
+            return ctx.say("errors.j2", "with_usage", message=str(exc), usage=form.usage)
+
+    @staticmethod
+    def _convert(ctx: Context, form: Form, raw: dict) -> SimpleNamespace:
+        values = {}
+        for arg in form.args:
+            value = raw.get(arg.name)
+            values[arg.name] = None if value is None else arg.convert(ctx, value)
+        return SimpleNamespace(**values)
+
+    def dispatch(self, ctx: Context, text: str) -> str:
+        """Read `text` the way people write it and answer; never raises for bad input."""
+        from bot.commands.reader import dispatch
+
+        return dispatch(self, ctx, text)
+
+
+def forbidden(form: Form) -> str:
+    words = [form.command] + [a.usage for a in form.args if isinstance(a, Keyword)]
+    return (
+        f"“{' '.join(words)}”只有{ACCESS_LABELS[form.access]}可以使用。发送“帮助”查看您可用的命令。"
+    )
+
+
+def _bare(arg: Arg) -> str:
+    """An argument's usage without its brackets, for use inside a larger bracket."""
+    return arg.usage.strip("<>[]")
+
+
+def summary_usage(name: str, forms: list[Form]) -> str:
+    """One usage line for several forms: 单位 [单位], 催办 <编号|单位>, 周报 预览|发布,
+    群组 [组名] [加|减 单位…]; otherwise the forms one after another."""
+    forms = list(dict.fromkeys(forms))
+    if len(forms) == 1:
+        return forms[0].usage
+    if all(len(f.args) <= 1 for f in forms):
+        args = [f.args[0] for f in forms if f.args]
+        joined = "|".join(dict.fromkeys(_bare(a) for a in args))
+        if len(args) < len(forms):
+            return f"{name} [{joined}]"
+        if all(isinstance(a, Keyword) for a in args):
+            return f"{name} {joined}"
+        return f"{name} <{joined}>"
+    ordered = sorted(forms, key=lambda f: len(f.args))
+    if all(b.args[: len(a.args)] == a.args for a, b in pairwise(ordered)):
+        parts, done = [name], 0
+        for form in ordered:
+            new = form.args[done:]
+            if new:
+                text = " ".join(_bare(a) for a in new)
+                parts.append(" ".join(a.usage for a in new) if form is ordered[0] else f"[{text}]")
+            done = len(form.args)
+        return " ".join(parts)
+    rest = forms[1:]
+    if all(f.args and isinstance(f.args[0], Keyword) for f in rest):
+        words = "|".join(dict.fromkeys(f.args[0].words[0] for f in rest))
+        return f"{forms[0].usage}（另有 {name} {words}…）"
+    return "；".join(f.usage for f in forms)
+
+
+def summary_help(forms: list[Form]) -> str:
+    """The help line for a command as one person sees it: its first form's help, or both when
+    it has just two forms (周报 预览|发布, 单位 [单位])."""
+    helps = list(dict.fromkeys(f.help for f in forms))
+    return "；".join(helps) if len(helps) == 2 else helps[0]
 
 
 REGISTRY = Registry()

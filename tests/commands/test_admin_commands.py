@@ -152,7 +152,8 @@ def test_overdue_lists_by_unit(bot, clock):
     assert "目前没有逾期" in bot.say("boss", "逾期")
     clock.set(clock.now().replace(day=30))
     reply = bot.say("boss", "逾期")
-    assert "县市场监管局" in reply and "逾期 3 天" in reply
+    # Friday's deadline, read on Monday: one working day overdue, not three calendar days.
+    assert "县市场监管局" in reply and "已逾期 1 个工作日" in reply
 
 
 def test_log_filters_by_code_and_unit(bot):

@@ -34,7 +34,7 @@ def test_help_shows_only_what_the_role_may_run(bot):
 
 def test_help_for_one_command(bot):
     reply = bot.say("boss", "帮助 进度")
-    assert "用法：进度 <编号> <百分比> [说明]" in reply
+    assert "· 进度 <编号> <百分比> [说明]" in reply and "例：进度 T7 60%" in reply
     assert "progress" in reply
 
 
@@ -61,7 +61,7 @@ def test_my_tasks_shows_overdue_and_hides_done(bot, clock):
     bot.say("li", "完成 T11")
     clock.set(clock.now().replace(day=30))
     reply = bot.say("li", "我的任务")
-    assert "已逾期 3 天" in reply
+    assert "已逾期 1 个工作日" in reply  # Friday to Monday
     assert "T11 " not in reply
 
 

@@ -18,12 +18,15 @@ def test_national_day_2026_and_its_makeup_saturday():
     assert cal.workdays_between(date(2026, 10, 9), date(2026, 9, 29)) == -3
 
 
-def test_office_entries_win_and_cover_a_year():
+def test_office_entries_win_and_a_marked_year_is_covered():
     cal = WorkCalendar({date(2027, 1, 1): False, date(2026, 10, 10): False})
     assert not cal.is_workday(date(2027, 1, 1)) and not cal.is_workday(date(2026, 10, 10))
     assert cal.is_workday(date(2027, 1, 4))  # Monday, past the package: weekdays
     assert not cal.is_workday(date(2027, 1, 9))
-    assert not WorkCalendar.package_covers(2027) and cal.covers(2027)
+    # One entry is not the whole year: covered only once the office marks it as entered.
+    assert not WorkCalendar.package_covers(2027) and not cal.covers(2027)
+    marked = WorkCalendar({date(2027, 1, 1): False}, complete_years=[2027])
+    assert marked.covers(2027) and marked.missing_year_warning(date(2026, 12, 1)) is None
 
 
 def test_missing_year_warning_from_60_days_before_the_year_ends():

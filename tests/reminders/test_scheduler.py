@@ -89,6 +89,11 @@ def test_admins_hear_weekly_that_next_years_calendar_is_missing(bot, services, c
     assert not [m for m in bot.deliver() if "2027 年" in m.content.get("text", "")]
     bot.say("boss", "日历 2027-01-01 休 元旦")
     bot.deliver()
-    clock.set(datetime(2026, 11, 9, 9, 5, tzinfo=TZ))  # next week: the office has begun 2027
+    clock.set(datetime(2026, 11, 9, 9, 5, tzinfo=TZ))  # next week: one day entered is not enough
+    tick(services)
+    assert [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]
+    assert "已标记" in bot.say("boss", "日历 2027 已录入")
+    bot.deliver()
+    clock.set(datetime(2026, 11, 16, 9, 5, tzinfo=TZ))  # the week after: the year is marked
     tick(services)
     assert not [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]

@@ -1,0 +1,237 @@
+"""The office's commands about deadlines and responsibility: setting deadlines (期限), adding
+responsible units (分配), and deciding extension requests (批准, 驳回)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.commands.args import DateArg, IntArg, ItemArg, RestArg, UnitArg, UnitsArg
+from bot.commands.common import (
+    audit,
+    calendar,
+    deadline_label,
+    liaisons_by_unit,
+)
+from bot.commands.registry import CommandError, Context, command
+from models.plan import Assignment
+from models.progress import ExtensionRequest
+from models.schedule import ReminderSent
+from reminders.ladder import LadderSettings, due_steps, overdue_workdays
+
+EARLIEST_DEADLINE = date(2023, 1, 1)  # the plan was issued in 2023: earlier dates are typos
+
+
+@command(
+    "期限",
+    aliases=("deadline", "设期限"),
+    access="admin",
+    args=(ItemArg(), UnitArg(optional=True), DateArg()),
+    help="设定或修改期限；不写单位即所有责任单位；可补录已过去的期限",
+    example="期限 T7 市监局 2026-12-31",
+)
+def deadline_cmd(ctx: Context, args) -> str:
+    item, new_deadline = args.item, args.date
+    if new_deadline < EARLIEST_DEADLINE:
+        raise CommandError(f"期限 {new_deadline} 早于方案印发的 2023 年，请检查年份。")
+    query = Assignment.select().where(Assignment.item == item)
+    target = "全部责任单位"
+    if args.unit is not None:
+        match = args.unit
+        target = match.unit.name if match.unit else match.group.name
+        query = query.where(Assignment.unit.in_([u.id for u in match.units] or [0]))
+    assignments = list(query.order_by(Assignment.id))
+    if not assignments:
+        raise CommandError(f"{item.code} 没有分配给{target}。可先用“分配”添加责任单位。")
+    changed = [a for a in assignments if a.deadline != new_deadline]
+    for a in changed:
+        Assignment.update(
+            deadline=new_deadline,
+            updated_at=ctx.now,
+            deadline_set_on=a.deadline_set_on or ctx.today,
+        ).where(Assignment.id == a.id).execute()
+        audit(
+            ctx,
+            "deadline",
+            f"{item.code} {a.unit.name}期限：{deadline_label(a.deadline)} → {new_deadline}",
+            item_code=item.code,
+            unit_name=a.unit.name,
+            before={"deadline": str(a.deadline) if a.deadline else None},
+            after={"deadline": str(new_deadline)},
+        )
+    open_changed = [a for a in changed if a.status == "open"]
+    people = liaisons_by_unit(sorted({a.unit_id for a in assignments if a.status == "open"}))
+    text = ctx.renderer.render("deadline_notice.j2", item=item, deadline=new_deadline)
+    notified = 0
+    for unit_id in sorted({a.unit_id for a in open_changed}):
+        for m in people[unit_id]:
+            notified += ctx.outbox.to_members(
+                [m.wecom_userid],
+                text,
+                f"deadline:{ctx.inbound.id if ctx.inbound else 0}:{m.wecom_userid}",
+            )
+    overdue = overdue_workdays(new_deadline, ctx.today, calendar(ctx))
+    if overdue and open_changed:
+        _start_ladder_tomorrow(ctx, open_changed, new_deadline)
+    unbound = sorted(
+        {a.unit.name for a in assignments if a.status == "open" and not people[a.unit_id]}
+    )
+    return ctx.say(
+        "replies.j2",
+        "deadline_set",
+        item=item,
+        deadline=new_deadline,
+        target=target,
+        count=len(assignments),
+        changed=len(changed),
+        notified=notified,
+        unbound=unbound,
+        overdue=overdue,
+        past=new_deadline < ctx.today,
+    )
+
+
+def _start_ladder_tomorrow(ctx: Context, assignments: list[Assignment], deadline: date) -> None:
+    """A deadline back-filled in the past joins the overdue ladder from the next round: the
+    notice just sent stands for today's reminder."""
+    cal = calendar(ctx)
+    settings = LadderSettings(tuple(ctx.config.remind_days_before), ctx.config.escalate_after)
+    steps = due_steps(deadline, ctx.today, cal, settings)
+    rows = [
+        {
+            "assignment": a.id,
+            "step": step.step,
+            "day": ctx.today,
+            "recipients": "",
+            "sent_at": ctx.now,
+        }
+        for a in assignments
+        for step in steps
+    ]
+    if rows:
+        ReminderSent.insert_many(rows).on_conflict_ignore().execute()
+
+
+@command(
+    "分配",
+    aliases=("assign",),
+    access="admin",
+    args=(ItemArg(), UnitsArg()),
+    help="给任务或指标增加责任单位（可写单位组）",
+    example="分配 T7 审批局",
+)
+def assign_cmd(ctx: Context, args) -> str:
+    item = args.item
+    has_lead = (
+        Assignment.select().where((Assignment.item == item) & (Assignment.role == "lead")).exists()
+    )
+    existing = {a.unit_id for a in Assignment.select().where(Assignment.item == item)}
+    added, already = [], []
+    for match in args.units:
+        via = match.group.name if match.group else ""
+        for unit in match.units:
+            if unit.id in existing:
+                already.append(unit.name)
+                continue
+            role = "lead" if not has_lead and match.unit is not None else "co"
+            has_lead = has_lead or role == "lead"
+            Assignment.create(item=item, unit=unit, role=role, via_group=via, updated_at=ctx.now)
+            existing.add(unit.id)
+            added.append(unit.name)
+            audit(
+                ctx,
+                "assign",
+                f"{item.code} 增加责任单位 {unit.name}（{'牵头' if role == 'lead' else '配合'}）",
+                item_code=item.code,
+                unit_name=unit.name,
+                after={"role": role},
+            )
+    if not added:
+        raise CommandError(
+            f"这些单位都已是 {item.code} 的责任单位：" + "、".join(already), show_usage=False
+        )
+    return ctx.say("replies.j2", "assigned", item=item, added=added, already=already)
+
+
+REQUEST = IntArg("request", "申请编号", what="申请编号")
+
+
+def _pending_request(number: int) -> ExtensionRequest:
+    request = ExtensionRequest.get_or_none(ExtensionRequest.id == number)
+    if request is None:
+        raise CommandError(f"没有编号为 {number} 的延期申请。")
+    if request.status != "pending":
+        raise CommandError(
+            f"延期申请 {number} {request.status_label}，不能再次处理。", show_usage=False
+        )
+    return request
+
+
+@command(
+    "批准",
+    aliases=("approve", "同意"),
+    access="admin",
+    args=(REQUEST,),
+    help="批准延期申请，期限随之改为申请的日期",
+)
+def approve_cmd(ctx: Context, args) -> str:
+    return _decide_extension(ctx, _pending_request(args.request), approved=True, note="")
+
+
+@command(
+    "驳回",
+    aliases=("reject", "不同意"),
+    access="admin",
+    args=(REQUEST, RestArg("reason", "原因")),
+    help="驳回延期申请，期限不变",
+)
+def reject_cmd(ctx: Context, args) -> str:
+    request = _pending_request(args.request)
+    return _decide_extension(ctx, request, approved=False, note=args.reason or "")
+
+
+def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
+    """Record the decision, move the deadline if approved, tell the requester, log it."""
+    assignment = request.assignment
+    item = assignment.item
+    ExtensionRequest.update(
+        status="approved" if approved else "rejected",
+        decided_by=ctx.userid,
+        decided_at=ctx.now,
+        decision_note=note,
+    ).where(ExtensionRequest.id == request.id).execute()
+    if approved:
+        Assignment.update(deadline=request.requested_deadline, updated_at=ctx.now).where(
+            Assignment.id == assignment.id
+        ).execute()
+        summary = (
+            f"批准延期申请 {request.id}：{item.code} {assignment.unit.name}期限 "
+            f"{deadline_label(assignment.deadline)} → {request.requested_deadline}"
+        )
+        before = {"deadline": str(assignment.deadline) if assignment.deadline else None}
+        after = {"deadline": str(request.requested_deadline)}
+    else:
+        summary = f"驳回延期申请 {request.id}（{item.code} {assignment.unit.name}）" + (
+            f"：{note}" if note else ""
+        )
+        before, after = {"status": "pending"}, {"status": "rejected", "note": note}
+    audit(
+        ctx,
+        "extension_approved" if approved else "extension_rejected",
+        summary,
+        item_code=item.code,
+        unit_name=assignment.unit.name,
+        before=before,
+        after=after,
+    )
+    text = ctx.renderer.render(
+        "extension_decided.j2", request=request, item=item, approved=approved, note=note
+    )
+    ctx.outbox.to_members([request.wecom_userid], text, f"extension-decided:{request.id}")
+    return ctx.say(
+        "replies.j2",
+        "extension_decided",
+        request=request,
+        item=item,
+        approved=approved,
+        unit=assignment.unit,
+    )

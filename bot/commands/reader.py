@@ -1,0 +1,250 @@
+"""Reading what people type, deterministically: the command first ("进度 T7 60%"), or the item
+first ("T7 完成了", "T7 60% 已报送", "完成了T7"), with Chinese punctuation, greetings and thanks
+around it. When the meaning is not clear it asks back with the exact reply to send; it never
+guesses a change to data. An unknown command is answered with the closest ones.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING
+
+from bot.commands.args import ItemArg, code_at, number_at, percent_like
+from bot.commands.registry import Command, Context, Parsed, Refusal, Registry, echo
+from bot.text import Scan
+
+if TYPE_CHECKING:
+    pass
+
+GREETINGS = (
+    "你好",
+    "您好",
+    "你好呀",
+    "哈喽",
+    "hello",
+    "hi",
+    "在吗",
+    "在么",
+    "在不在",
+    "早上好",
+    "上午好",
+    "中午好",
+    "下午好",
+    "晚上好",
+    "早",
+    "老师好",
+    "领导好",
+)
+THANKS = (
+    "谢谢你",
+    "谢谢您",
+    "谢谢",
+    "多谢",
+    "感谢",
+    "谢了",
+    "辛苦了",
+    "辛苦",
+    "thanks",
+    "thank you",
+)
+ACKS = ("好的", "好", "收到", "收到了", "嗯", "嗯嗯", "明白", "明白了", "知道了", "ok", "okay")
+# Words in front of a request that change nothing about it.
+POLITE = ("请问", "麻烦你", "麻烦您", "麻烦", "请帮我", "帮我", "我要", "我想")
+
+_SEP = r"[\s,:;!?。、()\[\]【】~…·.]*"
+_PREFIX = re.compile(
+    r"^(?:"
+    + "|".join(re.escape(w) for w in sorted(GREETINGS + THANKS, key=len, reverse=True))
+    + r")"
+    + _SEP,
+    re.IGNORECASE,
+)
+_SUFFIX = re.compile(
+    _SEP
+    + r"(?:"
+    + "|".join(re.escape(w) for w in sorted(THANKS, key=len, reverse=True))
+    + r")(?:了|啦|哈|呀)?"
+    + _SEP
+    + "$",
+    re.IGNORECASE,
+)
+_POLITE = re.compile(r"^(?:" + "|".join(POLITE) + r")" + _SEP)
+_ONLY_ACK = re.compile(
+    r"^(?:" + "|".join(re.escape(w) for w in ACKS) + r")" + _SEP + "$", re.IGNORECASE
+)
+# Item-first: the words that may follow a code and name what to do with it.
+_ITEM_COMMANDS = ("任务", "进度", "完成", "延期", "数据", "佐证", "期限", "评分", "催办", "日志")
+# After a Chinese command word, what may come next for the phrase to be read as that command:
+# "T7 已完成，材料已报送" is done; "T7 已完成初稿" is not (it is progress, of unknown size).
+_CLEAN_AFTER = re.compile(r"^(?:$|[\s,:;!?。、()~…]|[0-9]|了|啦|啊|的)")
+
+
+def dispatch(registry: Registry, ctx: Context, text: str) -> str:
+    scan = Scan(text)
+    trimmed, greeted = _trim(scan)
+    if not trimmed.text.strip():
+        if greeted or _ONLY_ACK.match(scan.text.strip()):
+            return greeting(ctx, thanks=_is_thanks(scan.text))
+        return ctx.say("errors.j2", "empty")
+    if _ONLY_ACK.match(trimmed.text.strip()):
+        return greeting(ctx, thanks=False)
+    try:
+        parsed = read(registry, ctx, trimmed)
+    except Refusal as refusal:
+        return ctx.say("errors.j2", "with_usage", message=refusal.message, usage=refusal.usage)
+    except AskBack as question:
+        return question.message
+    return registry.run(ctx, parsed)
+
+
+class AskBack(Exception):
+    """The meaning is not clear: a question with the exact reply to send."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _trim(scan: Scan) -> tuple[Scan, bool]:
+    """Drop greetings and politeness in front, and thanks at the end."""
+    text = scan.text
+    start, end, greeted = 0, len(text), False
+    while True:
+        start = scan.skip(start)
+        match = _PREFIX.match(text, start) or _POLITE.match(text, start)
+        if not match or match.end() == start:
+            break
+        greeted = greeted or not _POLITE.match(text, start)
+        start = match.end()
+    suffix = _SUFFIX.search(text, start)
+    if suffix:
+        end = suffix.start()
+        greeted = True
+    return Scan(scan.original_between(start, end)), greeted
+
+
+def _is_thanks(text: str) -> bool:
+    return any(word in text.lower() for word in THANKS)
+
+
+def read(registry: Registry, ctx: Context, scan: Scan) -> Parsed:
+    """What the text asks for, as a parsed form; Refusal or AskBack otherwise."""
+    pos = scan.skip(0)
+    cmd, end = registry.find_at(scan, pos)
+    if cmd is not None:
+        return registry.parse(ctx, cmd, scan, end)
+    code = code_at(scan, pos)
+    if code is not None:
+        return _item_first(registry, ctx, scan, code[0], code[1])
+    raise _not_understood(registry, ctx, scan, pos)
+
+
+def _command(registry: Registry, name: str) -> Command:
+    cmd = registry.get(name)
+    assert cmd is not None, name
+    return cmd
+
+
+def _reparse(registry: Registry, ctx: Context, name: str, code: str, rest: str) -> Parsed:
+    """Read "<name> <code> <rest>" as if typed in that order (the rest keeps its punctuation)."""
+    text = Scan(f"{name} {code} {rest}".strip())
+    cmd, end = registry.find_at(text, 0)
+    return registry.parse(ctx, cmd, text, end)
+
+
+def _item_first(registry: Registry, ctx: Context, scan: Scan, code: str, end: int) -> Parsed:
+    after = scan.skip(end)
+    rest_text = scan.original_between(after)
+    if after >= len(scan):
+        return _reparse(registry, ctx, "任务", code, "")
+    other = code_at(scan, after)
+    if other is not None:
+        raise AskBack(ctx.say("reader.j2", "one_at_a_time", codes=[code, other[0]]))
+    cmd, cmd_end = registry.find_at(scan, after)
+    if cmd is not None and cmd.name in _ITEM_COMMANDS:
+        following = scan.text[cmd_end:]
+        if cmd.name == "完成" and percent_like(scan, scan.skip(cmd_end)):
+            # "T7 完成80%": 80 % of it is done, which is progress.
+            return _reparse(registry, ctx, "进度", code, scan.original_between(scan.skip(cmd_end)))
+        word = scan.text[after:cmd_end]
+        if not word.isascii() and not _CLEAN_AFTER.match(following):
+            if cmd.name == "完成":
+                raise AskBack(ctx.say("reader.j2", "ask_done", code=code, said=echo(rest_text)))
+            raise AskBack(ctx.say("reader.j2", "ask_about", code=code, said=echo(rest_text)))
+        return _reparse(registry, ctx, cmd.name, code, scan.original_between(cmd_end))
+    if percent_like(scan, after):
+        return _reparse(registry, ctx, "进度", code, rest_text)
+    number = number_at(scan, after)
+    if number is not None:
+        if _quantitative(code) and ctx.may("unit"):
+            figures = " ".join(scan.text[after:].split())
+            raise AskBack(ctx.say("reader.j2", "ask_data", code=code, figures=echo(figures)))
+        raise AskBack(ctx.say("reader.j2", "ask_progress", code=code, number=echo(number)))
+    raise AskBack(ctx.say("reader.j2", "ask_about", code=code, said=echo(rest_text)))
+
+
+def _quantitative(code: str) -> bool:
+    from models.plan import Item
+
+    item = Item.get_or_none(Item.code == code)
+    return item is not None and item.is_quantitative
+
+
+def _not_understood(registry: Registry, ctx: Context, scan: Scan, pos: int) -> Exception:
+    """An unknown first word: the closest commands this person may use, or what to do with a
+    code named further on."""
+    word = scan.word(pos)[0] or scan.text[pos : pos + 8]
+    mentioned = None
+    for index in range(pos, len(scan)):
+        found = code_at(scan, index)
+        if found is not None and (index == 0 or not scan.text[index - 1].isalnum()):
+            mentioned = found[0]
+            break
+    if mentioned is None and percent_like(scan, scan.skip(pos)):
+        return AskBack(ctx.say("reader.j2", "ask_which_item", said=echo(scan.text.strip())))
+    close = closest_commands(registry, ctx, scan.text[pos:])
+    return AskBack(
+        ctx.say(
+            "reader.j2",
+            "unknown_command",
+            word=echo(word),
+            suggestions=[c.forms[0].usage for c in close],
+            code=mentioned or "",
+            may_report=ctx.may("unit"),
+        )
+    )
+
+
+def closest_commands(registry: Registry, ctx: Context, text: str, limit: int = 3) -> list[Command]:
+    """Commands whose name or alias is closest to the start of `text` (did-you-mean)."""
+    lowered = text.lower()
+    scores: dict[str, tuple[float, Command]] = {}
+    for alias, cmd in registry.aliases.items():
+        if len(alias) < 2 or not cmd.visible_forms(ctx):
+            continue
+        head = lowered[: len(alias)]
+        ratio = SequenceMatcher(None, head, alias).ratio()
+        if alias.isascii() != head.isascii():
+            ratio *= 0.5
+        if ratio >= 0.5 and ratio > scores.get(cmd.name, (0.0, cmd))[0]:
+            scores[cmd.name] = (ratio, cmd)
+    ranked = sorted(scores.values(), key=lambda pair: (-pair[0], pair[1].position))
+    return [cmd for _, cmd in ranked[:limit]]
+
+
+def greeting(ctx: Context, *, thanks: bool) -> str:
+    """A polite answer with the person's open items and how to report."""
+    from bot.commands.member import open_items_summary
+
+    summary = open_items_summary(ctx) if ctx.may("unit") and ctx.member else None
+    return ctx.renderer.render(
+        "greeting.j2",
+        thanks=thanks,
+        who=ctx.member.label if ctx.member else "",
+        role=ctx.role,
+        summary=summary,
+    )
+
+
+__all__ = ["AskBack", "ItemArg", "closest_commands", "dispatch", "greeting", "read"]
