@@ -34,6 +34,8 @@ _PERCENT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\s*%|百分之\s*[0-9零〇一二�
 _TENTHS = re.compile(r"[一二两三四五六七八九十]成")
 _BARE_INT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z.%])")
 
+_OPENERS = "([【「『《“‘"
+_PUNCTUATION = " ,:;!?。、()[]{}【】「」『』<>《》“”‘’\"'~…|."
 ITEM_HELP = "编号形如 T7（主要任务 T1–T22）或 Z11（评估指标 Z1–Z41）"
 
 
@@ -375,7 +377,14 @@ class RestArg(Arg):
     def shapes(self, scan, pos):
         if pos >= len(scan):
             return []
-        return [(scan.original_between(pos).strip()[: self.limit], len(scan))]
+        # The separators before a note are not part of it, but an opening bracket is.
+        start = pos
+        while start > 0 and scan.text[start - 1] in _OPENERS:
+            start -= 1
+        text = scan.original_between(start).strip()
+        if not scan.text[start:].strip(_PUNCTUATION):
+            return []  # only punctuation ("T7 已完成。"): no note
+        return [(text[: self.limit], len(scan))]
 
 
 @dataclass(frozen=True)

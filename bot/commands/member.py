@@ -13,7 +13,6 @@ from bot.commands.args import (
     PercentArg,
     RestArg,
     WordArg,
-    percent_like,
 )
 from bot.commands.common import (
     admin_userids,
@@ -30,12 +29,10 @@ from bot.commands.registry import (
     CommandError,
     Context,
     command,
-    echo,
     summary_help,
     summary_usage,
 )
 from bot.render import format_points
-from bot.text import Scan
 from models.plan import Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport, Score
@@ -253,18 +250,6 @@ def progress_cmd(ctx: Context, args) -> str:
 def done_cmd(ctx: Context, args) -> str:
     item = args.item
     note = args.note or ""
-    scan = Scan(note)
-    if note and percent_like(scan, scan.skip(0)):
-        # "完成 T7 80%": 80 % done is progress; never guess which was meant.
-        raise CommandError(
-            ctx.say(
-                "reader.j2",
-                "done_with_percent",
-                code=item.code,
-                percent=echo(scan.word(scan.skip(0))[0]),
-            ),
-            show_usage=False,
-        )
     assignment = own_assignment(ctx, item)
     if assignment.status == "done":
         raise CommandError(f"{item.code} 已经是“已完成”状态，无需重复报告。", show_usage=False)

@@ -356,10 +356,10 @@ class Registry:
         form = parsed.form
         try:
             if not form.transactional:
-                return form.handler(ctx, self._convert(ctx, form, parsed.raw))
+                return form.handler(ctx, self.convert(ctx, parsed))
             # A savepoint: a refusal raised after a partial write leaves nothing behind.
             with database.atomic():
-                return form.handler(ctx, self._convert(ctx, form, parsed.raw))
+                return form.handler(ctx, self.convert(ctx, parsed))
         except (CommandError, ArgError) as exc:
             usage = form.usage if exc.show_usage else ""
             return ctx.say("errors.j2", "with_usage", message=exc.message, usage=usage)
@@ -367,10 +367,11 @@ class Registry:
             return ctx.say("errors.j2", "with_usage", message=str(exc), usage=form.usage)
 
     @staticmethod
-    def _convert(ctx: Context, form: Form, raw: dict) -> SimpleNamespace:
+    def convert(ctx: Context, parsed: Parsed) -> SimpleNamespace:
+        """The parsed words as values (items, dates, units…); ArgError when one cannot be used."""
         values = {}
-        for arg in form.args:
-            value = raw.get(arg.name)
+        for arg in parsed.form.args:
+            value = parsed.raw.get(arg.name)
             values[arg.name] = None if value is None else arg.convert(ctx, value)
         return SimpleNamespace(**values)
 
