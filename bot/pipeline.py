@@ -163,22 +163,45 @@ class Pipeline:
             except MediaError as exc:
                 download_error = exc
         now = self.clock.now()
+        if msg.kind == "text" and not self._transactional(msg):
+            # A command that calls out (自检) must not hold a transaction, and with it SQLite's
+            # write lock, while it waits: it only reads, so it runs first, on its own.
+            reply, status = self._decide_safely(inbound, msg, None, atomic=False)
+            with database.atomic():
+                self._answer(inbound, msg, reply, status, now)
+            self.on_queued()
+            return reply
         with database.atomic():
-            status = "done"
-            try:
-                with database.atomic():  # savepoint: a crash undoes the half-made change only
-                    reply = self._decide(inbound, msg, download_error)
-            except Exception:
-                log.exception("inbound message %s crashed the handler", inbound.id)
-                reply = self.renderer.snippet("errors.j2", "internal", ref=inbound.id)
-                status = "failed"
-            if reply:
-                self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
-            InboundMessage.update(status=status, processed_at=now, lease_until=None).where(
-                InboundMessage.id == inbound.id
-            ).execute()
+            reply, status = self._decide_safely(inbound, msg, download_error)
+            self._answer(inbound, msg, reply, status, now)
         self.on_queued()
         return reply
+
+    def _decide_safely(
+        self, inbound, msg, download_error, *, atomic: bool = True
+    ) -> tuple[str | None, str]:
+        try:
+            if not atomic:
+                return self._decide(inbound, msg, download_error), "done"
+            with database.atomic():  # savepoint: a crash undoes the half-made change only
+                return self._decide(inbound, msg, download_error), "done"
+        except Exception:
+            log.exception("inbound message %s crashed the handler", inbound.id)
+            return self.renderer.snippet("errors.j2", "internal", ref=inbound.id), "failed"
+
+    def _transactional(self, msg: Incoming) -> bool:
+        try:
+            return self.registry.transactional(self.context_for(msg.userid), msg.text)
+        except Exception:  # reading failed: the transactional path answers it properly
+            return True
+
+    def _answer(self, inbound, msg, reply, status, now) -> None:
+        """Queue the reply and mark the message processed (inside the caller's transaction)."""
+        if reply:
+            self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
+        InboundMessage.update(status=status, processed_at=now, lease_until=None).where(
+            InboundMessage.id == inbound.id
+        ).execute()
 
     def retry_downloads(self, limit: int = 10) -> int:
         """Fetch again the files the platform could not hand over before; returns how many."""

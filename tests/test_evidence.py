@@ -90,3 +90,56 @@ def test_zuozheng_with_a_point_and_a_wrong_point(services, bot, clock):
     assert [(e.id, e.item_id, e.point) for e in Evidence.select()] == before
     assert "✓ 第1项" in bot.say("li", "佐证 Z12 第一项")
     assert Evidence.get().point == 1
+
+
+def test_a_caption_naming_an_item_that_does_not_exist_says_so(services, bot):
+    bot.bind("li", "市监局")
+    reply = _send_file(services, "li", "T99 佐证", "u1").reply
+    assert "T99 不存在" in reply and "不是本单位的责任事项" not in reply
+    reply = _send_file(services, "li", "T1 佐证", "u2").reply  # T1 belongs to other units
+    assert "T1 不是本单位的责任事项" in reply
+
+
+def test_a_misfiled_file_is_refiled_by_its_sender_and_logged(services, bot):
+    from models.audit import AuditEntry
+
+    bot.bind("li", "市监局")
+    _send_file(services, "li", "T7 佐证", "r1")
+    listing = bot.say("li", "佐证 列表")
+    number = Evidence.get().id
+    assert f"[{number}] 现场照片.png｜T7" in listing
+    reply = bot.say("li", f"佐证 改归 {number} T11")
+    assert f"文件 {number}“现场照片.png”由 T7 改归到 T11" in reply
+    assert Evidence.get().item.code == "T11"
+    assert "本单位 0 份" in bot.say("li", "任务 T7") and "本单位 1 份" in bot.say("li", "任务 T11")
+    entry = AuditEntry.select().where(AuditEntry.action == "evidence_refile").get()
+    assert entry.before == {"item": "T7", "point": None} and entry.after["item"] == "T11"
+    assert "不是县市场监管局的责任事项" in bot.say("li", f"佐证 改归 {number} T1")
+    assert "没有变化" in bot.say("li", f"佐证 改归 {number} T11")
+
+
+def test_a_withdrawn_file_no_longer_counts_but_stays_on_disk(services, bot):
+    bot.bind("li", "市监局")
+    _send_file(services, "li", "Z12 第2项", "w1")
+    evidence = Evidence.get()
+    reply = bot.say("li", f"佐证 撤回 {evidence.id} 传错了")
+    assert "已撤回" in reply and "原件仍保留" in reply
+    evidence = Evidence.get_by_id(evidence.id)
+    assert evidence.withdrawn_at is not None and evidence.withdrawn_by == "li"
+    assert services.evidence.path_for(evidence.sha256).read_bytes() == PNG
+    detail = bot.say("li", "任务 Z12")
+    assert "本单位 0 份" in detail and "✗ 第2项" in detail
+    assert "已撤回" in bot.say("li", "佐证 列表")
+    assert "已撤回，不能再改动" in bot.say("li", f"佐证 撤回 {evidence.id}")
+
+
+def test_only_the_sender_or_an_admin_may_refile_or_withdraw(services, bot):
+    bot.bind("li", "市监局")
+    bot.bind("li2", "市监局")
+    _send_file(services, "li", "T7", "p1")
+    number = Evidence.get().id
+    assert "不是您提交的" in bot.say("li2", f"佐证 撤回 {number}")
+    assert Evidence.get().withdrawn_at is None
+    assert "已改归" in bot.say("boss", f"佐证 改归 {number} T11")
+    assert "已撤回" in bot.say("boss", f"佐证 撤回 {number} 重复提交")
+    assert "没有文件号为 999" in bot.say("li", "佐证 撤回 999")

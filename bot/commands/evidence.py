@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import peewee
+
 from bot.commands.args import Arg, IntArg, ItemArg, Keyword, RestArg
 from bot.commands.common import admin_userids, audit, own_assignment
 from bot.commands.registry import CommandError, Context, command
@@ -284,10 +286,12 @@ def evidence_cmd(ctx: Context, args) -> str:
     example="佐证 列表 T7",
 )
 def evidence_list(ctx: Context, args) -> str:
-    query = Evidence.select(Evidence, Item, Unit).join(
-        Item, join_type="LEFT OUTER", on=(Evidence.item == Item.id)
+    query = (
+        Evidence.select(Evidence, Item, Unit)
+        .join(Item, peewee.JOIN.LEFT_OUTER, on=(Evidence.item == Item.id))
+        .switch(Evidence)
+        .join(Unit, peewee.JOIN.LEFT_OUTER, on=(Evidence.unit == Unit.id))
     )
-    query = query.switch(Evidence).join(Unit, join_type="LEFT OUTER", on=(Evidence.unit == Unit.id))
     if not ctx.is_admin:
         mine = Evidence.wecom_userid == ctx.userid
         if ctx.member is not None and ctx.member.unit_id is not None:

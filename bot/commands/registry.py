@@ -375,6 +375,15 @@ class Registry:
             values[arg.name] = None if value is None else arg.convert(ctx, value)
         return SimpleNamespace(**values)
 
+    def transactional(self, ctx: Context, text: str) -> bool:
+        """Whether answering `text` runs inside a transaction (all but 自检, which calls out)."""
+        from bot.commands.reader import understand
+
+        try:
+            return understand(self, ctx, text).form.transactional
+        except Exception:  # not a runnable command: refusals and questions are answered inside
+            return True
+
     def dispatch(self, ctx: Context, text: str) -> str:
         """Read `text` the way people write it and answer; never raises for bad input."""
         from bot.commands.reader import dispatch

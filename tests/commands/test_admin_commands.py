@@ -173,3 +173,78 @@ def test_units_lists_bindings(bot):
     reply = bot.say("boss", "单位")
     assert "县市场监管局（市监局）：联络员 li" in reply
     assert "各镇人民政府（9 个单位）" in reply
+
+
+def test_the_same_deadline_again_changes_nothing_and_notifies_nobody(bot):
+    bot.bind("li", "市监局")
+    bot.deliver()
+    bot.say("boss", "期限 T7 2026-12-31")
+    assert len(bot.deliver()) == 2  # the reply and the liaison's notice
+    before = snapshot()
+    reply = bot.say("boss", "期限 T7 2026-12-31")
+    assert "已经是 2026-12-31，没有改动，未通知任何人" in reply
+    assert snapshot() == before
+    assert [m.recipients for m in bot.deliver()] == [("boss",)]
+
+
+def test_a_deadline_names_the_units_nobody_is_bound_to(bot):
+    bot.bind("li", "市监局")
+    reply = bot.say("boss", "期限 T17 2026-12-31")
+    assert "以下单位还没有绑定联络员" in reply and "县工信科技局" in reply
+    assert "县市场监管局" not in reply.split("以下单位还没有绑定联络员")[1]
+
+
+def test_a_past_deadline_is_back_filled_and_joins_the_ladder_next_round(bot, services, clock):
+    from bot.outbox import Outbox
+    from reminders.calendar import WorkCalendar
+    from reminders.jobs import reminder_round
+
+    bot.bind("li", "市监局")
+    clock.set(clock.now().replace(hour=10))
+    reply = bot.say("boss", "期限 T11 2026-11-20")
+    assert "补录的过去期限" in reply and "已逾期 4 个工作日" in reply
+    unit = Unit.get(Unit.name == "县市场监管局")
+    t11 = Assignment.get(
+        (Assignment.item == Item.get(Item.code == "T11")) & (Assignment.unit == unit)
+    )
+    assert t11.deadline == date(2026, 11, 20)
+    bot.deliver()
+
+    def round_now():
+        reminder_round(
+            clock.now(), services.config, WorkCalendar.from_database(), Outbox(clock),
+            services.renderer,
+        )  # fmt: skip
+        return [m for m in bot.deliver() if "T11" in m.content.get("text", "")]
+
+    assert round_now() == [], "the deadline notice stands for today's reminder"
+    clock.set(clock.now().replace(day=27, hour=9, minute=30))  # the next working day
+    reminders = round_now()
+    assert len(reminders) == 1 and "已逾期 5 个工作日" in reminders[0].content["text"]
+
+
+def test_an_extension_decided_twice_says_so_plainly(bot):
+    bot.bind("li", "市监局")
+    bot.say("boss", "期限 T7 2026-12-10")
+    bot.say("li", "延期 T7 2026-12-31 等待上级文件")
+    request = bot.say("li", "我的任务")
+    assert "延期审批中" in request
+    bot.say("boss", "批准 1")
+    reply = bot.say("boss", "批准 1")
+    assert "延期申请 1 已批准，不能再次处理" in reply and "已已" not in reply
+
+
+def test_selfcheck_runs_outside_any_transaction(bot, services, monkeypatch):
+    """自检 calls WeCom; it must not hold the database's write lock while it does."""
+    import bot.commands.office as office
+    from models.db import database
+
+    seen = []
+
+    def fake_checks(config, now, client):
+        seen.append(database.in_transaction())
+        return []
+
+    monkeypatch.setattr(office, "run_checks", fake_checks)
+    bot.say("boss", "自检")
+    assert seen == [False]
