@@ -143,3 +143,42 @@ def test_only_the_sender_or_an_admin_may_refile_or_withdraw(services, bot):
     assert "已改归" in bot.say("boss", f"佐证 改归 {number} T11")
     assert "已撤回" in bot.say("boss", f"佐证 撤回 {number} 重复提交")
     assert "没有文件号为 999" in bot.say("li", "佐证 撤回 999")
+
+
+def test_the_same_file_twice_is_one_piece_of_evidence(services, bot, clock):
+    bot.bind("li", "市监局")
+    _send_file(services, "li", "T7 佐证", "d1")
+    clock.advance(minutes=5)
+    reply = _send_file(services, "li", "T7", "d2").reply
+    assert "此文件已于 2026-11-26 10:00 提交过" in reply and "不再重复计入" in reply
+    assert Evidence.select().count() == 1
+    # The same bytes for another item are evidence for that item too.
+    assert "已归到 T11" in _send_file(services, "li", "T11", "d3").reply
+    assert Evidence.select().count() == 2
+
+
+def test_a_long_file_name_whose_download_fails_is_kept(services, bot):
+    """Over 255 characters: cut to fit wherever a name is stored, on both databases."""
+    from bot.pipeline import MediaError
+    from models.messages import MediaDownload
+
+    class Failing:
+        def fetch(self, media_id, name_hint):
+            raise MediaError("企业微信暂时不可用")
+
+    bot.bind("li", "市监局")
+    services.pipeline.media = Failing()
+    name = "关于全县网络市场监管工作的情况报告" * 20 + ".pdf"
+    handled = services.pipeline.handle(
+        Incoming(
+            "wecom",
+            "long-name",
+            "li",
+            kind="file",
+            text="",
+            payload={"media_id": "m" * 300, "file_name": name},
+        )
+    )
+    assert "暂时未能从企业微信取回" in handled.reply
+    download = MediaDownload.get()
+    assert 0 < len(download.file_name) <= 200 and name.startswith(download.file_name[:10])

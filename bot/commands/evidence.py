@@ -4,6 +4,7 @@ A file the platform could not hand over yet is recorded and fetched again later.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import peewee
@@ -74,9 +75,20 @@ def _point_for(item: Item, caption: str) -> int | None:
     return point
 
 
-def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
-    """Record the file; attach it when the item is clear. Returns (assignment, named, count):
-    `named` is the code the caption gave, when the file could not go there."""
+@dataclass(frozen=True)
+class Filed:
+    """Where a received file went: its assignment (None: waiting for `佐证 编号`), the code its
+    caption named, the unit's file count for the item, and the earlier copy if it was one."""
+
+    assignment: Assignment | None
+    named: str | None
+    count: int
+    duplicate: Evidence | None = None
+
+
+def store_evidence(ctx: Context, stored: StoredFile, caption: str = "") -> Filed:
+    """Record the file; attach it when the item is clear. The same file (SHA-256) sent again for
+    the same unit, item and checklist point is one piece of evidence: nothing new is recorded."""
     named = find_code(caption) if caption else None
     assignment = _assignment_for(ctx, named or _recent_code(ctx))
     point = (
@@ -84,6 +96,24 @@ def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
         if assignment and assignment.item.is_indicator
         else None
     )
+    if assignment is not None:
+        earlier = (
+            Evidence.select()
+            .where(
+                (Evidence.sha256 == stored.sha256)
+                & (Evidence.unit == assignment.unit_id)
+                & (Evidence.item == assignment.item_id)
+                # One document may support several points of an indicator's checklist.
+                & ((Evidence.point == point) if point else Evidence.point.is_null())
+                & Evidence.active()
+            )
+            .order_by(Evidence.id)
+            .first()
+        )
+        if earlier is not None:
+            return Filed(
+                assignment, named, unit_file_count(assignment.item, assignment.unit_id), earlier
+            )
     evidence = Evidence.create(
         point=point,
         item=assignment.item_id if assignment else None,
@@ -105,7 +135,7 @@ def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
             unit_name=unit_name,
             after={"evidence": evidence.id, "sha256": stored.sha256},
         )
-        return None, named, 0
+        return Filed(None, named, 0)
     item = assignment.item
     audit(
         ctx,
@@ -115,7 +145,7 @@ def store_evidence(ctx: Context, stored: StoredFile, caption: str = ""):
         unit_name=assignment.unit.name,
         after={"evidence": evidence.id, "sha256": stored.sha256, "size": stored.size},
     )
-    return assignment, named, unit_file_count(item, assignment.unit_id)
+    return Filed(assignment, named, unit_file_count(item, assignment.unit_id))
 
 
 def unit_file_count(item: Item, unit_id: int) -> int:
@@ -127,16 +157,20 @@ def unit_file_count(item: Item, unit_id: int) -> int:
 
 
 def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
-    assignment, named, count = store_evidence(ctx, stored, caption)
-    if assignment is None:
+    filed = store_evidence(ctx, stored, caption)
+    if filed.duplicate is not None:
+        return ctx.say(
+            "replies.j2", "evidence_duplicate", earlier=filed.duplicate, item=filed.assignment.item
+        )
+    if filed.assignment is None:
         return ctx.say(
             "replies.j2",
             "evidence_needs_item",
             name=stored.original_name,
-            wrong_code=named or "",
-            exists=bool(named) and Item.get_or_none(Item.code == named) is not None,
+            wrong_code=filed.named or "",
+            exists=bool(filed.named) and Item.get_or_none(Item.code == filed.named) is not None,
         )
-    return _attached_reply(ctx, [stored.original_name], assignment, count)
+    return _attached_reply(ctx, [stored.original_name], filed.assignment, filed.count)
 
 
 def _attached_reply(ctx: Context, names: list[str], assignment: Assignment, count: int) -> str:
@@ -153,11 +187,12 @@ def _attached_reply(ctx: Context, names: list[str], assignment: Assignment, coun
 
 def record_pending_download(ctx: Context, payload: dict, error: str) -> str:
     """The platform did not hand the file over: keep its id and fetch it again later."""
-    name = clean_name(payload.get("file_name") or "") if payload.get("file_name") else "图片/文件"
+    hint = clean_name(payload.get("file_name") or "") if payload.get("file_name") else ""
+    name = hint or "图片/文件"
     MediaDownload.insert(
         inbound=ctx.inbound.id,
-        media_id=str(payload["media_id"]),
-        file_name=payload.get("file_name") or "",
+        media_id=str(payload["media_id"])[:255],
+        file_name=hint,  # cut to fit, as every stored name is (PostgreSQL refuses longer ones)
         wecom_userid=ctx.userid,
         attempts=1,
         next_attempt_at=ctx.now + timedelta(minutes=1),
@@ -176,17 +211,22 @@ def record_pending_download(ctx: Context, payload: dict, error: str) -> str:
 
 def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> None:
     caption = (download.inbound.text or "") if download.inbound_id else ""
-    assignment, _, count = store_evidence(ctx, stored, caption)
+    filed = store_evidence(ctx, stored, caption)
     MediaDownload.update(status="done", last_error="").where(
         MediaDownload.id == download.id
     ).execute()
-    text = ctx.say(
-        "replies.j2",
-        "file_fetched",
-        names=[stored.original_name],
-        item=assignment.item if assignment else None,
-        count=count,
-    )
+    if filed.duplicate is not None:
+        text = ctx.say(
+            "replies.j2", "evidence_duplicate", earlier=filed.duplicate, item=filed.assignment.item
+        )
+    else:
+        text = ctx.say(
+            "replies.j2",
+            "file_fetched",
+            names=[stored.original_name],
+            item=filed.assignment.item if filed.assignment else None,
+            count=filed.count,
+        )
     ctx.outbox.to_members([download.wecom_userid], text, f"download-ok:{download.id}")
 
 
