@@ -75,7 +75,7 @@ ERRMSG = {
 class Fault:
     """One injected failure, consumed by the next call to the path it was queued for."""
 
-    kind: str  # "errcode" | "http" | "drop" | "slow"
+    kind: str  # "errcode" | "http" | "drop" | "slow" | "ok"
     errcode: int = 0
     status: int = 500
     seconds: float = 0.0
@@ -95,6 +95,11 @@ class Fault:
     def drop(cls) -> Fault:
         """Close the connection without writing anything (the client sees a ConnectionError)."""
         return cls("drop")
+
+    @classmethod
+    def ok(cls) -> Fault:
+        """No fault: answer normally (to place a later fault in a sequence)."""
+        return cls("ok")
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -504,7 +509,7 @@ class FakeWeCom:
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
-            else:
+            elif fault.kind != "ok":
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
 
         route = _ROUTES.get((handler.command, path))

@@ -12,9 +12,11 @@ from fakes.wecom_server import Fault
 from helpers import ChatDriver
 from wecom_setup import wecom_config
 
-from bot.outbox import Outbox
+from bot.outbox import Outbox, OutboxSender
 from bot.pipeline import Incoming
 from bot.services import build_services
+from bot.transports.wecom.client import WeComClient
+from bot.transports.wecom.transport import WeComTransport
 from models.messages import InteractiveCard, MediaDownload, OutboxMessage
 from models.progress import Evidence
 
@@ -72,15 +74,53 @@ def test_transient_failures_are_retried_until_delivered_once(wecom, fake, clock,
     assert [m["text"]["content"] for m in fake.messages] == ["请报告进度"]
 
 
-def test_a_timeout_is_retried_and_absorbed_by_duplicate_check(wecom, fake, clock):
-    wecom.client.timeout = wecom.client.api.timeout = (1, 0.3)
-    Outbox(clock).to_members(["li"], "慢", "k")
-    fake.fail(SEND, Fault.slow(1.0))
+def test_the_same_question_twice_is_answered_twice(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    first, second = bot.say("li", "任务 T8"), bot.say("li", "任务 T8")
+    assert first == second
+    assert wecom.sender.drain().sent == 2
+    answers = [m for m in fake.messages if m["touser"] == "li" and "T8" in m["text"]["content"]]
+    assert [m["text"]["content"] for m in answers] == [first, second]
+    assert all(m["enable_duplicate_check"] == 1 for m in answers), "the check must be on"
+    assert answers[0]["duplicate_check_interval"] != answers[1]["duplicate_check_interval"]
+    assert fake.duplicates_absorbed == []
+
+
+def test_a_send_whose_answer_was_lost_is_retried_and_delivered_once(
+    tmp_path, db_url, db, fake, clock
+):
+    fake.clock = lambda: clock.now().timestamp()
+    config = wecom_config(tmp_path, db_url, fake)
+    client = WeComClient(config, clock, timeout=(1, 0.3))
+    sender = OutboxSender(WeComTransport(config, client), clock)
+    Outbox(clock).to_members(["li"], "请于本周五前报送材料", "k")
+    fake.fail(SEND, Fault.slow(1.0))  # longer than the client's read timeout
+    assert sender.drain().retried == 1
+    row = OutboxMessage.get()
+    assert row.status == "pending" and "Timeout" in row.last_error
+    # WeCom did take the slow one; the bot never heard.
+    assert fake.wait_for(lambda: len(fake.messages) == 1, timeout=5)
+    clock.advance(seconds=6)
+    assert sender.drain().sent == 1
+    row = OutboxMessage.get()
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert [m["text"]["content"] for m in fake.messages] == ["请于本周五前报送材料"]
+    assert fake.duplicates_absorbed == fake.messages, "the retry was the very same request"
+
+
+def test_every_part_of_a_row_is_its_own_request_and_retries_repeat_them(wecom, fake, clock):
+    block = "\n".join(["县市场监管局 T7 在全系统推行线上线下一体化监管"] * 30)
+    assert len(block.encode()) > 1024
+    Outbox(clock).to_members(["li"], f"{block}\n{block}\n{block}", "k")  # repeated parts
+    fake.fail(SEND, Fault.ok(), Fault.ok(), Fault.http(502))  # the third part fails once
     assert wecom.sender.drain().retried == 1
-    fake.wait_for(lambda: len(fake.messages) == 1, timeout=5)  # WeCom did take the slow one
-    drain_until_quiet(wecom, clock)
-    assert OutboxMessage.get().status == "sent"
-    assert len(fake.messages) == 1 and len(fake.duplicates_absorbed) == 1
+    clock.advance(seconds=6)
+    assert wecom.sender.drain().sent == 1
+    parts = [m["text"]["content"] for m in fake.messages]
+    assert len(parts) >= 3 and "\n".join(parts) == f"{block}\n{block}\n{block}"
+    assert len(fake.duplicates_absorbed) == 2, "the two parts delivered before the failure"
 
 
 def test_all_recipients_invalid_is_not_retried_and_admins_are_told(wecom, fake, clock):

@@ -115,3 +115,12 @@ def test_sliding_window():
     assert window.wait_needed(["b"], 3) == 0
     now[0] = 61
     assert window.wait_needed(["a"], 3) == 0
+
+
+def test_duplicate_check_interval_is_per_row_and_within_wecoms_range():
+    from bot.transports.wecom.transport import duplicate_check_interval
+
+    values = [duplicate_check_interval(row_id) for row_id in range(1, 12601)]
+    assert min(values) == 1800 and max(values) == 14400 - 1
+    assert len(set(values)) == 12600, "no two of 12600 consecutive rows share an interval"
+    assert duplicate_check_interval(7) == duplicate_check_interval(7), "same row, same JSON"

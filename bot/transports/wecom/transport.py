@@ -1,9 +1,13 @@
 """The WeCom transport: outbox rows to message/send, template cards, card updates, and the
 leading group through the group robot (webhook) or an app chat.
 
-Long texts are split at line boundaries into parts within WeCom's byte limits. A part that was
-sent before a later part failed is sent again on retry; `enable_duplicate_check` lets WeCom drop
-that repeat. Rates are kept below WeCom's silent-drop limits with sliding windows.
+Long texts are split at line boundaries into parts within WeCom's byte limits. Every
+message/send asks for WeCom's duplicate check, which drops a request whose JSON is the same as
+one delivered within `duplicate_check_interval`. The JSON is made identical for every attempt
+at the same outbox row and part (a retry after a timeout whose answer was lost, or of a part
+sent before a later part failed, is dropped by WeCom) and different between rows (the same
+answer asked for twice is delivered twice): the interval is derived from the row id. Rates are
+kept below WeCom's silent-drop limits with sliding windows.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 
 from bot.config import Config
@@ -29,7 +33,10 @@ from bot.transports.wecom.errors import WeComError
 APP_TEXT_LIMIT = 2048  # text and app markdown
 ROBOT_MARKDOWN_LIMIT = 4096
 ROBOT_TEXT_LIMIT = 2048
-DUPLICATE_CHECK_SECONDS = 1800
+# duplicate_check_interval: WeCom's default is 1800 s, its maximum 4 h. Each row gets its own
+# value in that range, so two rows never send the same JSON (unless 12600 rows apart).
+DUPLICATE_CHECK_MIN = 1800
+DUPLICATE_CHECK_SPAN = 4 * 3600 - DUPLICATE_CHECK_MIN
 
 
 class SlidingWindow:
@@ -91,15 +98,9 @@ class WeComTransport:
         elif message.msg_type == "card" and message.content.get("card"):
             payloads = [self._payload(message, "template_card", message.content["card"])]
         elif message.msg_type == "markdown":
-            payloads = [
-                self._payload(message, "markdown", {"content": part})
-                for part in split_utf8(text, APP_TEXT_LIMIT)
-            ]
+            payloads = self._text_payloads(message, "markdown", text)
         else:
-            payloads = [
-                self._payload(message, "text", {"content": part})
-                for part in split_utf8(text, APP_TEXT_LIMIT)
-            ]
+            payloads = self._text_payloads(message, "text", text)
         wait = self.per_member.wait_needed(message.recipients, len(payloads))
         if wait:
             raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
@@ -112,10 +113,8 @@ class WeComTransport:
                 if payload["msgtype"] != "template_card" or not _card_refused(exc):
                     raise
                 # WeCom would not take the card itself: the words still matter more.
-                for part in split_utf8(text, APP_TEXT_LIMIT):
-                    result = self.client.post(
-                        "message/send", self._payload(message, "text", {"content": part})
-                    )
+                for fallback in self._text_payloads(message, "text", text):
+                    result = self.client.post("message/send", fallback)
             invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
             msgid = msgid or str(result.get("msgid", ""))
         return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
@@ -132,14 +131,24 @@ class WeComTransport:
             ) from None
         return self.client.upload_media("file", meta.get("name", "file"), data)
 
-    def _payload(self, message: Outgoing, msgtype: str, body: dict) -> dict:
+    def _text_payloads(self, message: Outgoing, msgtype: str, text: str) -> list[dict]:
+        """One payload per part. Two parts of one row with the same words (rare: a repeated
+        2 KB block) would be the same JSON, and WeCom would drop the second: a repeat gets the
+        next interval."""
+        payloads, seen = [], Counter()
+        for part in split_utf8(text, APP_TEXT_LIMIT):
+            payloads.append(self._payload(message, msgtype, {"content": part}, repeat=seen[part]))
+            seen[part] += 1
+        return payloads
+
+    def _payload(self, message: Outgoing, msgtype: str, body: dict, repeat: int = 0) -> dict:
         return {
             "touser": "|".join(message.recipients),
             "msgtype": msgtype,
             "agentid": self.config.wecom_agent_id,
             msgtype: body,
             "enable_duplicate_check": 1,
-            "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
+            "duplicate_check_interval": duplicate_check_interval(message.id + repeat),
         }
 
     def _update_card(self, message: Outgoing) -> Delivered:
@@ -210,6 +219,13 @@ class WeComTransport:
             )
             return Delivered()
         raise _no_group()
+
+
+def duplicate_check_interval(row_id: int) -> int:
+    """1800..14400 s, fixed for an outbox row: WeCom's duplicate check compares the whole request
+    JSON, so this is what tells two rows with the same words apart, while every retry of one row
+    sends the very same JSON and is dropped by WeCom if an earlier attempt got through."""
+    return DUPLICATE_CHECK_MIN + row_id % DUPLICATE_CHECK_SPAN
 
 
 # Errors about who, when or how often, not about the card: a text would fail the same way.
