@@ -2,8 +2,9 @@
 
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
 webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
-records everything it receives, and can be told to fail (error codes, HTTP errors, dropped
-connections, slow answers). See /work/shared/docs/wecom.md for the real behaviour it imitates.
+records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
+answers, dropped connections, slow answers). See /work/shared/docs/wecom.md for the real
+behaviour it imitates.
 
 Usage::
 
@@ -75,11 +76,12 @@ ERRMSG = {
 class Fault:
     """One injected failure, consumed by the next call to the path it was queued for."""
 
-    kind: str  # "errcode" | "http" | "drop" | "slow" | "ok"
+    kind: str  # "errcode" | "http" | "garbage" | "drop" | "slow" | "ok"
     errcode: int = 0
     status: int = 500
     seconds: float = 0.0
-    errmsg: str = ""
+    errmsg: str = ""  # for "garbage": the body
+    content_type: str = ""
 
     @classmethod
     def err(cls, errcode: int, errmsg: str = "") -> Fault:
@@ -90,6 +92,16 @@ class Fault:
     def http(cls, status: int = 500) -> Fault:
         """An HTTP error status with a short HTML body (as a proxy in front of WeCom would send)."""
         return cls("http", status=status)
+
+    @classmethod
+    def garbage(
+        cls,
+        body: str = "<html><head><title>认证</title></head><body>请先登录上网认证</body></html>",
+        content_type: str = "text/html; charset=utf-8",
+    ) -> Fault:
+        """HTTP 200 with a body that is not a JSON object (a proxy's or captive portal's page,
+        an empty or cut-off body, a JSON list): the request does not reach WeCom."""
+        return cls("garbage", errmsg=body, content_type=content_type)
 
     @classmethod
     def drop(cls) -> Fault:
@@ -498,6 +510,9 @@ class FakeWeCom:
                 title = f"{fault.status} Error"
                 html = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\r\n"
                 handler.send_bytes(fault.status, html.encode(), "text/html")
+                return
+            if fault.kind == "garbage":
+                handler.send_bytes(200, fault.errmsg.encode("utf-8"), fault.content_type)
                 return
             if fault.kind == "errcode":
                 handler.send_json(

@@ -100,6 +100,19 @@ def test_http_fault_then_normal_and_ip_allow_list(wecom, http):
     assert reply["errcode"] == 60020 and "not allow to access from your ip" in reply["errmsg"]
 
 
+def test_garbage_answers_200_with_what_it_was_given(wecom, http):
+    token = token_of(http, wecom)
+    wecom.fail(SEND, Fault.garbage(), Fault.garbage("[1]", "application/json"), Fault.ok())
+    page = send_text(http, wecom, token)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        page.json()
+    listed = send_text(http, wecom, token)
+    assert listed.status_code == 200 and listed.json() == [1]
+    assert send_text(http, wecom, token).json()["errcode"] == 0
+    assert wecom.count(SEND) == 3 and len(wecom.messages) == 1  # garbage never reached WeCom
+
+
 def test_drop_raises_connection_error_and_slow_answers(wecom, http):
     token = token_of(http, wecom)
     wecom.fail(SEND, Fault.drop(), Fault.slow(0.2), Fault.slow(1.0))

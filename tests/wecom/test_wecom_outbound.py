@@ -60,8 +60,9 @@ def test_42001_costs_one_token_fetch_and_one_retry(wecom, fake):
         [Fault.http(502), Fault.err(-1)],
         [Fault.err(45009)],
         [Fault.err(45033)],
+        [Fault.garbage()],
     ],
-    ids=["http500", "busy", "dropped", "502-then-busy", "rate-limit", "concurrency"],
+    ids=["http500", "busy", "dropped", "502-then-busy", "rate-limit", "concurrency", "garbage"],
 )
 def test_transient_failures_are_retried_until_delivered_once(wecom, fake, clock, faults):
     Outbox(clock).to_members(["li"], "请报告进度", "k")
@@ -121,6 +122,18 @@ def test_every_part_of_a_row_is_its_own_request_and_retries_repeat_them(wecom, f
     parts = [m["text"]["content"] for m in fake.messages]
     assert len(parts) >= 3 and "\n".join(parts) == f"{block}\n{block}\n{block}"
     assert len(fake.duplicates_absorbed) == 2, "the two parts delivered before the failure"
+
+
+def test_an_unreadable_answer_is_recorded_plainly_and_retried(wecom, fake, clock):
+    Outbox(clock).to_members(["li"], "请报告进度", "k")
+    fake.fail(SEND, Fault.garbage())  # a proxy's login page, with HTTP 200
+    assert wecom.sender.drain().retried == 1
+    row = OutboxMessage.get()
+    assert row.status == "pending"
+    assert row.last_error == "企业微信返回了无法解析的内容（HTTP 200）"
+    clock.advance(seconds=6)
+    assert wecom.sender.drain().sent == 1
+    assert [m["text"]["content"] for m in fake.messages] == ["请报告进度"]
 
 
 def test_all_recipients_invalid_is_not_retried_and_admins_are_told(wecom, fake, clock):

@@ -57,6 +57,8 @@ class WeComError(Exception):
 
     def describe(self) -> str:
         if self.errcode is None:
+            if self.http_status and self.errmsg:
+                return f"{self.errmsg}（HTTP {self.http_status}）"
             if self.http_status:
                 return f"企业微信返回 HTTP {self.http_status}"
             return f"无法连接企业微信：{self.errmsg}"
