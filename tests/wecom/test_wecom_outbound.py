@@ -183,6 +183,16 @@ def test_long_text_is_split_in_order_within_the_byte_limit(wecom, fake, clock):
     assert "\n".join(parts) == text
 
 
+def test_a_reply_of_more_parts_than_wecom_takes_a_minute_is_sent_not_crashed(
+    wecom, fake, clock, caplog
+):
+    text = "\n".join(f"第{i:04d}行 " + "县" * 600 for i in range(31))  # 31 parts of 1.8 KB
+    Outbox(clock).to_members(["li"], text, "k")
+    assert wecom.sender.drain().sent == 1
+    assert [m["text"]["content"] for m in fake.messages] == text.split("\n")
+    assert "more than WeCom delivers to a member in a minute" in caplog.text
+
+
 def test_group_robot_markdown_split_and_rate(wecom, fake, clock):
     Outbox(clock).to_group(
         "# 周报\n" + "\n".join(f"> 第{i}行 " + "县" * 40 for i in range(200)), "g"

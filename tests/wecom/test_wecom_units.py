@@ -117,10 +117,17 @@ def test_sliding_window():
     assert window.wait_needed(["a"], 3) == 0
 
 
-def test_duplicate_check_interval_is_per_row_and_within_wecoms_range():
-    from bot.transports.wecom.transport import duplicate_check_interval
-
-    values = [duplicate_check_interval(row_id) for row_id in range(1, 12601)]
-    assert min(values) == 1800 and max(values) == 14400 - 1
-    assert len(set(values)) == 12600, "no two of 12600 consecutive rows share an interval"
-    assert duplicate_check_interval(7) == duplicate_check_interval(7), "same row, same JSON"
+def test_sliding_window_lets_a_request_larger_than_the_limit_through_an_empty_window():
+    now = [0.0]
+    window = SlidingWindow(3, 60, now=lambda: now[0])
+    assert window.wait_needed(["a"], 5) == 0, "an empty window lets it through whole"
+    now[0] = 10
+    assert window.wait_needed(["a"], 1) == pytest.approx(50), "and it fills the window"
+    now[0] = 60
+    assert window.wait_needed(["a"], 1) == 0
+    now[0] = 70
+    # Not empty (one event at 60): a large request waits until the newest event has left.
+    assert window.wait_needed(["a", "b"], 4) == pytest.approx(50)
+    assert window.wait_needed(["b"], 4) == 0, "nothing was recorded for b by the refusal"
+    now[0] = 120
+    assert window.wait_needed(["a"], 30) == 0

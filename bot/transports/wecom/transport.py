@@ -13,6 +13,7 @@ kept below WeCom's silent-drop limits with sliding windows.
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -29,6 +30,8 @@ from bot.transports.base import (
 )
 from bot.transports.wecom.client import WeComClient
 from bot.transports.wecom.errors import WeComError
+
+log = logging.getLogger(__name__)
 
 APP_TEXT_LIMIT = 2048  # text and app markdown
 ROBOT_MARKDOWN_LIMIT = 4096
@@ -50,7 +53,13 @@ class SlidingWindow:
         self._lock = threading.Lock()
 
     def wait_needed(self, keys, count: int = 1) -> float:
-        """0 and the events recorded, or the seconds to wait before all keys have room."""
+        """0 and the events recorded, or the seconds to wait before all keys have room.
+
+        A request for more than `limit` events at once (a reply of more than 30 parts) can
+        never have room: it waits until the key's window is empty and is then let through
+        whole. Splitting it across attempts would resend the first parts on every attempt, and
+        the outbox row is one unit. WeCom may drop what exceeds its own limit; replies are kept
+        far below it (tests/test_message_sizes.py)."""
         with self._lock:
             now = self.now()
             wait = 0.0
@@ -58,9 +67,11 @@ class SlidingWindow:
                 events = self._events[key]
                 while events and events[0] <= now - self.seconds:
                     events.popleft()
-                if len(events) + count > self.limit:
-                    index = len(events) + count - self.limit - 1
-                    wait = max(wait, events[index] + self.seconds - now)
+                if not events or len(events) + count <= self.limit:
+                    continue
+                # The event that must leave the window first: the oldest ones go first.
+                index = min(len(events) + count - self.limit, len(events)) - 1
+                wait = max(wait, events[index] + self.seconds - now)
             if wait > 0:
                 return wait
             for key in keys:
@@ -101,6 +112,13 @@ class WeComTransport:
             payloads = self._text_payloads(message, "markdown", text)
         else:
             payloads = self._text_payloads(message, "text", text)
+        if len(payloads) > self.per_member.limit:
+            log.warning(
+                "outbox row %s is %s messages, more than WeCom delivers to a member in a minute;"
+                " it may drop the excess",
+                message.id,
+                len(payloads),
+            )
         wait = self.per_member.wait_needed(message.recipients, len(payloads))
         if wait:
             raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
