@@ -381,7 +381,9 @@ def test_the_ledger_goes_out_as_an_uploaded_file(wecom, fake, bot_factory):
     assert len(sent) == 1 and sent[0]["touser"] == "boss" and sent[0]["file"]["media_id"]
 
 
-def test_a_card_wecom_refuses_goes_out_as_its_text(wecom, fake, clock, bot_factory):
+def test_a_card_wecom_refuses_goes_out_as_its_text_logged_and_recorded(
+    wecom, fake, clock, bot_factory, caplog
+):
     bot = bot_factory(wecom)
     bot.bind("li", "市监局")
     wecom.sender.drain()
@@ -391,3 +393,99 @@ def test_a_card_wecom_refuses_goes_out_as_its_text(wecom, fake, clock, bot_facto
     to_li = [m for m in fake.messages if m["touser"] == "li" and "【催办】" in str(m)]
     assert [m["msgtype"] for m in to_li] == ["text"]
     assert "T7" in to_li[0]["text"]["content"]
+    row = OutboxMessage.get(OutboxMessage.msg_type == "card")
+    assert row.status == "sent"
+    assert row.result["fallback"] == "text" and "40058" in row.result["reason"]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("refused the card" in r.getMessage() and "40058" in r.getMessage() for r in warned)
+
+
+def test_a_task_id_wecom_has_seen_is_renewed_once_and_followed(wecom, fake, clock, bot_factory):
+    """After a database reset a pending card may carry an id the app used in its earlier life:
+    WeCom answers 42014. The card goes out once under a new id, and clicks on it map."""
+    from bot.cards import queue_card
+
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    earlier_life = {
+        "touser": "li",
+        "msgtype": "template_card",
+        "agentid": wecom.config.wecom_agent_id,
+        "template_card": {
+            "card_type": "button_interaction",
+            "task_id": "nudge-5-1",
+            "main_title": {"title": "【催办】"},
+            "button_list": [{"text": "已收到", "key": "ack"}],
+        },
+    }
+    wecom.client.post("message/send", earlier_life)
+    queue_card(
+        Outbox(clock),
+        clock.now(),
+        kind="nudge",
+        userid="li",
+        title="【催办】县市场监管局",
+        description="1 项未完成，请抓紧推进",
+        rows=[("T7", "12月31日｜进行中")],
+        text="【催办】请推进 T7",
+        task_id="nudge-5-1",  # as the version before random tails built it
+        dedupe_key="nudge:5:li",
+    )
+    wecom.sender.drain()
+    cards = [m["template_card"]["task_id"] for m in fake.messages if "template_card" in m]
+    assert len(cards) == 2 and cards[0] == "nudge-5-1" and cards[1].startswith("nudge-5-1-")
+    assert not [m for m in fake.messages if "【催办】请推进" in str(m)], "no text fallback"
+    new_id = cards[1]
+    row = OutboxMessage.get(OutboxMessage.dedupe_key == "nudge:5:li")
+    assert row.status == "sent" and row.content["card"]["task_id"] == new_id
+    assert row.result["task_id_was"] == "nudge-5-1" and "fallback" not in row.result
+    assert InteractiveCard.get().task_id == new_id
+    event = {"event": "template_card_event", "EventKey": "ack", "TaskId": new_id}
+    wecom.pipeline.handle(Incoming("wecom", "evt-1", "li", kind="event", payload=event))
+    assert InteractiveCard.get().clicked_key == "ack"
+
+
+def test_a_renewed_card_refused_again_goes_out_as_its_text(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    fake.fail(SEND, Fault.err(42014), Fault.err(42014))
+    bot.say("boss", "催办 T7")
+    wecom.sender.drain()
+    to_li = [m for m in fake.messages if m["touser"] == "li" and "【催办】" in str(m)]
+    assert [m["msgtype"] for m in to_li] == ["text"]
+    row = OutboxMessage.get(OutboxMessage.msg_type == "card")
+    assert row.result["fallback"] == "text" and "42014" in row.result["reason"]
+    tried = [
+        r.json["template_card"]["task_id"]
+        for r in fake.requests_to(SEND)
+        if r.json["msgtype"] == "template_card"
+    ]
+    assert len(tried) == 2 and tried[0] != tried[1], "the card once more under a new id, no more"
+
+
+def test_a_card_that_timed_out_is_retried_with_its_task_id_and_absorbed(wecom, fake, clock):
+    from bot.cards import queue_card, task_id_for
+
+    wecom.client.timeout = wecom.client.api.timeout = (1, 0.3)
+    queue_card(
+        Outbox(clock),
+        clock.now(),
+        kind="nudge",
+        userid="li",
+        title="【催办】县市场监管局",
+        description="1 项未完成，请抓紧推进",
+        rows=[("T7", "12月31日｜进行中")],
+        text="【催办】请推进 T7",
+        task_id=task_id_for("nudge", 5, 1),
+        dedupe_key="nudge:5:li",
+    )
+    fake.fail(SEND, Fault.slow(1.0))  # WeCom takes the card; its answer comes too late
+    assert wecom.sender.drain().retried == 1
+    assert fake.wait_for(lambda: len(fake.messages) == 1)
+    drain_until_quiet(wecom, clock)
+    assert OutboxMessage.get().status == "sent"
+    # The retry was the same request (same task_id): absorbed, not refused with 42014.
+    assert [m["msgtype"] for m in fake.messages] == ["template_card"]
+    assert fake.duplicates_absorbed == fake.messages
+    assert InteractiveCard.get().task_id == fake.messages[0]["template_card"]["task_id"]

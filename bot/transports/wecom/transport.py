@@ -18,9 +18,11 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.config import Config
 from bot.evidence import EvidenceStore
+from bot.task_ids import renewed_task_id
 from bot.text import split_utf8
 from bot.transports.base import (
     Delivered,
@@ -122,20 +124,43 @@ class WeComTransport:
         wait = self.per_member.wait_needed(message.recipients, len(payloads))
         if wait:
             raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
-        invalid: set[str] = set()
-        msgid = ""
-        for payload in payloads:
+        if payloads[0]["msgtype"] == "template_card":
+            return self._send_card(message, payloads[0], text)
+        results = [self.client.post("message/send", payload) for payload in payloads]
+        return _delivered(results)
+
+    def _send_card(self, message: Outgoing, payload: dict, text: str) -> Delivered:
+        """The card; under a new task id once if WeCom has seen this one (42014: a database
+        reset or restore brought back an id used before); else, if WeCom refuses the card
+        itself, its text, logged and reported to the sender. Never silently."""
+        try:
+            return _delivered([self.client.post("message/send", payload)])
+        except WeComError as exc:
+            refusal = exc
+        if refusal.errcode == TASK_ID_USED:
+            old = payload["template_card"].get("task_id", "")
+            task_id = renewed_task_id(old)
+            log.info(
+                "outbox row %s: task_id %s was used before; sending as %s", message.id, old, task_id
+            )
+            payload = {**payload, "template_card": {**payload["template_card"], "task_id": task_id}}
             try:
-                result = self.client.post("message/send", payload)
+                delivered = _delivered([self.client.post("message/send", payload)])
             except WeComError as exc:
-                if payload["msgtype"] != "template_card" or not _card_refused(exc):
-                    raise
-                # WeCom would not take the card itself: the words still matter more.
-                for fallback in self._text_payloads(message, "text", text):
-                    result = self.client.post("message/send", fallback)
-            invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
-            msgid = msgid or str(result.get("msgid", ""))
-        return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
+                refusal = exc
+            else:
+                return replace(delivered, task_id=task_id)
+        if not _card_refused(refusal):
+            raise refusal
+        reason = refusal.describe()
+        log.warning(
+            "outbox row %s: WeCom refused the card (%s); sending its text", message.id, reason
+        )
+        results = [
+            self.client.post("message/send", fallback)
+            for fallback in self._text_payloads(message, "text", text)
+        ]
+        return replace(_delivered(results), fallback_reason=reason)
 
     def _upload_file(self, message: Outgoing) -> str:
         """Files we send (the ledger) are kept by SHA-256 under DATA_DIR/<store>; upload it."""
@@ -246,8 +271,21 @@ def duplicate_check_interval(row_id: int) -> int:
     return DUPLICATE_CHECK_MIN + row_id % DUPLICATE_CHECK_SPAN
 
 
+TASK_ID_USED = 42014  # a template card's task_id this app has used before
+
 # Errors about who, when or how often, not about the card: a text would fail the same way.
 _NOT_ABOUT_THE_CARD = {-1, 40014, 42001, 41001, 45009, 45033, 48002, 60011, 60020, 81013}
+
+
+def _delivered(results: list[dict]) -> Delivered:
+    invalid = {
+        userid
+        for result in results
+        for userid in str(result.get("invaliduser") or "").split("|")
+        if userid
+    }
+    msgid = next((str(r["msgid"]) for r in results if r.get("msgid")), "")
+    return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
 
 
 def _card_refused(exc: WeComError) -> bool:
