@@ -6,11 +6,11 @@ cards (the sandbox, the WeChat plugin) still delivers the words.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from bot.outbox import Outbox
-from models.messages import InteractiveCard
+from bot.task_ids import new_task_id
+from models.messages import InteractiveCard, OutboxMessage
 
 BUTTONS = (
     ("ack", "已收到", 1),
@@ -18,12 +18,12 @@ BUTTONS = (
     ("extend", "申请延期", 3),
 )
 BUTTON_DONE = {"ack": "已收到", "coordinate": "已提交协调", "extend": "请发送延期申请"}
-_TASK_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_@-]")
 
 
 def task_id_for(*parts) -> str:
-    """WeCom task ids: letters, digits, _ - @ only, at most 128 bytes, unique per app."""
-    return _TASK_ID_UNSAFE.sub("_", "-".join(str(p) for p in parts))[:128]
+    """A new WeCom task id: the parts (readable in logs) and a random tail, so that it is
+    unique for the app's whole life, across database resets (see bot/task_ids.py)."""
+    return new_task_id(*parts)
 
 
 def queue_card(
@@ -56,8 +56,10 @@ def queue_card(
         "member", [userid], {"text": text, "card": card}, dedupe_key, msg_type="card"
     )
     if queued:
+        row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])
         InteractiveCard.insert(
             task_id=task_id,
+            outbox=row.id,  # so the sender can follow a task id WeCom made us change
             kind=kind,
             wecom_userid=userid,
             item_codes="|".join(code for code, _ in rows),

@@ -18,7 +18,7 @@ import peewee
 from bot.clock import Clock
 from bot.transports.base import Outgoing, SendError, TransientSendError, Transport
 from models.db import database, is_postgres
-from models.messages import InboundMessage, OutboxMessage
+from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -173,17 +173,42 @@ class OutboxSender:
             return
         result = None
         last_error = ""
+        changes = {}
         if delivered is not None:
             result = {"msgid": delivered.msgid, "invalid": list(delivered.invalid_recipients)}
             if delivered.invalid_recipients:
                 last_error = "无效的收件人：" + "、".join(delivered.invalid_recipients)
+            if delivered.fallback_reason:
+                result.update(fallback="text", reason=delivered.fallback_reason)
+            old_task_id = (row.content.get("card") or {}).get("task_id")
+            if delivered.task_id and old_task_id and delivered.task_id != old_task_id:
+                result["task_id_was"] = old_task_id
+                changes["content"] = {
+                    **row.content,
+                    "card": {**row.content["card"], "task_id": delivered.task_id},
+                }
         with database.atomic():
-            self._mark(
-                row, status="sent", sent_at=self.clock.now(), last_error=last_error, result=result
+            marked = self._mark(
+                row,
+                status="sent",
+                sent_at=self.clock.now(),
+                last_error=last_error,
+                result=result,
+                **changes,
             )
+            if marked and "content" in changes:
+                self._follow_task_id(row, old_task_id, delivered.task_id)
             if last_error:
                 self._tell_admins(row, f"消息未能送达部分收件人（{last_error}）。")
         stats.sent += 1
+
+    @staticmethod
+    def _follow_task_id(row: OutboxMessage, old: str, new: str) -> None:
+        """The card went out as `new`: clicks on it arrive with that id."""
+        InteractiveCard.update(task_id=new).where(
+            (InteractiveCard.task_id == old)
+            & (InteractiveCard.outbox.is_null() | (InteractiveCard.outbox == row.id))
+        ).execute()
 
     def _record_failure(self, row: OutboxMessage, exc: SendError, stats: SendStats) -> None:
         error = str(exc)[:500]
@@ -205,14 +230,19 @@ class OutboxSender:
         )
         stats.retried += 1
 
-    def _mark(self, row: OutboxMessage, **values) -> None:
-        # Only the holder of the current lease may record the outcome.
+    def _mark(self, row: OutboxMessage, **values) -> bool:
+        """Record the outcome; only the holder of the current lease may (False otherwise)."""
         with database.atomic():
-            OutboxMessage.update(lease_until=None, **values).where(
-                (OutboxMessage.id == row.id)
-                & (OutboxMessage.status == "sending")
-                & (OutboxMessage.lease_until == row.lease_until)
-            ).execute()
+            updated = (
+                OutboxMessage.update(lease_until=None, **values)
+                .where(
+                    (OutboxMessage.id == row.id)
+                    & (OutboxMessage.status == "sending")
+                    & (OutboxMessage.lease_until == row.lease_until)
+                )
+                .execute()
+            )
+        return bool(updated)
 
     def _tell_admins(self, row: OutboxMessage, problem: str) -> None:
         """Queue one notice to the admins about a row; never about a notice (no loops)."""

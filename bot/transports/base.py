@@ -23,6 +23,11 @@ class Delivered:
 
     msgid: str = ""
     invalid_recipients: tuple[str, ...] = ()
+    # A card that went out under another task id than the row's (WeCom refused the row's as
+    # already used): the sender records it, so clicks map and a retry of the row reuses it.
+    task_id: str = ""
+    # A card the platform refused, delivered as its text fallback instead: why. Recorded.
+    fallback_reason: str = ""
 
 
 class SendError(Exception):

@@ -2,8 +2,9 @@
 
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
 webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
-records everything it receives, and can be told to fail (error codes, HTTP errors, dropped
-connections, slow answers). See /work/shared/docs/wecom.md for the real behaviour it imitates.
+records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
+answers, dropped connections, slow answers). See /work/shared/docs/wecom.md for the real
+behaviour it imitates.
 
 Usage::
 
@@ -40,6 +41,8 @@ WEBHOOK_TYPES = ("text", "markdown", "markdown_v2", "image", "news", "file", "te
 APP_TEXT_LIMIT = 2048  # bytes, text and markdown via message/send and appchat/send
 WEBHOOK_TEXT_LIMIT = 2048
 WEBHOOK_MARKDOWN_LIMIT = 4096
+DUPLICATE_CHECK_DEFAULT = 1800  # seconds, message/send's duplicate_check_interval
+DUPLICATE_CHECK_MAX = 4 * 3600
 
 ERRMSG = {
     -1: "system busy",
@@ -54,6 +57,7 @@ ERRMSG = {
     41001: "access_token missing",
     41011: "missing agentid",
     42001: "access_token expired",
+    42014: "task_id exist",
     44001: "empty media data",
     44004: "empty content",
     45002: "content size out of limit",
@@ -72,11 +76,12 @@ ERRMSG = {
 class Fault:
     """One injected failure, consumed by the next call to the path it was queued for."""
 
-    kind: str  # "errcode" | "http" | "drop" | "slow"
+    kind: str  # "errcode" | "http" | "garbage" | "drop" | "slow" | "ok"
     errcode: int = 0
     status: int = 500
     seconds: float = 0.0
-    errmsg: str = ""
+    errmsg: str = ""  # for "garbage": the body
+    content_type: str = ""
 
     @classmethod
     def err(cls, errcode: int, errmsg: str = "") -> Fault:
@@ -89,9 +94,24 @@ class Fault:
         return cls("http", status=status)
 
     @classmethod
+    def garbage(
+        cls,
+        body: str = "<html><head><title>认证</title></head><body>请先登录上网认证</body></html>",
+        content_type: str = "text/html; charset=utf-8",
+    ) -> Fault:
+        """HTTP 200 with a body that is not a JSON object (a proxy's or captive portal's page,
+        an empty or cut-off body, a JSON list): the request does not reach WeCom."""
+        return cls("garbage", errmsg=body, content_type=content_type)
+
+    @classmethod
     def drop(cls) -> Fault:
         """Close the connection without writing anything (the client sees a ConnectionError)."""
         return cls("drop")
+
+    @classmethod
+    def ok(cls) -> Fault:
+        """No fault: answer normally (to place a later fault in a sequence)."""
+        return cls("ok")
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -280,7 +300,8 @@ class FakeWeCom:
         self.webhook_key = webhook_key
         self.webhook_rate_per_minute = webhook_rate_per_minute
         self.lock = threading.RLock()
-        # The clock used for token expiry, response_code expiry and the webhook rate window.
+        # The clock used for token expiry, response_code expiry, the webhook rate window and
+        # message/send's duplicate check.
         # Tests may replace it (e.g. with a lambda over a counter) to move time forward.
         self.clock: Callable[[], float] = time.monotonic
         self.media_chunk_size = 64 * 1024  # media/get writes the body in chunks this size
@@ -289,9 +310,10 @@ class FakeWeCom:
         self.requests: list[Recorded] = []
         self.token_fetches = 0
         self.messages: list[dict] = []
-        # message/send repeats that enable_duplicate_check absorbed (WeCom answers ok, delivers once)
+        # message/send repeats that enable_duplicate_check absorbed (WeCom answers ok, delivers
+        # once): the same request JSON again within its duplicate_check_interval, by self.clock
         self.duplicates_absorbed: list[dict] = []
-        self._recent_sends: dict[str, float] = {}
+        self._recent_sends: dict[str, float] = {}  # canonical request JSON -> delivered at
         self.agent_name = "示范区创建督办"
         self.appchat_messages: list[dict] = []
         self.webhook_messages: list[dict] = []
@@ -489,6 +511,9 @@ class FakeWeCom:
                 html = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\r\n"
                 handler.send_bytes(fault.status, html.encode(), "text/html")
                 return
+            if fault.kind == "garbage":
+                handler.send_bytes(200, fault.errmsg.encode("utf-8"), fault.content_type)
+                return
             if fault.kind == "errcode":
                 handler.send_json(
                     {
@@ -499,7 +524,7 @@ class FakeWeCom:
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
-            else:
+            elif fault.kind != "ok":
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
 
         route = _ROUTES.get((handler.command, path))
@@ -599,13 +624,23 @@ class FakeWeCom:
         invalid = [u for u in users if u in self.invalid_users]
         if not has_other and len(invalid) == len(users):
             raise _ApiError(81013)
+        duplicate_key = None
         if payload.get("enable_duplicate_check"):
-            key = json.dumps(
-                [touser, msgtype, payload.get(msgtype)], sort_keys=True, ensure_ascii=False
-            )
-            window = float(payload.get("duplicate_check_interval") or 1800)
-            seen = self._recent_sends.get(key)
-            if seen is not None and self.clock() - seen < window:
+            # WeCom's rule: within duplicate_check_interval seconds, a request whose JSON is the
+            # same (同样内容（请求json）) is not delivered again, and still answered errcode 0.
+            # The whole request is compared, canonicalised, so key order does not matter.
+            interval = payload.get("duplicate_check_interval", DUPLICATE_CHECK_DEFAULT)
+            if (
+                not isinstance(interval, int)
+                or isinstance(interval, bool)
+                or not 0 < interval <= DUPLICATE_CHECK_MAX
+            ):
+                # Stricter than documented (WeCom only says "at most 4 hours"): a bot that
+                # passes here passes there.
+                raise _ApiError(40058, "invalid parameter, duplicate_check_interval")
+            duplicate_key = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+            seen = self._recent_sends.get(duplicate_key)
+            if seen is not None and self.clock() - seen < interval:
                 self.duplicates_absorbed.append(payload)
                 return {
                     "errcode": 0,
@@ -613,12 +648,14 @@ class FakeWeCom:
                     "invaliduser": "",
                     "msgid": self._new_id("msg"),
                 }
-            self._recent_sends[key] = self.clock()
         task_id = None
         if msgtype == "template_card":
             task_id = payload["template_card"].get("task_id")
             if task_id and task_id in self._task_ids:
-                raise _ApiError(40058, "invalid parameter, task_id exist")
+                raise _ApiError(42014)
+        # Only a delivered message starts a duplicate window: a refused one was never sent.
+        if duplicate_key is not None:
+            self._recent_sends[duplicate_key] = self.clock()
         self.messages.append(payload)
         reply: dict[str, Any] = {
             "errcode": 0,

@@ -100,6 +100,19 @@ def test_http_fault_then_normal_and_ip_allow_list(wecom, http):
     assert reply["errcode"] == 60020 and "not allow to access from your ip" in reply["errmsg"]
 
 
+def test_garbage_answers_200_with_what_it_was_given(wecom, http):
+    token = token_of(http, wecom)
+    wecom.fail(SEND, Fault.garbage(), Fault.garbage("[1]", "application/json"), Fault.ok())
+    page = send_text(http, wecom, token)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        page.json()
+    listed = send_text(http, wecom, token)
+    assert listed.status_code == 200 and listed.json() == [1]
+    assert send_text(http, wecom, token).json()["errcode"] == 0
+    assert wecom.count(SEND) == 3 and len(wecom.messages) == 1  # garbage never reached WeCom
+
+
 def test_drop_raises_connection_error_and_slow_answers(wecom, http):
     token = token_of(http, wecom)
     wecom.fail(SEND, Fault.drop(), Fault.slow(0.2), Fault.slow(1.0))
@@ -366,3 +379,98 @@ def test_callback_client_posts_and_verifies_url():
     assert p["nonce"] == "1"
     with pytest.raises(InvalidSignatureException):  # the overridden nonce breaks the signature
         crypto.decrypt_message(post_body, p["msg_signature"], p["timestamp"], p["nonce"])
+
+
+def post_send(http, wecom, token, payload):
+    return http.post(
+        f"{wecom.base_url}{SEND}", params={"access_token": token}, json=payload, timeout=5
+    ).json()
+
+
+def test_duplicate_check_compares_the_whole_request_json_within_its_interval(http):
+    now = [1000.0]
+    with FakeWeCom() as wecom:
+        wecom.clock = lambda: now[0]
+        token = token_of(http, wecom)
+        checked = {
+            "touser": "u1",
+            "msgtype": "text",
+            "agentid": 1000002,
+            "text": {"content": "任务 T8 的详情"},
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": 1801,
+        }
+        reordered = dict(reversed(list(checked.items())))  # same JSON, other key order
+        other_interval = {**checked, "duplicate_check_interval": 1802}
+        unchecked = {k: v for k, v in checked.items() if "duplicate" not in k}
+        for payload in (checked, reordered, other_interval, unchecked, unchecked):
+            assert post_send(http, wecom, token, payload)["errcode"] == 0
+        # Same text to the same person, but a different request JSON: delivered.
+        assert wecom.messages == [checked, other_interval, unchecked, unchecked]
+        assert wecom.duplicates_absorbed == [reordered]
+        now[0] += 1800.5  # still inside the first one's 1801 s
+        assert post_send(http, wecom, token, checked)["errcode"] == 0
+        assert len(wecom.messages) == 4 and len(wecom.duplicates_absorbed) == 2
+        now[0] += 1  # its window has passed: delivered again, and a new window starts
+        assert post_send(http, wecom, token, checked)["errcode"] == 0
+        assert post_send(http, wecom, token, checked)["errcode"] == 0
+        assert wecom.messages[-1] == checked and len(wecom.messages) == 5
+        assert len(wecom.duplicates_absorbed) == 3
+
+
+def test_duplicate_check_default_interval_limit_and_refused_requests(wecom, http):
+    token = token_of(http, wecom)
+    default = {
+        "touser": "u1",
+        "msgtype": "text",
+        "agentid": 1000002,
+        "text": {"content": "催办"},
+        "enable_duplicate_check": 1,
+    }
+    assert post_send(http, wecom, token, default)["errcode"] == 0
+    assert post_send(http, wecom, token, default)["errcode"] == 0  # 1800 s by default
+    assert len(wecom.messages) == 1 and len(wecom.duplicates_absorbed) == 1
+    for bad in (14401, 0, "1800"):
+        reply = post_send(http, wecom, token, {**default, "duplicate_check_interval": bad})
+        assert reply["errcode"] == 40058, bad
+    longest = {**default, "duplicate_check_interval": 14400}
+    assert post_send(http, wecom, token, longest)["errcode"] == 0
+    # A request WeCom refused was never delivered: the same JSON again is delivered, not absorbed.
+    wecom.fail(SEND, Fault.err(-1))
+    retried = {**default, "text": {"content": "重试"}}
+    assert post_send(http, wecom, token, retried)["errcode"] == -1
+    wecom.invalid_users = {"u1"}
+    assert post_send(http, wecom, token, retried)["errcode"] == 81013
+    wecom.invalid_users = set()
+    assert post_send(http, wecom, token, retried)["errcode"] == 0
+    assert wecom.messages == [default, longest, retried]
+    assert len(wecom.duplicates_absorbed) == 1
+
+
+def test_a_used_task_id_is_refused_with_42014_unless_the_request_is_a_duplicate(wecom, http):
+    token = token_of(http, wecom)
+
+    def card(task_id, title):
+        return {
+            "touser": "u1",
+            "msgtype": "template_card",
+            "agentid": 1000002,
+            "template_card": {
+                "card_type": "button_interaction",
+                "task_id": task_id,
+                "main_title": {"title": title},
+                "button_list": [{"text": "收到", "key": "ack"}],
+            },
+            "enable_duplicate_check": 1,
+            "duplicate_check_interval": 1800,
+        }
+
+    assert post_send(http, wecom, token, card("t1", "催办"))["errcode"] == 0
+    assert post_send(http, wecom, token, card("t1", "催办"))["errcode"] == 0  # absorbed
+    assert post_send(http, wecom, token, card("t1", "提醒")) == {
+        "errcode": 42014,
+        "errmsg": "task_id exist",
+    }
+    assert post_send(http, wecom, token, card("t2", "提醒"))["errcode"] == 0
+    assert [m["template_card"]["task_id"] for m in wecom.messages] == ["t1", "t2"]
+    assert len(wecom.duplicates_absorbed) == 1

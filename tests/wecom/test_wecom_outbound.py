@@ -12,9 +12,11 @@ from fakes.wecom_server import Fault
 from helpers import ChatDriver
 from wecom_setup import wecom_config
 
-from bot.outbox import Outbox
+from bot.outbox import Outbox, OutboxSender
 from bot.pipeline import Incoming
 from bot.services import build_services
+from bot.transports.wecom.client import WeComClient
+from bot.transports.wecom.transport import WeComTransport
 from models.messages import InteractiveCard, MediaDownload, OutboxMessage
 from models.progress import Evidence
 
@@ -58,8 +60,9 @@ def test_42001_costs_one_token_fetch_and_one_retry(wecom, fake):
         [Fault.http(502), Fault.err(-1)],
         [Fault.err(45009)],
         [Fault.err(45033)],
+        [Fault.garbage()],
     ],
-    ids=["http500", "busy", "dropped", "502-then-busy", "rate-limit", "concurrency"],
+    ids=["http500", "busy", "dropped", "502-then-busy", "rate-limit", "concurrency", "garbage"],
 )
 def test_transient_failures_are_retried_until_delivered_once(wecom, fake, clock, faults):
     Outbox(clock).to_members(["li"], "请报告进度", "k")
@@ -72,15 +75,65 @@ def test_transient_failures_are_retried_until_delivered_once(wecom, fake, clock,
     assert [m["text"]["content"] for m in fake.messages] == ["请报告进度"]
 
 
-def test_a_timeout_is_retried_and_absorbed_by_duplicate_check(wecom, fake, clock):
-    wecom.client.timeout = wecom.client.api.timeout = (1, 0.3)
-    Outbox(clock).to_members(["li"], "慢", "k")
-    fake.fail(SEND, Fault.slow(1.0))
+def test_the_same_question_twice_is_answered_twice(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    first, second = bot.say("li", "任务 T8"), bot.say("li", "任务 T8")
+    assert first == second
+    assert wecom.sender.drain().sent == 2
+    answers = [m for m in fake.messages if m["touser"] == "li" and "T8" in m["text"]["content"]]
+    assert [m["text"]["content"] for m in answers] == [first, second]
+    assert all(m["enable_duplicate_check"] == 1 for m in answers), "the check must be on"
+    assert answers[0]["duplicate_check_interval"] != answers[1]["duplicate_check_interval"]
+    assert fake.duplicates_absorbed == []
+
+
+def test_a_send_whose_answer_was_lost_is_retried_and_delivered_once(
+    tmp_path, db_url, db, fake, clock
+):
+    fake.clock = lambda: clock.now().timestamp()
+    config = wecom_config(tmp_path, db_url, fake)
+    client = WeComClient(config, clock, timeout=(1, 0.3))
+    sender = OutboxSender(WeComTransport(config, client), clock)
+    Outbox(clock).to_members(["li"], "请于本周五前报送材料", "k")
+    fake.fail(SEND, Fault.slow(1.0))  # longer than the client's read timeout
+    assert sender.drain().retried == 1
+    row = OutboxMessage.get()
+    assert row.status == "pending" and "Timeout" in row.last_error
+    # WeCom did take the slow one; the bot never heard.
+    assert fake.wait_for(lambda: len(fake.messages) == 1, timeout=5)
+    clock.advance(seconds=6)
+    assert sender.drain().sent == 1
+    row = OutboxMessage.get()
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert [m["text"]["content"] for m in fake.messages] == ["请于本周五前报送材料"]
+    assert fake.duplicates_absorbed == fake.messages, "the retry was the very same request"
+
+
+def test_every_part_of_a_row_is_its_own_request_and_retries_repeat_them(wecom, fake, clock):
+    block = "\n".join(["县市场监管局 T7 在全系统推行线上线下一体化监管"] * 30)
+    assert len(block.encode()) > 1024
+    Outbox(clock).to_members(["li"], f"{block}\n{block}\n{block}", "k")  # repeated parts
+    fake.fail(SEND, Fault.ok(), Fault.ok(), Fault.http(502))  # the third part fails once
     assert wecom.sender.drain().retried == 1
-    fake.wait_for(lambda: len(fake.messages) == 1, timeout=5)  # WeCom did take the slow one
-    drain_until_quiet(wecom, clock)
-    assert OutboxMessage.get().status == "sent"
-    assert len(fake.messages) == 1 and len(fake.duplicates_absorbed) == 1
+    clock.advance(seconds=6)
+    assert wecom.sender.drain().sent == 1
+    parts = [m["text"]["content"] for m in fake.messages]
+    assert len(parts) >= 3 and "\n".join(parts) == f"{block}\n{block}\n{block}"
+    assert len(fake.duplicates_absorbed) == 2, "the two parts delivered before the failure"
+
+
+def test_an_unreadable_answer_is_recorded_plainly_and_retried(wecom, fake, clock):
+    Outbox(clock).to_members(["li"], "请报告进度", "k")
+    fake.fail(SEND, Fault.garbage())  # a proxy's login page, with HTTP 200
+    assert wecom.sender.drain().retried == 1
+    row = OutboxMessage.get()
+    assert row.status == "pending"
+    assert row.last_error == "企业微信返回了无法解析的内容（HTTP 200）"
+    clock.advance(seconds=6)
+    assert wecom.sender.drain().sent == 1
+    assert [m["text"]["content"] for m in fake.messages] == ["请报告进度"]
 
 
 def test_all_recipients_invalid_is_not_retried_and_admins_are_told(wecom, fake, clock):
@@ -128,6 +181,16 @@ def test_long_text_is_split_in_order_within_the_byte_limit(wecom, fake, clock):
     parts = [m["text"]["content"] for m in fake.messages]
     assert len(parts) > 1 and all(len(p.encode()) <= 2048 for p in parts)
     assert "\n".join(parts) == text
+
+
+def test_a_reply_of_more_parts_than_wecom_takes_a_minute_is_sent_not_crashed(
+    wecom, fake, clock, caplog
+):
+    text = "\n".join(f"第{i:04d}行 " + "县" * 600 for i in range(31))  # 31 parts of 1.8 KB
+    Outbox(clock).to_members(["li"], text, "k")
+    assert wecom.sender.drain().sent == 1
+    assert [m["text"]["content"] for m in fake.messages] == text.split("\n")
+    assert "more than WeCom delivers to a member in a minute" in caplog.text
 
 
 def test_group_robot_markdown_split_and_rate(wecom, fake, clock):
@@ -318,7 +381,9 @@ def test_the_ledger_goes_out_as_an_uploaded_file(wecom, fake, bot_factory):
     assert len(sent) == 1 and sent[0]["touser"] == "boss" and sent[0]["file"]["media_id"]
 
 
-def test_a_card_wecom_refuses_goes_out_as_its_text(wecom, fake, clock, bot_factory):
+def test_a_card_wecom_refuses_goes_out_as_its_text_logged_and_recorded(
+    wecom, fake, clock, bot_factory, caplog
+):
     bot = bot_factory(wecom)
     bot.bind("li", "市监局")
     wecom.sender.drain()
@@ -328,3 +393,99 @@ def test_a_card_wecom_refuses_goes_out_as_its_text(wecom, fake, clock, bot_facto
     to_li = [m for m in fake.messages if m["touser"] == "li" and "【催办】" in str(m)]
     assert [m["msgtype"] for m in to_li] == ["text"]
     assert "T7" in to_li[0]["text"]["content"]
+    row = OutboxMessage.get(OutboxMessage.msg_type == "card")
+    assert row.status == "sent"
+    assert row.result["fallback"] == "text" and "40058" in row.result["reason"]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("refused the card" in r.getMessage() and "40058" in r.getMessage() for r in warned)
+
+
+def test_a_task_id_wecom_has_seen_is_renewed_once_and_followed(wecom, fake, clock, bot_factory):
+    """After a database reset a pending card may carry an id the app used in its earlier life:
+    WeCom answers 42014. The card goes out once under a new id, and clicks on it map."""
+    from bot.cards import queue_card
+
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    earlier_life = {
+        "touser": "li",
+        "msgtype": "template_card",
+        "agentid": wecom.config.wecom_agent_id,
+        "template_card": {
+            "card_type": "button_interaction",
+            "task_id": "nudge-5-1",
+            "main_title": {"title": "【催办】"},
+            "button_list": [{"text": "已收到", "key": "ack"}],
+        },
+    }
+    wecom.client.post("message/send", earlier_life)
+    queue_card(
+        Outbox(clock),
+        clock.now(),
+        kind="nudge",
+        userid="li",
+        title="【催办】县市场监管局",
+        description="1 项未完成，请抓紧推进",
+        rows=[("T7", "12月31日｜进行中")],
+        text="【催办】请推进 T7",
+        task_id="nudge-5-1",  # as the version before random tails built it
+        dedupe_key="nudge:5:li",
+    )
+    wecom.sender.drain()
+    cards = [m["template_card"]["task_id"] for m in fake.messages if "template_card" in m]
+    assert len(cards) == 2 and cards[0] == "nudge-5-1" and cards[1].startswith("nudge-5-1-")
+    assert not [m for m in fake.messages if "【催办】请推进" in str(m)], "no text fallback"
+    new_id = cards[1]
+    row = OutboxMessage.get(OutboxMessage.dedupe_key == "nudge:5:li")
+    assert row.status == "sent" and row.content["card"]["task_id"] == new_id
+    assert row.result["task_id_was"] == "nudge-5-1" and "fallback" not in row.result
+    assert InteractiveCard.get().task_id == new_id
+    event = {"event": "template_card_event", "EventKey": "ack", "TaskId": new_id}
+    wecom.pipeline.handle(Incoming("wecom", "evt-1", "li", kind="event", payload=event))
+    assert InteractiveCard.get().clicked_key == "ack"
+
+
+def test_a_renewed_card_refused_again_goes_out_as_its_text(wecom, fake, clock, bot_factory):
+    bot = bot_factory(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    fake.fail(SEND, Fault.err(42014), Fault.err(42014))
+    bot.say("boss", "催办 T7")
+    wecom.sender.drain()
+    to_li = [m for m in fake.messages if m["touser"] == "li" and "【催办】" in str(m)]
+    assert [m["msgtype"] for m in to_li] == ["text"]
+    row = OutboxMessage.get(OutboxMessage.msg_type == "card")
+    assert row.result["fallback"] == "text" and "42014" in row.result["reason"]
+    tried = [
+        r.json["template_card"]["task_id"]
+        for r in fake.requests_to(SEND)
+        if r.json["msgtype"] == "template_card"
+    ]
+    assert len(tried) == 2 and tried[0] != tried[1], "the card once more under a new id, no more"
+
+
+def test_a_card_that_timed_out_is_retried_with_its_task_id_and_absorbed(wecom, fake, clock):
+    from bot.cards import queue_card, task_id_for
+
+    wecom.client.timeout = wecom.client.api.timeout = (1, 0.3)
+    queue_card(
+        Outbox(clock),
+        clock.now(),
+        kind="nudge",
+        userid="li",
+        title="【催办】县市场监管局",
+        description="1 项未完成，请抓紧推进",
+        rows=[("T7", "12月31日｜进行中")],
+        text="【催办】请推进 T7",
+        task_id=task_id_for("nudge", 5, 1),
+        dedupe_key="nudge:5:li",
+    )
+    fake.fail(SEND, Fault.slow(1.0))  # WeCom takes the card; its answer comes too late
+    assert wecom.sender.drain().retried == 1
+    assert fake.wait_for(lambda: len(fake.messages) == 1)
+    drain_until_quiet(wecom, clock)
+    assert OutboxMessage.get().status == "sent"
+    # The retry was the same request (same task_id): absorbed, not refused with 42014.
+    assert [m["msgtype"] for m in fake.messages] == ["template_card"]
+    assert fake.duplicates_absorbed == fake.messages
+    assert InteractiveCard.get().task_id == fake.messages[0]["template_card"]["task_id"]

@@ -115,3 +115,19 @@ def test_sliding_window():
     assert window.wait_needed(["b"], 3) == 0
     now[0] = 61
     assert window.wait_needed(["a"], 3) == 0
+
+
+def test_sliding_window_lets_a_request_larger_than_the_limit_through_an_empty_window():
+    now = [0.0]
+    window = SlidingWindow(3, 60, now=lambda: now[0])
+    assert window.wait_needed(["a"], 5) == 0, "an empty window lets it through whole"
+    now[0] = 10
+    assert window.wait_needed(["a"], 1) == pytest.approx(50), "and it fills the window"
+    now[0] = 60
+    assert window.wait_needed(["a"], 1) == 0
+    now[0] = 70
+    # Not empty (one event at 60): a large request waits until the newest event has left.
+    assert window.wait_needed(["a", "b"], 4) == pytest.approx(50)
+    assert window.wait_needed(["b"], 4) == 0, "nothing was recorded for b by the refusal"
+    now[0] = 120
+    assert window.wait_needed(["a"], 30) == 0

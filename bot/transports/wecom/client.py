@@ -52,6 +52,11 @@ class _Api(WeChatClient):
         token, expires_in = self._owner.fetch_token()
         return {"access_token": token, "expires_in": expires_in}
 
+    def _decode_result(self, res):
+        # wechatpy hands back the raw Response when the body is not JSON (an HTML page from a
+        # proxy, an empty body), and callers then fail on `.get`: make it a WeComError here.
+        return _decode(res, "企业微信")
+
 
 class WeComClient:
     def __init__(self, config: Config, clock: Clock, *, timeout=TIMEOUT):
@@ -77,7 +82,14 @@ class WeComClient:
             "gettoken",
             {"corpid": self.config.wecom_corp_id, "corpsecret": self.config.wecom_secret},
         )
-        return str(data["access_token"]), int(data.get("expires_in", 7200))
+        token = data.get("access_token")
+        if not token or not isinstance(token, str):
+            raise WeComError(None, "企业微信的 gettoken 应答里没有 access_token", http_status=200)
+        try:
+            expires_in = int(data.get("expires_in", 7200))
+        except (TypeError, ValueError):
+            expires_in = 7200
+        return token, expires_in
 
     # ------------------------------------------------------------------ calls
 
@@ -140,7 +152,10 @@ class WeComClient:
                 )
             except requests.RequestException as exc:
                 raise _network_error(exc) from None
-            return str(_json_result(response, "企业微信")["media_id"])
+            media_id = _json_result(response, "企业微信").get("media_id")
+            if not media_id:
+                raise WeComError(None, "企业微信的上传应答里没有 media_id", http_status=200)
+            return str(media_id)
 
         return self._with_token(upload)
 
@@ -214,19 +229,42 @@ def _json_result(response: requests.Response, who: str) -> dict:
     """The JSON answer of a call, or the WeComError it reports (errcode != 0, HTTP error)."""
     if response.status_code >= 400:
         raise WeComError(None, http_status=response.status_code)
-    try:
-        data = response.json()
-    except ValueError:
-        raise WeComError(
-            None, f"{who}返回了无法解析的内容", http_status=response.status_code
-        ) from None
-    if int(data.get("errcode", 0) or 0) != 0:
-        raise WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
+    data = _decode(response, who)
+    errcode = int(data.get("errcode") or 0)
+    if errcode != 0:
+        raise WeComError(errcode, str(data.get("errmsg", "")))
     return data
+
+
+def _decode(response: requests.Response, who: str) -> dict:
+    """The body as a JSON object; anything else is an unreadable answer (retried: a proxy's
+    error page or a cut-off body says nothing about whether WeCom would take the call)."""
+    try:
+        data = json.loads(response.content.decode("utf-8"), strict=False)
+    except (UnicodeDecodeError, ValueError):
+        raise _unreadable(response, who) from None
+    if not isinstance(data, dict):
+        raise _unreadable(response, who)
+    try:
+        int(data.get("errcode") or 0)
+    except (TypeError, ValueError):
+        raise _unreadable(response, who) from None
+    return data
+
+
+def _unreadable(response: requests.Response, who: str) -> WeComError:
+    log.warning(
+        "%s answered HTTP %s with %s, not a JSON object: %r",
+        scrub(response.url),
+        response.status_code,
+        response.headers.get("Content-Type", "no content type"),
+        response.content[:120],
+    )
+    return WeComError(None, f"{who}返回了无法解析的内容", http_status=response.status_code)
 
 
 def _from_wechatpy(exc: WeChatClientException) -> WeComError:
     if exc.errcode is None:
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        return WeComError(None, "HTTP 错误", http_status=status)
+        return WeComError(None, http_status=status)
     return WeComError(int(exc.errcode), str(exc.errmsg or ""))

@@ -14,6 +14,7 @@ ERRORS: dict[int, tuple[str, float | None]] = {
     41001: ("缺少 access_token", 5),
     40007: ("文件的 media_id 无效或已过期（企业微信只保留 3 天）", None),
     40079: ("卡片的 response_code 无效或已用过", None),
+    42014: ("卡片的 task_id 本应用已经用过", None),
     45002: ("消息内容超过长度上限", None),
     45009: ("调用频率超过企业微信的限制，稍后再试", 60),
     45033: ("并发调用过多，稍后再试", 5),
@@ -57,6 +58,8 @@ class WeComError(Exception):
 
     def describe(self) -> str:
         if self.errcode is None:
+            if self.http_status and self.errmsg:
+                return f"{self.errmsg}（HTTP {self.http_status}）"
             if self.http_status:
                 return f"企业微信返回 HTTP {self.http_status}"
             return f"无法连接企业微信：{self.errmsg}"

@@ -1,21 +1,28 @@
 """The WeCom transport: outbox rows to message/send, template cards, card updates, and the
 leading group through the group robot (webhook) or an app chat.
 
-Long texts are split at line boundaries into parts within WeCom's byte limits. A part that was
-sent before a later part failed is sent again on retry; `enable_duplicate_check` lets WeCom drop
-that repeat. Rates are kept below WeCom's silent-drop limits with sliding windows.
+Long texts are split at line boundaries into parts within WeCom's byte limits. Every
+message/send asks for WeCom's duplicate check, which drops a request whose JSON is the same as
+one delivered within `duplicate_check_interval`. The JSON is made identical for every attempt
+at the same outbox row and part (a retry after a timeout whose answer was lost, or of a part
+sent before a later part failed, is dropped by WeCom) and different between rows (the same
+answer asked for twice is delivered twice): the interval is derived from the row id. Rates are
+kept below WeCom's silent-drop limits with sliding windows.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.config import Config
 from bot.evidence import EvidenceStore
+from bot.task_ids import renewed_task_id
 from bot.text import split_utf8
 from bot.transports.base import (
     Delivered,
@@ -26,10 +33,15 @@ from bot.transports.base import (
 from bot.transports.wecom.client import WeComClient
 from bot.transports.wecom.errors import WeComError
 
+log = logging.getLogger(__name__)
+
 APP_TEXT_LIMIT = 2048  # text and app markdown
 ROBOT_MARKDOWN_LIMIT = 4096
 ROBOT_TEXT_LIMIT = 2048
-DUPLICATE_CHECK_SECONDS = 1800
+# duplicate_check_interval: WeCom's default is 1800 s, its maximum 4 h. Each row gets its own
+# value in that range, so two rows never send the same JSON (unless 12600 rows apart).
+DUPLICATE_CHECK_MIN = 1800
+DUPLICATE_CHECK_SPAN = 4 * 3600 - DUPLICATE_CHECK_MIN
 
 
 class SlidingWindow:
@@ -43,7 +55,13 @@ class SlidingWindow:
         self._lock = threading.Lock()
 
     def wait_needed(self, keys, count: int = 1) -> float:
-        """0 and the events recorded, or the seconds to wait before all keys have room."""
+        """0 and the events recorded, or the seconds to wait before all keys have room.
+
+        A request for more than `limit` events at once (a reply of more than 30 parts) can
+        never have room: it waits until the key's window is empty and is then let through
+        whole. Splitting it across attempts would resend the first parts on every attempt, and
+        the outbox row is one unit. WeCom may drop what exceeds its own limit; replies are kept
+        far below it (tests/test_message_sizes.py)."""
         with self._lock:
             now = self.now()
             wait = 0.0
@@ -51,9 +69,11 @@ class SlidingWindow:
                 events = self._events[key]
                 while events and events[0] <= now - self.seconds:
                     events.popleft()
-                if len(events) + count > self.limit:
-                    index = len(events) + count - self.limit - 1
-                    wait = max(wait, events[index] + self.seconds - now)
+                if not events or len(events) + count <= self.limit:
+                    continue
+                # The event that must leave the window first: the oldest ones go first.
+                index = min(len(events) + count - self.limit, len(events)) - 1
+                wait = max(wait, events[index] + self.seconds - now)
             if wait > 0:
                 return wait
             for key in keys:
@@ -91,34 +111,56 @@ class WeComTransport:
         elif message.msg_type == "card" and message.content.get("card"):
             payloads = [self._payload(message, "template_card", message.content["card"])]
         elif message.msg_type == "markdown":
-            payloads = [
-                self._payload(message, "markdown", {"content": part})
-                for part in split_utf8(text, APP_TEXT_LIMIT)
-            ]
+            payloads = self._text_payloads(message, "markdown", text)
         else:
-            payloads = [
-                self._payload(message, "text", {"content": part})
-                for part in split_utf8(text, APP_TEXT_LIMIT)
-            ]
+            payloads = self._text_payloads(message, "text", text)
+        if len(payloads) > self.per_member.limit:
+            log.warning(
+                "outbox row %s is %s messages, more than WeCom delivers to a member in a minute;"
+                " it may drop the excess",
+                message.id,
+                len(payloads),
+            )
         wait = self.per_member.wait_needed(message.recipients, len(payloads))
         if wait:
             raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
-        invalid: set[str] = set()
-        msgid = ""
-        for payload in payloads:
+        if payloads[0]["msgtype"] == "template_card":
+            return self._send_card(message, payloads[0], text)
+        results = [self.client.post("message/send", payload) for payload in payloads]
+        return _delivered(results)
+
+    def _send_card(self, message: Outgoing, payload: dict, text: str) -> Delivered:
+        """The card; under a new task id once if WeCom has seen this one (42014: a database
+        reset or restore brought back an id used before); else, if WeCom refuses the card
+        itself, its text, logged and reported to the sender. Never silently."""
+        try:
+            return _delivered([self.client.post("message/send", payload)])
+        except WeComError as exc:
+            refusal = exc
+        if refusal.errcode == TASK_ID_USED:
+            old = payload["template_card"].get("task_id", "")
+            task_id = renewed_task_id(old)
+            log.info(
+                "outbox row %s: task_id %s was used before; sending as %s", message.id, old, task_id
+            )
+            payload = {**payload, "template_card": {**payload["template_card"], "task_id": task_id}}
             try:
-                result = self.client.post("message/send", payload)
+                delivered = _delivered([self.client.post("message/send", payload)])
             except WeComError as exc:
-                if payload["msgtype"] != "template_card" or not _card_refused(exc):
-                    raise
-                # WeCom would not take the card itself: the words still matter more.
-                for part in split_utf8(text, APP_TEXT_LIMIT):
-                    result = self.client.post(
-                        "message/send", self._payload(message, "text", {"content": part})
-                    )
-            invalid.update(u for u in str(result.get("invaliduser") or "").split("|") if u)
-            msgid = msgid or str(result.get("msgid", ""))
-        return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
+                refusal = exc
+            else:
+                return replace(delivered, task_id=task_id)
+        if not _card_refused(refusal):
+            raise refusal
+        reason = refusal.describe()
+        log.warning(
+            "outbox row %s: WeCom refused the card (%s); sending its text", message.id, reason
+        )
+        results = [
+            self.client.post("message/send", fallback)
+            for fallback in self._text_payloads(message, "text", text)
+        ]
+        return replace(_delivered(results), fallback_reason=reason)
 
     def _upload_file(self, message: Outgoing) -> str:
         """Files we send (the ledger) are kept by SHA-256 under DATA_DIR/<store>; upload it."""
@@ -132,14 +174,24 @@ class WeComTransport:
             ) from None
         return self.client.upload_media("file", meta.get("name", "file"), data)
 
-    def _payload(self, message: Outgoing, msgtype: str, body: dict) -> dict:
+    def _text_payloads(self, message: Outgoing, msgtype: str, text: str) -> list[dict]:
+        """One payload per part. Two parts of one row with the same words (rare: a repeated
+        2 KB block) would be the same JSON, and WeCom would drop the second: a repeat gets the
+        next interval."""
+        payloads, seen = [], Counter()
+        for part in split_utf8(text, APP_TEXT_LIMIT):
+            payloads.append(self._payload(message, msgtype, {"content": part}, repeat=seen[part]))
+            seen[part] += 1
+        return payloads
+
+    def _payload(self, message: Outgoing, msgtype: str, body: dict, repeat: int = 0) -> dict:
         return {
             "touser": "|".join(message.recipients),
             "msgtype": msgtype,
             "agentid": self.config.wecom_agent_id,
             msgtype: body,
             "enable_duplicate_check": 1,
-            "duplicate_check_interval": DUPLICATE_CHECK_SECONDS,
+            "duplicate_check_interval": duplicate_check_interval(message.id + repeat),
         }
 
     def _update_card(self, message: Outgoing) -> Delivered:
@@ -212,8 +264,28 @@ class WeComTransport:
         raise _no_group()
 
 
+def duplicate_check_interval(row_id: int) -> int:
+    """1800..14400 s, fixed for an outbox row: WeCom's duplicate check compares the whole request
+    JSON, so this is what tells two rows with the same words apart, while every retry of one row
+    sends the very same JSON and is dropped by WeCom if an earlier attempt got through."""
+    return DUPLICATE_CHECK_MIN + row_id % DUPLICATE_CHECK_SPAN
+
+
+TASK_ID_USED = 42014  # a template card's task_id this app has used before
+
 # Errors about who, when or how often, not about the card: a text would fail the same way.
 _NOT_ABOUT_THE_CARD = {-1, 40014, 42001, 41001, 45009, 45033, 48002, 60011, 60020, 81013}
+
+
+def _delivered(results: list[dict]) -> Delivered:
+    invalid = {
+        userid
+        for result in results
+        for userid in str(result.get("invaliduser") or "").split("|")
+        if userid
+    }
+    msgid = next((str(r["msgid"]) for r in results if r.get("msgid")), "")
+    return Delivered(msgid=msgid, invalid_recipients=tuple(sorted(invalid)))
 
 
 def _card_refused(exc: WeComError) -> bool:
