@@ -17,7 +17,7 @@ import peewee
 
 from bot.clock import Clock
 from bot.transports.base import Outgoing, SendError, TransientSendError, Transport
-from models.db import database, is_postgres
+from models.db import CONNECTION_ERRORS, database, is_postgres
 from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class OutboxSender:
         self.backoff_cap = backoff_cap_seconds
         self.wake = threading.Event()
         self.admins = admins
+        # After the database went away mid-batch: outcomes known but not yet written, and rows
+        # claimed but not attempted. Both are settled as soon as the database answers again,
+        # instead of waiting out their lease (and sending a delivered message twice).
+        self._unrecorded: list[Callable[[], None]] = []
+        self._untried: list[OutboxMessage] = []
 
     def notify(self) -> None:
         self.wake.set()
@@ -138,9 +143,50 @@ class OutboxSender:
 
     def run_once(self) -> SendStats:
         stats = SendStats()
-        for row in self.claim():
-            self._send_one(row, stats)
+        self._settle()
+        rows = self.claim()
+        for index, row in enumerate(rows):
+            try:
+                self._send_one(row, stats)
+            except CONNECTION_ERRORS:
+                self._untried.extend(rows[index + 1 :])
+                raise
         return stats
+
+    def _settle(self) -> None:
+        while self._unrecorded:
+            self._unrecorded[0]()
+            self._unrecorded.pop(0)
+        if self._untried:
+            with database.atomic():
+                for row in self._untried:
+                    OutboxMessage.update(
+                        status="pending", lease_until=None, attempts=OutboxMessage.attempts - 1
+                    ).where(
+                        (OutboxMessage.id == row.id)
+                        & (OutboxMessage.status == "sending")
+                        & (OutboxMessage.lease_until == row.lease_until)
+                    ).execute()
+            self._untried = []
+
+    def release_leases(self) -> int:
+        """At the start of the single worker: rows a dead sender held go back to pending at once.
+        One of them may have been delivered just before the crash; its resend carries the same
+        JSON, which WeCom's duplicate check absorbs."""
+        with database.atomic():
+            return (
+                OutboxMessage.update(status="pending", lease_until=None)
+                .where(OutboxMessage.status == "sending")
+                .execute()
+            )
+
+    def _record(self, record: Callable[[], None]) -> None:
+        """Write an outcome; if the database is away, keep it for `_settle`."""
+        try:
+            record()
+        except CONNECTION_ERRORS:
+            self._unrecorded.append(record)
+            raise
 
     def drain(self, max_rounds: int = 100) -> SendStats:
         """Send everything due now (used by the CLI and tests); stops when nothing is claimable."""
@@ -165,12 +211,17 @@ class OutboxSender:
         try:
             delivered = self.transport.send(message)
         except SendError as exc:
-            self._record_failure(row, exc, stats)
+            failure = exc  # (the except clause's name does not outlive it)
+            self._record(lambda: self._record_failure(row, failure, stats))
             return
         except Exception as exc:  # a bug in a transport must not stop the loop
             log.exception("transport %s crashed on outbox row %s", self.transport.name, row.id)
-            self._record_failure(row, TransientSendError(f"内部错误：{type(exc).__name__}"), stats)
+            error = TransientSendError(f"内部错误：{type(exc).__name__}")
+            self._record(lambda: self._record_failure(row, error, stats))
             return
+        self._record(lambda: self._record_sent(row, delivered, stats))
+
+    def _record_sent(self, row: OutboxMessage, delivered, stats: SendStats) -> None:
         result = None
         last_error = ""
         changes = {}

@@ -27,7 +27,7 @@ from bot.config import Config
 from bot.evidence import StoredFile
 from bot.outbox import Outbox
 from bot.render import Renderer
-from models.db import database
+from models.db import CONNECTION_ERRORS, database
 from models.messages import InboundMessage, MediaDownload
 from models.org import Member
 
@@ -92,6 +92,7 @@ class Pipeline:
         self.wecom = wecom
         # How a received message is written: directly, or through run.py's group-commit writer.
         self.record = record or InboundMessage.record
+        self._released: list[int] = []  # claims to hand back once the database is reachable
 
     # ------------------------------------------------------------------ receiving
 
@@ -129,8 +130,25 @@ class Pipeline:
 
     # ------------------------------------------------------------------ processing
 
+    def release_claims(self, ids: list[int] | None = None) -> int:
+        """Hand claimed messages back at once instead of after their lease: those given, or
+        (ids None) every one, when the single worker starts and knows no one else holds any."""
+        query = InboundMessage.update(status="received", lease_until=None).where(
+            InboundMessage.status == "processing"
+        )
+        if ids is not None:
+            if not ids:
+                return 0
+            query = query.where(InboundMessage.id.in_(ids))
+        with database.atomic():
+            return query.execute()
+
     def claim_pending(self, limit: int = 20) -> list[int]:
         """Claim received messages (and ones whose worker died) for processing."""
+        if self._released:
+            # Messages a lost connection interrupted (nothing of them was committed).
+            self.release_claims(self._released)
+            self._released = []
         now = self.clock.now()
         waiting = (InboundMessage.status == "received") | (
             (InboundMessage.status == "processing") & (InboundMessage.lease_until < now)
@@ -147,8 +165,14 @@ class Pipeline:
 
     def process_pending(self, limit: int = 20) -> int:
         claimed = self.claim_pending(limit)
-        for inbound_id in claimed:
-            self.process(inbound_id)
+        for index, inbound_id in enumerate(claimed):
+            try:
+                self.process(inbound_id)
+            except CONNECTION_ERRORS:
+                # The database went away in the middle: this message's transaction rolled back.
+                # Hand it (and the rest) back on the next pass rather than after the lease.
+                self._released.extend(claimed[index:])
+                raise
         return len(claimed)
 
     def process(self, inbound_id: int) -> str | None:

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from models.db import database
+from models.db import CONNECTION_ERRORS, database, drop_connection
 from models.messages import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class BatchRecorder:
 
     def run(self) -> None:
         """The writer thread's body (started by run.py); returns after stop()."""
-        with database.connection_context():
+        try:
             while True:
                 with self._ready:
                     while not self._queue and not self._stopping:
@@ -59,6 +59,8 @@ class BatchRecorder:
                         self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))
                     ]
                 self._write(batch)
+        finally:
+            drop_connection()
 
     def stop(self) -> None:
         with self._ready:
@@ -67,8 +69,15 @@ class BatchRecorder:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            with database.atomic():
-                results = [InboundMessage.insert_returning_id(p.values) for p in batch]
+            results = self._insert(batch)
+        except CONNECTION_ERRORS as exc:
+            # Still unreachable after a fresh connection: fail these callbacks (answered 503, so
+            # WeCom delivers them again); the next batch connects anew.
+            log.error("inbound writer: database unavailable (%s)", exc)
+            for pending in batch:
+                pending.error = exc
+                pending.done.set()
+            return
         except Exception as exc:  # one bad row must not fail the others: retry them one by one
             log.warning(
                 "batched insert of %d inbound rows failed (%s); one by one", len(batch), exc
@@ -83,3 +92,18 @@ class BatchRecorder:
         for pending, result in zip(batch, results, strict=True):
             pending.result = result
             pending.done.set()
+
+    def _insert(self, batch: list[_Pending]) -> list[int | None]:
+        """Insert the batch in one transaction; on a dead connection, reconnect and try once more
+        (nothing was committed by the failed attempt)."""
+        for attempt in (1, 2):
+            try:
+                database.connect(reuse_if_open=True)
+                with database.atomic():
+                    return [InboundMessage.insert_returning_id(p.values) for p in batch]
+            except CONNECTION_ERRORS as exc:
+                drop_connection()
+                if attempt == 2:
+                    raise
+                log.warning("inbound writer: connection lost (%s); reconnecting", exc)
+        raise AssertionError("unreachable")

@@ -21,7 +21,7 @@ from bot.render import TEMPLATE_DIR
 from bot.services import Services
 from bot.transports.wecom.callback import MAX_BODY as MAX_CALLBACK_BODY
 from bot.transports.wecom.callback import CallbackError, parse_query
-from models.db import database
+from models.db import CONNECTION_ERRORS, database, drop_connection, is_postgres
 from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 from models.org import ROLES, Member
 
@@ -39,11 +39,20 @@ def create_app(services: Services) -> Flask:
     # Uploads are capped by the evidence limit plus room for the form fields.
     app.config["MAX_CONTENT_LENGTH"] = config.evidence_max_bytes + 64 * 1024
 
+    per_request = is_postgres()
+
     @app.before_request
     def _open_db():
-        # One connection per server thread, kept open: closing the last connection to a WAL
-        # database checkpoints it, which would cost every request a millisecond or more.
+        # SQLite: one connection per server thread, kept open (closing the last connection to a
+        # WAL database checkpoints it, a millisecond or more a request). PostgreSQL: one per
+        # request, so a connection the server dropped (a restart, a failover, a proxy's idle
+        # timeout) is never reused; the callback's hot path writes through the recorder anyway.
         database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(_exc):
+        if per_request:
+            drop_connection()
 
     @app.get("/healthz")
     def healthz():
@@ -270,6 +279,12 @@ def create_app(services: Services) -> Flask:
     def _crash(exc):
         if hasattr(exc, "code") and isinstance(exc.code, int):
             return jsonify(ok=False, error=str(exc.description)), exc.code
+        if isinstance(exc, CONNECTION_ERRORS):
+            # The database is away: 503 makes WeCom deliver the callback again, and the next
+            # request connects anew. Nothing was acknowledged, so nothing is lost.
+            log.error("database unavailable in %s: %s", request.path, exc)
+            drop_connection()
+            return jsonify(ok=False, error="数据库暂时不可用，请稍后再试"), 503
         log.exception("unhandled error in %s", request.path)
         return jsonify(ok=False, error="服务器内部错误"), 500
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from datetime import UTC, datetime
@@ -12,6 +13,16 @@ import peewee
 from playhouse.db_url import connect as url_connect
 
 database = peewee.DatabaseProxy()
+
+# A connection that died under us (a database restart, a failover, an idle timeout at a proxy).
+CONNECTION_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+
+def drop_connection() -> None:
+    """Forget this thread's connection, dead or alive; the next use opens a new one."""
+    with contextlib.suppress(Exception):
+        database.close()
+
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
