@@ -269,6 +269,13 @@ def cmd_worker(config: Config, args) -> int:
 
 
 def cmd_serve(config: Config, args) -> int:
+    if getattr(args, "at", None) is not None and config.wecom_enabled:
+        # WeCom checks callback timestamps against our clock, and reminders would reach real
+        # people for a day that is not today.
+        raise StartError(
+            "--at 只能用于浏览器沙盒（未填写企业微信设置时）：接入企业微信后，"
+            "回调按真实时间校验，提醒也会按假定的日期发给真实的人"
+        )
     clock = _running_clock(config, args)
     prepare_database(config, clock)
     serve(config, make_services(config, clock), worker_argv(args, clock), _clock_banner(clock))

@@ -159,6 +159,19 @@ def test_a_busy_port_names_the_setting_to_change(tmp_path, command):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_serve_at_a_pinned_time_is_refused_with_wecom(tmp_path):
+    wecom = {
+        "WECOM_CORP_ID": "ww1436e0e65a779aee",
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": "s3cret",
+        "WECOM_TOKEN": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
+        "WECOM_ENCODING_AES_KEY": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    }
+    result = run(tmp_path, "serve", "--at", "2026-11-26T09:30", env_extra=wecom, timeout=60)
+    assert result.returncode == 2 and "--at" in result.stderr and "企业微信" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["say", "--demo", "--at", "2026-11-26T09:30", "demo_admin", "帮助"]],
