@@ -7,12 +7,14 @@ sockets and starts threads.
     python3 run.py demo       serve a separate demo database with sample people and deadlines
     python3 run.py init       create the database and load (or update) the built-in plan
     python3 run.py say USERID TEXT…   one message through the pipeline; prints the reply
+
+`python3 run.py --help` lists every command (in Chinese, as users read it).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import logging
@@ -23,12 +25,14 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.clock import Clock, FakeClock
-from bot.config import WECOM_APP_KEYS, Config, ConfigError
+from bot.cli import ChineseArgumentParser, moment
+from bot.clock import Clock, FakeClock, OffsetClock
+from bot.config import WECOM_APP_KEYS, Config, ConfigError, sqlite_url
 from bot.logs import configure_logging
 from bot.services import Services, build_services
 from models.db import database, open_database
@@ -36,29 +40,45 @@ from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
 
 log = logging.getLogger("run")
-ENV_FILE = [".env"]  # the --env-file given, passed on to the worker process
 
 
-def load_config(env_file: str = ".env") -> Config:
-    """Settings from .env in the working directory, overridden by the real environment."""
-    file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
-    return Config.from_mapping({**file_values, **os.environ})
+class StartError(Exception):
+    """A problem the user can fix, said in one sentence that names what to change (exit 2)."""
 
 
-def prepare_database(config: Config, *, load: bool = True) -> None:
+def load_config(env_file: str | None = None) -> Config:
+    """Settings from the env file (.env in the working directory unless --env-file names one),
+    overridden by the real environment. Relative paths mean the working directory."""
+    if env_file is not None and not os.path.isfile(env_file):
+        # python-dotenv silently ignores a missing file: a typo would run on the defaults.
+        raise StartError(
+            f"找不到设置文件 {env_file}（--env-file）：请检查路径；"
+            "不写 --env-file 时读取当前目录下的 .env（没有也可以）"
+        )
+    file_values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
+    return Config.from_mapping({**file_values, **os.environ}, base_dir=Path.cwd())
+
+
+def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=None) -> None:
     open_database(config.database_url)
     with database.connection_context():
         migrate(database.obj)
         if load and not plan_is_loaded():
-            print(load_plan(Clock(config.timezone).now()).summary())
+            print(load_plan(clock.now()).summary(), file=out or sys.stdout)
 
 
-def make_services(config: Config) -> Services:
+def make_services(config: Config, clock: Clock) -> Services:
     """The WeCom stack when WeCom is configured, else the sandbox."""
-    return build_services(config, Clock(config.timezone))
+    return build_services(config, clock)
 
 
-def serve(config: Config, services: Services, banner: str = "", child_env: dict | None = None):
+def serve(
+    config: Config,
+    services: Services,
+    worker_argv: list[str],
+    banner: str = "",
+    child_env: dict | None = None,
+):
     """HTTP in this process; the background worker (inbound processing, the outbox sender) in a
     child process, so that processing never slows down the acknowledgement of a callback."""
     from waitress import create_server
@@ -70,15 +90,25 @@ def serve(config: Config, services: Services, banner: str = "", child_env: dict 
     services.pipeline.record = recorder.record
     writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
     writer.start()
-    server = create_server(
-        create_app(services),
-        host=config.http_host,
-        port=config.http_port,
-        threads=8,
-        channel_timeout=30,
-        max_request_body_size=config.evidence_max_bytes + 1024 * 1024,
-    )
-    supervisor = WorkerSupervisor(child_env or {})
+    try:
+        server = create_server(
+            create_app(services),
+            host=config.http_host,
+            port=config.http_port,
+            threads=8,
+            channel_timeout=30,
+            max_request_body_size=config.evidence_max_bytes + 1024 * 1024,
+        )
+    except OSError as exc:
+        recorder.stop()
+        raise StartError(_listen_problem(exc, config)) from None
+    # The worker and every store must mean the same folders as this process.
+    child_env = {
+        "DATA_DIR": str(config.data_dir),
+        "DATABASE_URL": config.database_url,
+        **(child_env or {}),
+    }
+    supervisor = WorkerSupervisor(worker_argv, child_env)
     supervisor.start()
     host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
     url = f"http://{host}:{server.effective_port}"
@@ -103,16 +133,49 @@ def serve(config: Config, services: Services, banner: str = "", child_env: dict 
         writer.join(timeout=5)
 
 
+def _listen_problem(exc: OSError, config: Config) -> str:
+    """Why the server could not listen, and which setting to change (Linux and Windows codes)."""
+    code = exc.errno
+    winerror = getattr(exc, "winerror", None)
+    port, host = config.http_port, config.http_host
+    if code == errno.EADDRINUSE or winerror == 10048:
+        return (
+            f"端口 {port} 已被占用：请在 .env 中修改 HTTP_PORT，或先停止占用该端口的程序"
+            "（可能是另一个正在运行的 run.py）"
+        )
+    if code == errno.EACCES or winerror == 10013:
+        return (
+            f"没有权限使用端口 {port}：请在 .env 中把 HTTP_PORT 改为 1024 以上的端口"
+            "（如 8000），或以管理员身份运行"
+        )
+    if code == errno.EADDRNOTAVAIL or winerror == 10049:
+        return f"{host} 不是本机的地址：请在 .env 中修改 HTTP_HOST（如 127.0.0.1 或 0.0.0.0）"
+    return (
+        f"无法在 {host}:{port} 上启动服务（{exc.strerror or exc}）：请检查 HTTP_HOST 和 HTTP_PORT"
+    )
+
+
 def _raise_interrupt(_signum, _frame):
     raise KeyboardInterrupt
+
+
+def worker_argv(args, clock: Clock) -> list[str]:
+    """The command line of the background worker: the same env file, the same clock."""
+    argv = [sys.executable, os.path.abspath(__file__)]
+    if args.env_file is not None:
+        argv += ["--env-file", os.path.abspath(args.env_file)]
+    argv.append("worker")
+    if isinstance(clock, OffsetClock):
+        argv += ["--clock-offset", repr(clock.offset.total_seconds())]
+    return argv
 
 
 class WorkerSupervisor:
     """Starts `run.py worker` and starts it again if it dies (with a growing pause)."""
 
-    def __init__(self, env_overrides: dict):
+    def __init__(self, argv: list[str], env_overrides: dict):
         self.env = {**os.environ, **env_overrides}
-        self.argv = [sys.executable, os.path.abspath(__file__), "--env-file", ENV_FILE[0], "worker"]
+        self.argv = argv
         self.stopping = threading.Event()
         self.proc: subprocess.Popen | None = None
         self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
@@ -148,10 +211,11 @@ def lock_suffix(database_url: str) -> str:
     return hashlib.sha1(database_url.encode()).hexdigest()[:10]
 
 
-def cmd_worker(config: Config, _args) -> int:
+def cmd_worker(config: Config, args) -> int:
     """The background worker: one per deployment (a lock file under DATA_DIR)."""
-    prepare_database(config, load=False)
-    services = make_services(config)
+    clock = _running_clock(config, args)
+    prepare_database(config, clock, load=False)
+    services = make_services(config, clock)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
     lock_path = config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
@@ -165,6 +229,22 @@ def cmd_worker(config: Config, _args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     parent = os.getppid()
+    from reminders.scheduler import CampaignScheduler, SchedulerLock, tick
+
+    lock_held = SchedulerLock(config.data_dir, config.database_url)
+    scheduler = None
+    if lock_held.acquire():
+        # Catch up first (reminders and a digest missed while the bot was down), then take new
+        # messages: what was due at start always comes before the first reply.
+        tick(services)
+        # APScheduler fires on the real clock and its first tick is due "now": build it with
+        # the real clock, then let every tick read the bot's clock (which --at may have moved;
+        # a first run time in the future would never come).
+        services.clock = Clock(config.timezone)
+        scheduler = CampaignScheduler(services)
+        services.clock = clock
+    else:
+        log.info("another process runs the scheduler; this one only processes and sends")
     threads = [
         threading.Thread(target=services.sender.loop, args=(stop, 0.2), name="outbox", daemon=True),
         threading.Thread(
@@ -173,13 +253,7 @@ def cmd_worker(config: Config, _args) -> int:
     ]
     for thread in threads:
         thread.start()
-    from reminders.scheduler import CampaignScheduler, SchedulerLock
-
-    lock_held = SchedulerLock(config.data_dir, config.database_url)
-    scheduler = CampaignScheduler(services) if lock_held.acquire() else None
-    if scheduler is None:
-        log.info("another process runs the scheduler; this one only processes and sends")
-    else:
+    if scheduler is not None:
         scheduler.start()
     while not stop.wait(1.0):
         if os.getppid() != parent:  # the server that started us is gone
@@ -194,9 +268,17 @@ def cmd_worker(config: Config, _args) -> int:
     return 0
 
 
-def cmd_serve(config: Config, _args) -> int:
-    prepare_database(config)
-    serve(config, make_services(config))
+def cmd_serve(config: Config, args) -> int:
+    if getattr(args, "at", None) is not None and config.wecom_enabled:
+        # WeCom checks callback timestamps against our clock, and reminders would reach real
+        # people for a day that is not today.
+        raise StartError(
+            "--at 只能用于浏览器沙盒（未填写企业微信设置时）：接入企业微信后，"
+            "回调按真实时间校验，提醒也会按假定的日期发给真实的人"
+        )
+    clock = _running_clock(config, args)
+    prepare_database(config, clock)
+    serve(config, make_services(config, clock), worker_argv(args, clock), _clock_banner(clock))
     return 0
 
 
@@ -211,33 +293,45 @@ def cmd_init(config: Config, _args) -> int:
     return 0
 
 
-def cmd_demo(config: Config, _args) -> int:
-    from bot.demo import DEMO_ADMIN, DEMO_PEOPLE, seed_demo
+def demo_config(config: Config) -> Config:
+    """The demo's own database (DATA_DIR/demo.db) and admin; never WeCom, whatever .env holds."""
+    from bot.demo import DEMO_ADMIN
 
-    demo_db = (config.data_dir / "demo.db").resolve()
-    config = dataclasses.replace(
+    return dataclasses.replace(
         config,
-        database_url=f"sqlite:///{demo_db}",
+        database_url=sqlite_url(config.data_dir / "demo.db"),
         admins=config.admins | {DEMO_ADMIN},
-        # The demo never talks to WeCom, whatever .env holds.
         wecom_corp_id="",
     )
-    prepare_database(config)
+
+
+def seed_demo_once(clock: Clock, out=None) -> None:
+    from bot.demo import seed_demo
+
     with database.connection_context():
-        if seed_demo(Clock(config.timezone).now()):
-            print("已载入演示数据。")
+        if seed_demo(clock.now()):
+            print("已载入演示数据。", file=out or sys.stdout)
+
+
+def cmd_demo(config: Config, args) -> int:
+    from bot.demo import DEMO_PEOPLE
+
+    config = demo_config(config)
+    clock = _running_clock(config, args)
+    prepare_database(config, clock)
+    seed_demo_once(clock)
     people = "\n".join(f"  {u}：{unit} {name}" for u, name, unit, _ in DEMO_PEOPLE)
     banner = (
-        f"演示数据库：{demo_db}（与正式数据库分开）\n"
+        f"演示数据库：{config.data_dir / 'demo.db'}（与正式数据库分开）\n"
         f"可以扮演的人员：\n{people}\n"
         "在沙盒页面选择人员后发送“帮助”开始。按 Ctrl+C 退出。"
     )
+    banner = "\n".join(filter(None, [_clock_banner(clock), banner]))
     child_env = {
-        "DATABASE_URL": config.database_url,
         "BOT_ADMINS": ",".join(sorted(config.admins)),
         **{key: "" for key in WECOM_APP_KEYS},
     }
-    serve(config, make_services(config), banner, child_env)
+    serve(config, make_services(config, clock), worker_argv(args, clock), banner, child_env)
     return 0
 
 
@@ -245,8 +339,14 @@ def cmd_say(config: Config, args) -> int:
     from bot.pipeline import Incoming
 
     text = " ".join(args.text)
-    prepare_database(config)
-    services = make_services(config)
+    clock = _clock_at(config, args.at)
+    if args.demo:
+        config = demo_config(config)
+    # Setting-up notices go to stderr: stdout carries the reply alone (for pipes and scripts).
+    prepare_database(config, clock, out=sys.stderr)
+    if args.demo:
+        seed_demo_once(clock, out=sys.stderr)
+    services = make_services(config, clock)
     with database.connection_context():
         result = services.pipeline.handle(
             Incoming("cli", uuid.uuid4().hex, args.userid, kind="text", text=text)
@@ -256,28 +356,45 @@ def cmd_say(config: Config, args) -> int:
     return 0
 
 
-def cmd_selfcheck(config: Config, _args) -> int:
+def cmd_selfcheck(config: Config, args) -> int:
     from bot.selfcheck import FAIL, run_checks, worst
 
-    prepare_database(config)
-    services = make_services(config)
+    clock = _clock_at(config, args.at)
+    prepare_database(config, clock)
+    services = make_services(config, clock)
     with database.connection_context():
         checks = run_checks(config, services.clock.now(), services.client)
         print(services.renderer.render("selfcheck.j2", checks=checks, verdict=worst(checks)))
     return 1 if worst(checks) == FAIL else 0
 
 
-def _clock_at(config: Config, at: str | None) -> Clock:
+def _in_zone(at: datetime, config: Config) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=config.timezone)
+
+
+def _clock_at(config: Config, at: datetime | None) -> Clock:
     """The real clock, or a clock stopped at --at (BOT_TIMEZONE when no offset is given)."""
-    if not at:
+    if at is None:
         return Clock(config.timezone)
-    try:
-        moment = datetime.fromisoformat(at)
-    except ValueError:
-        raise SystemExit(f"--at {at!r} 不是时间，请写成 2026-10-09T09:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=config.timezone)
-    return FakeClock(moment)
+    return FakeClock(_in_zone(at, config), config.timezone)
+
+
+def _running_clock(config: Config, args) -> Clock:
+    """The clock of a server: the real one, or one that starts at --at and runs forward. The
+    worker gets the web process's offset (--clock-offset), so both read the same time."""
+    offset = getattr(args, "clock_offset", None)
+    if offset is not None:
+        return OffsetClock(config.timezone, timedelta(seconds=offset))
+    at = getattr(args, "at", None)
+    if at is None:
+        return Clock(config.timezone)
+    return OffsetClock.starting_at(_in_zone(at, config), config.timezone)
+
+
+def _clock_banner(clock: Clock) -> str:
+    if not isinstance(clock, OffsetClock):
+        return ""
+    return f"机器人的时间从 {clock.now():%Y-%m-%d %H:%M} 开始走（--at），与电脑的时间无关。"
 
 
 def cmd_remind(config: Config, args) -> int:
@@ -287,7 +404,7 @@ def cmd_remind(config: Config, args) -> int:
     from reminders.jobs import reminder_round
 
     clock = _clock_at(config, args.at)
-    prepare_database(config)
+    prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
         result = reminder_round(
@@ -305,7 +422,7 @@ def cmd_digest(config: Config, args) -> int:
     from reminders.calendar import WorkCalendar
 
     clock = _clock_at(config, args.at)
-    prepare_database(config)
+    prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
         cal = WorkCalendar.from_database()
@@ -318,32 +435,67 @@ def cmd_digest(config: Config, args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run.py", description="新绛县示范区创建督办机器人")
-    parser.add_argument("--env-file", default=".env", help="设置文件（默认 .env）")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="启动服务（默认）")
-    sub.add_parser("worker", help="后台进程（由服务自动启动，一般无需手动运行）")
-    sub.add_parser("demo", help="用演示数据库启动浏览器沙盒")
-    sub.add_parser("init", help="创建数据库并载入方案")
-    sub.add_parser("selfcheck", help="自检：配置、企业微信连接、发件箱、文件下载、节假日日历")
-    remind = sub.add_parser("remind", help="按提醒阶梯发送一轮提醒")
-    remind.add_argument("--at", help="假定当前时间，如 2026-10-09T09:00（默认现在）")
-    digest = sub.add_parser("digest", help="发布本周周报（每周一次），或 --preview 预览")
-    digest.add_argument("--at", help="假定当前时间，如 2026-10-12T09:00（默认现在）")
-    digest.add_argument("--preview", action="store_true", help="只打印，不发布")
-    say = sub.add_parser("say", help="以某个 userid 发送一条消息并打印回复")
-    say.add_argument("userid")
-    say.add_argument("text", nargs="+")
-    args = parser.parse_args(argv)
-    ENV_FILE[0] = args.env_file
+AT_HELP = "如 2026-10-09T09:00（不写时区即按 BOT_TIMEZONE）；默认用电脑的时间"
+START_HELP = "机器人的时间从这一刻开始往后走（演示、核对某一天的提醒和周报），" + AT_HELP
 
+EPILOG = """例子：
+  python3 run.py demo                         启动演示（浏览器沙盒）
+  python3 run.py demo --at 2026-11-26T09:30   演示某一天：机器人的时间从这一刻开始走
+  python3 run.py say --demo demo_scj 我的任务  在演示数据库里以 demo_scj 的身份发一条消息
+  python3 run.py init && python3 run.py       正式使用：建库、载入方案、启动服务
+每个命令的参数：python3 run.py 命令 --help"""
+
+
+def build_parser() -> ChineseArgumentParser:
+    parser = ChineseArgumentParser(
+        prog="run.py", description="新绛县示范区创建督办机器人", epilog=EPILOG
+    )
+    parser.add_argument(
+        "--env-file",
+        metavar="文件",
+        help="设置文件；不写时读取当前目录下的 .env（没有也可以），写了就必须存在",
+    )
+    sub = parser.add_subparsers(
+        dest="command", title="命令", metavar="命令", help="不写命令时即 serve（启动服务）"
+    )
+
+    def command(name: str, text: str) -> ChineseArgumentParser:
+        return sub.add_parser(name, help=text, description=text)
+
+    def at_option(cmd: ChineseArgumentParser, text: str) -> None:
+        cmd.add_argument("--at", type=moment, metavar="时间", help=text)
+
+    at_option(command("serve", "启动服务（不写命令时默认就是它）"), START_HELP)
+    at_option(command("demo", "用单独的演示数据库（DATA_DIR/demo.db）启动浏览器沙盒"), START_HELP)
+    command("init", "创建数据库并载入方案（重复运行安全）")
+    selfcheck = command(
+        "selfcheck", "自检：配置、管理员、企业微信连接、发件箱、文件下载、节假日日历"
+    )
+    at_option(selfcheck, "按这个时间检查，" + AT_HELP)
+    at_option(command("remind", "按提醒阶梯发送一轮提醒，打印摘要"), "假定现在的时间，" + AT_HELP)
+    digest = command("digest", "发布本周周报（每周一次），或 --preview 预览")
+    at_option(digest, "假定现在的时间，" + AT_HELP)
+    digest.add_argument("--preview", action="store_true", help="只打印，不发布")
+    say = command("say", "以某个 userid 发送一条消息并打印回复（与聊天走同一条处理流程）")
+    say.add_argument("userid", help="以谁的身份发送（企业微信 userid，如 demo_scj）")
+    say.add_argument("text", nargs="+", metavar="消息", help="消息内容，可以有空格，如 我的任务")
+    say.add_argument(
+        "--demo", action="store_true", help="发到演示数据库（DATA_DIR/demo.db，含演示人员）"
+    )
+    at_option(say, "假定现在的时间，" + AT_HELP)
+    worker = command("worker", "后台进程（由服务自动启动，一般无需手动运行）")
+    worker.add_argument(
+        "--clock-offset",
+        type=float,
+        metavar="秒",
+        help="机器人的时间比电脑快多少秒（由服务按 --at 传入，一般无需手动设置）",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     configure_logging(logging.INFO)
-    try:
-        config = load_config(args.env_file)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     handlers = {
         "serve": cmd_serve,
         None: cmd_serve,
@@ -356,14 +508,32 @@ def main(argv: list[str] | None = None) -> int:
         "digest": cmd_digest,
     }
     try:
+        config = load_config(args.env_file)
         return handlers[args.command](config, args)
-    except PlanError as exc:
+    except (ConfigError, PlanError, StartError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # our reader went away (see entry): not a start-up problem
     except OSError as exc:
         print(f"无法启动：{exc}", file=sys.stderr)
         return 2
 
 
+def entry(argv: list[str] | None = None) -> int:
+    """main(), quiet when the reader of our output goes away (`run.py say … | head -1`)."""
+    try:
+        try:
+            return main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        # As the Python docs advise: point stdout at devnull so the interpreter's own final
+        # flush does not complain either. Works on Windows too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -124,7 +124,9 @@ def main() -> None:
             WECOM_ENCODING_AES_KEY=AES_KEY,
             WECOM_API_BASE=fake.base_url,
         )
-        none = ["--env-file", f"{tmp}/none.env"]
+        # An empty settings file: the environment above is all (a developer's .env is not read).
+        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        none = ["--env-file", f"{tmp}/empty.env"]
         subprocess.run(
             [sys.executable, "run.py", *none, "init"],
             cwd=ROOT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -14,6 +14,26 @@ class Clock:
 
     def now(self) -> datetime:
         return datetime.now(self.tz)
+
+
+class OffsetClock(Clock):
+    """Wall-clock time moved by a fixed offset: it runs forward like the real one.
+
+    `run.py demo --at` / `serve --at` start the bot's time at a chosen moment; the web process
+    passes the same offset to its worker, so both read the same time."""
+
+    def __init__(self, tz: ZoneInfo, offset: timedelta):
+        super().__init__(tz)
+        self.offset = offset
+
+    @classmethod
+    def starting_at(cls, moment: datetime, tz: ZoneInfo) -> OffsetClock:
+        start = moment if moment.tzinfo else moment.replace(tzinfo=tz)
+        # In UTC: aware datetimes sharing a zone subtract as wall times (wrong across DST).
+        return cls(tz, start.astimezone(UTC) - datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return (datetime.now(UTC) + self.offset).astimezone(self.tz)
 
 
 class FakeClock(Clock):

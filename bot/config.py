@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # name -> (default, one-line description). The order is the order of config.example.env.
@@ -109,7 +109,11 @@ class Config:
         return self.sandbox_mode == "open"
 
     @classmethod
-    def from_mapping(cls, mapping: dict[str, str]) -> Config:
+    def from_mapping(cls, mapping: dict[str, str], base_dir: Path | None = None) -> Config:
+        """Relative paths (DATA_DIR, a SQLite file in DATABASE_URL) are resolved here, once,
+        against `base_dir` (the working directory by default): the web process, its worker and
+        every file store then mean the same folder, whatever directory each of them runs in."""
+        base = Path(base_dir) if base_dir is not None else Path.cwd()
         raw = {k: (mapping.get(k) or "").strip() or default for k, (default, _) in SETTINGS.items()}
         problems: list[str] = []
 
@@ -117,6 +121,8 @@ class Config:
         scheme = url.split(":", 1)[0].lower()
         if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in url:
             problems.append(f"DATABASE_URL={url!r} 无法识别：应为 sqlite:///路径 或 postgresql://…")
+        elif scheme == "sqlite":
+            url = _absolute_sqlite_url(url, base)
 
         port = _parse_int(raw["HTTP_PORT"], "HTTP_PORT", 0, 65535, problems)
 
@@ -178,7 +184,7 @@ class Config:
             raise ConfigError(problems)
         return cls(
             database_url=url,
-            data_dir=Path(raw["DATA_DIR"]),
+            data_dir=(base / raw["DATA_DIR"]).resolve(),
             http_host=host,
             http_port=port,
             timezone=tz,
@@ -201,6 +207,19 @@ class Config:
             wecom_group_webhook_url=raw["WECOM_GROUP_WEBHOOK_URL"],
             wecom_group_chat_id=raw["WECOM_GROUP_CHAT_ID"],
         )
+
+
+def sqlite_url(path: Path) -> str:
+    """The DATABASE_URL of a SQLite file (sqlite:////abs/path, or sqlite:///C:/path on Windows)."""
+    return "sqlite:///" + quote(Path(path).as_posix(), safe="/:")
+
+
+def _absolute_sqlite_url(url: str, base: Path) -> str:
+    """sqlite:///relative/path made absolute against `base`; anything else left as it is."""
+    path = unquote(url.split(":///", 1)[1]) if ":///" in url else ""
+    if not path or path == ":memory:" or Path(path).is_absolute():
+        return url
+    return sqlite_url((base / path).resolve())
 
 
 def _parse_time(text: str, name: str, problems: list[str]) -> time:

@@ -12,6 +12,7 @@ import peewee
 
 from bot.config import Config
 from models.messages import InboundMessage, MediaDownload, OutboxMessage
+from models.org import admin_userids
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 LABELS = {OK: "正常", WARN: "注意", FAIL: "故障"}
@@ -32,6 +33,8 @@ class Check:
 def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
     checks = [Check("配置", OK, "设置已读取并通过校验")]
     checks.append(_database())
+    if checks[-1].level == OK:
+        checks.append(_admins(config))
     if config.wecom_enabled:
         checks.append(_token(client))
         if checks[-1].level == OK:
@@ -66,6 +69,21 @@ def _database() -> Check:
             "数据库", FAIL, f"无法读取：{type(exc).__name__}", "检查 DATABASE_URL 和数据库服务"
         )
     return Check("数据库", OK, "可以读写")
+
+
+def _admins(config: Config) -> Check:
+    """Without an admin nobody can bind people or run the office's commands."""
+    admins = admin_userids(config.admins)
+    if not admins:
+        return Check(
+            "管理员",
+            FAIL,
+            "没有管理员：BOT_ADMINS 为空，也没有人被绑定为管理员，没有人能绑定人员、设定期限",
+            "在 .env 中填写 BOT_ADMINS=办公室管理员的企业微信 userid（多个用英文逗号分隔），"
+            "然后重新启动服务（python3 run.py）",
+        )
+    shown = "、".join(admins[:5]) + (f" 等 {len(admins)} 位" if len(admins) > 5 else "")
+    return Check("管理员", OK, shown)
 
 
 def _token(client) -> Check:

@@ -9,10 +9,12 @@ import os
 import shutil
 import socket
 import sys
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +173,68 @@ def empty_db(tmp_path):
     handle.connect()
     yield handle
     handle.close()
+
+
+# ---------------------------------------------------------------- the campaign's time in tests
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A pinned moment for tests that opt in (`campaign_clock`), with what it implies under the
+    default settings. The facts come from chinesecalendar and the defaults, not from the bot's
+    own calendar code, so a test can hold the bot to them."""
+
+    label: str
+    at: datetime
+
+    @property
+    def arg(self) -> str:
+        """The moment as `--at` takes it."""
+        return self.at.strftime("%Y-%m-%dT%H:%M")
+
+    @property
+    def working_day(self) -> bool:
+        return chinese_calendar.is_workday(self.at.date())
+
+    @property
+    def quiet(self) -> bool:  # QUIET_HOURS=21:00-08:00
+        return not time(8, 0) <= self.at.time() < time(21, 0)
+
+    @property
+    def reminders_due(self) -> bool:
+        """Would the day's reminders (REMIND_AT=09:00) and a missed digest go out now?"""
+        return self.working_day and not self.quiet and self.at.time() >= time(9, 0)
+
+    @property
+    def next_year_missing(self) -> bool:
+        """Within the last 60 days of a year whose next year chinesecalendar does not know."""
+        year_end = date(self.at.year, 12, 31)
+        try:
+            chinese_calendar.is_workday(date(self.at.year + 1, 6, 1))
+            known = True
+        except NotImplementedError:
+            known = False
+        return (year_end - self.at.date()).days <= 59 and not known
+
+    @property
+    def iso_week(self) -> str:
+        year, week, _ = self.at.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def plus(self, **delta: float) -> datetime:
+        return self.at + timedelta(**delta)
+
+
+WORKING_MORNING = Moment("working-morning", datetime(2026, 11, 26, 9, 30, tzinfo=TZ))  # Thursday
+SUNDAY_NIGHT = Moment("sunday-night", datetime(2026, 11, 29, 22, 30, tzinfo=TZ))
+HOLIDAY_EVE = Moment("holiday-eve", datetime(2026, 9, 30, 16, 0, tzinfo=TZ))  # National Day next
+CAMPAIGN_MOMENTS = (WORKING_MORNING, SUNDAY_NIGHT, HOLIDAY_EVE)
+
+
+@pytest.fixture(params=CAMPAIGN_MOMENTS, ids=lambda m: m.label)
+def campaign_clock(request) -> Moment:
+    """Each pinned moment in turn, for the tests whose outcome could depend on the day or hour."""
+    return request.param
 
 
 # ---------------------------------------------------------------- the bot

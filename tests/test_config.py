@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SETTINGS, Config, ConfigError
+from bot.config import SETTINGS, Config, ConfigError, sqlite_url
+from models.db import make_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,13 +17,36 @@ VALID_WECOM = {
 }
 
 
-def test_defaults():
-    config = Config.from_mapping({})
-    assert config.database_url == "sqlite:///data/bot.db"
+def test_defaults(tmp_path):
+    config = Config.from_mapping({}, base_dir=tmp_path)
+    assert config.data_dir == tmp_path.resolve() / "data"
+    assert config.database_url == sqlite_url(tmp_path.resolve() / "data" / "bot.db")
     assert (config.http_host, config.http_port) == ("127.0.0.1", 8000)
     assert str(config.timezone) == "Asia/Shanghai"
     assert config.sandbox_enabled and not config.sandbox_remote_allowed
     assert not config.wecom_enabled
+
+
+def test_relative_paths_mean_the_working_directory_once(tmp_path, monkeypatch):
+    """Every process and file store must mean the same folder: paths are absolute from here on,
+    whichever directory a later caller (Flask's send_file, a worker) resolves them against."""
+    office = tmp_path / "办公室 1"
+    office.mkdir()
+    monkeypatch.chdir(office)
+    config = Config.from_mapping(
+        {"DATA_DIR": "files/../files", "DATABASE_URL": "sqlite:///db/x.db"}
+    )
+    assert config.data_dir == office.resolve() / "files" and config.data_dir.is_absolute()
+    assert config.database_url == sqlite_url(office.resolve() / "db" / "x.db")
+    monkeypatch.chdir(tmp_path)  # a later change of directory changes nothing
+    handle = make_database(config.database_url)
+    assert Path(handle.database) == office.resolve() / "db" / "x.db"
+    # Absolute paths and other databases are left as they are.
+    elsewhere = tmp_path / "abs.db"
+    url = f"sqlite:///{elsewhere}"
+    assert Config.from_mapping({"DATABASE_URL": url}).database_url == url
+    pg = "postgresql://postgres@127.0.0.1:5432/bot"
+    assert Config.from_mapping({"DATABASE_URL": pg}, base_dir=office).database_url == pg
 
 
 def test_every_problem_is_named_in_one_error():

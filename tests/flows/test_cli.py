@@ -1,44 +1,72 @@
-"""The command line as a newcomer uses it: init (twice), say, and a bad config."""
+"""The command line as a newcomer uses it: run from an empty folder with the default settings
+(no .env, no DATA_DIR, no DATABASE_URL), init (twice), say, remind, digest, selfcheck; and what
+goes wrong at set-up: a missing --env-file, a busy port, output piped into `head`, --help."""
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+RUN_PY = str(ROOT / "run.py")
+ENGLISH_ARGPARSE = (
+    "usage:",
+    "positional arguments",
+    "optional arguments",
+    "options:",
+    "show this help message",
+    "error:",
+    "the following arguments",
+    "invalid choice",
+)
 
 
-def run(tmp_path, *args, env_extra=None, db_url=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
-    env.update(
-        DATA_DIR=str(tmp_path / "data"),
-        DATABASE_URL=db_url or f"sqlite:///{tmp_path / 'data' / 'bot.db'}",
-        BOT_ADMINS="boss",
-    )
+def _env(env_extra=None) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "BOT_", "HTTP_", "EVIDENCE_"))
+        and k not in ("DATABASE_URL", "DATA_DIR", "SANDBOX")
+    }
+    env.update(BOT_ADMINS="boss", PYTHONIOENCODING="utf-8")
     env.update(env_extra or {})
+    return env
+
+
+def run(tmp_path, *args, env_extra=None, timeout=120):
+    """`python3 /abs/run.py ARGS` with tmp_path as the working directory and default paths."""
     return subprocess.run(
-        [sys.executable, "run.py", "--env-file", str(tmp_path / "none.env"), *args],
-        cwd=ROOT,
-        env=env,
+        [sys.executable, RUN_PY, *args],
+        cwd=tmp_path,
+        env=_env(env_extra),
         capture_output=True,
         text=True,
-        timeout=120,
+        encoding="utf-8",
+        timeout=timeout,
     )
 
 
-def test_init_twice_then_say(tmp_path):
+def test_init_twice_then_say(tmp_path, campaign_clock):
+    at = ("--at", campaign_clock.arg)
     first = run(tmp_path, "init")
     assert first.returncode == 0, first.stderr
     assert "63 项任务和指标" in first.stdout and "新增 648 条责任分工" in first.stdout
-    assert run(tmp_path, "say", "boss", "绑定", "zhangsan", "市监局").returncode == 0
+    assert (tmp_path / "data" / "bot.db").is_file(), "DATABASE_URL's default is ./data/bot.db"
+    assert run(tmp_path, "say", *at, "boss", "绑定", "zhangsan", "市监局").returncode == 0
     second = run(tmp_path, "init")
     assert "新增 0 条责任分工" in second.stdout
-    reply = run(tmp_path, "say", "zhangsan", "进度", "T7", "60%")
-    assert reply.returncode == 0 and "已记录" in reply.stdout
-    log = run(tmp_path, "say", "boss", "日志", "T7")
-    assert "报告进度 60%" in log.stdout
+    reply = run(tmp_path, "say", *at, "zhangsan", "进度", "T7", "60%")
+    assert reply.returncode == 0 and "T7" in reply.stdout and "60%" in reply.stdout
+    log = run(tmp_path, "say", *at, "boss", "日志", "T7")
+    assert "60%" in log.stdout
+    assert campaign_clock.at.strftime("%m-%d %H:%M") in log.stdout, "logged at the --at time"
 
 
 def test_bad_config_names_each_problem(tmp_path):
@@ -48,21 +76,25 @@ def test_bad_config_names_each_problem(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_missing_env_file_is_named_not_ignored(tmp_path):
+    result = run(tmp_path, "--env-file", "prod.env", "init")
+    assert result.returncode == 2
+    assert "prod.env" in result.stderr and "--env-file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists(), "nothing was created on the defaults"
+    (tmp_path / "prod.env").write_text("DATABASE_URL=sqlite:///prod/bot.db\n", encoding="utf-8")
+    assert run(tmp_path, "--env-file", "prod.env", "init").returncode == 0
+    assert (tmp_path / "prod" / "bot.db").is_file() and not (tmp_path / "data").exists()
+
+
 def test_remind_and_digest_through_the_cli(tmp_path):
     """The issue's check, on key days: T7 due 2026-10-09 for 县市场监管局, liaison and head bound."""
     assert run(tmp_path, "init").returncode == 0
-    run(tmp_path, "say", "boss", "绑定", "li", "市监局")
-    run(tmp_path, "say", "boss", "绑定", "chief", "市监局", "负责人")
-    # The deadline is set back in August (期限 refuses past dates), through the same pipeline.
-    import sqlite3
-
-    setup = run(tmp_path, "say", "boss", "期限", "T7", "2099-01-01")
-    assert "已设定" in setup.stdout
-    with sqlite3.connect(tmp_path / "data" / "bot.db") as conn:
-        conn.execute(
-            "UPDATE assignment SET deadline='2026-10-09', deadline_set_on='2026-08-20' "
-            "WHERE item_id=(SELECT id FROM item WHERE code='T7')"
-        )
+    august = ("--at", "2026-08-20T10:00")  # the deadline is set back in August
+    run(tmp_path, "say", *august, "boss", "绑定", "li", "市监局")
+    run(tmp_path, "say", *august, "boss", "绑定", "chief", "市监局", "负责人")
+    setup = run(tmp_path, "say", *august, "boss", "期限", "T7", "2026-10-09")
+    assert setup.returncode == 0 and "2026-10-09" in setup.stdout
     expected = {
         "2026-09-22T09:00": "1 个事项提醒，1 条消息",  # 7 working days before
         "2026-10-01T09:00": "今天不是工作日",  # National Day
@@ -81,5 +113,150 @@ def test_remind_and_digest_through_the_cli(tmp_path):
     assert "周报已发布" in first.stdout and "周报未发布" in second.stdout
     preview = run(tmp_path, "digest", "--at", "2026-10-19T09:00", "--preview")
     assert "预计得分" in preview.stdout
-    check = run(tmp_path, "selfcheck")
-    assert "缺少 2027 年的节假日安排" in check.stdout
+
+
+def test_selfcheck_follows_the_clock(tmp_path, campaign_clock):
+    check = run(tmp_path, "selfcheck", "--at", campaign_clock.arg)
+    assert check.returncode == 0, check.stdout + check.stderr  # warnings only: no WeCom yet
+    year = campaign_clock.at.year
+    warned = f"缺少 {year + 1} 年的节假日安排" in check.stdout
+    assert warned == campaign_clock.next_year_missing, check.stdout
+    if not warned:
+        assert f"已包含 {year} 年" in check.stdout
+
+
+def test_selfcheck_fails_when_nobody_is_an_admin(tmp_path):
+    check = run(tmp_path, "selfcheck", "--at", "2026-11-26T09:30", env_extra={"BOT_ADMINS": ""})
+    assert check.returncode == 1
+    line = next(line for line in check.stdout.splitlines() if "管理员" in line)
+    assert "故障" in line, check.stdout
+    assert "BOT_ADMINS" in check.stdout and "Traceback" not in check.stderr
+
+
+def test_say_talks_to_the_demo_database(tmp_path, campaign_clock):
+    """`say --demo` uses ./data/demo.db with the demo's people, seeded at the --at time."""
+    result = run(tmp_path, "say", "--demo", "--at", campaign_clock.arg, "demo_scj", "任务", "T11")
+    assert result.returncode == 0, result.stderr
+    overdue = (campaign_clock.at.date() - timedelta(days=3)).isoformat()  # the demo's T11
+    assert "T11" in result.stdout and overdue in result.stdout, result.stdout
+    assert "已载入演示数据" in result.stderr, "set-up notices stay out of the reply"
+    assert "已载入演示数据" not in result.stdout and "方案已载入" not in result.stdout
+    assert (tmp_path / "data" / "demo.db").is_file() and not (tmp_path / "data" / "bot.db").exists()
+    again = run(tmp_path, "say", "--demo", "--at", campaign_clock.arg, "demo_admin", "日志", "T11")
+    assert again.returncode == 0 and "T11" in again.stdout
+    assert "已载入演示数据" not in again.stderr, "seeded once"
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_busy_port_names_the_setting_to_change(tmp_path, command):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, command, env_extra={"HTTP_PORT": str(port)}, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"端口 {port} 已被占用" in result.stderr and "HTTP_PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_serve_at_a_pinned_time_is_refused_with_wecom(tmp_path):
+    wecom = {
+        "WECOM_CORP_ID": "ww1436e0e65a779aee",
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": "s3cret",
+        "WECOM_TOKEN": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
+        "WECOM_ENCODING_AES_KEY": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    }
+    result = run(tmp_path, "serve", "--at", "2026-11-26T09:30", env_extra=wecom, timeout=60)
+    assert result.returncode == 2 and "--at" in result.stderr and "企业微信" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["say", "--demo", "--at", "2026-11-26T09:30", "demo_admin", "帮助"]],
+    ids=["help", "say"],
+)
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path, args):
+    """`run.py … | head -1`: the reader is gone before run.py writes (closed here at once)."""
+    proc = subprocess.Popen(
+        [sys.executable, RUN_PY, *args],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    err = err.decode("utf-8", "replace")
+    assert "Broken pipe" not in err and "BrokenPipeError" not in err, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert proc.returncode in (0, 1)
+
+
+def _help(tmp_path, *args) -> str:
+    result = run(tmp_path, *args, "--help")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _argument_lines(text: str) -> list[str]:
+    """Lines under 位置参数/选项 naming an argument, joined with their wrapped help."""
+    entries: list[str] = []
+    section = None
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            section = line if line in ("位置参数：", "选项：") else None
+        elif section and re.match(r"^  \S", line):
+            entries.append(line.strip())
+        elif section and entries and line.startswith("      "):
+            entries[-1] += " " + line.strip()
+    return entries
+
+
+def test_help_is_chinese_with_a_line_for_every_argument(tmp_path):
+    main = _help(tmp_path)
+    commands = re.findall(r"^    ([a-z]+) +\S", main, flags=re.MULTILINE)
+    assert {"serve", "demo", "init", "say", "selfcheck", "remind", "digest", "worker"} <= set(
+        commands
+    )
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, RUN_PY, name, "--help"],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        for name in commands
+    }
+    texts = {"": main}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        texts[name] = out
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for name, text in texts.items():
+        assert text.startswith("用法：run.py"), (name, text)
+        lowered = text.lower()
+        assert not [e for e in ENGLISH_ARGPARSE if e in lowered], (name, text)
+        entries = _argument_lines(text)
+        assert any(e.startswith("-h, --help") for e in entries), (name, text)
+        for entry in entries:
+            assert cjk.search(entry), f"{name or 'run.py'}: no Chinese help for {entry!r}"
+    for option in ("--demo", "--at", "userid", "消息"):
+        assert option in texts["say"]
+    assert "--clock-offset" in texts["worker"] and "--env-file" in texts[""]
+
+
+def test_argument_errors_are_chinese(tmp_path):
+    missing = run(tmp_path, "say")
+    assert missing.returncode == 2 and "错误" in missing.stderr and "userid" in missing.stderr
+    bad_time = run(tmp_path, "remind", "--at", "明天")
+    assert bad_time.returncode == 2 and "不是时间" in bad_time.stderr
+    unknown = run(tmp_path, "start")
+    assert unknown.returncode == 2 and "serve" in unknown.stderr
+    for result in (missing, bad_time, unknown):
+        assert not [e for e in ENGLISH_ARGPARSE if e in result.stderr.lower()], result.stderr

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from conftest import make_config
+from conftest import START, make_config
 from helpers import running
 
 from bot.services import build_services
@@ -34,12 +34,15 @@ def call(url, data=None, method=None):
 
 @pytest.fixture
 def server(tmp_path, db_url, clock, db):
-    # Real time here: the sender thread and the page both run on the wall clock.
-    from bot.clock import Clock
+    # A running clock (the sender's leases and retries move with it), started at a pinned
+    # moment so that nothing here depends on the day the suite runs.
+    from bot.clock import OffsetClock
 
     config = make_config(tmp_path, db_url)
     db.close()  # every thread opens its own connection
-    services = build_services(config, Clock(config.timezone), SandboxTransport())
+    services = build_services(
+        config, OffsetClock.starting_at(START, config.timezone), SandboxTransport()
+    )
     with running(services) as base:
         yield base
     database.close()
@@ -136,13 +139,11 @@ def test_upload_is_stored_and_attached(server, tmp_path):
     assert "方案.pdf" in reply["text"] and "T7" in reply["text"]
 
 
-def test_sandbox_refuses_remote_clients_unless_opened(tmp_path, db):
+def test_sandbox_refuses_remote_clients_unless_opened(tmp_path, db, clock):
     from flask import Flask  # noqa: F401  (the app is exercised through its test client)
 
-    from bot.clock import Clock
-
     config = make_config(tmp_path)
-    services = build_services(config, Clock(config.timezone), SandboxTransport())
+    services = build_services(config, clock, SandboxTransport())
     client = create_app(services).test_client()
     remote = {"REMOTE_ADDR": "192.0.2.10"}
     assert client.get("/sandbox", environ_base=remote).status_code == 403
@@ -151,9 +152,7 @@ def test_sandbox_refuses_remote_clients_unless_opened(tmp_path, db):
     assert opened.test_client().get("/sandbox", environ_base=remote).status_code == 200
 
 
-def test_sandbox_is_off_when_wecom_is_configured(tmp_path, db):
-    from bot.clock import Clock
-
+def test_sandbox_is_off_when_wecom_is_configured(tmp_path, db, clock):
     config = make_config(
         tmp_path,
         WECOM_CORP_ID="ww1",
@@ -163,7 +162,7 @@ def test_sandbox_is_off_when_wecom_is_configured(tmp_path, db):
         WECOM_ENCODING_AES_KEY="a" * 43,
         SANDBOX="1",
     )
-    services = build_services(config, Clock(config.timezone), SandboxTransport())
+    services = build_services(config, clock, SandboxTransport())
     client = create_app(services).test_client()
     assert client.get("/sandbox").status_code == 404
     assert client.post("/sandbox/api/send", json={"userid": "a", "text": "b"}).status_code == 404
@@ -182,9 +181,7 @@ def test_feed_does_not_skip_a_message_sent_after_a_later_one(tmp_path, db, clock
         OutboxMessage.dedupe_key == "k2"
     ).execute()
     config = make_config(tmp_path)
-    from bot.clock import Clock
-
-    services = build_services(config, Clock(config.timezone), SandboxTransport())
+    services = build_services(config, clock, SandboxTransport())
     client = create_app(services).test_client()
     page = client.get("/sandbox/api/feed?after_out=0&after_in=0").get_json()
     assert [m["text"] for m in page["outgoing"]] == ["second"]

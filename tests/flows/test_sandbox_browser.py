@@ -9,19 +9,23 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import SUNDAY_NIGHT, Moment
 
 ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE_SECONDS = 60
 REPLY_TIMEOUT_MS = 15_000
+FEED_POLL_MS = 1000  # the page's POLL_MS
 SANDBOX_PREFIX = "浏览器沙盒："
 SCREENSHOT = "/tmp/sandbox.png"
 BOT_SETTING_PREFIXES = ("WECOM_", "BOT_", "EVIDENCE_", "HTTP_")
@@ -59,31 +63,24 @@ def _read_lines(stream, lines: queue.Queue) -> None:
     lines.put(None)
 
 
-@pytest.fixture
-def sandbox_url(tmp_path):
-    """Start `run.py demo` on a free port with its data in tmp_path; yield the sandbox URL."""
+@contextmanager
+def running_demo(workdir: Path, moment: Moment):
+    """`python3 /abs/run.py demo --at …` as a newcomer runs it: the default settings (no .env, no
+    DATA_DIR or DATABASE_URL: both relative to `workdir`, the working directory), a free port,
+    and the bot's clock pinned to `moment` (it runs forward from there). Yields the sandbox URL."""
     # None of the developer's bot settings: a WeCom account or SANDBOX=0 would hide the sandbox.
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "SANDBOX") and not k.startswith(BOT_SETTING_PREFIXES)
+        if k not in ("DATABASE_URL", "DATA_DIR", "SANDBOX")
+        and not k.startswith(BOT_SETTING_PREFIXES)
     }
-    env.update(
-        HTTP_PORT="0",
-        HTTP_HOST="127.0.0.1",
-        DATA_DIR=str(tmp_path),
-        PYTHONUNBUFFERED="1",
-    )
-    command = [
-        sys.executable,
-        "run.py",
-        "--env-file",
-        str(tmp_path / "no-such.env"),
-        "demo",
-    ]
+    env.update(HTTP_PORT="0", PYTHONUNBUFFERED="1")
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(ROOT / "run.py"), "demo", "--at", moment.arg]
     proc = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -135,6 +132,14 @@ def sandbox_url(tmp_path):
     assert "Traceback" not in output, f"the server logged an exception:\n{output}"
 
 
+@pytest.fixture
+def sandbox_url(tmp_path):
+    """The demo at a quiet moment (Sunday night: no reminders, no digest): what a test does is
+    all that happens."""
+    with running_demo(tmp_path / "office", SUNDAY_NIGHT) as url:
+        yield url
+
+
 class Sandbox:
     """One browser page on the sandbox, with the page's errors collected."""
 
@@ -148,6 +153,7 @@ class Sandbox:
             lambda msg: self.errors.append(f"console: {msg.text}") if msg.type == "error" else None,
         )
         page.set_default_timeout(REPLY_TIMEOUT_MS)
+        page.clock.install()  # time runs as usual; wait_reply may move it on
 
     def open(self) -> None:
         self.page.goto(self.url)
@@ -179,25 +185,33 @@ class Sandbox:
         return self.wait_reply(before, *expected)
 
     def wait_reply(self, before: int, *expected: str) -> str:
+        """Wait for a new bot message containing all of `expected`. The page reads the feed
+        right after a send and then once a second; while waiting, the page's clock is moved on
+        to its next read (Playwright's clock), so a reply shows as soon as the server has it."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        try:
-            handle = self.page.wait_for_function(
-                """([before, expected]) => {
-                    const outs = [...document.querySelectorAll('#chat .msg-out')].slice(before);
-                    const hit = outs.find(m => expected.every(e => m.textContent.includes(e)));
-                    return hit ? hit.textContent : false;
-                }""",
-                arg=[before, list(expected)],
-                timeout=REPLY_TIMEOUT_MS,
-            )
-        except PlaywrightTimeout:
-            pytest.fail(
-                f"no reply containing {expected!r} within {REPLY_TIMEOUT_MS} ms.\n"
-                f"#chat:\n{self.page.inner_text('#chat')}\n"
-                f"#error: {self.page.inner_text('#error')!r}\nerrors: {self.errors}"
-            )
-        return handle.json_value()
+        deadline = time.monotonic() + REPLY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                handle = self.page.wait_for_function(
+                    """([before, expected]) => {
+                        const outs = [...document.querySelectorAll('#chat .msg-out')].slice(before);
+                        const hit = outs.find(m => expected.every(e => m.textContent.includes(e)));
+                        return hit ? hit.textContent : false;
+                    }""",
+                    arg=[before, list(expected)],
+                    timeout=100,
+                )
+                return handle.json_value()
+            except PlaywrightTimeout:
+                if time.monotonic() > deadline:
+                    break
+                self.page.clock.fast_forward(FEED_POLL_MS)
+        pytest.fail(
+            f"no reply containing {expected!r} within {REPLY_TIMEOUT_MS} ms.\n"
+            f"#chat:\n{self.page.inner_text('#chat')}\n"
+            f"#error: {self.page.inner_text('#error')!r}\nerrors: {self.errors}"
+        )
 
 
 @pytest.fixture
@@ -224,45 +238,6 @@ def test_liaison_sees_own_tasks(sandbox):
     assert "\n" in bubble.inner_text()
     active = page.locator('#member-list button[data-userid="demo_scj"]')
     assert "active" in (active.get_attribute("class") or "")
-    assert sandbox.errors == []
-
-
-def test_admin_binds_sets_deadline_and_liaison_reports(sandbox):
-    sandbox.open()
-    sandbox.pick_member("demo_admin")
-    sandbox.send("绑定 zhangsan 市监局", "已绑定")
-    sandbox.send("期限 T7 2030-12-31", "已设定")
-
-    sandbox.type_userid("zhangsan", key="Enter")
-    # zhangsan's history (welcome, deadline notice) shows as soon as the user is switched.
-    from playwright.sync_api import expect
-
-    expect(sandbox.page.locator("#chat .msg-out").first).to_contain_text("您已被绑定")
-    sandbox.send("我的任务", "T7")
-    sandbox.send("进度 T7 60% 已完成初稿", "已记录")
-    sandbox.send("任务 T7", "60%")
-    # Binding added zhangsan to the member list.
-    expect(sandbox.page.locator('#member-list button[data-userid="zhangsan"]')).to_be_visible()
-
-    sandbox.type_userid("demo_admin", key="blur")
-    expect(sandbox.page.locator("#chat .msg-out").first).to_contain_text("已绑定")
-    sandbox.send("日志 T7", "报告进度 60%", "2030-12-31")
-
-    sandbox.page.screenshot(path=SCREENSHOT, full_page=True)
-    assert sandbox.errors == []
-
-
-def test_messages_to_others_show_in_side_panel(sandbox):
-    sandbox.open()
-    sandbox.pick_member("demo_admin")
-    sandbox.send("催办 T11", "已催办")
-    from playwright.sync_api import expect
-
-    others = sandbox.page.locator("#others")
-    expect(others).to_contain_text("催办", timeout=REPLY_TIMEOUT_MS)
-    expect(others).to_contain_text("发给 市监局联络员")
-    # The nudge to the liaison is not in the admin's own chat.
-    assert "【催办】" not in sandbox.page.inner_text("#chat")
     assert sandbox.errors == []
 
 
@@ -366,38 +341,6 @@ def test_history_longer_than_one_feed_page(sandbox):
     assert sandbox.errors == []
 
 
-def test_the_weekly_digest_and_its_chart_reach_the_group_panel(sandbox):
-    sandbox.open()
-    sandbox.pick_member("demo_admin")
-    sandbox.send("周报 发布", "已发布")
-    from playwright.sync_api import expect
-
-    others = sandbox.page.locator("#others")
-    expect(others).to_contain_text("发给领导小组群", timeout=REPLY_TIMEOUT_MS)
-    expect(others).to_contain_text("示范区创建周报")
-    chart = sandbox.page.locator("#others img")
-    expect(chart).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
-    width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
-    assert width == 900, "the chart PNG decoded in the browser"
-    sandbox.page.screenshot(path="/tmp/sandbox_digest.png", full_page=True)
-    assert sandbox.errors == []
-
-
-def test_export_gives_a_download_link(sandbox):
-    sandbox.open()
-    sandbox.pick_member("demo_admin")
-    sandbox.send("导出", "台账已生成")
-    from playwright.sync_api import expect
-
-    link = sandbox.page.locator("#chat a.file-link")
-    expect(link).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
-    href = link.get_attribute("href")
-    response = sandbox.page.request.get(sandbox.url.replace("/sandbox", "") + href)
-    assert response.status == 200 and response.body().startswith(b"PK")
-    assert ".xlsx" in (response.headers.get("content-disposition") or "")
-    assert sandbox.errors == []
-
-
 def test_a_nudge_card_can_be_clicked_in_the_sandbox(sandbox):
     sandbox.open()
     sandbox.pick_member("demo_admin")
@@ -414,3 +357,134 @@ def test_a_nudge_card_can_be_clicked_in_the_sandbox(sandbox):
     sandbox.pick_member("demo_admin")
     sandbox.send("日志 T11", "在卡片上点了“已提交协调”")
     assert sandbox.errors == []
+
+
+# ---------------------------------------------------------------- the README walkthrough
+
+README = ROOT / "README.md"
+# Spans of the README's steps that are not chat messages: the userid typed in step 2 and the
+# caption of the uploaded file.
+NOT_SENT = {"zhangsan", "T7"}
+
+
+def readme_steps() -> dict[int, set[str]]:
+    """The backticked spans of each numbered step under "快速开始"."""
+    section = README.read_text(encoding="utf-8").split("## 快速开始", 1)[1].split("\n## ", 1)[0]
+    steps: dict[int, set[str]] = {}
+    current = None
+    for line in section.splitlines():
+        number = re.match(r"^(\d+)\. ", line)
+        if number:
+            current = int(number.group(1))
+            steps[current] = set()
+        elif not line.startswith("   "):
+            current = None
+        if current is not None:
+            steps[current] |= set(re.findall(r"`([^`]+)`", line))
+    return steps
+
+
+@pytest.fixture
+def walkthrough(browser, tmp_path, campaign_clock):
+    """The demo as the README starts it (default settings, an empty folder), at each pinned
+    moment; yields the page and the moment."""
+    with running_demo(tmp_path / "office", campaign_clock) as url:
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+        )
+        try:
+            yield Sandbox(context.new_page(), url), campaign_clock
+        finally:
+            context.close()
+
+
+def test_the_readme_walkthrough_at_any_time(walkthrough, tmp_path):
+    """Every step of README 快速开始, in order, checked on stable fragments only (task codes,
+    "已"), with what the scheduler did at the pinned moment. The worker finishes its start-up
+    round before it takes the first message, so whatever that round sent is on the page by
+    the time the first reply is."""
+    from playwright.sync_api import expect
+
+    sandbox, moment = walkthrough
+    page = sandbox.page
+    sent: dict[int, set[str]] = {1: set(), 2: set(), 3: set()}
+
+    def say(step: int, text: str, *expected: str) -> str:
+        sent[step].add(text)
+        return sandbox.send(text, *expected)
+
+    # 1. demo_admin binds zhangsan and sets T7's deadline.
+    sandbox.open()
+    sandbox.pick_member("demo_admin")
+    say(1, "绑定 zhangsan 市监局", "zhangsan")
+    say(1, "期限 T7 2026-12-31", "T7", "2026-12-31")
+    # The start-up round warned the admins with the digest iff next year's calendar is missing.
+    warned = "2027" in page.inner_text("#chat")
+    assert warned == (moment.reminders_due and moment.next_year_missing), page.inner_text("#chat")
+
+    # 2. zhangsan: tasks, progress, details, and evidence with T7 in the caption.
+    sandbox.type_userid("zhangsan")
+    expect(page.locator("#chat .msg-out").first).to_contain_text("县市场监管局")  # the welcome
+    say(2, "我的任务", "T7")
+    say(2, "进度 T7 60% 已完成初稿", "T7", "60%")
+    say(2, "任务 T7", "T7", "60%")
+    evidence = tmp_path / "初稿.txt"
+    evidence.write_text("一体化监管方案初稿", encoding="utf-8")
+    before = page.locator("#chat .msg-out").count()
+    page.set_input_files("#file", str(evidence))
+    page.fill("#caption", "T7")
+    page.click("#upload")
+    expect(page.locator("#chat .msg-in").last).to_contain_text("初稿.txt")
+    sandbox.wait_reply(before, "T7")
+
+    # Binding added zhangsan to the member list.
+    expect(page.locator('#member-list button[data-userid="zhangsan"]')).to_be_visible()
+
+    # 3. demo_admin: log, overview, a nudge (and its card clicked by demo_scj), the digest,
+    # the ledger. Typing the userid and leaving the field switches too.
+    sandbox.type_userid("demo_admin", key="blur")
+    expect(page.locator("#chat .msg-out")).to_have_count(2 + warned)  # the history is back
+    say(3, "日志 T7", "T7", "60%", "2026-12-31")
+    say(3, "总览", "85")
+    say(3, "催办 T11", "T11")
+    others = page.locator("#others")
+    expect(others).to_contain_text("发给 市监局联络员")
+    expect(others).to_contain_text("T11")
+    assert page.locator("#chat .card-buttons").count() == 0, "the card went to the liaison only"
+
+    sandbox.pick_member("demo_scj")
+    cards = page.locator("#chat .card-buttons")
+    # The day's reminder card came first on a working day after REMIND_AT; the nudge's is last.
+    expect(cards).to_have_count(2 if moment.reminders_due else 1)
+    before = page.locator("#chat .msg-out").count()
+    page.locator('#chat .card-button[data-key="coordinate"]').last.click()
+    sandbox.wait_reply(before, "已")
+    expect(page.locator("#chat .card-done").last).to_be_visible()
+
+    sandbox.pick_member("demo_admin")
+    say(3, "周报 预览", "85")
+    # Published by the scheduler's start-up round on a working day, else by this command: one
+    # digest this week either way.
+    say(3, "周报 发布", moment.iso_week)
+    expect(others).to_contain_text("发给领导小组群")
+    chart = page.locator("#others img")
+    expect(chart).to_have_count(1)
+    expect(chart).to_have_js_property("complete", True)
+    assert chart.evaluate("img => img.naturalWidth") == 900
+
+    say(3, "导出", ".xlsx")
+    link = page.locator("#chat a.file-link")
+    expect(link).to_have_count(1)
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.failure() is None and download.suggested_filename.endswith(".xlsx")
+    assert Path(download.path()).read_bytes().startswith(b"PK")  # an .xlsx is a zip
+    # Chromium saves an error page as a "download" too: ask the link's URL for its status.
+    again = page.request.get(page.url.split("/sandbox")[0] + link.get_attribute("href"))
+    assert again.status == 200 and again.body() == Path(download.path()).read_bytes()
+
+    page.screenshot(path=SCREENSHOT, full_page=True)
+    assert sandbox.errors == []
+    # The walkthrough above is the README's, step by step.
+    assert {n: spans - NOT_SENT for n, spans in readme_steps().items()} == sent

@@ -56,6 +56,20 @@ def test_one_digest_a_week_on_its_first_working_day(scored):
     assert DigestSnapshot.select().count() == 1
 
 
+def test_the_digest_at_any_moment(bot, campaign_clock):
+    """Published at a working moment after DIGEST_AT (the week's first working day, or the day a
+    missed one is caught up), under the moment's ISO week; never on a Sunday night; once."""
+    result, sent = publish_at(bot, campaign_clock.at)
+    assert result.published == campaign_clock.reminders_due
+    assert result.week == campaign_clock.iso_week
+    assert len([m for m in sent if m.channel == "group"]) == (2 if result.published else 0)
+    again, sent_again = publish_at(bot, campaign_clock.plus(minutes=30))
+    assert not again.published and sent_again == []
+    data = digest.build(campaign_clock.at, bot.services.config, WorkCalendar.from_database())
+    expected = campaign_clock.at.year + 1 if campaign_clock.next_year_missing else None
+    assert data["calendar_warning"] == expected
+
+
 def test_the_week_after_shows_the_change(scored, clock):
     publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
     scored.say("boss", "评分 Z36 3")

@@ -70,6 +70,34 @@ def test_the_ladder_around_national_day(campaign):
     assert date(2026, 10, 11) not in got  # Sunday
 
 
+def test_a_round_at_any_moment(bot, clock, campaign_clock):
+    """T7 due on the moment's day: reminded that day at a working moment, skipped (with the
+    reason) on a Sunday night; a rerun sends nothing."""
+    clock.set(campaign_clock.plus(days=-30))
+    bot.bind("li", "市监局")
+    bot.say("boss", f"期限 T7 {campaign_clock.at.date()}")
+    bot.deliver()
+    services = bot.services
+    at = FakeClock(campaign_clock.at)
+
+    def run_round():
+        return reminder_round(
+            at.now(), services.config, WorkCalendar.from_database(), Outbox(at), services.renderer
+        )
+
+    result = run_round()
+    sent = bot.deliver()
+    if campaign_clock.reminders_due:
+        assert not result.skipped and result.items == 1
+        assert [m.recipients for m in sent] == [("li",)]
+        assert "T7" in sent[0].content["text"]
+    else:
+        assert result.skipped and result.items == 0 and sent == []
+    assert result.day == campaign_clock.at.date()
+    again = run_round()
+    assert again.items == 0 and bot.deliver() == []
+
+
 def test_a_rerun_and_a_restart_send_nothing_twice(campaign):
     first, sent = run_day(campaign, date(2026, 10, 9))
     assert first.messages == 1 and len(sent) == 1

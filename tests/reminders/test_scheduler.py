@@ -49,6 +49,31 @@ def test_a_tick_does_what_is_due_and_a_second_tick_nothing(bot, services, clock)
     assert bot.deliver() == []
 
 
+def test_a_tick_at_any_moment_does_what_is_due_then_nothing(bot, services, clock, campaign_clock):
+    """T7 due on the moment's day, set a month before: a working day after 09:00 sends the day's
+    reminder and the week's digest (with the calendar warning in a year's last 60 days); a
+    Sunday night sends nothing. Either way a second tick sends nothing."""
+    clock.set(campaign_clock.plus(days=-30))
+    bot.bind("li", "市监局")
+    bot.say("boss", f"期限 T7 {campaign_clock.at.date()}")
+    bot.deliver()
+    clock.set(campaign_clock.at)
+    tick(services)
+    sent = bot.deliver()
+    due = campaign_clock.reminders_due
+    assert ReminderSent.select().count() == (1 if due else 0)
+    assert DigestSnapshot.select().count() == (1 if due else 0)
+    to_li = [m for m in sent if m.recipients == ("li",)]
+    assert len(to_li) == (1 if due else 0) and all("T7" in m.content["text"] for m in to_li)
+    assert len([m for m in sent if m.channel == "group"]) == (2 if due else 0)  # text and chart
+    next_year = str(campaign_clock.at.year + 1)
+    warned = [m for m in sent if m.recipients == ("boss",) and next_year in m.content["text"]]
+    assert len(warned) == (1 if due and campaign_clock.next_year_missing else 0)
+    clock.advance(minutes=1)
+    tick(services)
+    assert bot.deliver() == []
+
+
 def test_the_host_time_zone_does_not_matter(bot, services, clock):
     saved = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
