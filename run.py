@@ -225,6 +225,11 @@ def cmd_worker(config: Config, args) -> int:
     except BlockingIOError:
         print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
+    # The lock makes this the only worker of this database: whatever a dead one held (a message
+    # being processed, a row being sent) is taken back at once, not after its lease.
+    with database.connection_context():
+        services.pipeline.release_claims()
+        services.sender.release_leases()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -237,12 +242,9 @@ def cmd_worker(config: Config, args) -> int:
         # Catch up first (reminders and a digest missed while the bot was down), then take new
         # messages: what was due at start always comes before the first reply.
         tick(services)
-        # APScheduler fires on the real clock and its first tick is due "now": build it with
-        # the real clock, then let every tick read the bot's clock (which --at may have moved;
-        # a first run time in the future would never come).
-        services.clock = Clock(config.timezone)
-        scheduler = CampaignScheduler(services)
-        services.clock = clock
+        # APScheduler fires on the real clock; every tick reads the bot's clock (which --at may
+        # have moved: a first run time in the bot's future would never come).
+        scheduler = CampaignScheduler(services, first_run=Clock(config.timezone).now())
     else:
         log.info("another process runs the scheduler; this one only processes and sends")
     threads = [

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import logging
 import zlib
+from datetime import datetime
 from pathlib import Path
 
 import peewee
@@ -104,7 +105,9 @@ def warn_about_calendar(now, services: Services, cal: WorkCalendar, outbox: Outb
 
 
 class CampaignScheduler:
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, first_run: datetime | None = None):
+        """first_run: when the first tick fires, on APScheduler's (real) clock; by default at
+        once by the bot's clock."""
         self.services = services
         tz = services.config.timezone
         self.scheduler = BackgroundScheduler(timezone=tz)
@@ -116,7 +119,7 @@ class CampaignScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=50,
-            next_run_time=services.clock.now(),  # at once: catch up after a restart
+            next_run_time=first_run or services.clock.now(),  # at once: catch up after a restart
         )
 
     def start(self) -> None:

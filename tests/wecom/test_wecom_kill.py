@@ -93,3 +93,72 @@ def test_kill_mid_send_then_another_sender_finishes_once(tmp_path, db_url, db, f
     # The repeat carried the same content: WeCom's duplicate check absorbed it.
     assert [m["text"]["content"] for m in fake.messages] == ["请于本周五前报送材料"]
     assert len(fake.duplicates_absorbed) == 1
+
+
+def test_a_new_worker_takes_back_at_once_what_a_dead_one_held(tmp_path, db_url, db, fake):
+    """The worker lock guarantees one worker: on start it hands back the message a crash left
+    "processing" and the row it left "sending", instead of waiting out 5 and 2 minutes."""
+    from helpers import ChatDriver
+    from wecom_setup import wecom_config
+
+    from bot.clock import Clock
+    from bot.pipeline import Incoming
+
+    config = wecom_config(tmp_path, db_url, fake)
+    services = build_services(config, Clock(config.timezone))
+    ChatDriver(services).bind("li", "市监局")
+    services.sender.drain()
+    fake.messages.clear()
+    # What a worker killed mid-way leaves behind:
+    held = services.pipeline.receive(
+        Incoming("wecom", "crash-1", "li", kind="text", text="任务 T7"), claim=True
+    )
+    Outbox(services.clock).to_members(["li"], "请于本周五前报送材料", "nudge:2:li")
+    (claimed,) = services.sender.claim()
+    assert claimed.lease_until > datetime.now(TZ) + timedelta(seconds=60)
+    db.close()
+
+    env_file = tmp_path / "worker.env"
+    env_file.write_text(
+        "".join(f"{k}={v}\n" for k, v in {
+            "DATABASE_URL": db_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "BOT_ADMINS": "boss",
+            "WECOM_CORP_ID": fake.corp_id,
+            "WECOM_AGENT_ID": str(AGENT_ID),
+            "WECOM_SECRET": fake.secret,
+            "WECOM_TOKEN": TOKEN,
+            "WECOM_ENCODING_AES_KEY": AES_KEY,
+            "WECOM_API_BASE": fake.base_url,
+        }.items()),
+        encoding="utf-8",
+    )  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "BOT_", "DATA"))}
+    worker = subprocess.Popen(
+        [sys.executable, "run.py", "--env-file", str(env_file), "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def to_li():
+            return [
+                m.get("text", {}).get("content", "") for m in fake.messages if m["touser"] == "li"
+            ]
+
+        # (The worker's first tick may also tell the admin about the calendar: not our concern.)
+        answered = fake.wait_for(lambda: len(to_li()) >= 2, timeout=30)
+        texts = to_li()
+    finally:
+        worker.terminate()
+        _, stderr = worker.communicate(timeout=20)
+    assert answered, (texts, stderr[-2000:])
+    assert "请于本周五前报送材料" in texts and any(t.startswith("T7 ") for t in texts)
+    db.connect(reuse_if_open=True)
+    from models.messages import InboundMessage
+
+    assert InboundMessage.get_by_id(held.inbound_id).status == "done"
+    assert OutboxMessage.get_by_id(claimed.id).status == "sent"
