@@ -403,15 +403,16 @@ def cmd_remind(config: Config, args) -> int:
     """One reminder round as if the clock read --at; delivers what it queued, prints a summary."""
     from bot.outbox import Outbox
     from reminders.calendar import WorkCalendar
-    from reminders.jobs import reminder_round
+    from reminders.jobs import ensure_occurrences, reminder_round
 
     clock = _clock_at(config, args.at)
     prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
-        result = reminder_round(
-            clock.now(), config, WorkCalendar.from_database(), Outbox(clock), services.renderer
-        )
+        cal = WorkCalendar.from_database()
+        with database.atomic():
+            ensure_occurrences(clock.now(), config, cal)
+        result = reminder_round(clock.now(), config, cal, Outbox(clock), services.renderer)
         services.sender.drain()
     print(result.summary())
     return 0

@@ -17,7 +17,15 @@ BUTTONS = (
     ("coordinate", "需协调", 2),
     ("extend", "申请延期", 3),
 )
-BUTTON_DONE = {"ack": "已收到", "coordinate": "已提交协调", "extend": "请发送延期申请"}
+# 办结审核: the office's card for a unit's "done".
+REVIEW_BUTTONS = (("pass", "通过", 1), ("return", "退回", 2))
+BUTTON_DONE = {
+    "ack": "已收到",
+    "coordinate": "已提交协调",
+    "extend": "请发送延期申请",
+    "pass": "已通过",
+    "return": "请回复退回原因",
+}
 
 
 def task_id_for(*parts) -> str:
@@ -38,8 +46,11 @@ def queue_card(
     text: str,
     task_id: str,
     dedupe_key: str,
+    buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
+    subject: str = "",
 ) -> bool:
-    """Queue one button card (with its text fallback) to one person, and remember it."""
+    """Queue one button card (with its text fallback) to one person, and remember it.
+    `subject`: what a click acts on, when not the rows' codes (a review: the assignment id)."""
     card = {
         "card_type": "button_interaction",
         "source": {"desc": "示范区创建督办"},
@@ -49,7 +60,7 @@ def queue_card(
         ],
         "task_id": task_id,
         "button_list": [
-            {"text": label, "style": style, "key": key} for key, label, style in BUTTONS
+            {"text": label, "style": style, "key": key} for key, label, style in buttons
         ],
     }
     queued = outbox.queue(
@@ -62,7 +73,7 @@ def queue_card(
             outbox=row.id,  # so the sender can follow a task id WeCom made us change
             kind=kind,
             wecom_userid=userid,
-            item_codes="|".join(code for code, _ in rows),
+            item_codes=subject or "|".join(code for code, _ in rows),
             created_at=now,
         ).on_conflict_ignore().execute()
     return queued

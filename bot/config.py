@@ -32,6 +32,19 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "ESCALATE_AFTER": ("3", "逾期第几个工作日起同时提醒单位负责人"),
     "QUIET_HOURS": ("21:00-08:00", "免打扰时段：这段时间不发提醒和周报"),
     "DIGEST_AT": ("09:00", "每周第一个工作日发送周报的时间"),
+    "NODE_REMIND_DAYS_BEFORE": (
+        "3,1",
+        "节点（实施细则）和定期报送：期限前几个工作日提醒（逗号分隔）",
+    ),
+    "REVIEW": (
+        "plan,assigned,milestone",
+        "报告“完成”后须经办公室审核（办结审核）的事项：plan=方案任务和指标，assigned=交办事项，"
+        "milestone=节点；逗号分隔，留空写 none 表示都不审核",
+    ),
+    "RECURRING_DAY_OFF": (
+        "previous",
+        "定期报送的日子不是工作日时：previous=提前到前一个工作日，next=顺延到下一个工作日，keep=不变",
+    ),
     "WECOM_CORP_ID": ("", "企业ID（我的企业 → 企业信息）"),
     "WECOM_AGENT_ID": ("", "自建应用的 AgentId"),
     "WECOM_SECRET": ("", "自建应用的 Secret"),
@@ -81,6 +94,9 @@ class Config:
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
     digest_at: time = time(9, 0)
+    node_remind_days_before: tuple[int, ...] = (3, 1)
+    review_kinds: frozenset[str] = frozenset({"plan", "assigned", "milestone"})
+    recurring_day_off: str = "previous"
     wecom_corp_id: str = ""
     wecom_agent_id: int | None = None
     wecom_secret: str = field(default="", repr=False)
@@ -164,21 +180,23 @@ class Config:
         else:
             quiet_start = _parse_time(quiet[0], "QUIET_HOURS", problems)
             quiet_end = _parse_time(quiet[1], "QUIET_HOURS", problems)
-        days_before: tuple[int, ...] = ()
-        try:
-            days_before = tuple(
-                sorted(
-                    {int(x) for x in raw["REMIND_DAYS_BEFORE"].split(",") if x.strip()},
-                    reverse=True,
-                )
-            )
-            if not days_before or min(days_before) < 1 or max(days_before) > 60:
-                raise ValueError
-        except ValueError:
-            problems.append(
-                f"REMIND_DAYS_BEFORE={raw['REMIND_DAYS_BEFORE']!r} 应为 1–60 的整数，逗号分隔"
-            )
+        days_before = _parse_days(raw, "REMIND_DAYS_BEFORE", problems)
+        node_days_before = _parse_days(raw, "NODE_REMIND_DAYS_BEFORE", problems)
         escalate = _parse_int(raw["ESCALATE_AFTER"], "ESCALATE_AFTER", 1, 60, problems)
+        review = {
+            k.strip().lower() for k in raw["REVIEW"].replace("，", ",").split(",") if k.strip()
+        }
+        if review == {"none"}:
+            review = set()
+        if review - {"plan", "assigned", "milestone"}:
+            problems.append(
+                f"REVIEW={raw['REVIEW']!r} 只能是 plan、assigned、milestone 的组合（逗号分隔）或 none"
+            )
+        day_off = raw["RECURRING_DAY_OFF"].lower()
+        if day_off not in ("previous", "next", "keep"):
+            problems.append(
+                f"RECURRING_DAY_OFF={raw['RECURRING_DAY_OFF']!r} 只能是 previous、next 或 keep"
+            )
 
         if problems:
             raise ConfigError(problems)
@@ -195,6 +213,9 @@ class Config:
             remind_at=remind_at,
             remind_days_before=days_before,
             escalate_after=escalate,
+            node_remind_days_before=node_days_before,
+            review_kinds=frozenset(review),
+            recurring_day_off=day_off,
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             digest_at=digest_at,
@@ -220,6 +241,22 @@ def _absolute_sqlite_url(url: str, base: Path) -> str:
     if not path or path == ":memory:" or Path(path).is_absolute():
         return url
     return sqlite_url((base / path).resolve())
+
+
+def _parse_days(raw: dict[str, str], name: str, problems: list[str]) -> tuple[int, ...]:
+    """ "7,3,1" -> (7, 3, 1): working days before a deadline, largest first."""
+    try:
+        days = tuple(
+            sorted(
+                {int(x) for x in raw[name].replace("，", ",").split(",") if x.strip()}, reverse=True
+            )
+        )
+        if not days or min(days) < 1 or max(days) > 60:
+            raise ValueError
+    except ValueError:
+        problems.append(f"{name}={raw[name]!r} 应为 1–60 的整数，逗号分隔")
+        return ()
+    return days
 
 
 def _parse_time(text: str, name: str, problems: list[str]) -> time:

@@ -9,8 +9,11 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 _SPACES = re.compile(r"\s+")
-_CODE = re.compile(r"^([TZ])0*([1-9][0-9]?)$", re.IGNORECASE)
-_CODE_ANYWHERE = re.compile(r"(?<![A-Za-z0-9])([TZtz])0*([1-9][0-9]?)(?![0-9])")
+# T7 (a main task), Z11 (an indicator), J3 (an item the office assigned, 交办): one pattern for
+# every place that reads a code. Whether the item exists is the database's question.
+CODE_PATTERN = r"([TZJtzj])0*([1-9][0-9]{0,2})"
+_CODE = re.compile(rf"^{CODE_PATTERN}$")
+_CODE_ANYWHERE = re.compile(rf"(?<![A-Za-z0-9]){CODE_PATTERN}(?![0-9])")
 
 
 def fold(text: str) -> str:

@@ -43,6 +43,9 @@ class UnitGroup(BaseModel):
     name = peewee.CharField(max_length=100, unique=True)
     aliases = peewee.TextField(default="")
     position = peewee.IntegerField(default=0)
+    # The plan leaves some groups' membership open (联席会议): the office confirms it.
+    confirmed_at = UTCDateTimeField(null=True)
+    confirmed_by = peewee.CharField(max_length=64, default="")
 
     def alias_list(self) -> list[str]:
         return [a for a in self.aliases.split("|") if a]

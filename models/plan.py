@@ -23,8 +23,12 @@ class Category(BaseModel):
     position = peewee.IntegerField(default=0)
 
 
+ITEM_SOURCES = ("领导批示", "会议议定", "办公室")
+
+
 class Item(BaseModel):
-    """A main task (kind 'task', code T1…) or an assessment indicator (kind 'indicator', Z1…)."""
+    """A main task (kind 'task', code T1…), an assessment indicator (kind 'indicator', Z1…), or
+    work the office assigns beyond the plan (kind 'assigned', 交办, J1…), possibly recurring."""
 
     code = peewee.CharField(max_length=8, unique=True)
     kind = peewee.CharField(max_length=16)
@@ -41,10 +45,26 @@ class Item(BaseModel):
     sources = peewee.TextField(default="")
     units_text = peewee.TextField(default="")
     units_inferred = peewee.BooleanField(default=False)
+    # 交办 items only: where the work comes from, who assigned it, when, and a recurrence rule
+    # (每月5日…); cancelled (撤销) items are kept, never deleted.
+    source = peewee.CharField(max_length=16, default="")
+    assigned_by = peewee.CharField(max_length=64, default="")
+    created_at = UTCDateTimeField(null=True)
+    recurrence = peewee.CharField(max_length=32, default="")
+    cancelled_at = UTCDateTimeField(null=True)
+    cancel_reason = peewee.TextField(default="")
 
     @property
     def is_indicator(self) -> bool:
         return self.kind == "indicator"
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.kind == "assigned"
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.recurrence)
 
     @property
     def is_quantitative(self) -> bool:
@@ -64,26 +84,80 @@ class Item(BaseModel):
 ROLE_LABELS = {"lead": "牵头", "co": "配合"}
 
 
+SHARE, MILESTONE, OCCURRENCE = "share", "milestone", "occurrence"
+# open → review (待审核, when the office checks "done") → done; cancelled: 撤销 or removed.
+OPEN, REVIEW, DONE, CANCELLED = "open", "review", "done", "cancelled"
+
+
 class Assignment(BaseModel):
-    """One unit's share of one item: its deadline, status and progress (a co-unit's is its own)."""
+    """Something one unit owes by a date. A unit's share of an item (kind 'share': its deadline,
+    status and progress; a co-unit's is its own), one of the unit's milestones of that share
+    (实施细则 节点 T7-1, kind 'milestone'), or one occurrence of a recurring report (kind
+    'occurrence', period "2026-03"). All run on the same ladder, cards, evidence and log."""
 
     item = peewee.ForeignKeyField(Item, backref="assignments", on_delete="CASCADE")
     unit = peewee.ForeignKeyField(Unit, backref="assignments", on_delete="CASCADE")
     role = peewee.CharField(max_length=8, default="co")
     via_group = peewee.CharField(max_length=100, default="")
     deadline = peewee.DateField(null=True)
-    status = peewee.CharField(max_length=8, default="open")
+    status = peewee.CharField(max_length=16, default=OPEN)
     progress = peewee.IntegerField(default=0)
     updated_at = UTCDateTimeField(null=True)
     done_at = UTCDateTimeField(null=True)
     deadline_set_on = peewee.DateField(null=True)  # the day a deadline was first given
+    kind = peewee.CharField(max_length=16, default=SHARE)
+    slot = peewee.CharField(max_length=32, default=SHARE)  # share | m<seq> | p<period>: unique
+    parent = peewee.ForeignKeyField("self", null=True, backref="parts", on_delete="CASCADE")
+    seq = peewee.IntegerField(null=True)  # a milestone's number: T7-<seq>
+    period = peewee.CharField(max_length=16, default="")  # an occurrence's period key
+    title = peewee.CharField(max_length=200, default="")  # a milestone's work
+    owner_userid = peewee.CharField(max_length=64, default="")  # a milestone's 责任人
+    signed_at = UTCDateTimeField(null=True)  # 签收 of a 交办 share
+    signed_by = peewee.CharField(max_length=64, default="")
+    reported_at = UTCDateTimeField(null=True)  # when the unit reported it done (on time or not)
+    reviewed_at = UTCDateTimeField(null=True)
+    reviewed_by = peewee.CharField(max_length=64, default="")
 
     class Meta:
-        indexes = ((("item", "unit"), True),)
+        indexes = ((("item", "unit", "slot"), True),)
 
     @property
     def role_label(self) -> str:
         return ROLE_LABELS.get(self.role, self.role)
+
+    @classmethod
+    def shares(cls):
+        """The condition for units' shares (not milestones or occurrences)."""
+        return cls.kind == SHARE
+
+    @property
+    def code(self) -> str:
+        """How people name it: T7, T7-2 (a milestone), J3 (its current occurrence is asked by
+        the item's code too)."""
+        if self.kind == MILESTONE:
+            return f"{self.item.code}-{self.seq}"
+        return self.item.code
+
+    @property
+    def label(self) -> str:
+        """The code with what it is: "T7-2 完成摸底", "J3（2026年3月）"."""
+        if self.kind == MILESTONE:
+            return f"{self.code} {self.title}"
+        if self.kind == OCCURRENCE:
+            return f"{self.item.code}（{period_label(self.period)}）"
+        return self.code
+
+
+def period_label(key: str) -> str:
+    """ "2026-03" -> "2026年3月", "2026-W09" -> "2026年第9周", "2026-Q1" -> "2026年第一季度"."""
+    year, _, rest = key.partition("-")
+    if not rest:
+        return f"{year}年"
+    if rest.startswith("W"):
+        return f"{year}年第{int(rest[1:])}周"
+    if rest.startswith("Q"):
+        return f"{year}年第{'一二三四'[int(rest[1:]) - 1]}季度"
+    return f"{year}年{int(rest)}月"
 
     def days_overdue(self, today: date) -> int:
         if self.status == "done" or self.deadline is None or today <= self.deadline:

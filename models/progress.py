@@ -45,10 +45,14 @@ EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "rejected":
 
 
 class ExtensionRequest(BaseModel):
+    """A unit asks the office: to move a deadline (kind 'extension'), or to remove one of its
+    milestones (kind 'removal'). Decided in chat with 批准 / 驳回."""
+
     assignment = peewee.ForeignKeyField(Assignment, backref="extensions", on_delete="CASCADE")
     wecom_userid = peewee.CharField(max_length=64)
     old_deadline = peewee.DateField(null=True)
-    requested_deadline = peewee.DateField()
+    requested_deadline = peewee.DateField(null=True)
+    kind = peewee.CharField(max_length=16, default="extension")
     reason = peewee.TextField(default="")
     status = peewee.CharField(max_length=16, default="pending")
     decided_by = peewee.CharField(max_length=64, default="")

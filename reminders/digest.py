@@ -67,7 +67,7 @@ def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
         "gap": _gap(card),
         "items": _items_by_colour(rows, today, cal),
         "silent_units": _silent_units(now),
-        "ranking": _ranking(rows, today),
+        "ranking": _ranking(rows, today, config.timezone),
         "calendar_warning": cal.missing_year_warning(today),
         "previous_week": previous.week if previous else None,
     }
@@ -198,20 +198,31 @@ def _silent_units(now: datetime) -> list[str]:
     return [u.name for u in Unit.select().where(Unit.id.in_(silent or [0])).order_by(Unit.position)]
 
 
-def _ranking(rows, today: date) -> list[dict]:
-    """Units by on-time rate: items done by their deadline among those already due."""
+def _ranking(rows, today: date, tz) -> list[dict]:
+    """Units by on-time rate: shares reported done by their deadline among those already due.
+    A report awaiting the office's review counts by when it was made (办结审核 may come later)."""
     due = defaultdict(int)
     on_time = defaultdict(int)
     query = (
         Assignment.select(Assignment, Unit)
         .join(Unit)
-        .where(Assignment.deadline.is_null(False) & (Assignment.deadline < today))
+        .where(
+            Assignment.shares()
+            & (Assignment.status != "cancelled")
+            & Assignment.deadline.is_null(False)
+            & (Assignment.deadline < today)
+        )
     )
     names = {}
     for a in query:
         names[a.unit_id] = a.unit.short_name or a.unit.name
         due[a.unit_id] += 1
-        if a.status == "done" and a.done_at is not None and a.done_at.date() <= a.deadline:
+        reported = a.reported_at or a.done_at
+        if (
+            a.status in ("done", "review")
+            and reported is not None
+            and reported.astimezone(tz).date() <= a.deadline
+        ):
             on_time[a.unit_id] += 1
     rows = [
         {"unit": names[u], "due": due[u], "on_time": on_time[u], "rate": on_time[u] / due[u]}

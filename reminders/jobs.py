@@ -17,7 +17,7 @@ from bot.outbox import Outbox
 from bot.render import Renderer
 from models.db import database
 from models.org import Member, Unit
-from models.plan import Assignment, Item
+from models.plan import MILESTONE, OCCURRENCE, OPEN, SHARE, Assignment, Item, period_label
 from models.schedule import ReminderSent
 from models.scores import Score
 from reminders.calendar import WorkCalendar
@@ -61,6 +61,47 @@ class Row:
     status: str
     deadline_set_on: date | None
     done_at: datetime | None
+    kind: str = SHARE
+    seq: int | None = None
+    period: str = ""
+    title: str = ""
+    owner_userid: str = ""
+    signed_at: datetime | None = None
+    parent_id: int | None = None
+    reported_at: datetime | None = None
+
+    @property
+    def code(self) -> str:
+        return f"{self.item.code}-{self.seq}" if self.kind == MILESTONE else self.item.code
+
+    @property
+    def name(self) -> str:
+        """What the row is about, for a message line: the item's title, the milestone's work."""
+        if self.kind == MILESTONE:
+            return self.title
+        if self.kind == OCCURRENCE:
+            return f"{self.item.title}（{period_label(self.period)}）"
+        return self.item.title
+
+
+_ROW_FIELDS = (
+    Assignment.id,
+    Assignment.item,
+    Assignment.unit,
+    Assignment.deadline,
+    Assignment.progress,
+    Assignment.status,
+    Assignment.deadline_set_on,
+    Assignment.done_at,
+    Assignment.kind,
+    Assignment.seq,
+    Assignment.period,
+    Assignment.title,
+    Assignment.owner_userid,
+    Assignment.signed_at,
+    Assignment.parent,
+    Assignment.reported_at,
+)
 
 
 def load_rows(where) -> list[Row]:
@@ -69,24 +110,21 @@ def load_rows(where) -> list[Row]:
     items = {
         i.id: i
         for i in Item.select(
-            Item.id, Item.code, Item.title, Item.kind, Item.max_points, Item.position
+            Item.id,
+            Item.code,
+            Item.title,
+            Item.kind,
+            Item.max_points,
+            Item.position,
+            Item.assigned_by,
+            Item.created_at,
+            Item.cancelled_at,
+            Item.recurrence,
         )
     }
     units = {u.id: u for u in Unit.select(Unit.id, Unit.name, Unit.short_name, Unit.position)}
-    query = Assignment.select(
-        Assignment.id,
-        Assignment.item,
-        Assignment.unit,
-        Assignment.deadline,
-        Assignment.progress,
-        Assignment.status,
-        Assignment.deadline_set_on,
-        Assignment.done_at,
-    ).where(where)
-    return [
-        Row(a_id, items[item_id], units[unit_id], deadline, progress, status, set_on, done_at)
-        for a_id, item_id, unit_id, deadline, progress, status, set_on, done_at in query.tuples()
-    ]
+    query = Assignment.select(*_ROW_FIELDS).where(where)
+    return [Row(row[0], items[row[1]], units[row[2]], *row[3:]) for row in query.tuples()]
 
 
 @dataclass(frozen=True)
@@ -101,10 +139,41 @@ def ladder_settings(config: Config) -> LadderSettings:
     return LadderSettings(tuple(config.remind_days_before), config.escalate_after)
 
 
+def node_settings(config: Config) -> LadderSettings:
+    """Milestones and recurring reports: a shorter ladder (default 3 and 1 working days before)."""
+    return LadderSettings(tuple(config.node_remind_days_before), config.escalate_after)
+
+
+# An item a leader assigned reaches that leader on its first overdue working day, then weekly.
+LEADER_EVERY = 5
+
+
+def _steps(a: Row, today: date, cal: WorkCalendar, config: Config, superseded: set[int]):
+    """The ladder steps this row reaches today, plus 签收 and the assigning leader's."""
+    settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
+    steps = list(due_steps(a.deadline, today, cal, settings)) if a.deadline else []
+    if a.id in superseded:  # a newer occurrence of the report is due: stop chasing this one
+        steps = [d for d in steps if d.step not in ("overdue", "escalate")]
+    overdue = [d for d in steps if d.step == "overdue"]
+    leader = _leader_of(a)
+    if overdue and leader and (-overdue[0].workdays_left - 1) % LEADER_EVERY == 0:
+        steps.append(Due("leader", overdue[0].workdays_left))
+    return steps
+
+
+def _leader_of(a: Row) -> str:
+    """The leader who assigned this 交办 item themselves (escalations go back to them)."""
+    return a.item.assigned_by if a.item.kind == "assigned" else ""
+
+
 def reminder_round(
     now: datetime, config: Config, cal: WorkCalendar, outbox: Outbox, renderer: Renderer
 ) -> RoundResult:
-    """Send today's ladder steps: one message per recipient, items ordered by points at stake."""
+    """Send today's ladder steps: one message per recipient, items ordered by points at stake.
+
+    Liaisons hear about their unit's items, milestones and recurring reports, and about 交办
+    items they have not signed for; a milestone's 责任人 about their milestones; heads from the
+    ESCALATE_AFTER-th overdue working day; the leader who assigned an item when it is overdue."""
     local = now.astimezone(config.timezone)
     today = local.date()
     result = RoundResult(today)
@@ -117,11 +186,19 @@ def reminder_round(
     if local.time() < config.remind_at:
         result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}"
         return result
-    settings = ladder_settings(config)
     rows = load_rows(
-        (Assignment.status == "open")
+        (Assignment.status == OPEN)
         & Assignment.deadline.is_null(False)
         & (Assignment.deadline <= today + HORIZON)
+        & Assignment.item.in_(Item.select(Item.id).where(Item.cancelled_at.is_null()))
+    )
+    unsigned = load_rows(
+        (Assignment.status == OPEN)
+        & Assignment.shares()
+        & Assignment.signed_at.is_null()
+        & Assignment.item.in_(
+            Item.select(Item.id).where((Item.kind == "assigned") & Item.cancelled_at.is_null())
+        )
     )
     already = {
         (r.assignment_id, r.step)
@@ -130,50 +207,108 @@ def reminder_round(
         )
     }
     scores = Score.current()
-    entries: dict[int, list[Entry]] = defaultdict(list)  # unit id -> entries
+    superseded = _superseded(rows, today)
+    entries: list[Entry] = []
     for a in rows:
-        for due in due_steps(a.deadline, today, cal, settings):
-            if (a.id, due.step) in already:
-                continue
-            at_stake = _at_stake(a.item, scores)
-            shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
-            entries[a.unit.id].append(Entry(a, due, shade, at_stake))
+        for due in _steps(a, today, cal, config, superseded):
+            if (a.id, due.step) not in already:
+                shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
+                entries.append(Entry(a, due, shade, _at_stake(a.item, scores)))
+    for a in unsigned:  # chased from the working day after it was assigned
+        created = (
+            a.item.created_at.astimezone(config.timezone).date() if a.item.created_at else today
+        )
+        if created < today and (a.id, "sign") not in already:
+            entries.append(Entry(a, Due("sign", 0), "", Decimal(0)))
     if not entries:
         return result
-    people = _people(list(entries))
-    sent_rows: list[dict] = []
+    audience = _audience(entries)
+    sent: dict[tuple[int, str], set[str]] = defaultdict(set)
     with database.atomic():
-        for unit_id, unit_entries in entries.items():
-            unit = unit_entries[0].assignment.unit
-            liaisons, heads = people.get(unit_id, ([], []))
-            ordinary = sorted((e for e in unit_entries if e.due.step != "escalate"), key=_order)
-            escalated = sorted((e for e in unit_entries if e.due.step == "escalate"), key=_order)
-            if ordinary and not liaisons:
-                result.units_without_liaison.add(unit.name)
-            for member in liaisons if ordinary else []:
-                _send(outbox, renderer, now, today, member, unit, ordinary, "reminder.j2", result)
-            for member in heads if escalated else []:
-                _send(
-                    outbox, renderer, now, today, member, unit, escalated, "escalation.j2", result
-                )
-            delivered = (ordinary if liaisons else []) + (escalated if heads else [])
-            sent_rows.extend(
-                {
-                    "assignment": entry.assignment.id,
-                    "step": entry.due.step,
-                    "day": today,
-                    "recipients": "|".join(
-                        m.wecom_userid
-                        for m in (heads if entry.due.step == "escalate" else liaisons)
-                    ),
-                    "sent_at": now,
-                }
-                for entry in delivered
-            )
+        for (member, template, unit), mine in audience.items():
+            mine.sort(key=_order)
+            _send(outbox, renderer, now, today, member, unit, mine, template, result)
+            for entry in mine:
+                sent[(entry.assignment.id, entry.due.step)].add(member.wecom_userid)
+        for entry in entries:
+            if not sent.get((entry.assignment.id, entry.due.step)):
+                result.units_without_liaison.add(entry.assignment.unit.name)
+        sent_rows = [
+            {
+                "assignment": assignment_id,
+                "step": step,
+                "day": today,
+                "recipients": "|".join(sorted(userids)),
+                "sent_at": now,
+            }
+            for (assignment_id, step), userids in sent.items()
+        ]
         for start in range(0, len(sent_rows), 500):
             ReminderSent.insert_many(sent_rows[start : start + 500]).on_conflict_ignore().execute()
         result.items = len(sent_rows)
     return result
+
+
+def _superseded(rows: list[Row], today: date) -> set[int]:
+    """Open occurrences of a recurring report whose next occurrence is due already (reported
+    or not): the unit may still report them, but they are no longer chased."""
+    open_ones = {a.id: a for a in rows if a.kind == OCCURRENCE and a.deadline}
+    if not open_ones:
+        return set()
+    latest_due: dict[tuple[int, int], list[date]] = defaultdict(list)
+    query = Assignment.select(Assignment.item, Assignment.unit, Assignment.deadline).where(
+        (Assignment.kind == OCCURRENCE)
+        & (Assignment.deadline <= today)
+        & Assignment.item.in_(sorted({a.item.id for a in open_ones.values()}))
+    )
+    for item_id, unit_id, deadline in query.tuples():
+        latest_due[(item_id, unit_id)].append(deadline)
+    return {
+        a.id
+        for a in open_ones.values()
+        if any(d > a.deadline for d in latest_due.get((a.item.id, a.unit.id), []))
+    }
+
+
+def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
+    """Who hears about which entries: (member, template, unit) -> entries. One message each."""
+    units = sorted({e.assignment.unit.id for e in entries})
+    liaisons, heads = _people(units)
+    owners = {
+        m.wecom_userid: m
+        for m in Member.select().where(
+            (Member.active == True)  # noqa: E712
+            & Member.wecom_userid.in_(
+                [e.assignment.owner_userid for e in entries if e.assignment.owner_userid] or [""]
+            )
+        )
+    }
+    leaders = {
+        m.wecom_userid: m
+        for m in Member.select().where(
+            Member.having("leader")
+            & Member.wecom_userid.in_([_leader_of(e.assignment) for e in entries] or [""])
+        )
+    }
+    audience: dict[tuple, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        a, step = entry.assignment, entry.due.step
+        if step == "escalate":
+            for member in heads.get(a.unit.id, []):
+                audience[(member, "escalation.j2", a.unit)].append(entry)
+        elif step == "leader":
+            member = leaders.get(_leader_of(a))
+            if member is not None:
+                audience[(member, "leader_escalation.j2", None)].append(entry)
+        else:
+            told = set()
+            for member in liaisons.get(a.unit.id, []):
+                audience[(member, "reminder.j2", a.unit)].append(entry)
+                told.add(member.wecom_userid)
+            owner = owners.get(a.owner_userid)
+            if owner is not None and owner.wecom_userid not in told:  # the liaison is in copy
+                audience[(owner, "reminder.j2", a.unit)].append(entry)
+    return audience
 
 
 def _order(entry: Entry):
@@ -187,34 +322,37 @@ def _at_stake(item: Item, scores: dict[int, Decimal]) -> Decimal:
     return item.max_points_value() - scores.get(item.id, Decimal(0))
 
 
-def _people(unit_ids: list[int]) -> dict[int, tuple[list[Member], list[Member]]]:
-    people: dict[int, tuple[list[Member], list[Member]]] = {u: ([], []) for u in unit_ids}
+def _people(unit_ids: list[int]) -> tuple[dict[int, list[Member]], dict[int, list[Member]]]:
+    """The active liaisons and heads of these units."""
+    liaisons: dict[int, list[Member]] = defaultdict(list)
+    heads: dict[int, list[Member]] = defaultdict(list)
     query = Member.select().where(
         Member.unit.in_(unit_ids) & (Member.having("liaison") | Member.having("head"))
     )
     for member in query.order_by(Member.id):
         if "liaison" in member.roles:
-            people[member.unit_id][0].append(member)
+            liaisons[member.unit_id].append(member)
         if "head" in member.roles:
-            people[member.unit_id][1].append(member)
-    return people
+            heads[member.unit_id].append(member)
+    return liaisons, heads
 
 
 def _send(outbox, renderer, now, today, member, unit, entries, template, result) -> None:
-    text = renderer.render(template, unit=unit, today=today, entries=entries)
+    text = renderer.render(template, unit=unit, today=today, entries=entries, member=member)
     fingerprint = hashlib.sha1(
         ",".join(f"{e.assignment.id}:{e.due.step}" for e in entries).encode()
     ).hexdigest()[:12]
     key = f"remind:{today}:{member.wecom_userid}:{fingerprint}"
     if template == "reminder.j2":
         rows = [
-            (e.assignment.item.code, f"{e.colour or '—'}｜{_when(e)}｜{e.assignment.progress}%")
+            (e.assignment.code, f"{e.colour or '—'}｜{_when(e)}｜{e.assignment.progress}%")
             for e in entries
         ]
+        signing = all(e.due.step == "sign" for e in entries)
         queued = queue_card(
             outbox,
             now,
-            kind="reminder",
+            kind="assign" if signing else "reminder",
             userid=member.wecom_userid,
             title=f"【督办提醒】{unit.name}",
             description=f"{len(entries)} 项需要关注",
@@ -231,9 +369,74 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result)
 
 
 def _when(entry: Entry) -> str:
+    if entry.due.step == "sign":
+        return "未签收"
     left = entry.due.workdays_left
     if left > 0:
         return f"还有{left}个工作日"
     if left == 0:
         return "今天到期"
     return f"逾期{-left}个工作日"
+
+
+def ensure_occurrences(
+    now: datetime, config: Config, cal: WorkCalendar, item_ids: list[int] | None = None
+) -> int:
+    """Make each recurring 交办 item's occurrences due within HORIZON exist, one per unit and
+    period (idempotent), and keep open ones on the calendar's working days. Returns how many
+    were added. A due day that is not a working day moves by RECURRING_DAY_OFF."""
+    from reminders.recurrence import due_date, parse_recurrence, periods
+
+    today = now.astimezone(config.timezone).date()
+    query = Item.select().where(
+        (Item.kind == "assigned") & (Item.recurrence != "") & Item.cancelled_at.is_null()
+    )
+    if item_ids is not None:
+        query = query.where(Item.id.in_(item_ids or [0]))
+    added = 0
+    for item in query:
+        rule = parse_recurrence(item.recurrence)
+        if rule is None:
+            continue
+        start = item.created_at.astimezone(config.timezone).date() if item.created_at else today
+        shares = list(
+            Assignment.select().where(
+                (Assignment.item == item) & Assignment.shares() & (Assignment.status != "cancelled")
+            )
+        )
+        window_start = start
+        for period in periods(rule, start, today + HORIZON):
+            deadline = due_date(period.nominal, cal, config.recurring_day_off)
+            if deadline < start:
+                window_start = period.nominal
+                continue
+            for share in shares:
+                added += (
+                    Assignment.insert(
+                        item=item,
+                        unit=share.unit_id,
+                        role=share.role,
+                        via_group=share.via_group,
+                        kind=OCCURRENCE,
+                        slot=f"p{period.key}",
+                        parent=share.id,
+                        period=period.key,
+                        deadline=deadline,
+                        deadline_set_on=window_start,
+                        signed_at=now,  # the share is signed for, not each occurrence
+                        updated_at=now,
+                    )
+                    .on_conflict_ignore()
+                    .as_rowcount()
+                    .execute()
+                )
+            # The office may have entered a holiday since: open occurrences follow it.
+            Assignment.update(deadline=deadline).where(
+                (Assignment.item == item)
+                & (Assignment.period == period.key)
+                & (Assignment.kind == OCCURRENCE)
+                & (Assignment.status == OPEN)
+                & (Assignment.deadline != deadline)
+            ).execute()
+            window_start = period.nominal
+    return added

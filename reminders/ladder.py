@@ -82,19 +82,23 @@ def behind_schedule(deadline: date, today: date, progress: int, started_on: date
 
 
 # One meaning of a unit's status everywhere (chat, reminders, digest, ledger).
-NOT_STARTED, IN_PROGRESS, OVERDUE, EXTENSION, DONE = (
+NOT_STARTED, IN_PROGRESS, OVERDUE, EXTENSION, REVIEWING, DONE, WITHDRAWN = (
     "not_started",
     "in_progress",
     "overdue",
     "extension",
+    "reviewing",
     "done",
+    "withdrawn",
 )
 STATUS_LABELS = {
     NOT_STARTED: "未开始",
     IN_PROGRESS: "进行中",
     OVERDUE: "已逾期",
     EXTENSION: "延期审批中",
+    REVIEWING: "待审核",
     DONE: "已完成",
+    WITHDRAWN: "已撤销",
 }
 
 
@@ -118,9 +122,14 @@ def status_of(
     *,
     extension_pending: bool = False,
 ) -> str:
-    """done, then a pending extension, then overdue, then in progress or not started."""
+    """done, withdrawn, reported done and awaiting review, a pending extension, overdue, then
+    in progress or not started."""
     if status == "done":
         return DONE
+    if status == "cancelled":
+        return WITHDRAWN
+    if status == "review":
+        return REVIEWING
     if extension_pending:
         return EXTENSION
     if is_overdue(deadline, today):

@@ -25,7 +25,7 @@ from models.db import database, make_database
 from models.org import admin_userids
 from reminders.calendar import WorkCalendar
 from reminders.digest import publish_if_due, week_of
-from reminders.jobs import reminder_round
+from reminders.jobs import ensure_occurrences, reminder_round
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ def tick(services: Services) -> None:
         with database.connection_context():
             cal = WorkCalendar.from_database()
             outbox = Outbox(services.clock)
+            with database.atomic():
+                ensure_occurrences(now, config, cal)
             rounded = reminder_round(now, config, cal, outbox, services.renderer)
             if rounded.items:
                 log.info(rounded.summary())

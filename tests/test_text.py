@@ -23,9 +23,14 @@ def test_codes_fold(token):
     assert parse_code(token) == "T7"
 
 
-@pytest.mark.parametrize("token", ["T", "T0", "T100", "X7", "7", "T7a", ""])
+@pytest.mark.parametrize("token", ["T", "T0", "T1000", "X7", "7", "T7a", ""])
 def test_non_codes(token):
     assert parse_code(token) is None
+
+
+def test_assigned_items_have_j_codes():
+    assert parse_code("J12") == "J12" and parse_code("ｊ０３") == "J3"
+    assert find_code("关于J5的材料") == "J5"
 
 
 def test_find_code_in_a_caption():

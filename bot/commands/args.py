@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.text import (
+    CODE_PATTERN,
     SEPARATORS,
     ParseError,
     Scan,
@@ -27,7 +28,7 @@ from bot.text import (
 if TYPE_CHECKING:
     from bot.commands.registry import Context
 
-_CODE = re.compile(r"([TZtz])0*([1-9][0-9]?)(?![0-9A-Za-z])")
+_CODE = re.compile(CODE_PATTERN + r"(?![0-9A-Za-z])")
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _NUMBER = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?%?")
 _PERCENT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\s*%|百分之\s*[0-9零〇一二两三四五六七八九十百]+")
@@ -36,7 +37,7 @@ _BARE_INT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z.%])")
 
 _OPENERS = "([【「『《“‘"
 _PUNCTUATION = " ,:;!?。、()[]{}【】「」『』<>《》“”‘’\"'~…|."
-ITEM_HELP = "编号形如 T7（主要任务 T1–T22）或 Z11（评估指标 Z1–Z41）"
+ITEM_HELP = "编号形如 T7（主要任务 T1–T22）、Z11（评估指标 Z1–Z41）或 J3（交办事项）"
 
 
 class ArgError(Exception):
@@ -445,3 +446,90 @@ __all__ = [
     "percent_like",
     "year_word",
 ]
+
+
+_RULE_START = re.compile(r"^每")
+
+
+@dataclass(frozen=True)
+class AssigneesArg(UnitArg):
+    """The units an item is assigned to, as people write them: 市监局,工信局 / 市监局（牵头）、
+    工信局 / 各镇. The word 牵头 after a unit makes it the lead; 配合 changes nothing."""
+
+    name: str = "assignees"
+    label: str = "单位…"
+
+    def shapes(self, scan, pos):
+        found = []
+        words: list[str] = []
+        end = pos
+        while True:
+            word, word_end = scan.word(end)
+            if (
+                not word
+                or looks_like_date(word)
+                or _CODE.fullmatch(word)
+                or _RULE_START.match(word)
+            ):
+                break
+            words.append(word)
+            if word not in ("牵头", "配合"):
+                found.append((tuple(words), word_end))
+            end = scan.skip(word_end)
+            if end >= len(scan):
+                break
+        return list(reversed(found))
+
+    def convert(self, ctx, raw):
+        """[(UnitMatch, lead?)] in the order written."""
+        picked: list[list] = []
+        for word in raw:
+            if word in ("牵头", "牵头单位"):
+                if not picked:
+                    raise ArgError("“牵头”要写在单位后面，如：市监局（牵头）。")
+                picked[-1][1] = True
+                continue
+            if word == "配合":
+                continue
+            for part in (word[:-2], "牵头") if word.endswith("牵头") and len(word) > 2 else (word,):
+                if part == "牵头":
+                    picked[-1][1] = True
+                else:
+                    picked.append([UnitArg.convert(self, ctx, part), False])
+        if sum(1 for _, lead in picked if lead) > 1:
+            raise ArgError("只能有一个牵头单位。")
+        return [(match, lead) for match, lead in picked]
+
+
+@dataclass(frozen=True)
+class DueArg(Arg):
+    """A deadline (a date, as DateArg reads it) or a recurrence rule (每月5日, 每周五…)."""
+
+    name: str = "due"
+    label: str = "期限或周期"
+
+    def shapes(self, scan, pos):
+        word, end = scan.word(pos)
+        if word and (looks_like_date(word) or _RULE_START.match(word)):
+            return [(word, end)]
+        return []
+
+    def bad_shape(self, word):
+        return (
+            f"“{word}”不是期限或周期：期限写 2026-12-15、12月20日前、本周五、月底；"
+            "定期报送写 每周五、每月5日、每月末、每季度末、每年12月10日。"
+        )
+
+    def convert(self, ctx, raw):
+        """A date, or a Recurrence."""
+        if looks_like_date(raw):
+            return DateArg.convert(self, ctx, raw)
+        from reminders.recurrence import parse_recurrence
+
+        try:
+            rule = parse_recurrence(raw)
+        except ValueError as exc:
+            raise ArgError(str(exc)) from None
+        if rule is None:
+            raise ArgError(self.bad_shape(raw))
+        return rule

@@ -8,7 +8,7 @@ from bot.commands.registry import CommandError, Context
 from models import org
 from models.audit import AuditEntry
 from models.org import Member, Unit, UnitMatch, match_unit
-from models.plan import Assignment, Item
+from models.plan import CANCELLED, MILESTONE, OCCURRENCE, OPEN, REVIEW, Assignment, Item
 from models.progress import ExtensionRequest
 from reminders.calendar import WorkCalendar
 from reminders.ladder import (
@@ -16,7 +16,9 @@ from reminders.ladder import (
     EXTENSION,
     IN_PROGRESS,
     OVERDUE,
+    REVIEWING,
     STATUS_LABELS,
+    WITHDRAWN,
     overdue_text,
     overdue_workdays,
     status_of,
@@ -37,14 +39,74 @@ def require_unit(ctx: Context) -> Unit:
 
 
 def own_assignment(ctx: Context, item: Item) -> Assignment:
+    """The caller's unit's share of `item`."""
     unit = require_unit(ctx)
-    assignment = Assignment.get_or_none((Assignment.item == item) & (Assignment.unit == unit))
+    assignment = Assignment.get_or_none(
+        (Assignment.item == item) & (Assignment.unit == unit) & Assignment.shares()
+    )
     if assignment is None:
         raise CommandError(
             f"{item.code} 不是{unit.name}的责任事项，只能报告本单位承担的任务。发送“我的任务”查看。",
             show_usage=False,
         )
     return assignment
+
+
+def current_occurrence(share: Assignment) -> Assignment | None:
+    """A recurring item's occurrence the unit reports now: the earliest one not yet done."""
+    return (
+        Assignment.select()
+        .where(
+            (Assignment.parent == share)
+            & (Assignment.kind == OCCURRENCE)
+            & (Assignment.status.in_((OPEN, REVIEW)))
+        )
+        .order_by(Assignment.deadline)
+        .first()
+    )
+
+
+def own_target(ctx: Context, item: Item) -> Assignment:
+    """What a report about `item` is about: the unit's share, or for a recurring item the
+    occurrence due now (a report for March's does not answer April's)."""
+    share = own_assignment(ctx, item)
+    if share.status == CANCELLED or item.cancelled_at is not None:
+        raise CommandError(f"{item.code} 已撤销，无需再报告。", show_usage=False)
+    if not item.is_recurring:
+        return share
+    occurrence = current_occurrence(share)
+    if occurrence is None:
+        raise CommandError(
+            f"{item.code}（{item.recurrence}）目前没有待报送的一期。", show_usage=False
+        )
+    return occurrence
+
+
+def open_work(unit_ids: list[int], *, with_review: bool = True) -> list[Assignment]:
+    """What units still owe, one row each: their shares of plan items and of one-off 交办 items,
+    and the occurrence due now of each recurring 交办 item (milestones are listed under their
+    share). Nearest deadline first; withdrawn items are gone."""
+    statuses = (OPEN, REVIEW) if with_review else (OPEN,)
+    rows = list(
+        Assignment.select(Assignment, Item)
+        .join(Item)
+        .where(
+            Assignment.unit.in_(unit_ids or [0])
+            & Assignment.status.in_(statuses)
+            & Item.cancelled_at.is_null()
+            & (Assignment.kind != MILESTONE)
+        )
+        .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position, Assignment.id)
+    )
+    current: set[tuple[int, int]] = set()
+    work = []
+    for a in rows:
+        if a.item.is_recurring:
+            if a.kind != OCCURRENCE or (a.item_id, a.unit_id) in current:
+                continue  # the share itself, or a later occurrence
+            current.add((a.item_id, a.unit_id))
+        work.append(a)
+    return work
 
 
 def resolve_units(token: str, *, allow_groups: bool = True) -> UnitMatch:
@@ -107,8 +169,8 @@ def status_label(ctx: Context, assignment: Assignment, extension: bool = False) 
     """The status as chat shows it: 未开始 / 进行中 60% / 已逾期 3 个工作日（40%） / 延期审批中 /
     已完成. Overdue is counted in working days, as reminders, the digest and the ledger count it."""
     key = status_key(ctx, assignment, extension)
-    if key == DONE:
-        return STATUS_LABELS[DONE]
+    if key in (DONE, REVIEWING, WITHDRAWN):
+        return STATUS_LABELS[key]
     overdue = overdue_workdays(assignment.deadline, ctx.today, calendar(ctx))
     parts = []
     if key == OVERDUE or (

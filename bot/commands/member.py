@@ -18,8 +18,10 @@ from bot.commands.common import (
     admin_userids,
     audit,
     deadline_label,
+    open_work,
     overdue_days,
     own_assignment,
+    own_target,
     pending_extensions,
     require_unit,
     status_label,
@@ -32,8 +34,9 @@ from bot.commands.registry import (
     summary_help,
     summary_usage,
 )
+from bot.commands.review import needs_review, request_review
 from bot.render import format_points
-from models.plan import Assignment, Item
+from models.plan import DONE, OPEN, REVIEW, Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport, Score
 from reminders.ladder import is_overdue
@@ -68,12 +71,7 @@ def help_cmd(ctx: Context, args) -> str:
 
 
 def _open_rows(unit) -> list[Assignment]:
-    return list(
-        Assignment.select(Assignment, Item)
-        .join(Item)
-        .where((Assignment.unit == unit) & (Assignment.status == "open"))
-        .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position)
-    )
+    return open_work([unit.id])
 
 
 def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
@@ -99,7 +97,9 @@ def my_tasks(ctx: Context, args) -> str:
     undated = [a for a in open_rows if a.deadline is None]
     shown = dated + undated if args.keyword else dated
     done_count = (
-        Assignment.select().where((Assignment.unit == unit) & (Assignment.status == "done")).count()
+        Assignment.select()
+        .where((Assignment.unit == unit) & (Assignment.status == DONE) & Assignment.shares())
+        .count()
     )
     return ctx.renderer.render(
         "my_tasks.j2",
@@ -190,14 +190,21 @@ def task_detail(ctx: Context, args) -> str:
     )
 
 
-def record_progress(ctx: Context, assignment: Assignment, percent: int, note: str, kind: str):
+def record_progress(
+    ctx: Context, assignment: Assignment, percent: int, note: str, kind: str
+) -> bool:
+    """Record a report. At 100 % the unit reports it done: 待审核 when the office reviews this
+    kind (the admins get a card), else done at once. Returns True when it awaits review."""
     before = {"progress": assignment.progress, "status": assignment.status}
-    status = "done" if percent == 100 else "open"
+    finished = percent == 100
+    review = finished and needs_review(ctx, assignment)
+    status = REVIEW if review else DONE if finished else OPEN
     Assignment.update(
         progress=percent,
         status=status,
         updated_at=ctx.now,
-        done_at=ctx.now if status == "done" else None,
+        reported_at=ctx.now if finished else None,
+        done_at=ctx.now if status == DONE else None,
     ).where(Assignment.id == assignment.id).execute()
     ProgressReport.create(
         assignment=assignment,
@@ -218,6 +225,10 @@ def record_progress(ctx: Context, assignment: Assignment, percent: int, note: st
         before=before,
         after=after,
     )
+    if review:
+        assignment = Assignment.get_by_id(assignment.id)
+        request_review(ctx, assignment, note)
+    return review
 
 
 @command(
@@ -229,14 +240,32 @@ def record_progress(ctx: Context, assignment: Assignment, percent: int, note: st
     example="进度 T7 60% 已完成初稿",
 )
 def progress_cmd(ctx: Context, args) -> str:
-    assignment = own_assignment(ctx, args.item)
+    assignment = _reportable(ctx, args.item)
     note = args.note or ""
-    record_progress(
+    review = record_progress(
         ctx, assignment, args.percent, note, "done" if args.percent == 100 else "progress"
     )
     return ctx.say(
-        "replies.j2", "progress_recorded", item=args.item, percent=args.percent, note=note
+        "replies.j2",
+        "progress_recorded",
+        item=args.item,
+        percent=args.percent,
+        note=note,
+        review=review,
+        label=assignment.label,
     )
+
+
+def _reportable(ctx: Context, item: Item) -> Assignment:
+    """The caller's unit's part of `item` that a report is about, if it can be reported on."""
+    target = own_target(ctx, item)
+    if target.status == REVIEW:
+        raise CommandError(
+            f"{target.label} 已于 {target.reported_at.astimezone(ctx.config.timezone):%m-%d %H:%M} "
+            "报告完成，正在等待办公室审核。",
+            show_usage=False,
+        )
+    return target
 
 
 @command(
@@ -250,11 +279,13 @@ def progress_cmd(ctx: Context, args) -> str:
 def done_cmd(ctx: Context, args) -> str:
     item = args.item
     note = args.note or ""
-    assignment = own_assignment(ctx, item)
-    if assignment.status == "done":
+    assignment = _reportable(ctx, item)
+    if assignment.status == DONE:
         raise CommandError(f"{item.code} 已经是“已完成”状态，无需重复报告。", show_usage=False)
-    record_progress(ctx, assignment, 100, note, "done")
-    return ctx.say("replies.j2", "done_recorded", item=item, note=note)
+    review = record_progress(ctx, assignment, 100, note, "done")
+    return ctx.say(
+        "replies.j2", "done_recorded", item=item, note=note, review=review, label=assignment.label
+    )
 
 
 @command(
@@ -267,8 +298,8 @@ def done_cmd(ctx: Context, args) -> str:
 )
 def extend_cmd(ctx: Context, args) -> str:
     item, new_deadline, reason = args.item, args.date, args.reason
-    assignment = own_assignment(ctx, item)
-    if assignment.status == "done":
+    assignment = _reportable(ctx, item)
+    if assignment.status == DONE:
         raise CommandError(f"{item.code} 已完成，无需延期。", show_usage=False)
     if assignment.deadline is None:
         raise CommandError(f"{item.code} 还没有设定期限，无需申请延期。", show_usage=False)

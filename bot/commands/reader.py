@@ -95,6 +95,14 @@ _EVIDENCE_WORDS = re.compile(
 
 
 def dispatch(registry: Registry, ctx: Context, text: str) -> str:
+    if ctx.is_admin:  # asked for a reason (退回 on a card): this message may be it
+        from bot.commands.review import take_reason
+
+        scan = Scan(text)
+        is_command = registry.find_at(scan, scan.skip(0))[0] is not None
+        answered = take_reason(ctx, text, is_command)
+        if answered is not None:
+            return answered
     try:
         parsed = understand(registry, ctx, text)
     except Refusal as refusal:

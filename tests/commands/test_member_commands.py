@@ -62,7 +62,9 @@ def test_my_tasks_shows_overdue_and_hides_done(bot, clock):
     clock.set(clock.now().replace(day=30))
     reply = bot.say("li", "我的任务")
     assert "已逾期 1 个工作日" in reply  # Friday to Monday
-    assert "T11 " not in reply
+    assert "T11 " in reply and "待审核" in reply  # reported done, not yet checked by the office
+    bot.say("boss", "通过 T11")
+    assert "T11 " not in bot.say("li", "我的任务")
 
 
 def test_progress_is_recorded_folded_and_visible_in_details(bot):
@@ -84,7 +86,12 @@ def test_chinese_command_may_run_into_its_argument(bot):
 
 def test_done_then_done_again_is_refused(bot):
     bot.bind("li", "市监局")
-    assert "已完成" in bot.say("li", "完成 T7 材料已报送")
+    assert "已报告完成，等待办公室审核" in bot.say("li", "完成 T7 材料已报送")
+    assert _assignment("T7", "县市场监管局").status == "review"
+    before = snapshot()
+    assert "正在等待办公室审核" in bot.say("li", "完成 T7")
+    assert snapshot() == before
+    bot.say("boss", "通过 T7")
     assert _assignment("T7", "县市场监管局").status == "done"
     before = snapshot()
     assert "无需重复报告" in bot.say("li", "完成 T7")

@@ -212,8 +212,8 @@ def test_item_first_reports_are_recorded_as_written(people):
     assert "进度 60%" in people.say("li", "T7 60% 已报送")
     report = ProgressReport.select().order_by(ProgressReport.id.desc()).first()
     assert (report.percent, report.note) == (60, "已报送")
-    assert "已完成" in people.say("li", "您好！T7 已完成，谢谢")
-    assert Assignment.get_by_id(report.assignment_id).status == "done"
+    assert "已报告完成" in people.say("li", "您好！T7 已完成，谢谢")
+    assert Assignment.get_by_id(report.assignment_id).status == "review"  # 办结审核
 
 
 def test_a_note_keeps_its_chinese_punctuation(people):
