@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from bot.render import format_size
 from models.audit import AuditEntry
 from models.org import Unit
-from models.plan import ROLE_LABELS, Assignment, Item
+from models.plan import MILESTONE, ROLE_LABELS, SHARE, Assignment, Item, period_label
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import Score
 from reminders.calendar import WorkCalendar
@@ -55,6 +55,11 @@ ACTIONS = {
     "card_ack": "卡片：已收到",
     "card_coordinate": "卡片：需协调",
     "card_extend": "卡片：申请延期",
+    "assign_item": "交办",
+    "sign": "签收",
+    "cancel_item": "撤销交办",
+    "review_pass": "审核通过",
+    "review_return": "审核退回",
 }
 
 
@@ -63,6 +68,7 @@ def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -
     today = now.astimezone(tz).date()
     book = Workbook()
     _assignments(book.active, tz, today, cal)
+    _assigned(book.create_sheet("交办事项"), tz, today, cal)
     _scores(book.create_sheet("评估得分"))
     _evidence(book.create_sheet("佐证材料"), tz)
     _log(book.create_sheet("操作记录"), tz)
@@ -128,6 +134,7 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
         .join(Item)
         .switch(Assignment)
         .join(Unit)
+        .where(Assignment.shares() & (Item.kind != "assigned"))
         .order_by(Item.position, Assignment.role.desc(), Unit.position)
     )
     for a in query:
@@ -158,6 +165,82 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     for row in ws.iter_rows(min_row=2, min_col=11, max_col=11):
         for cell in row:
             cell.number_format = "yyyy-mm-dd hh:mm"
+
+
+def _status(a: Assignment, today, pending: set[int]) -> str:
+    return STATUS_LABELS[
+        status_of(a.status, a.progress, a.deadline, today, extension_pending=a.id in pending)
+    ]
+
+
+def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
+    """交办 items, apart from the plan: each unit's share, and each occurrence of a recurring one."""
+    _sheet(
+        ws,
+        "交办事项",
+        [
+            "编号",
+            "期次",
+            "事项",
+            "来源",
+            "交办人",
+            "交办时间",
+            "责任单位",
+            "分工",
+            "期限",
+            "签收",
+            "状态",
+            "逾期（工作日）",
+            "进度%",
+            "报告完成",
+            "审核",
+            "撤销原因",
+        ],
+        [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30],
+    )
+    pending = {
+        row.assignment_id
+        for row in ExtensionRequest.select(ExtensionRequest.assignment).where(
+            ExtensionRequest.status == "pending"
+        )
+    }
+    query = (
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .where((Item.kind == "assigned") & (Assignment.kind != MILESTONE))
+        .order_by(Item.position, Assignment.period, Assignment.role.desc(), Unit.position)
+    )
+    for a in query:
+        if a.item.is_recurring and a.kind == SHARE:
+            period = f"周期：{a.item.recurrence}"
+        else:
+            period = period_label(a.period) if a.period else ""
+        ws.append(
+            [
+                a.item.code,
+                period,
+                a.item.title,
+                a.item.source,
+                a.item.assigned_by,
+                _local(a.item.created_at, tz),
+                a.unit.name,
+                ROLE_LABELS.get(a.role, a.role),
+                a.deadline,
+                _local(a.signed_at, tz)
+                if a.kind == SHARE and a.signed_at
+                else ("" if a.kind != SHARE else "未签收"),
+                _status(a, today, pending),
+                overdue_workdays(a.deadline, today, cal) if a.status == "open" else 0,
+                a.progress,
+                _local(a.reported_at, tz),
+                f"{a.reviewed_by} {_local(a.reviewed_at, tz):%Y-%m-%d %H:%M}"
+                if a.reviewed_at
+                else "",
+                a.item.cancel_reason,
+            ]
+        )
 
 
 def _scores(ws) -> None:

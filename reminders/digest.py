@@ -19,13 +19,13 @@ from bot.outbox import Outbox
 from bot.render import Renderer
 from models.db import database
 from models.org import Unit
-from models.plan import Assignment, Item
+from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import DigestSnapshot
 from models.scores import FigureReport
 from reminders.calendar import WorkCalendar
 from reminders.jobs import load_rows
-from reminders.ladder import RED, YELLOW, colour
+from reminders.ladder import RED, YELLOW, colour, is_overdue, overdue_workdays
 from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard
 
@@ -60,17 +60,105 @@ def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
     )
     before = previous.data if previous else None
     rows = load_rows(Assignment.deadline.is_null(False))  # read once for colours and ranking
+    live = [a for a in rows if a.item.cancelled_at is None]
+    plan = [a for a in live if a.item.kind != "assigned" and a.kind == SHARE]
+    assigned = [a for a in live if a.item.kind == "assigned"]
     return {
         "week": week_of(today),
         "date": today.isoformat(),
         "score": _score(card, before),
         "gap": _gap(card),
-        "items": _items_by_colour(rows, today, cal),
+        "items": _items_by_colour(plan, today, cal),
+        "assigned": _assigned(assigned, today, cal),
+        "milestones": _milestones_overdue(live, today, cal),
+        "reviews": _reviews_waiting(today, cal, config.timezone),
+        "recurring": _recurring_record(today, config.timezone),
         "silent_units": _silent_units(now),
         "ranking": _ranking(rows, today, config.timezone),
         "calendar_warning": cal.missing_year_warning(today),
         "previous_week": previous.week if previous else None,
     }
+
+
+REVIEW_LATE_DAYS = 3  # a report the office has not checked after this many working days
+RECORD_OCCURRENCES = 8  # recurring reports: each unit's record over the last 8
+
+
+def _assigned(rows, today: date, cal: WorkCalendar) -> dict:
+    """交办 items, apart from the plan: how many are open, the overdue and unsigned by unit."""
+    open_rows = [a for a in rows if a.status == "open"]
+    overdue: dict[str, list[str]] = defaultdict(list)
+    for a in sorted(open_rows, key=lambda a: (a.unit.position, a.deadline, a.item.position)):
+        days = overdue_workdays(a.deadline, today, cal)
+        if is_overdue(a.deadline, today) and days:
+            overdue[a.unit.name].append(f"{a.code}（逾期 {days} 个工作日）")
+    unsigned = defaultdict(list)
+    for a in load_rows(
+        Assignment.shares()
+        & (Assignment.status == "open")
+        & Assignment.signed_at.is_null()
+        & Assignment.item.in_(
+            Item.select(Item.id).where((Item.kind == "assigned") & Item.cancelled_at.is_null())
+        )
+    ):
+        unsigned[a.unit.name].append(a.code)
+    items = {a.item.id for a in rows if a.status in ("open", "review")}
+    return {
+        "open": len(items),
+        "overdue": [{"unit": u, "items": v} for u, v in overdue.items()],
+        "overdue_count": sum(len(v) for v in overdue.values()),
+        "unsigned": [{"unit": u, "items": v} for u, v in unsigned.items()],
+    }
+
+
+def _milestones_overdue(rows, today: date, cal: WorkCalendar) -> list[dict]:
+    """Overdue milestones (实施细则 节点) per unit."""
+    counts: dict[str, int] = defaultdict(int)
+    for a in rows:
+        if a.kind == MILESTONE and a.status == "open" and overdue_workdays(a.deadline, today, cal):
+            counts[a.unit.name] += 1
+    return [{"unit": u, "count": n} for u, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
+def _reviews_waiting(today: date, cal: WorkCalendar, tz) -> list[dict]:
+    """Reports of "done" the office has not checked for more than REVIEW_LATE_DAYS working days."""
+    late = []
+    for a in load_rows(Assignment.status == "review"):
+        if a.reported_at is None:
+            continue
+        days = cal.workdays_between(a.reported_at.astimezone(tz).date(), today)
+        if days > REVIEW_LATE_DAYS:
+            late.append({"code": a.code, "unit": a.unit.short_name or a.unit.name, "days": days})
+    return sorted(late, key=lambda r: -r["days"])
+
+
+def _recurring_record(today: date, tz) -> list[dict]:
+    """Each unit's record on recurring reports over its last RECORD_OCCURRENCES occurrences that
+    are due: 按时 (reported by the deadline), 逾期 (reported late), 未报 (not reported)."""
+    rows = load_rows(
+        (Assignment.kind == OCCURRENCE)
+        & (Assignment.deadline < today)
+        & (Assignment.status != "cancelled")
+    )
+    by_unit: dict[tuple[int, str], list] = defaultdict(list)
+    for a in rows:
+        by_unit[(a.unit.position, a.unit.short_name or a.unit.name)].append(a)
+    record = []
+    for (_, unit), occurrences in sorted(by_unit.items()):
+        last = sorted(occurrences, key=lambda a: a.deadline)[-RECORD_OCCURRENCES:]
+        on_time = late = missing = 0
+        for a in last:
+            reported = a.reported_at or a.done_at
+            if a.status not in ("done", "review") or reported is None:
+                missing += 1
+            elif reported.astimezone(tz).date() <= a.deadline:
+                on_time += 1
+            else:
+                late += 1
+        record.append(
+            {"unit": unit, "total": len(last), "on_time": on_time, "late": late, "missing": missing}
+        )
+    return record
 
 
 def _score(card: Scorecard, before: dict | None) -> dict:

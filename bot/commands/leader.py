@@ -9,7 +9,7 @@ from bot.commands.common import status_label as label_of
 from bot.commands.registry import Context, command
 from bot.render import markdown_to_text
 from models.org import Member, Unit, UnitGroup
-from models.plan import Assignment, Item
+from models.plan import MILESTONE, Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport
 from reminders.ladder import BLUE, RED, YELLOW, colour
@@ -38,16 +38,23 @@ def overdue_cmd(ctx: Context, args) -> str:
         .join(Item)
         .switch(Assignment)
         .join(Unit)
-        .where((Assignment.status == "open") & (Assignment.deadline < ctx.today))
+        .where(
+            (Assignment.status == "open")
+            & (Assignment.deadline < ctx.today)
+            & Item.cancelled_at.is_null()
+        )
         .order_by(Unit.position, Assignment.deadline, Item.position)
     )
-    by_unit: dict[str, list[dict]] = {}
+    sections: dict[str, dict[str, list[dict]]] = {"plan": {}, "assigned": {}, "milestone": {}}
     for a in rows:
-        by_unit.setdefault(a.unit.name, []).append(
+        section = (
+            "milestone" if a.kind == MILESTONE else "assigned" if a.item.is_assigned else "plan"
+        )
+        sections[section].setdefault(a.unit.name, []).append(
             {"a": a, "days": overdue_days(ctx, a), "deadline": a.deadline.isoformat()}
         )
     return ctx.renderer.render(
-        "overdue.j2", by_unit=by_unit, total=len(rows), may_nudge=ctx.is_admin
+        "overdue.j2", sections=sections, total=len(rows), may_nudge=ctx.is_admin
     )
 
 
