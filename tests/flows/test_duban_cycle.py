@@ -201,3 +201,69 @@ def test_a_withdrawn_item_stops_everything_and_stays_on_record(office, fake, clo
     assert "J1" not in bot.say("lead", "逾期")
     assert Item.get(Item.code == "J1").cancel_reason == "已并入年度总结"  # kept, never deleted
     assert _ledger_rows(clock)["县工信科技局"][15] == "已并入年度总结"
+
+
+def _days(start, end):
+    from datetime import timedelta
+
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def test_a_monthly_report_over_three_months_with_a_holiday(bot, services, clock):
+    """每月5日 from September: 5 September is a Saturday (due Friday the 4th); 5 October falls
+    in the National Day holiday (due 30 September, RECURRING_DAY_OFF=previous); 5 November is a
+    Thursday. One ladder per occurrence; September reported on time, October late, November
+    not at all."""
+    from datetime import date
+
+    from reminders.jobs import ensure_occurrences
+
+    clock.set(datetime(2026, 9, 1, 10, 0, tzinfo=TZ))
+    bot.bind("li", "市监局")
+    reply = bot.say("boss", "交办 市监局 每月5日前 报送创建工作进展（会议议定）")
+    assert "周期：每月5日，首次 2026-09-04" in reply
+    bot.say("li", "签收 J1")
+    bot.deliver()
+    heard: dict[date, list[str]] = {}
+    for day in _days(date(2026, 9, 1), date(2026, 11, 10)):
+        clock.set(datetime(day.year, day.month, day.day, 9, 30, tzinfo=TZ))
+        cal = WorkCalendar.from_database()
+        ensure_occurrences(clock.now(), services.config, cal)
+        reminder_round(clock.now(), services.config, cal, Outbox(clock), services.renderer)
+        texts = [m.content["text"] for m in bot.deliver() if "li" in m.recipients]
+        heard[day] = [line for t in texts for line in t.splitlines() if line.startswith("【")]
+        if day == date(2026, 9, 3):
+            assert "J1（2026年9月）" in bot.say("li", "完成 J1 九月进展已报送")
+            bot.say("boss", "通过 J1")
+        if day == date(2026, 10, 9):
+            assert "J1（2026年10月）" in bot.say("li", "完成 J1 十月进展（晚了几天）")
+            bot.say("boss", "通过 J1")
+        bot.deliver()
+
+    def when(label):
+        return [d for d, lines in heard.items() if any(label in line for line in lines)]
+
+    # September: 3 and 1 working days before Friday the 4th, and the day; reported on the 3rd.
+    assert when("（2026年9月）") == [date(2026, 9, 1), date(2026, 9, 3)]
+    assert any("期限 2026-09-04" in line for line in heard[date(2026, 9, 1)])
+    # October, moved to 30 September: its own ladder (25 September is the Mid-Autumn holiday,
+    # so 3 working days before is the 24th), then overdue after the National Day holiday until
+    # reported on 9 October.
+    october = when("（2026年10月）")
+    assert october[:3] == [date(2026, 9, 24), date(2026, 9, 29), date(2026, 9, 30)]
+    assert october[3:] == [date(2026, 10, 8), date(2026, 10, 9)]  # the 9th's round ran first
+    assert not [d for d in october if date(2026, 10, 1) <= d <= date(2026, 10, 7)], "holiday"
+    # November: the ladder, the day, then overdue every working day.
+    november = when("（2026年11月）")
+    assert november[:3] == [date(2026, 11, 2), date(2026, 11, 4), date(2026, 11, 5)]
+    assert november[3:] == [date(2026, 11, 6), date(2026, 11, 9), date(2026, 11, 10)]
+    record = digest.build(clock.now(), services.config, WorkCalendar.from_database())["recurring"]
+    assert record == [{"unit": "市监局", "total": 3, "on_time": 1, "late": 1, "missing": 1}]
+    markdown = digest.render_markdown(
+        digest.build(clock.now(), services.config, WorkCalendar.from_database()),
+        services.renderer,
+    )
+    assert "市监局 按时 1、逾期 1、未报 1" in markdown
