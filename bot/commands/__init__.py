@@ -12,6 +12,7 @@ _MODULES = (
     "evidence",
     "leader",
     "assigned",
+    "milestones",
     "people",
     "deadlines",
     "scoring",

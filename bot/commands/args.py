@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.commands.registry import Context
 
 _CODE = re.compile(CODE_PATTERN + r"(?![0-9A-Za-z])")
+_PART = re.compile(CODE_PATTERN + r"-([1-9][0-9]?)(?![0-9A-Za-z%.])")  # T7-2: a milestone
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _NUMBER = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?%?")
 _PERCENT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\s*%|百分之\s*[0-9零〇一二两三四五六七八九十百]+")
@@ -84,13 +85,20 @@ def _whole_word(scan: Scan, pos: int, test: Callable[[str], bool]) -> list[tuple
 
 @dataclass(frozen=True)
 class ItemArg(Arg):
-    """A main task (T7) or an indicator (Z11) code; `kind` limits it to one of them."""
+    """A main task (T7), an indicator (Z11) or a 交办 item (J3) code; `kind` limits it to one
+    of them. With `parts`, a unit's milestone too (T7-2), converted to an ItemRef."""
 
     name: str = "item"
     label: str = "编号"
     kind: str = ""  # "" | "indicator" | "task"
+    parts: bool = False
 
     def shapes(self, scan, pos):
+        if self.parts:
+            match = _PART.match(scan.text, pos)
+            if match:
+                code = f"{match.group(1).upper()}{int(match.group(2))}-{int(match.group(3))}"
+                return [(code, match.end())]
         match = _CODE.match(scan.text, pos)
         if not match:
             return []
@@ -102,14 +110,27 @@ class ItemArg(Arg):
     def convert(self, ctx, raw):
         from models.plan import Item
 
-        item = Item.get_or_none(Item.code == raw)
+        code, _, seq = raw.partition("-")
+        item = Item.get_or_none(Item.code == code)
         if item is None:
-            raise ArgError(f"{raw} 不存在：{ITEM_HELP}。")
+            raise ArgError(f"{code} 不存在：{ITEM_HELP}。")
         if self.kind == "indicator" and not item.is_indicator:
-            raise ArgError(f"{raw} 是主要任务，这里需要评估指标编号（Z1–Z41）。")
+            raise ArgError(f"{code} 是主要任务，这里需要评估指标编号（Z1–Z41）。")
         if self.kind == "task" and item.is_indicator:
-            raise ArgError(f"{raw} 是评估指标，这里需要主要任务编号（T1–T22）。")
-        return item
+            raise ArgError(f"{code} 是评估指标，这里需要主要任务编号（T1–T22）。")
+        return ItemRef(item, int(seq) if seq else None) if self.parts else item
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """An item, or one of a unit's milestones of it (seq: T7-<seq>)."""
+
+    item: object
+    seq: int | None = None
+
+    @property
+    def code(self) -> str:
+        return f"{self.item.code}-{self.seq}" if self.seq else self.item.code
 
 
 @dataclass(frozen=True)

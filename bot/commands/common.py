@@ -66,12 +66,39 @@ def current_occurrence(share: Assignment) -> Assignment | None:
     )
 
 
-def own_target(ctx: Context, item: Item) -> Assignment:
-    """What a report about `item` is about: the unit's share, or for a recurring item the
-    occurrence due now (a report for March's does not answer April's)."""
+def milestones_of(share: Assignment, *, with_removed: bool = False) -> list[Assignment]:
+    """A unit's milestones (实施细则 节点) of its share, by number."""
+    query = Assignment.select().where((Assignment.parent == share) & (Assignment.kind == MILESTONE))
+    if not with_removed:
+        query = query.where(Assignment.status != CANCELLED)
+    return list(query.order_by(Assignment.seq))
+
+
+def milestone_of(share: Assignment, seq: int) -> Assignment:
+    """The share's milestone number `seq`, or a refusal naming the ones there are."""
+    found = [m for m in milestones_of(share) if m.seq == seq]
+    if found:
+        return found[0]
+    others = "、".join(m.code for m in milestones_of(share))
+    code = f"{share.item.code}-{seq}"
+    if others:
+        raise CommandError(
+            f"{code} 不存在：{share.unit.name}的 {share.item.code} 节点有 {others}。"
+        )
+    raise CommandError(
+        f"{code} 不存在：{share.unit.name}的 {share.item.code} 还没有节点。"
+        f"添加：节点 {share.item.code} 日期 工作内容。"
+    )
+
+
+def own_target(ctx: Context, item: Item, seq: int | None = None) -> Assignment:
+    """What a report about `item` is about: the unit's share, one of its milestones (seq), or
+    for a recurring item the occurrence due now (a report for March's does not answer April's)."""
     share = own_assignment(ctx, item)
     if share.status == CANCELLED or item.cancelled_at is not None:
         raise CommandError(f"{item.code} 已撤销，无需再报告。", show_usage=False)
+    if seq is not None:
+        return milestone_of(share, seq)
     if not item.is_recurring:
         return share
     occurrence = current_occurrence(share)

@@ -13,7 +13,7 @@ from bot.commands.common import (
     liaisons_by_unit,
 )
 from bot.commands.registry import CommandError, Context, command
-from models.plan import Assignment
+from models.plan import MILESTONE, Assignment
 from models.progress import ExtensionRequest
 from models.schedule import ReminderSent
 from reminders.ladder import LadderSettings, due_steps, overdue_workdays
@@ -25,15 +25,22 @@ EARLIEST_DEADLINE = date(2023, 1, 1)  # the plan was issued in 2023: earlier dat
     "期限",
     aliases=("deadline", "设期限"),
     access="admin",
-    args=(ItemArg(), UnitArg(optional=True), DateArg()),
-    help="设定或修改期限；不写单位即所有责任单位；可补录已过去的期限",
+    args=(ItemArg(parts=True), UnitArg(optional=True), DateArg()),
+    help="设定或修改期限（也可以是某单位的节点 T7-1）；不写单位即所有责任单位；可补录已过去的期限",
     example="期限 T7 市监局 2026-12-31",
 )
 def deadline_cmd(ctx: Context, args) -> str:
-    item, new_deadline = args.item, args.date
+    item, new_deadline = args.item.item, args.date
     if new_deadline < EARLIEST_DEADLINE:
         raise CommandError(f"期限 {new_deadline} 早于方案印发的 2023 年，请检查年份。")
-    query = Assignment.select().where(Assignment.item == item)
+    if item.is_recurring:
+        raise CommandError(
+            f"{item.code} 是定期报送（{item.recurrence}），每期的期限按周期自动计算。",
+            show_usage=False,
+        )
+    if args.item.seq is not None:
+        return _milestone_deadline(ctx, args.item, args.unit, new_deadline)
+    query = Assignment.select().where((Assignment.item == item) & Assignment.shares())
     target = "全部责任单位"
     if args.unit is not None:
         match = args.unit
@@ -190,9 +197,12 @@ def reject_cmd(ctx: Context, args) -> str:
 
 
 def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
-    """Record the decision, move the deadline if approved, tell the requester, log it."""
+    """Record the decision, move the deadline if approved (or, for a milestone's removal, remove
+    it), tell the requester, log it."""
     assignment = request.assignment
     item = assignment.item
+    if request.kind == "removal":
+        return _decide_removal(ctx, request, approved=approved, note=note)
     ExtensionRequest.update(
         status="approved" if approved else "rejected",
         decided_by=ctx.userid,
@@ -235,3 +245,77 @@ def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool
         approved=approved,
         unit=assignment.unit,
     )
+
+
+def _decide_removal(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
+    from bot.commands.milestones import remove
+
+    milestone = request.assignment
+    ExtensionRequest.update(
+        status="approved" if approved else "rejected",
+        decided_by=ctx.userid,
+        decided_at=ctx.now,
+        decision_note=note,
+    ).where(ExtensionRequest.id == request.id).execute()
+    if approved:
+        remove(ctx, milestone, request.reason)
+    else:
+        audit(
+            ctx,
+            "removal_rejected",
+            f"驳回删除节点 {milestone.code} 的申请 {request.id}" + (f"：{note}" if note else ""),
+            item_code=milestone.item.code,
+            unit_name=milestone.unit.name,
+            after={"request": request.id, "note": note},
+        )
+    text = ctx.renderer.render(
+        "removal_decided.j2", request=request, m=milestone, approved=approved, note=note
+    )
+    ctx.outbox.to_members([request.wecom_userid], text, f"removal-decided:{request.id}")
+    return ctx.say("replies.j2", "removal_decided", request=request, m=milestone, approved=approved)
+
+
+def _milestone_deadline(ctx: Context, ref, unit_match, new_deadline: date) -> str:
+    """The office moves a milestone's date directly (units ask with 延期 T7-1 …)."""
+    query = Assignment.select().where(
+        (Assignment.item == ref.item)
+        & (Assignment.kind == MILESTONE)
+        & (Assignment.seq == ref.seq)
+        & (Assignment.status != "cancelled")
+    )
+    if unit_match is not None:
+        query = query.where(Assignment.unit.in_([u.id for u in unit_match.units] or [0]))
+    found = list(query)
+    if len(found) != 1:
+        where = "、".join(m.unit.name for m in found)
+        raise CommandError(
+            f"{ref.code} 不存在。"
+            if not found
+            else f"{ref.code} 在几个单位都有（{where}），请写明单位。"
+        )
+    milestone = found[0]
+    if milestone.deadline == new_deadline:
+        return f"{milestone.code} 的期限已经是 {new_deadline}，没有改动。"
+    Assignment.update(deadline=new_deadline, updated_at=ctx.now).where(
+        Assignment.id == milestone.id
+    ).execute()
+    audit(
+        ctx,
+        "deadline",
+        f"节点 {milestone.code}（{milestone.unit.name}）期限：{deadline_label(milestone.deadline)} → {new_deadline}",
+        item_code=ref.item.code,
+        unit_name=milestone.unit.name,
+        before={"deadline": str(milestone.deadline) if milestone.deadline else None},
+        after={"deadline": str(new_deadline), "milestone": milestone.code},
+    )
+    people = {m.wecom_userid for m in liaisons_by_unit([milestone.unit_id])[milestone.unit_id]}
+    if milestone.owner_userid:
+        people.add(milestone.owner_userid)
+    text = (
+        f"【期限通知】办公室已将节点 {milestone.code} {milestone.title} 的期限改为 {new_deadline}。"
+    )
+    if people:
+        ctx.outbox.to_members(
+            sorted(people), text, f"deadline:{ctx.inbound.id if ctx.inbound else 0}:m{milestone.id}"
+        )
+    return f"已设定：节点 {milestone.code} {milestone.title}（{milestone.unit.name}）期限 {new_deadline}。"

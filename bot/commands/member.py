@@ -18,6 +18,7 @@ from bot.commands.common import (
     admin_userids,
     audit,
     deadline_label,
+    milestones_of,
     open_work,
     overdue_days,
     own_assignment,
@@ -34,9 +35,8 @@ from bot.commands.registry import (
     summary_help,
     summary_usage,
 )
-from bot.commands.review import needs_review, request_review
 from bot.render import format_points
-from models.plan import DONE, OPEN, REVIEW, Assignment, Item
+from models.plan import DONE, MILESTONE, OPEN, REVIEW, Assignment, Item
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport, Score
 from reminders.ladder import is_overdue
@@ -75,11 +75,13 @@ def _open_rows(unit) -> list[Assignment]:
 
 
 def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
-    return {
-        "a": a,
-        "status": status_label(ctx, a, a.id in pending),
-        "deadline": deadline_label(a.deadline),
-    }
+    status = status_label(ctx, a, a.id in pending)
+    if a.kind == "share":
+        parts = milestones_of(a)
+        if parts:  # the share's progress derived from its milestones, beside any direct report
+            done = sum(1 for m in parts if m.status == DONE)
+            status += f"｜节点 {done}/{len(parts)}"
+    return {"a": a, "status": status, "deadline": deadline_label(a.deadline)}
 
 
 @command(
@@ -140,7 +142,7 @@ def task_detail(ctx: Context, args) -> str:
     item = args.item
     assignments = list(
         Assignment.select(Assignment)
-        .where(Assignment.item == item)
+        .where((Assignment.item == item) & Assignment.shares())
         .order_by(Assignment.role.desc(), Assignment.id)
     )
     mine = None
@@ -187,6 +189,10 @@ def task_detail(ctx: Context, args) -> str:
         else [],
         score=Score.current_for(item) if item.is_indicator else None,
         reports=ctx.may("unit"),
+        milestones=[
+            {"m": m, "status": status_label(ctx, m), "deadline": deadline_label(m.deadline)}
+            for m in (milestones_of(mine) if mine else [])
+        ],
     )
 
 
@@ -195,6 +201,8 @@ def record_progress(
 ) -> bool:
     """Record a report. At 100 % the unit reports it done: 待审核 when the office reviews this
     kind (the admins get a card), else done at once. Returns True when it awaits review."""
+    from bot.commands.review import needs_review, request_review  # (help lists review later)
+
     before = {"progress": assignment.progress, "status": assignment.status}
     finished = percent == 100
     review = finished and needs_review(ctx, assignment)
@@ -235,12 +243,12 @@ def record_progress(
     "进度",
     aliases=("progress", "进展", "报告进度"),
     access="unit",
-    args=(ItemArg(), PercentArg(), NOTE),
+    args=(ItemArg(parts=True), PercentArg(), NOTE),
     help="报告本单位某项任务的进度",
     example="进度 T7 60% 已完成初稿",
 )
 def progress_cmd(ctx: Context, args) -> str:
-    assignment = _reportable(ctx, args.item)
+    assignment = _reportable(ctx, args.item.item, args.item.seq)
     note = args.note or ""
     review = record_progress(
         ctx, assignment, args.percent, note, "done" if args.percent == 100 else "progress"
@@ -248,17 +256,23 @@ def progress_cmd(ctx: Context, args) -> str:
     return ctx.say(
         "replies.j2",
         "progress_recorded",
-        item=args.item,
+        item=args.item.item,
         percent=args.percent,
         note=note,
         review=review,
         label=assignment.label,
+        title=_title(assignment),
     )
 
 
-def _reportable(ctx: Context, item: Item) -> Assignment:
+def _title(assignment: Assignment) -> str:
+    """The words after a code in a reply: a milestone's label already holds its work."""
+    return "" if assignment.kind == MILESTONE else assignment.item.title
+
+
+def _reportable(ctx: Context, item: Item, seq: int | None = None) -> Assignment:
     """The caller's unit's part of `item` that a report is about, if it can be reported on."""
-    target = own_target(ctx, item)
+    target = own_target(ctx, item, seq)
     if target.status == REVIEW:
         raise CommandError(
             f"{target.label} 已于 {target.reported_at.astimezone(ctx.config.timezone):%m-%d %H:%M} "
@@ -272,19 +286,27 @@ def _reportable(ctx: Context, item: Item) -> Assignment:
     "完成",
     aliases=("done", "已完成", "完成了", "办结", "已办结"),
     access="unit",
-    args=(ItemArg(), NOTE),
-    help="报告本单位某项任务已全部完成",
+    args=(ItemArg(parts=True), NOTE),
+    help="报告本单位某项任务（或节点）已全部完成",
     example="完成 T7 材料已报送",
 )
 def done_cmd(ctx: Context, args) -> str:
-    item = args.item
+    item = args.item.item
     note = args.note or ""
-    assignment = _reportable(ctx, item)
+    assignment = _reportable(ctx, item, args.item.seq)
     if assignment.status == DONE:
-        raise CommandError(f"{item.code} 已经是“已完成”状态，无需重复报告。", show_usage=False)
+        raise CommandError(
+            f"{assignment.label} 已经是“已完成”状态，无需重复报告。", show_usage=False
+        )
     review = record_progress(ctx, assignment, 100, note, "done")
     return ctx.say(
-        "replies.j2", "done_recorded", item=item, note=note, review=review, label=assignment.label
+        "replies.j2",
+        "done_recorded",
+        item=item,
+        note=note,
+        review=review,
+        label=assignment.label,
+        title=_title(assignment),
     )
 
 
@@ -292,17 +314,22 @@ def done_cmd(ctx: Context, args) -> str:
     "延期",
     aliases=("extend", "申请延期", "延期到", "延期至", "延到"),
     access="unit",
-    args=(ItemArg(), DateArg("date", "新期限"), RestArg("reason", "原因", optional=False)),
-    help="为本单位的任务申请延期，由办公室审批",
+    args=(
+        ItemArg(parts=True),
+        DateArg("date", "新期限"),
+        RestArg("reason", "原因", optional=False),
+    ),
+    help="为本单位的任务（或节点）申请延期，由办公室审批",
     example="延期 T7 2026-12-31 等待上级文件",
 )
 def extend_cmd(ctx: Context, args) -> str:
-    item, new_deadline, reason = args.item, args.date, args.reason
-    assignment = _reportable(ctx, item)
+    item, new_deadline, reason = args.item.item, args.date, args.reason
+    assignment = _reportable(ctx, item, args.item.seq)
+    code = assignment.code
     if assignment.status == DONE:
-        raise CommandError(f"{item.code} 已完成，无需延期。", show_usage=False)
+        raise CommandError(f"{code} 已完成，无需延期。", show_usage=False)
     if assignment.deadline is None:
-        raise CommandError(f"{item.code} 还没有设定期限，无需申请延期。", show_usage=False)
+        raise CommandError(f"{code} 还没有设定期限，无需申请延期。", show_usage=False)
     if new_deadline <= assignment.deadline:
         raise CommandError(f"新期限 {new_deadline} 应晚于现在的期限 {assignment.deadline}。")
     if new_deadline < ctx.today:
@@ -312,7 +339,7 @@ def extend_cmd(ctx: Context, args) -> str:
     )
     if pending is not None:
         raise CommandError(
-            f"{item.code} 已有一份待审批的延期申请（编号 {pending.id}），请等待办公室审批。",
+            f"{code} 已有一份待审批的延期申请（编号 {pending.id}），请等待办公室审批。",
             show_usage=False,
         )
     request = ExtensionRequest.create(
@@ -326,8 +353,7 @@ def extend_cmd(ctx: Context, args) -> str:
     audit(
         ctx,
         "extension_request",
-        f"{assignment.unit.name}申请将 {item.code} 延期至 {new_deadline}：{reason}"
-        f"（申请 {request.id}）",
+        f"{assignment.unit.name}申请将 {code} 延期至 {new_deadline}：{reason}（申请 {request.id}）",
         item_code=item.code,
         unit_name=assignment.unit.name,
         before={"deadline": str(assignment.deadline)},

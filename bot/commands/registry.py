@@ -431,6 +431,8 @@ def summary_usage(name: str, forms: list[Form]) -> str:
     if all(f.args and isinstance(f.args[0], Keyword) for f in rest):
         words = "|".join(dict.fromkeys(f.args[0].words[0] for f in rest))
         return f"{forms[0].usage}（另有 {name} {words}…）"
+    if len(forms) > 2:
+        return f"{forms[0].usage}（另有 {len(forms) - 1} 种写法，见“帮助 {name}”）"
     return "；".join(f.usage for f in forms)
 
 

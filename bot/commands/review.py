@@ -145,8 +145,13 @@ def _waiting(item: Item, unit_match=None, seq: int | None = None) -> list[Assign
     return list(query.order_by(Assignment.reported_at))
 
 
-def _one_waiting(item: Item, unit_match) -> Assignment:
-    waiting = _waiting(item, unit_match)
+def _one_waiting(ref, unit_match) -> Assignment:
+    item = ref.item
+    waiting = [
+        a
+        for a in _waiting(item, unit_match)
+        if (a.seq == ref.seq if ref.seq is not None else a.kind != MILESTONE)
+    ]
     if not waiting:
         where = f"{unit_match.unit.name if unit_match and unit_match.unit else ''}"
         raise CommandError(
@@ -165,7 +170,7 @@ def _one_waiting(item: Item, unit_match) -> Assignment:
     "通过",
     aliases=("pass", "审核通过"),
     access="admin",
-    args=(ItemArg(), UnitArg(optional=True)),
+    args=(ItemArg(parts=True), UnitArg(optional=True)),
     help="审核通过一个单位的完成报告（办结）",
     example="通过 T7 市监局",
 )
@@ -177,7 +182,7 @@ def pass_cmd(ctx: Context, args) -> str:
     "退回",
     aliases=("return", "审核退回"),
     access="admin",
-    args=(ItemArg(), UnitArg(optional=True), RestArg("reason", "原因", optional=False)),
+    args=(ItemArg(parts=True), UnitArg(optional=True), RestArg("reason", "原因", optional=False)),
     help="退回一个单位的完成报告，写明原因，该项回到“进行中”",
     example="退回 T7 市监局 缺少会议纪要",
 )

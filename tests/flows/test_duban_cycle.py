@@ -267,3 +267,53 @@ def test_a_monthly_report_over_three_months_with_a_holiday(bot, services, clock)
         services.renderer,
     )
     assert "市监局 按时 1、逾期 1、未报 1" in markdown
+
+
+def test_three_milestones_derived_progress_one_overdue_and_its_owner_reminded(bot, services, clock):
+    """市监局 breaks T7 into three milestones: progress is derived from them, the overdue one
+    reaches its 责任人 (the liaison in copy), and the digest and the ledger count it."""
+    clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=TZ))  # Monday
+    bot.bind("li", "市监局")
+    bot.bind("wang", "市监局", "负责人")  # bound, not a liaison: 责任人 of one milestone
+    bot.say("boss", "期限 T7 2026-12-31")
+    assert "T7-1" in bot.say("li", "节点 T7 2026-12-02 完成全县网络经营主体摸底 责任人 wang")
+    assert "T7-2" in bot.say("li", "节点 T7 2026-12-10 形成监管职责分工方案")
+    assert "T7-3" in bot.say("li", "节点 T7 2026-12-25 建立线上线下一体化工作机制")
+    assert "T7-2" in bot.say("li", "完成 T7-2 方案已印发")
+    bot.say("boss", "通过 T7-2")
+    assert "节点 1/3" in bot.say("li", "我的任务")
+    detail = bot.say("li", "任务 T7")
+    assert "本单位节点（1/3 完成）" in detail and "T7-1 完成全县网络经营主体摸底" in detail
+    bot.deliver()
+
+    # T7-1 is due Wednesday and not done: on Thursday it is overdue.
+    clock.set(datetime(2026, 12, 3, 9, 30, tzinfo=TZ))
+    before = len(bot.transport.sent)
+    _round(services, clock)
+    sent = bot.transport.sent[before:]
+    to_wang = [m.content["text"] for m in sent if m.recipients == ("wang",)]
+    to_li = [m.content["text"] for m in sent if m.recipients == ("li",)]
+    assert len(to_wang) == 1 and "T7-1 完成全县网络经营主体摸底" in to_wang[0]
+    assert "已逾期 1 个工作日" in to_wang[0]
+    assert "T7-2" not in to_wang[0] and "T7-3" not in to_wang[0], "only the owner's own"
+    assert len(to_li) == 1 and "T7-1" in to_li[0] and "责任人 wang" in to_li[0]
+    data = digest.build(clock.now(), services.config, WorkCalendar.from_database())
+    assert data["milestones"] == [{"unit": "县市场监管局", "count": 1}]
+    assert "T7-1" in bot.say("boss", "逾期") and "节点（实施细则）" in bot.say("boss", "逾期")
+
+
+def test_review_switched_off_for_milestones_makes_done_final(tmp_path, db_url, db, clock):
+    from conftest import make_config
+    from fakes.transport import RecordingTransport
+
+    services = build_services(
+        make_config(tmp_path, db_url, REVIEW="plan,assigned"), clock, RecordingTransport()
+    )
+    bot = ChatDriver(services)
+    bot.bind("li", "市监局")
+    bot.say("li", "节点 T7 2026-12-10 形成监管职责分工方案")
+    reply = bot.say("li", "完成 T7-1 方案已印发")
+    assert "已完成" in reply and "等待办公室审核" not in reply
+    assert Assignment.get(Assignment.kind == "milestone").status == "done"
+    assert bot.say("boss", "待审核") == "没有待审核的完成报告。"
+    assert "等待办公室审核" in bot.say("li", "完成 T7")  # plan items are still reviewed
