@@ -7,6 +7,7 @@ import pytest
 
 from bot.evidence import EvidenceStore, EvidenceTooLarge, clean_name, sniff_type
 from bot.pipeline import Incoming
+from models.messages import OutboxMessage
 from models.progress import Evidence
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
@@ -163,7 +164,7 @@ def test_a_long_file_name_whose_download_fails_is_kept(services, bot):
     from models.messages import MediaDownload
 
     class Failing:
-        def fetch(self, media_id, name_hint):
+        def fetch(self, media_id, name_hint, check):
             raise MediaError("企业微信暂时不可用")
 
     bot.bind("li", "市监局")
@@ -179,6 +180,9 @@ def test_a_long_file_name_whose_download_fails_is_kept(services, bot):
             payload={"media_id": "m" * 300, "file_name": name},
         )
     )
-    assert "暂时未能从企业微信取回" in handled.reply
+    assert handled.reply is None, "a file is answered when its download is settled"
+    assert services.downloader.run_due() == 1
+    told = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("download-wait:"))
+    assert "暂时未能从企业微信取回" in told.content["text"] and name[:20] in told.content["text"]
     download = MediaDownload.get()
     assert 0 < len(download.file_name) <= 200 and name.startswith(download.file_name[:10])

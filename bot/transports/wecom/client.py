@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
+import urllib3
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient
 
@@ -24,6 +25,7 @@ from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
 log = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
+ERROR_BODY_LIMIT = 64 * 1024  # how much of a JSON-typed media/get answer is read to judge it
 
 
 class _Api(WeChatClient):
@@ -160,11 +162,18 @@ class WeComClient:
         return self._with_token(upload)
 
     @contextmanager
-    def media(self, media_id: str) -> Iterator[MediaStream]:
-        """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors)."""
+    def media(
+        self, media_id: str, check: Callable[[], None] = lambda: None
+    ) -> Iterator[MediaStream]:
+        """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors).
+
+        `check` is called before every read of the body and may raise to abandon the download:
+        the read timeout bounds each read, not the whole transfer, so a peer that trickles
+        bytes would otherwise hold the caller for as long as it likes."""
         token = self.token()
         url = f"{self.config.wecom_api_base}/cgi-bin/media/get"
         for attempt in (1, 2):
+            check()
             try:
                 response = self.http.get(
                     url,
@@ -177,7 +186,7 @@ class WeComClient:
             with response:
                 if response.status_code >= 400:
                     raise WeComError(None, http_status=response.status_code)
-                stream = MediaStream(response)
+                stream = MediaStream(response, check)
                 error = stream.json_error()
                 if error is None:
                     yield stream
@@ -189,39 +198,56 @@ class WeComClient:
 
 
 class MediaStream:
-    """A media download being read: its headers, and its bytes through `read(n)`."""
+    """A media download being read: its headers, and its bytes through `read(n)`.
 
-    def __init__(self, response: requests.Response):
+    Each read returns what one read from the socket brought (`read1`), so `check` runs at
+    least once per read timeout however slowly the bytes come."""
+
+    def __init__(self, response: requests.Response, check: Callable[[], None] = lambda: None):
         self.response = response
         self.headers = response.headers
+        self.check = check
         self._prefix = b""
-        self._chunks = response.iter_content(64 * 1024)
 
     def json_error(self) -> WeComError | None:
         """WeCom reports errors as JSON with HTTP 200: never save that as the file."""
         kind = self.headers.get("Content-Type", "")
         if "json" not in kind and "text/plain" not in kind:
             return None
-        self._prefix = self.response.raw.read(64 * 1024, decode_content=True)
+        prefix = b""
+        while len(prefix) < ERROR_BODY_LIMIT:
+            chunk = self._read(ERROR_BODY_LIMIT - len(prefix))
+            if not chunk:
+                break
+            prefix += chunk
+        self._prefix = prefix
         try:
-            data = json.loads(self._prefix.decode("utf-8"))
+            data = json.loads(prefix.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return None
         if isinstance(data, dict) and int(data.get("errcode", 0) or 0) != 0:
             return WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
         return None
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = 64 * 1024) -> bytes:
+        if self._prefix:
+            chunk, self._prefix = self._prefix, b""
+            return chunk
+        return self._read(size)
+
+    def _read(self, size: int) -> bytes:
+        self.check()
+        raw = self.response.raw
         try:
-            if self._prefix:
-                chunk, self._prefix = self._prefix, b""
-                return chunk
-            return next(self._chunks, b"")
-        except requests.RequestException as exc:
+            read1 = getattr(raw, "read1", None)  # urllib3 2; 1.26 has only read
+            if read1 is not None:
+                return read1(size, decode_content=True)
+            return raw.read(size, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _network_error(exc) from None
 
 
-def _network_error(exc: requests.RequestException) -> WeComError:
+def _network_error(exc: Exception) -> WeComError:
     return WeComError(None, scrub(type(exc).__name__ + ": " + str(exc)))
 
 
