@@ -238,3 +238,75 @@ def test_the_database_going_away_while_settling_hands_the_download_back(wecom, f
     monkeypatch.undo()
     assert wecom.downloader.run_due() == 1, "taken again at once, not after its lease"
     assert MediaDownload.get().status == "done" and Evidence.select().count() == 1
+
+
+# ---------------------------------------------------------------- the worker's start
+
+
+def test_a_new_worker_sweeps_stale_temp_files_and_fetches_what_a_dead_one_held(
+    tmp_path, db_url, db, fake
+):
+    """`run.py worker` as deployed: a worker killed mid-download left its temp file and its
+    claim; the next one removes the stale file (not a young one, which may be a save in
+    progress), takes the download back at once and answers it through its download threads."""
+    import os
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from conftest import TZ
+
+    config = wecom_config(tmp_path, db_url, fake)
+    services = build_services(config, Clock(config.timezone))
+    ChatDriver(services).bind("li", "市监局")
+    ChatDriver(services).say("li", "进度 T7 80% 现场检查")
+    services.sender.drain()
+    fake.messages.clear()
+    send_file(services, "w1", fake.add_media(PDF, "检查报告.pdf", "application/pdf"))
+    held, _ = services.downloader.claim()  # what the dead worker was fetching
+    assert held.next_attempt_at > datetime.now(TZ) + timedelta(minutes=2)
+    tmp = services.evidence.root / "tmp"
+    tmp.mkdir(parents=True)
+    stale, young = tmp / "upload-dead", tmp / "upload-young"
+    for path, age in ((stale, 7200), (young, 60)):
+        path.write_bytes(PDF[:5000])
+        os.utime(path, (time.time() - age, time.time() - age))
+    db.close()
+
+    env_file = tmp_path / "worker.env"
+    env_file.write_text(
+        "".join(f"{k}={v}\n" for k, v in {
+            "DATABASE_URL": db_url,
+            "DATA_DIR": str(config.data_dir),
+            "BOT_ADMINS": "boss",
+            "WECOM_CORP_ID": fake.corp_id,
+            "WECOM_AGENT_ID": str(AGENT_ID),
+            "WECOM_SECRET": fake.secret,
+            "WECOM_TOKEN": TOKEN,
+            "WECOM_ENCODING_AES_KEY": AES_KEY,
+            "WECOM_API_BASE": fake.base_url,
+        }.items()),
+        encoding="utf-8",
+    )  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "BOT_", "DATA"))}
+    worker = subprocess.Popen(
+        [sys.executable, "run.py", "--env-file", str(env_file), "worker"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        answered = fake.wait_for(lambda: any("检查报告.pdf" in t for t in texts_to(fake, "li")), 30)
+    finally:
+        worker.terminate()
+        _, stderr = worker.communicate(timeout=20)
+    assert answered, stderr[-2000:]
+    assert not stale.exists() and young.exists()
+    db.connect(reuse_if_open=True)
+    assert MediaDownload.get().status == "done"
+    (answer,) = [t for t in texts_to(fake, "li") if "检查报告.pdf" in t]
+    assert "已收到佐证材料：检查报告.pdf，已归到 T7" in answer
+    assert services.evidence.path_for(Evidence.get().sha256).read_bytes() == PDF
