@@ -10,6 +10,7 @@ import time
 
 import pytest
 from fakes.wecom_callback import CallbackClient
+from fakes.wecom_server import Fault
 from helpers import ChatDriver, running
 from wecom_setup import AES_KEY, AGENT_ID, TOKEN, wecom_config
 
@@ -238,6 +239,61 @@ def test_the_database_going_away_while_settling_hands_the_download_back(wecom, f
     monkeypatch.undo()
     assert wecom.downloader.run_due() == 1, "taken again at once, not after its lease"
     assert MediaDownload.get().status == "done" and Evidence.select().count() == 1
+
+
+# ---------------------------------------------------------------- evidence that is what it says
+
+ERROR_BODY = '{"errcode":40007,"errmsg":"invalid media_id, hint: [1700000000_1]"}'
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/octet-stream", "text/html; charset=utf-8", "image/jpeg", "application/json"],
+)
+def test_a_json_error_is_never_saved_whatever_its_content_type(wecom, fake, content_type):
+    fake.fail(MEDIA, Fault.garbage(ERROR_BODY, content_type))
+    handled = send_file(wecom, "e1", fake.add_media(PDF, "检查报告.pdf", "application/pdf"))
+    assert wecom.downloader.run_due() == 1
+    assert Evidence.select().count() == 0
+    assert [p for p in wecom.evidence.root.rglob("*") if p.is_file()] == [], "nothing on disk"
+    (answer,) = OutboxMessage.select().where(OutboxMessage.inbound == handled.inbound_id)
+    assert "没有保存" in answer.content["text"] and "40007" in answer.content["text"]
+
+
+def test_a_relabelled_busy_answer_is_retried_then_the_file_saved(wecom, fake, clock):
+    fake.fail(MEDIA, Fault.garbage(' {"errcode": -1, "errmsg": "system busy"}\n', "image/png"))
+    send_file(wecom, "e2", fake.add_media(PDF, "检查报告.pdf", "application/pdf"))
+    assert wecom.downloader.run_due() == 1
+    download = MediaDownload.get()
+    assert download.status == "pending" and "-1" in download.last_error
+    assert Evidence.select().count() == 0
+    clock.advance(minutes=2)
+    assert wecom.downloader.run_due() == 1
+    assert wecom.evidence.path_for(Evidence.get().sha256).read_bytes() == PDF
+
+
+BIG_JSON = ('{"errcode": 1, "rows": [' + ", ".join(['"T7 现场检查记录"'] * 5000) + "]}").encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"errcode": 0, "errmsg": "ok"}', "application/json"),  # no error reported
+        ('{"unit": "市监局", "item": "T7"}'.encode(), "application/json"),  # a JSON document
+        (b'[{"errcode": 40007}]', "application/octet-stream"),  # not an object
+        (b'{"errcode": 40007}\n{"errcode": 40007}\n', "text/plain"),  # not one object
+        (b'{"errcode": "none"}', "text/plain"),  # not a number
+        (BIG_JSON, "application/json"),  # longer than any error
+        ("{\\rtf1\\ansi 现场检查记录}".encode(), "application/rtf"),  # starts like one, is not
+    ],
+    ids=["errcode-0", "document", "array", "two-objects", "text-errcode", "big", "rtf"],
+)
+def test_a_real_file_that_looks_like_json_is_saved_byte_for_byte(wecom, fake, body, content_type):
+    fake.media_chunk_size = 1000  # the judging read spans several chunks
+    send_file(wecom, "j1", fake.add_media(body, "数据.json", content_type))
+    assert wecom.downloader.run_due() == 1
+    assert MediaDownload.get().status == "done"
+    assert wecom.evidence.path_for(Evidence.get().sha256).read_bytes() == body
 
 
 # ---------------------------------------------------------------- the worker's start

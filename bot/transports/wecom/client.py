@@ -25,7 +25,9 @@ from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
 log = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
-ERROR_BODY_LIMIT = 64 * 1024  # how much of a JSON-typed media/get answer is read to judge it
+# A media/get answer this small may be WeCom's JSON error rather than the file (errors are a
+# few hundred bytes); a longer body is always the file.
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 class _Api(WeChatClient):
@@ -210,24 +212,39 @@ class MediaStream:
         self._prefix = b""
 
     def json_error(self) -> WeComError | None:
-        """WeCom reports errors as JSON with HTTP 200: never save that as the file."""
-        kind = self.headers.get("Content-Type", "")
-        if "json" not in kind and "text/plain" not in kind:
+        """WeCom reports errors as JSON with HTTP 200: never save that as the file.
+
+        The content decides, not the Content-Type (a proxy may relabel the answer): a body of
+        at most ERROR_BODY_LIMIT bytes that is entirely a JSON object with a non-zero errcode
+        is an error. Anything else, a JSON document someone sent as evidence included, is the
+        file; what was read to judge it is handed out first by `read`."""
+        length = _content_length(self.headers)
+        if length is not None and length > ERROR_BODY_LIMIT:
             return None
         prefix = b""
-        while len(prefix) < ERROR_BODY_LIMIT:
-            chunk = self._read(ERROR_BODY_LIMIT - len(prefix))
+        while len(prefix) <= ERROR_BODY_LIMIT:
+            chunk = self._read(ERROR_BODY_LIMIT + 1 - len(prefix))
             if not chunk:
-                break
+                break  # the whole body is in `prefix`
             prefix += chunk
+            start = prefix.lstrip()
+            if start and not start.startswith(b"{"):
+                self._prefix = prefix
+                return None  # not a JSON object: the file
+        else:
+            self._prefix = prefix
+            return None  # longer than any error
         self._prefix = prefix
         try:
             data = json.loads(prefix.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return None
-        if isinstance(data, dict) and int(data.get("errcode", 0) or 0) != 0:
-            return WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
-        return None
+        if not isinstance(data, dict):
+            return None
+        errcode = _errcode(data.get("errcode"))
+        if not errcode:
+            return None
+        return WeComError(errcode, str(data.get("errmsg", "")))
 
     def read(self, size: int = 64 * 1024) -> bytes:
         if self._prefix:
@@ -245,6 +262,24 @@ class MediaStream:
             return raw.read(size, decode_content=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _network_error(exc) from None
+
+
+def _content_length(headers) -> int | None:
+    try:
+        return int(headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+
+
+def _errcode(value) -> int | None:
+    """An errcode as WeCom writes it (a number, sometimes a numeric string); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def _network_error(exc: Exception) -> WeComError:
