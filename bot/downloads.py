@@ -3,10 +3,12 @@ everyone's replies. A received file is a MediaDownload row at once (bot/pipeline
 threads claim due rows, fetch each one under an overall deadline, and settle it in a short
 transaction: evidence and the message's one final answer, or a retry later.
 
-A download still running after a few seconds tells its sender once that the file arrived and
-is being fetched. Past its deadline it is abandoned (the temp file removed) and retried with the
-usual backoff; each later attempt is given twice as long, so a large file on a slow line still
-arrives while a stalled peer holds a download thread for minutes at most.
+A file not fetched within a few seconds of its arrival (a slow download, or one queued behind
+busy download threads) is acknowledged once by the inbound thread, which no download holds: the
+file arrived and is being fetched. Past its deadline a download is abandoned (the temp file
+removed) and retried with the usual backoff; each later attempt is given twice as long, so a
+large file on a slow line still arrives while a stalled peer holds a download thread for
+minutes at most.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from peewee import Value, fn
+
 from bot.commands.evidence import download_failed, download_slow, download_succeeded
 from bot.pipeline import MediaError, Pipeline
-from models.db import CONNECTION_ERRORS, database
-from models.messages import MediaDownload
+from models.db import CONNECTION_ERRORS, database, is_postgres
+from models.messages import MediaDownload, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 DEADLINE_SECONDS = 120.0  # a first attempt; doubled on each later one, up to the maximum
 DEADLINE_MAX_SECONDS = 600.0
-SLOW_NOTICE_SECONDS = 3.0  # a download still running this long says "正在取回"
+SLOW_NOTICE_SECONDS = 3.0  # a file not fetched this long after it arrived: "正在取回"
 # A claim outlives its deadline by this much: the deadline is checked between reads, and one
 # read may take up to the client's read timeout (10 s).
 LEASE_MARGIN = timedelta(seconds=60)
@@ -38,37 +42,25 @@ class DownloadStopped(MediaError):
 
 class Watch:
     """Called before every read of a download: abandons it past its deadline or when the worker
-    stops, and calls `on_slow` once when it has run `slow_after` seconds."""
+    stops."""
 
     def __init__(
         self,
         seconds: float,
         *,
         stop: threading.Event | None = None,
-        slow_after: float = SLOW_NOTICE_SECONDS,
-        on_slow: Callable[[], None] = lambda: None,
         monotonic: Callable[[], float] = time.monotonic,
     ):
         self.seconds = seconds
         self.stop = stop
-        self.slow_after = slow_after
-        self.on_slow = on_slow
         self.monotonic = monotonic
         self.started = monotonic()
-        self._slow_told = False
 
     def __call__(self) -> None:
         if self.stop is not None and self.stop.is_set():
             raise DownloadStopped("后台进程正在停止，稍后继续取回")
-        elapsed = self.monotonic() - self.started
-        if elapsed > self.seconds:
+        if self.monotonic() - self.started > self.seconds:
             raise MediaError(f"超过 {self.seconds:.0f} 秒仍未下载完成，已放弃本次下载，稍后重试")
-        if not self._slow_told and elapsed >= self.slow_after:
-            self._slow_told = True
-            try:
-                self.on_slow()
-            except Exception:  # a courtesy note must never cost the download itself
-                log.exception("could not tell the sender that the download is slow")
 
 
 class Downloader:
@@ -158,12 +150,7 @@ class Downloader:
         if claimed is None:
             return False
         download, seconds = claimed
-        watch = Watch(
-            seconds,
-            stop=stop,
-            slow_after=self.slow_notice_seconds,
-            on_slow=lambda: self._tell_slow(download),
-        )
+        watch = Watch(seconds, stop=stop)
         stored, error = None, None
         try:
             stored = self.media.fetch(download.media_id, download.file_name, watch)
@@ -200,7 +187,38 @@ class Downloader:
             done += 1
         return done
 
-    def _tell_slow(self, download: MediaDownload) -> None:
+    # ------------------------------------------------------------------ the word before
+
+    def _waiting(self, now):
+        """Files not settled SLOW_NOTICE after their arrival whose sender heard nothing yet."""
+        told = OutboxMessage.select(OutboxMessage.id).where(
+            OutboxMessage.dedupe_key == Value("download-wait:").concat(MediaDownload.id)
+        )
+        return (
+            MediaDownload.status.in_(("pending", "fetching"))
+            & (MediaDownload.attempts == 0)  # a failed attempt has told the sender already
+            & (MediaDownload.created_at <= now - timedelta(seconds=self.slow_notice_seconds))
+            & ~fn.EXISTS(told)
+        )
+
+    def tell_waiting(self) -> int:
+        """Say once to each sender whose file is still being fetched, or still waits for a free
+        download thread, that it arrived and is being fetched. Run by the inbound thread (no
+        download holds it); returns how many were told."""
+        now = self.clock.now()
+        waiting = self._waiting(now)
+        if not MediaDownload.select(MediaDownload.id).where(waiting).exists():
+            return 0  # the usual case, without taking a write lock
+        told = 0
         with database.atomic():
-            download_slow(self.pipeline.context_for(download.wecom_userid), download)
-        self.pipeline.on_queued()
+            # Locked, and asked again: a download settled meanwhile gets no word after its
+            # answer (its settling UPDATE waits for this transaction, or this one skips it).
+            query = MediaDownload.select().where(waiting).order_by(MediaDownload.id)
+            if is_postgres():
+                query = query.for_update()
+            for download in query:
+                download_slow(self.pipeline.context_for(download.wecom_userid), download)
+                told += 1
+        if told:
+            self.pipeline.on_queued()
+        return told

@@ -54,6 +54,8 @@ class Services:
             try:
                 with database.connection_context():
                     busy = self.pipeline.process_pending(limit=1)
+                    if self.downloader is not None:
+                        self.downloader.tell_waiting()  # files still on their way
             except peewee.PeeweeException:
                 busy = 0
                 log.exception("inbound worker: database error")

@@ -250,9 +250,11 @@ def download_slow(ctx: Context, download: MediaDownload) -> None:
 
 def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> bool:
     """File the evidence and give the message its answer; False if the claim was lost."""
-    told = _told_waiting(download)
     if not _settle(download, status="done", last_error=""):
         return False
+    # Asked after the settling UPDATE holds the row: a word the inbound thread was sending at
+    # this moment is committed by now, and seen.
+    told = _told_waiting(download)
     caption = (download.inbound.text or "") if download.inbound_id else ""
     if not told:  # the sender has heard nothing yet: the answer a file gets at once
         _answer(ctx, download, attach_file(ctx, stored, caption))

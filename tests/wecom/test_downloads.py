@@ -106,7 +106,7 @@ def test_a_trickling_download_holds_no_one_elses_reply(tmp_path, db_url, db, fak
     assert temp_files(services) == []
 
 
-def test_a_quick_download_is_answered_once_with_no_word_before(wecom, fake):
+def test_a_quick_download_is_answered_once_with_no_word_before(wecom, fake, clock):
     media_id = fake.add_media(PDF, "检查报告.pdf", "application/pdf")
     handled = send_file(wecom, "q1", media_id)
     assert wecom.downloader.run_due() == 1
@@ -116,6 +116,26 @@ def test_a_quick_download_is_answered_once_with_no_word_before(wecom, fake):
     assert texts_to(fake, "li") == [answer.content["text"]]
     assert "已收到佐证材料：检查报告.pdf，已归到 T7" in answer.content["text"]
     assert wecom.downloader.run_due() == 0, "nothing is fetched twice"
+    clock.advance(seconds=10)
+    assert wecom.downloader.tell_waiting() == 0, "no word after the answer"
+
+
+def test_a_file_waiting_for_a_free_download_thread_is_acknowledged_once(wecom, fake, clock):
+    """All download threads busy with slow peers: the inbound thread, which no download holds,
+    tells the sender that the file arrived; its one answer follows when it is fetched."""
+    handled = send_file(wecom, "w1", fake.add_media(PDF, "检查报告.pdf", "application/pdf"))
+    assert wecom.downloader.tell_waiting() == 0, "not within the first seconds"
+    clock.advance(seconds=4)
+    assert wecom.downloader.tell_waiting() == 1
+    assert wecom.downloader.tell_waiting() == 0, "once"
+    wecom.sender.drain()
+    assert len(texts_to(fake, "li")) == 1
+    assert "已收到文件“检查报告.pdf”，正在从企业微信取回" in texts_to(fake, "li")[0]
+    assert wecom.downloader.run_due() == 1
+    wecom.sender.drain()
+    assert len(texts_to(fake, "li")) == 2 and "已取回并归到 T7" in texts_to(fake, "li")[1]
+    (answer,) = OutboxMessage.select().where(OutboxMessage.inbound == handled.inbound_id)
+    assert answer.dedupe_key.startswith("download-done:")
 
 
 # ---------------------------------------------------------------- the overall deadline
