@@ -34,7 +34,7 @@ from bot.cli import ChineseArgumentParser, moment
 from bot.clock import Clock, FakeClock, OffsetClock
 from bot.config import WECOM_APP_KEYS, Config, ConfigError, sqlite_url
 from bot.logs import configure_logging
-from bot.services import Services, build_services
+from bot.services import DOWNLOAD_THREADS, Services, build_services
 from models.db import database, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
@@ -211,6 +211,15 @@ def lock_suffix(database_url: str) -> str:
     return hashlib.sha1(database_url.encode()).hexdigest()[:10]
 
 
+def sweep_temp(services: Services, config: Config) -> None:
+    """Remove temp files of saves that never finished (a process killed mid-download). Those
+    younger than an hour are left: the web process may be saving an upload right now."""
+    try:
+        services.evidence.sweep_temp(Clock(config.timezone).now(), timedelta(hours=1))
+    except OSError:
+        log.exception("could not sweep the evidence temp directory")
+
+
 def cmd_worker(config: Config, args) -> int:
     """The background worker: one per deployment (a lock file under DATA_DIR)."""
     clock = _running_clock(config, args)
@@ -226,10 +235,13 @@ def cmd_worker(config: Config, args) -> int:
         print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
     # The lock makes this the only worker of this database: whatever a dead one held (a message
-    # being processed, a row being sent) is taken back at once, not after its lease.
+    # being processed, a row being sent, a file being fetched) is taken back at once, not after
+    # its lease; the temp files of saves it never finished are removed.
     with database.connection_context():
         services.pipeline.release_claims()
         services.sender.release_leases()
+        services.downloader.release_claims()
+    sweep_temp(services, config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -252,21 +264,35 @@ def cmd_worker(config: Config, args) -> int:
         threading.Thread(
             target=services.worker_loop, args=(stop, 0.2), name="inbound", daemon=True
         ),
+    ] + [
+        # Files are fetched apart from message handling: a slow peer holds one of these only.
+        threading.Thread(
+            target=services.download_loop, args=(stop, 1.0), name=f"download-{n}", daemon=True
+        )
+        for n in range(1, DOWNLOAD_THREADS + 1)
     ]
     for thread in threads:
         thread.start()
     if scheduler is not None:
         scheduler.start()
+    swept = time.monotonic()
     while not stop.wait(1.0):
         if os.getppid() != parent:  # the server that started us is gone
             stop.set()
+        if time.monotonic() - swept > 3600:
+            swept = time.monotonic()
+            sweep_temp(services, config)
     if scheduler is not None:
         scheduler.stop()
         lock_held.release()
     services.sender.notify()
     services.worker_wake()
+    services.downloads.set()
+    # One deadline for all, within the 10 s the server gives us: a download stops at its next
+    # read (a killed one leaves a temp file that the next sweep removes).
+    ends = time.monotonic() + 9
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=max(0.1, ends - time.monotonic()))
     return 0
 
 

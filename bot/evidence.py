@@ -6,14 +6,19 @@ The original file name is kept only in the database; nothing a person typed ever
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+log = logging.getLogger(__name__)
+
 CHUNK = 64 * 1024
+TEMP_PREFIX = "upload-"
 
 # Magic numbers -> (content type, label). The type is judged from the content, not the name.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -79,7 +84,7 @@ class EvidenceStore:
         digest = hashlib.sha256()
         size = 0
         head = b""
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 while True:
@@ -105,3 +110,23 @@ class EvidenceStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return StoredFile(sha, size, sniff_type(head), clean_name(original_name))
+
+    def sweep_temp(self, now: datetime, older_than: timedelta) -> int:
+        """Remove temp files older than `older_than` (a process killed mid-save leaves its temp
+        file behind); younger ones may be saves in progress, in this process or another one.
+        `now` is the wall clock, which file times are in. Returns how many were removed."""
+        tmp_dir = self.root / "tmp"
+        if not tmp_dir.is_dir():
+            return 0
+        cutoff = (now - older_than).timestamp()
+        removed = 0
+        for path in tmp_dir.glob(f"{TEMP_PREFIX}*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError as exc:  # gone meanwhile, or still open elsewhere (Windows)
+                log.warning("could not remove the stale temp file %s: %s", path.name, exc)
+        if removed:
+            log.info("removed %s stale temp file(s) from %s", removed, tmp_dir)
+        return removed

@@ -2,7 +2,9 @@
 record (a replay is a no-op) -> decide (commands, files, events) -> reply through the outbox.
 
 A transport that must answer fast (the WeCom callback) only `receive`s; a worker then
-`process_pending`. The sandbox and the CLI `handle` (receive and process at once).
+`process_pending`. The sandbox and the CLI `handle` (receive and process at once). A file still
+to be fetched from the platform is only recorded here: the download threads fetch it and give
+it its answer (bot/downloads.py), so no download ever holds the replies to other messages.
 """
 
 from __future__ import annotations
@@ -16,19 +18,14 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
-from bot.commands.evidence import (
-    attach_file,
-    download_failed,
-    download_succeeded,
-    record_pending_download,
-)
+from bot.commands.evidence import attach_file, queue_download
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
 from bot.outbox import Outbox
 from bot.render import Renderer
 from models.db import CONNECTION_ERRORS, database
-from models.messages import InboundMessage, MediaDownload
+from models.messages import InboundMessage
 from models.org import Member
 
 log = logging.getLogger(__name__)
@@ -66,7 +63,12 @@ class MediaError(Exception):
 
 
 class MediaFetcher(Protocol):
-    def fetch(self, media_id: str, name_hint: str) -> StoredFile: ...
+    def fetch(
+        self, media_id: str, name_hint: str, check: Callable[[], None] = lambda: None
+    ) -> StoredFile:
+        """Fetch into the evidence store; `check` runs before every read and may raise to
+        abandon the download. Raises MediaError when the platform does not hand it over."""
+        ...
 
 
 class Pipeline:
@@ -78,6 +80,7 @@ class Pipeline:
         *,
         registry: Registry = REGISTRY,
         on_queued: Callable[[], None] = lambda: None,
+        on_download: Callable[[], None] = lambda: None,
         media: MediaFetcher | None = None,
         wecom: object | None = None,
         record: Callable[..., int | None] | None = None,
@@ -88,6 +91,7 @@ class Pipeline:
         self.registry = registry
         self.outbox = Outbox(clock)
         self.on_queued = on_queued
+        self.on_download = on_download  # wakes the download threads
         self.media = media
         self.wecom = wecom
         # How a received message is written: directly, or through run.py's group-commit writer.
@@ -179,36 +183,29 @@ class Pipeline:
         """Decide and answer one claimed message; its reply is queued in the same transaction."""
         inbound = InboundMessage.get_by_id(inbound_id)
         msg = _incoming_from(inbound)
-        download_error = None
-        if msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id"):
-            # Outside any transaction: a download may take seconds.
-            try:
-                msg = replace(msg, file=self._fetch(msg))
-            except MediaError as exc:
-                download_error = exc
         now = self.clock.now()
         if msg.kind == "text" and not self._transactional(msg):
             # A command that calls out (自检) must not hold a transaction, and with it SQLite's
             # write lock, while it waits: it only reads, so it runs first, on its own.
-            reply, status = self._decide_safely(inbound, msg, None, atomic=False)
+            reply, status = self._decide_safely(inbound, msg, atomic=False)
             with database.atomic():
                 self._answer(inbound, msg, reply, status, now)
             self.on_queued()
             return reply
         with database.atomic():
-            reply, status = self._decide_safely(inbound, msg, download_error)
+            reply, status = self._decide_safely(inbound, msg)
             self._answer(inbound, msg, reply, status, now)
         self.on_queued()
+        if msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id"):
+            self.on_download()
         return reply
 
-    def _decide_safely(
-        self, inbound, msg, download_error, *, atomic: bool = True
-    ) -> tuple[str | None, str]:
+    def _decide_safely(self, inbound, msg, *, atomic: bool = True) -> tuple[str | None, str]:
         try:
             if not atomic:
-                return self._decide(inbound, msg, download_error), "done"
+                return self._decide(inbound, msg), "done"
             with database.atomic():  # savepoint: a crash undoes the half-made change only
-                return self._decide(inbound, msg, download_error), "done"
+                return self._decide(inbound, msg), "done"
         except Exception:
             log.exception("inbound message %s crashed the handler", inbound.id)
             return self.renderer.snippet("errors.j2", "internal", ref=inbound.id), "failed"
@@ -227,51 +224,6 @@ class Pipeline:
             InboundMessage.id == inbound.id
         ).execute()
 
-    def retry_downloads(self, limit: int = 10) -> int:
-        """Fetch again the files the platform could not hand over before; returns how many."""
-        if self.media is None:
-            return 0
-        now = self.clock.now()
-        due = list(
-            MediaDownload.select()
-            .where((MediaDownload.status == "pending") & (MediaDownload.next_attempt_at <= now))
-            .order_by(MediaDownload.id)
-            .limit(limit)
-        )
-        done = 0
-        for download in due:
-            # Claim it: another worker that read the same row gets 0 rows here and skips it.
-            claimed = (
-                MediaDownload.update(next_attempt_at=now + LEASE)
-                .where(
-                    (MediaDownload.id == download.id)
-                    & (MediaDownload.next_attempt_at == download.next_attempt_at)
-                )
-                .execute()
-            )
-            if not claimed:
-                continue
-            try:
-                stored = self.media.fetch(download.media_id, download.file_name)
-                error = None
-            except MediaError as exc:
-                stored, error = None, exc
-            with database.atomic():
-                ctx = self.context_for(download.wecom_userid, download.inbound)
-                if stored is not None:
-                    download_succeeded(ctx, download, stored)
-                else:
-                    download_failed(ctx, download, str(error), permanent=error.permanent)
-            done += 1
-        if done:
-            self.on_queued()
-        return done
-
-    def _fetch(self, msg: Incoming) -> StoredFile:
-        if self.media is None:
-            raise MediaError("本部署无法取回文件")
-        return self.media.fetch(msg.payload["media_id"], msg.payload.get("file_name", ""))
-
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
         member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
         is_admin = userid in self.config.admins or (member is not None and "admin" in member.roles)
@@ -287,7 +239,7 @@ class Pipeline:
             wecom=self.wecom,
         )
 
-    def _decide(self, inbound: InboundMessage, msg: Incoming, download_error: MediaError | None):
+    def _decide(self, inbound: InboundMessage, msg: Incoming):
         ctx = self.context_for(msg.userid, inbound)
         if ctx.member is None and not ctx.is_admin:
             if msg.kind == "event":
@@ -298,10 +250,8 @@ class Pipeline:
         if msg.kind in FILE_KINDS:
             if msg.file is not None:
                 return attach_file(ctx, msg.file, caption=msg.text)
-            if download_error is not None and download_error.permanent:
-                return ctx.say("errors.j2", "file_refused", reason=str(download_error))
             if msg.payload.get("media_id"):
-                return record_pending_download(ctx, msg.payload, str(download_error or ""))
+                queue_download(ctx, msg.payload)  # answered when the download is settled
             return None
         if msg.kind == "event":
             event = str(msg.payload.get("event", "")).lower()

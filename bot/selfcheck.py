@@ -193,7 +193,12 @@ def _outbox(now: datetime) -> Check:
 
 
 def _downloads() -> Check:
-    pending = MediaDownload.select().where(MediaDownload.status == "pending").count()
+    # A file is a download from the moment it arrives; only one that failed waits for a retry.
+    pending = (
+        MediaDownload.select()
+        .where(MediaDownload.status.in_(("pending", "fetching")) & (MediaDownload.attempts > 0))
+        .count()
+    )
     failed = MediaDownload.select().where(MediaDownload.status == "failed").count()
     if failed:
         return Check(
@@ -204,7 +209,7 @@ def _downloads() -> Check:
         )
     if pending:
         return Check("文件下载", WARN, f"{pending} 个文件等待重试下载", "系统会自动重试")
-    return Check("文件下载", OK, "没有待下载的文件")
+    return Check("文件下载", OK, "没有等待重试的文件")
 
 
 def _calendar(today: date) -> Check:

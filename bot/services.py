@@ -11,6 +11,7 @@ import peewee
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.downloads import Downloader
 from bot.evidence import EvidenceStore
 from bot.outbox import OutboxSender
 from bot.pipeline import Pipeline
@@ -20,6 +21,8 @@ from models.db import database
 from models.org import admin_userids
 
 log = logging.getLogger(__name__)
+
+DOWNLOAD_THREADS = 3  # files fetched at once; a stalled peer holds one of them, no reply
 
 
 @dataclass
@@ -34,12 +37,14 @@ class Services:
     callback: object | None = None  # WeComCallback when WeCom is configured
     client: object | None = None  # WeComClient when WeCom is configured
     wake: threading.Event = field(default_factory=threading.Event)
+    downloader: Downloader | None = None
+    downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
 
     def worker_wake(self) -> None:
         self.wake.set()
 
     def worker_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
-        """Process received messages and retry pending downloads until `stop` is set.
+        """Process received messages until `stop` is set (files are fetched by `download_loop`).
 
         After each message the worker pauses as long as the message took: on SQLite, whose one
         writer at a time is shared with the web process, that leaves the write lock free half
@@ -48,7 +53,9 @@ class Services:
             began = time.perf_counter()
             try:
                 with database.connection_context():
-                    busy = self.pipeline.process_pending(limit=1) + self.pipeline.retry_downloads()
+                    busy = self.pipeline.process_pending(limit=1)
+                    if self.downloader is not None:
+                        self.downloader.tell_waiting()  # files still on their way
             except peewee.PeeweeException:
                 busy = 0
                 log.exception("inbound worker: database error")
@@ -57,6 +64,22 @@ class Services:
                 continue
             self.wake.wait(idle_seconds)
             self.wake.clear()
+
+    def download_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
+        """Fetch received files and retry failed ones until `stop` is set; the worker runs
+        DOWNLOAD_THREADS of these beside `worker_loop`. A download in progress when `stop` is set
+        is abandoned at its next read and handed back."""
+        while not stop.is_set():
+            try:
+                with database.connection_context():
+                    busy = self.downloader is not None and self.downloader.run_one(stop)
+            except Exception:  # the database went away, or worse: this thread must go on
+                busy = False
+                log.exception("download worker: error")
+            if busy:
+                continue
+            self.downloads.wait(idle_seconds)
+            self.downloads.clear()
 
 
 def build_services(config: Config, clock: Clock, transport: Transport | None = None) -> Services:
@@ -78,12 +101,31 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
 
         transport = SandboxTransport()
     sender = OutboxSender(transport, clock, admins=lambda: admin_userids(config.admins))
-    pipeline = Pipeline(config, clock, renderer, on_queued=sender.notify, media=media, wecom=client)
+    downloads = threading.Event()
+    pipeline = Pipeline(
+        config,
+        clock,
+        renderer,
+        on_queued=sender.notify,
+        on_download=downloads.set,
+        media=media,
+        wecom=client,
+    )
     callback = None
     if config.wecom_enabled:
         from bot.transports.wecom.callback import WeComCallback
 
         callback = WeComCallback(config, clock, pipeline)
     return Services(
-        config, clock, renderer, pipeline, evidence, transport, sender, callback, client
+        config,
+        clock,
+        renderer,
+        pipeline,
+        evidence,
+        transport,
+        sender,
+        callback,
+        client,
+        downloader=Downloader(pipeline),
+        downloads=downloads,
     )

@@ -79,12 +79,17 @@ def stop_waitress(server, thread) -> None:
 
 @contextmanager
 def running(services, idle=0.05):
-    """The real WSGI app under waitress on port 0, with the outbox sender and inbound worker
-    running in threads of this process."""
+    """The real WSGI app under waitress on port 0, with the outbox sender, the inbound worker
+    and download threads running in threads of this process, as run.py's worker runs them."""
+    from bot.services import DOWNLOAD_THREADS
+
     stop = threading.Event()
     threads = [
         threading.Thread(target=services.sender.loop, args=(stop, idle), daemon=True),
         threading.Thread(target=services.worker_loop, args=(stop, idle), daemon=True),
+    ] + [
+        threading.Thread(target=services.download_loop, args=(stop, idle), daemon=True)
+        for _ in range(DOWNLOAD_THREADS)
     ]
     for thread in threads:
         thread.start()
@@ -97,6 +102,7 @@ def running(services, idle=0.05):
         stop.set()
         services.sender.notify()
         services.worker_wake()
+        services.downloads.set()
         stop_waitress(server, serving)
         for thread in threads:
             thread.join(timeout=5)

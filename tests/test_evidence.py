@@ -7,6 +7,7 @@ import pytest
 
 from bot.evidence import EvidenceStore, EvidenceTooLarge, clean_name, sniff_type
 from bot.pipeline import Incoming
+from models.messages import OutboxMessage
 from models.progress import Evidence
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 10
@@ -163,7 +164,7 @@ def test_a_long_file_name_whose_download_fails_is_kept(services, bot):
     from models.messages import MediaDownload
 
     class Failing:
-        def fetch(self, media_id, name_hint):
+        def fetch(self, media_id, name_hint, check):
             raise MediaError("企业微信暂时不可用")
 
     bot.bind("li", "市监局")
@@ -179,6 +180,48 @@ def test_a_long_file_name_whose_download_fails_is_kept(services, bot):
             payload={"media_id": "m" * 300, "file_name": name},
         )
     )
-    assert "暂时未能从企业微信取回" in handled.reply
+    assert handled.reply is None, "a file is answered when its download is settled"
+    assert services.downloader.run_due() == 1
+    told = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("download-wait:"))
+    assert "暂时未能从企业微信取回" in told.content["text"] and name[:20] in told.content["text"]
     download = MediaDownload.get()
     assert 0 < len(download.file_name) <= 200 and name.startswith(download.file_name[:10])
+
+
+def test_stale_temp_files_are_swept_and_young_ones_kept(tmp_path):
+    """A process killed mid-save leaves `tmp/upload-*` behind; the worker sweeps them at start.
+    One younger than the cut-off may be a save in progress in the web process."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    store = EvidenceStore(tmp_path, max_bytes=1 << 20)
+    kept = store.save(io.BytesIO(PNG), "a.png")
+    tmp = tmp_path / "tmp"
+    now = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+    stale, young, other = tmp / "upload-dead1", tmp / "upload-busy2", tmp / "notes.txt"
+    for path, age in (
+        (stale, timedelta(hours=2)),
+        (young, timedelta(minutes=5)),
+        (other, timedelta(days=9)),
+    ):
+        path.write_bytes(b"half a file")
+        at = (now - age).timestamp()
+        os.utime(path, (at, at))
+    assert store.sweep_temp(now, timedelta(hours=1)) == 1
+    assert sorted(p.name for p in tmp.iterdir()) == ["notes.txt", "upload-busy2"]
+    assert store.path_for(kept.sha256).read_bytes() == PNG, "stored evidence is never touched"
+    assert EvidenceStore(tmp_path / "new", 1).sweep_temp(now, timedelta(hours=1)) == 0
+
+
+def test_a_read_that_fails_midway_leaves_no_temp_file(tmp_path):
+    class Broken(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 1000:
+                raise ConnectionResetError("peer went away")
+            return super().read(500)
+
+    store = EvidenceStore(tmp_path, max_bytes=1 << 20)
+    with pytest.raises(ConnectionResetError):
+        store.save(Broken(PNG), "a.png")
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

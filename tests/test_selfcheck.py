@@ -25,3 +25,22 @@ def test_an_admin_from_the_settings_or_a_binding_is_enough(tmp_path, db_url, db,
     bot.say("boss", "绑定 wang 市监局 管理员")
     bound_only = run_checks(make_config(tmp_path, db_url, BOT_ADMINS=""), clock.now(), None)
     assert _admin_check(bound_only).level == OK and "wang" in _admin_check(bound_only).detail
+
+
+def test_a_file_being_fetched_is_not_a_download_problem(tmp_path, db_url, db, clock, services, bot):
+    """Every file is a download from the moment it arrives; only one that failed is reported."""
+    from bot.pipeline import Incoming
+    from models.messages import MediaDownload
+
+    bot.bind("li", "市监局")
+    services.pipeline.handle(
+        Incoming("wecom", "f1", "li", kind="image", payload={"media_id": "m1"})
+    )
+    config = make_config(tmp_path, db_url)
+
+    def downloads():
+        return next(c for c in run_checks(config, clock.now(), None) if c.name == "文件下载")
+
+    assert downloads().level == OK
+    MediaDownload.update(attempts=1, last_error="HTTP 502").execute()
+    assert downloads().level != OK and "1 个文件等待重试" in downloads().detail

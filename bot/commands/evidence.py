@@ -1,6 +1,7 @@
 """Evidence (佐证材料): a received file is attached to the item named in its caption, or to the
 item the sender last named within a few minutes; otherwise it waits for `佐证 <编号>`.
-A file the platform could not hand over yet is recorded and fetched again later."""
+A file the platform has to hand over is recorded at once and fetched by the download threads
+(bot/downloads.py); its answer comes when the download is settled."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bot.commands.common import admin_userids, audit, own_assignment
 from bot.commands.registry import CommandError, Context, command
 from bot.evidence import StoredFile, clean_name
 from bot.text import find_code, find_point
-from models.messages import InboundMessage, MediaDownload
+from models.messages import InboundMessage, MediaDownload, OutboxMessage
 from models.org import Unit
 from models.plan import Assignment, Item
 from models.progress import Evidence
@@ -185,36 +186,80 @@ def _attached_reply(ctx: Context, names: list[str], assignment: Assignment, coun
     )
 
 
-def record_pending_download(ctx: Context, payload: dict, error: str) -> str:
-    """The platform did not hand the file over: keep its id and fetch it again later."""
+def queue_download(ctx: Context, payload: dict) -> None:
+    """A file to fetch from the platform: recorded now, fetched by the download threads (a slow
+    peer must not hold anyone's replies). Its answer comes when the download is settled."""
     hint = clean_name(payload.get("file_name") or "") if payload.get("file_name") else ""
-    name = hint or "图片/文件"
     MediaDownload.insert(
         inbound=ctx.inbound.id,
         media_id=str(payload["media_id"])[:255],
         file_name=hint,  # cut to fit, as every stored name is (PostgreSQL refuses longer ones)
         wecom_userid=ctx.userid,
-        attempts=1,
-        next_attempt_at=ctx.now + timedelta(minutes=1),
+        attempts=0,
+        next_attempt_at=ctx.now,
         expires_at=ctx.inbound.received_at + MEDIA_LIFETIME,
-        last_error=error[:500],
         created_at=ctx.now,
     ).on_conflict_ignore().execute()
-    audit(
-        ctx,
-        "evidence_pending",
-        f"收到文件“{name}”，暂未取回：{error[:100]}",
-        unit_name=ctx.member.unit.name if ctx.member and ctx.member.unit else "",
+
+
+# A file message gets exactly one final answer (its evidence, or why there is none) and at most
+# one word before it ("正在取回", or "暂未取回，会自动重试"): one dedupe key for each.
+def _final_key(download: MediaDownload) -> str:
+    return f"download-done:{download.id}"
+
+
+def _waiting_key(download: MediaDownload) -> str:
+    return f"download-wait:{download.id}"
+
+
+def _settle(download: MediaDownload, **fields) -> bool:
+    """Write a download's outcome while the claim is still this worker's; False if its lease
+    lapsed and another worker took the download (that one answers)."""
+    return bool(
+        MediaDownload.update(**fields)
+        .where(
+            (MediaDownload.id == download.id)
+            & (MediaDownload.status == "fetching")
+            & (MediaDownload.next_attempt_at == download.next_attempt_at)
+        )
+        .execute()
     )
-    return ctx.say("replies.j2", "file_pending", name=name)
 
 
-def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> None:
+def _name(download: MediaDownload) -> str:
+    return download.file_name or "图片/文件"
+
+
+def _told_waiting(download: MediaDownload) -> bool:
+    if download.attempts > 0:  # an attempt failed: the sender was told it would be retried
+        return True
+    return OutboxMessage.select().where(OutboxMessage.dedupe_key == _waiting_key(download)).exists()
+
+
+def _answer(ctx: Context, download: MediaDownload, text: str) -> None:
+    ctx.outbox.to_members(
+        [download.wecom_userid], text, _final_key(download), inbound=download.inbound_id
+    )
+
+
+def download_slow(ctx: Context, download: MediaDownload) -> None:
+    """The download is taking a while: say once that the file arrived and is being fetched."""
+    text = ctx.say("replies.j2", "file_fetching", name=_name(download))
+    ctx.outbox.to_members([download.wecom_userid], text, _waiting_key(download))
+
+
+def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> bool:
+    """File the evidence and give the message its answer; False if the claim was lost."""
+    if not _settle(download, status="done", last_error=""):
+        return False
+    # Asked after the settling UPDATE holds the row: a word the inbound thread was sending at
+    # this moment is committed by now, and seen.
+    told = _told_waiting(download)
     caption = (download.inbound.text or "") if download.inbound_id else ""
+    if not told:  # the sender has heard nothing yet: the answer a file gets at once
+        _answer(ctx, download, attach_file(ctx, stored, caption))
+        return True
     filed = store_evidence(ctx, stored, caption)
-    MediaDownload.update(status="done", last_error="").where(
-        MediaDownload.id == download.id
-    ).execute()
     if filed.duplicate is not None:
         text = ctx.say(
             "replies.j2", "evidence_duplicate", earlier=filed.duplicate, item=filed.assignment.item
@@ -227,32 +272,53 @@ def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile
             item=filed.assignment.item if filed.assignment else None,
             count=filed.count,
         )
-    ctx.outbox.to_members([download.wecom_userid], text, f"download-ok:{download.id}")
+    _answer(ctx, download, text)
+    return True
 
 
 def download_failed(
     ctx: Context, download: MediaDownload, error: str, *, permanent: bool = False
-) -> None:
-    """Back off; tell the admins once when the 3-day lifetime is close; give up after it."""
+) -> bool:
+    """Refused for good: say why. Otherwise back off, tell the sender once that it will be
+    retried, the admins once when the 3-day lifetime is close, and give up after it.
+    False if the claim was lost."""
     attempts = download.attempts + 1
-    name = download.file_name or "图片/文件"
+    name = _name(download)
     if permanent or ctx.now >= download.expires_at:
-        MediaDownload.update(status="failed", attempts=attempts, last_error=error[:500]).where(
-            MediaDownload.id == download.id
-        ).execute()
-        text = ctx.say("replies.j2", "file_lost", name=name)
-        ctx.outbox.to_members([download.wecom_userid], text, f"download-lost:{download.id}")
-        return
+        if not _settle(download, status="failed", attempts=attempts, last_error=error[:500]):
+            return False
+        if permanent:
+            text = ctx.say("errors.j2", "file_refused", reason=error)
+        else:
+            text = ctx.say("replies.j2", "file_lost", name=name)
+        _answer(ctx, download, text)
+        return True
     delay = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
-    MediaDownload.update(
-        attempts=attempts, last_error=error[:500], next_attempt_at=ctx.now + delay
-    ).where(MediaDownload.id == download.id).execute()
+    if not _settle(
+        download,
+        status="pending",
+        attempts=attempts,
+        last_error=error[:500],
+        next_attempt_at=ctx.now + delay,
+    ):
+        return False
+    if attempts == 1:
+        audit(
+            ctx,
+            "evidence_pending",
+            f"收到文件“{name}”，暂未取回：{error[:100]}",
+            unit_name=ctx.member.unit.name if ctx.member and ctx.member.unit else "",
+        )
+    text = ctx.say("replies.j2", "file_pending", name=name)
+    ctx.outbox.to_members([download.wecom_userid], text, _waiting_key(download))
     if not download.admins_told and download.expires_at - ctx.now <= timedelta(hours=12):
         MediaDownload.update(admins_told=True).where(MediaDownload.id == download.id).execute()
+        download.attempts = attempts
         text = ctx.renderer.render(
             "download_alert.j2", download=download, name=name, error=error[:200]
         )
         ctx.outbox.to_members(admin_userids(ctx), text, f"download-alert:{download.id}")
+    return True
 
 
 class PointArg(Arg):

@@ -3,7 +3,7 @@
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
 webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
 records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
-answers, dropped connections, slow answers). See /work/shared/docs/wecom.md for the real
+answers, dropped connections, slow answers, media that trickles). See /work/shared/docs/wecom.md for the real
 behaviour it imitates.
 
 Usage::
@@ -228,6 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str,
         extra_headers: dict[str, str] | None = None,
         chunk_size: int = 0,
+        chunk_delay: float = 0.0,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -240,6 +241,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         view = memoryview(body)
         for start in range(0, len(body), chunk_size):
+            if start and chunk_delay > 0:
+                time.sleep(chunk_delay)  # a peer on a slow line: each chunk takes its time
             self.wfile.write(view[start : start + chunk_size])
             self.wfile.flush()
 
@@ -305,6 +308,7 @@ class FakeWeCom:
         # Tests may replace it (e.g. with a lambda over a counter) to move time forward.
         self.clock: Callable[[], float] = time.monotonic
         self.media_chunk_size = 64 * 1024  # media/get writes the body in chunks this size
+        self.media_chunk_delay = 0.0  # seconds between two chunks (a trickling download)
 
         # what it received
         self.requests: list[Recorded] = []
@@ -319,6 +323,9 @@ class FakeWeCom:
         self.webhook_messages: list[dict] = []
         self.card_updates: list[dict] = []
         self.uploads: list[tuple[str, bytes]] = []
+        # time.monotonic() when a media/get body had been written whole (a client that hung up
+        # before the end is not recorded)
+        self.media_served: list[float] = []
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
 
         # control
@@ -570,7 +577,10 @@ class FakeWeCom:
                 "Cache-Control": "no-cache, must-revalidate",
             },
             chunk_size=self.media_chunk_size,
+            chunk_delay=self.media_chunk_delay,
         )
+        with self.lock:
+            self.media_served.append(time.monotonic())
 
     # ------------------------------------------------------------------ endpoints (lock held)
 

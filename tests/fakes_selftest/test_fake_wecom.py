@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
@@ -151,6 +152,23 @@ def test_media_get_bytes_filename_and_json_error(wecom, http):
         "application/json"
     )
     assert missing.json()["errcode"] == 40007
+
+
+def test_media_trickles_chunk_by_chunk_and_records_when_it_was_served(wecom, http):
+    token = token_of(http, wecom)
+    data = bytes(range(256)) * 40  # 10 KB
+    media_id = wecom.add_media(data, "a.pdf", "application/pdf")
+    wecom.media_chunk_size, wecom.media_chunk_delay = 1024, 0.05
+    url = f"{wecom.base_url}/cgi-bin/media/get"
+    params = {"access_token": token, "media_id": media_id}
+    reply = http.get(url, params=params, timeout=5, stream=True)
+    arrivals = []
+    body = b""
+    while chunk := reply.raw.read1(65536):
+        arrivals.append(time.monotonic())
+        body += chunk
+    assert body == data and len(wecom.media_served) == 1
+    assert arrivals[-1] - arrivals[0] >= 9 * 0.05 * 0.9, "ten chunks, 0.05 s apart"
 
 
 def test_webhook_rate_limit_on_the_21st(wecom, http):

@@ -280,8 +280,12 @@ def test_unknown_media_is_refused_plainly(wecom, fake, bot_factory):
             "wecom", "m1", "li", kind="file", payload={"media_id": "nope", "file_name": "a.pdf"}
         )
     )
-    assert "没有保存" in handled.reply and "40007" in handled.reply
+    assert handled.reply is None  # answered by the download
+    assert wecom.downloader.run_due() == 1
+    (answer,) = OutboxMessage.select().where(OutboxMessage.inbound == handled.inbound_id)
+    assert "没有保存" in answer.content["text"] and "40007" in answer.content["text"]
     assert Evidence.select().count() == 0
+    assert MediaDownload.get().status == "failed"
 
 
 def test_a_failed_download_is_retried_and_confirmed(wecom, fake, clock, bot_factory):
@@ -300,11 +304,14 @@ def test_a_failed_download_is_retried_and_confirmed(wecom, fake, clock, bot_fact
             payload={"media_id": media_id, "file_name": "方案.pdf"},
         )
     )
-    assert "自动重试" in handled.reply
+    assert handled.reply is None
+    assert wecom.downloader.run_due() == 1
     assert MediaDownload.get().status == "pending"
-    assert wecom.pipeline.retry_downloads() == 0, "not before the backoff"
+    told = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("download-wait:"))
+    assert "自动重试" in told.content["text"]
+    assert wecom.downloader.run_due() == 0, "not before the backoff"
     clock.advance(minutes=2)
-    assert wecom.pipeline.retry_downloads() == 1
+    assert wecom.downloader.run_due() == 1
     assert MediaDownload.get().status == "done"
     assert Evidence.get().item.code == "T7"
     wecom.sender.drain()
@@ -320,7 +327,7 @@ def test_downloads_near_expiry_alert_the_admins_once(wecom, fake, clock, bot_fac
     wecom.pipeline.handle(Incoming("wecom", "m3", "li", kind="image", payload={"media_id": "x1"}))
     for _ in range(6):
         clock.advance(hours=12)
-        wecom.pipeline.retry_downloads()
+        wecom.downloader.run_due()
     wecom.sender.drain()
     alerts = [
         m for m in fake.messages if m["touser"] == "boss" and "文件取回失败" in m["text"]["content"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import requests
+import urllib3
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.work import WeChatClient
 
@@ -24,6 +25,9 @@ from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
 log = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
+# A media/get answer this small may be WeCom's JSON error rather than the file (errors are a
+# few hundred bytes); a longer body is always the file.
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 class _Api(WeChatClient):
@@ -160,11 +164,18 @@ class WeComClient:
         return self._with_token(upload)
 
     @contextmanager
-    def media(self, media_id: str) -> Iterator[MediaStream]:
-        """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors)."""
+    def media(
+        self, media_id: str, check: Callable[[], None] = lambda: None
+    ) -> Iterator[MediaStream]:
+        """Stream GET media/get (wechatpy's download has no timeout and misses JSON errors).
+
+        `check` is called before every read of the body and may raise to abandon the download:
+        the read timeout bounds each read, not the whole transfer, so a peer that trickles
+        bytes would otherwise hold the caller for as long as it likes."""
         token = self.token()
         url = f"{self.config.wecom_api_base}/cgi-bin/media/get"
         for attempt in (1, 2):
+            check()
             try:
                 response = self.http.get(
                     url,
@@ -177,7 +188,7 @@ class WeComClient:
             with response:
                 if response.status_code >= 400:
                     raise WeComError(None, http_status=response.status_code)
-                stream = MediaStream(response)
+                stream = MediaStream(response, check)
                 error = stream.json_error()
                 if error is None:
                     yield stream
@@ -189,39 +200,89 @@ class WeComClient:
 
 
 class MediaStream:
-    """A media download being read: its headers, and its bytes through `read(n)`."""
+    """A media download being read: its headers, and its bytes through `read(n)`.
 
-    def __init__(self, response: requests.Response):
+    Each read returns what one read from the socket brought (`read1`), so `check` runs at
+    least once per read timeout however slowly the bytes come."""
+
+    def __init__(self, response: requests.Response, check: Callable[[], None] = lambda: None):
         self.response = response
         self.headers = response.headers
+        self.check = check
         self._prefix = b""
-        self._chunks = response.iter_content(64 * 1024)
 
     def json_error(self) -> WeComError | None:
-        """WeCom reports errors as JSON with HTTP 200: never save that as the file."""
-        kind = self.headers.get("Content-Type", "")
-        if "json" not in kind and "text/plain" not in kind:
+        """WeCom reports errors as JSON with HTTP 200: never save that as the file.
+
+        The content decides, not the Content-Type (a proxy may relabel the answer): a body of
+        at most ERROR_BODY_LIMIT bytes that is entirely a JSON object with a non-zero errcode
+        is an error. Anything else, a JSON document someone sent as evidence included, is the
+        file; what was read to judge it is handed out first by `read`."""
+        length = _content_length(self.headers)
+        if length is not None and length > ERROR_BODY_LIMIT:
             return None
-        self._prefix = self.response.raw.read(64 * 1024, decode_content=True)
+        prefix = b""
+        while len(prefix) <= ERROR_BODY_LIMIT:
+            chunk = self._read(ERROR_BODY_LIMIT + 1 - len(prefix))
+            if not chunk:
+                break  # the whole body is in `prefix`
+            prefix += chunk
+            start = prefix.lstrip()
+            if start and not start.startswith(b"{"):
+                self._prefix = prefix
+                return None  # not a JSON object: the file
+        else:
+            self._prefix = prefix
+            return None  # longer than any error
+        self._prefix = prefix
         try:
-            data = json.loads(self._prefix.decode("utf-8"))
+            data = json.loads(prefix.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return None
-        if isinstance(data, dict) and int(data.get("errcode", 0) or 0) != 0:
-            return WeComError(int(data["errcode"]), str(data.get("errmsg", "")))
-        return None
+        if not isinstance(data, dict):
+            return None
+        errcode = _errcode(data.get("errcode"))
+        if not errcode:
+            return None
+        return WeComError(errcode, str(data.get("errmsg", "")))
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = 64 * 1024) -> bytes:
+        if self._prefix:
+            chunk, self._prefix = self._prefix, b""
+            return chunk
+        return self._read(size)
+
+    def _read(self, size: int) -> bytes:
+        self.check()
+        raw = self.response.raw
         try:
-            if self._prefix:
-                chunk, self._prefix = self._prefix, b""
-                return chunk
-            return next(self._chunks, b"")
-        except requests.RequestException as exc:
+            read1 = getattr(raw, "read1", None)  # urllib3 2; 1.26 has only read
+            if read1 is not None:
+                return read1(size, decode_content=True)
+            return raw.read(size, decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise _network_error(exc) from None
 
 
-def _network_error(exc: requests.RequestException) -> WeComError:
+def _content_length(headers) -> int | None:
+    try:
+        return int(headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+
+
+def _errcode(value) -> int | None:
+    """An errcode as WeCom writes it (a number, sometimes a numeric string); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _network_error(exc: Exception) -> WeComError:
     return WeComError(None, scrub(type(exc).__name__ + ": " + str(exc)))
 
 

@@ -1,9 +1,11 @@
 """Fetching the files people send (佐证材料) from WeCom into the evidence store, at once:
-a media id lives 3 days. Streaming, capped, with a timeout, JSON error bodies detected."""
+a media id lives 3 days. Streaming, capped, with a timeout per read and a check between reads
+(the caller's deadline), JSON error bodies detected by their content."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from bot.evidence import EvidenceStore, EvidenceTooLarge, StoredFile
@@ -49,9 +51,13 @@ class WeComMedia:
         self.client = client
         self.store = store
 
-    def fetch(self, media_id: str, name_hint: str) -> StoredFile:
+    def fetch(
+        self, media_id: str, name_hint: str, check: Callable[[], None] = lambda: None
+    ) -> StoredFile:
+        """`check` runs before every read and may raise to abandon the download; the temp file
+        is removed on that path as on every other."""
         try:
-            with self.client.media(media_id) as stream:
+            with self.client.media(media_id, check) as stream:
                 name = filename_from(stream.headers.get("Content-Disposition", "")) or name_hint
                 stored = self.store.save(stream, name or media_id)
         except EvidenceTooLarge as exc:
