@@ -110,11 +110,14 @@ def serve(
     }
     supervisor = WorkerSupervisor(worker_argv, child_env)
     supervisor.start()
-    host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
-    url = f"http://{host}:{server.effective_port}"
+    port = server.effective_port
+    url = f"http://{_url_host(config.http_host)}:{port}"
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
-        print(f"浏览器沙盒：{url}/sandbox", flush=True)
+        # The sandbox answers only to the names it is configured for (its Host check): on a
+        # wildcard address this machine opens it as 127.0.0.1, not 0.0.0.0.
+        local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(config.http_host, config.http_host)
+        print(f"浏览器沙盒：http://{_url_host(local)}:{port}/sandbox", flush=True)
     if config.wecom_enabled:
         print(
             f"企业微信回调地址：{url}/wecom/callback（对外请用 https 域名转发到这里）", flush=True
@@ -131,6 +134,10 @@ def serve(
         server.close()
         recorder.stop()
         writer.join(timeout=5)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _listen_problem(exc: OSError, config: Config) -> str:
