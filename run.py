@@ -32,7 +32,7 @@ from dotenv import dotenv_values
 
 from bot.cli import ChineseArgumentParser, moment
 from bot.clock import Clock, FakeClock, OffsetClock
-from bot.config import WECOM_APP_KEYS, Config, ConfigError, sqlite_url
+from bot.config import SANDBOX_DATABASE, WECOM_APP_KEYS, Config, ConfigError, sqlite_url
 from bot.logs import configure_logging
 from bot.services import Services, build_services
 from models.db import database, open_database
@@ -102,10 +102,13 @@ def serve(
     except OSError as exc:
         recorder.stop()
         raise StartError(_listen_problem(exc, config)) from None
-    # The worker and every store must mean the same folders as this process.
+    # The worker and every store must mean the same folders and database as this process,
+    # the database as chosen here (the demo's, a remote sandbox's own): the worker takes it as
+    # given instead of choosing again.
     child_env = {
         "DATA_DIR": str(config.data_dir),
         "DATABASE_URL": config.database_url,
+        "SANDBOX_USE_MAIN_DATABASE": "是",
         **(child_env or {}),
     }
     supervisor = WorkerSupervisor(worker_argv, child_env)
@@ -118,6 +121,8 @@ def serve(
         # wildcard address this machine opens it as 127.0.0.1, not 0.0.0.0.
         local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(config.http_host, config.http_host)
         print(f"浏览器沙盒：http://{_url_host(local)}:{port}/sandbox", flush=True)
+        for line in _sandbox_banner(config, port):
+            print(line, flush=True)
     if config.wecom_enabled:
         print(
             f"企业微信回调地址：{url}/wecom/callback（对外请用 https 域名转发到这里）", flush=True
@@ -138,6 +143,29 @@ def serve(
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _sandbox_banner(config: Config, port: int) -> list[str]:
+    """What an admin must know about a sandbox served to other machines."""
+    if not config.sandbox_remote_allowed:
+        return []
+    names = [f"http://{_url_host(h)}:{p or port}/sandbox" for h, p in config.sandbox_hosts]
+    lines = [
+        "沙盒允许其他电脑访问（SANDBOX=1）："
+        + "、".join(names)
+        + "；打开时需输入口令 SANDBOX_SECRET。",
+        "注意：进入沙盒的人可以扮演任何人（包括管理员），操作记录里只会记下被扮演的人。",
+    ]
+    if not config.sandbox_separate_database:
+        lines.append(
+            "沙盒使用正式数据库（SANDBOX_USE_MAIN_DATABASE=是）：知道口令的人都能改动正式数据。"
+        )
+    elif config.database_url == sqlite_url(config.data_dir / SANDBOX_DATABASE):  # not the demo
+        lines.append(
+            f"沙盒数据库：{config.data_dir / SANDBOX_DATABASE}（与正式数据库分开；"
+            "SANDBOX_USE_MAIN_DATABASE=是 才会使用正式数据库）"
+        )
+    return lines
 
 
 def _listen_problem(exc: OSError, config: Config) -> str:
@@ -309,6 +337,7 @@ def demo_config(config: Config) -> Config:
     return dataclasses.replace(
         config,
         database_url=sqlite_url(config.data_dir / "demo.db"),
+        sandbox_use_main_database=False,  # the demo's database is its own, always
         admins=config.admins | {DEMO_ADMIN},
         wecom_corp_id="",
     )

@@ -4,7 +4,7 @@ The sandbox is a transport like WeCom: what it receives goes through the same pi
 table, dispatcher, outbox), and the page shows what the outbox sender delivered. Anyone who gets
 through its doors can act as anyone, admins included, so every /sandbox request passes one
 check (`_sandbox_doors`): the Host a browser used, the client's address (local mode), and for
-the API the same origin, the page's token and the content type.
+the API the same origin, the page's token, the secret (when set) and the content type.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 2000
 FEED_LIMIT = 200
 TOKEN_HEADER = "X-Sandbox-Token"
+SECRET_HEADER = "X-Sandbox-Secret"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 # POST endpoints and the one content type each accepts (anything else is a 415).
@@ -84,6 +85,11 @@ def create_app(services: Services) -> Flask:
             return _refused("cross-site", "拒绝跨站请求。")
         if not _equal(request.headers.get(TOKEN_HEADER, ""), page_token):
             return _refused("token", "页面已过期（服务可能已重启），请刷新页面。")
+        if config.sandbox_secret and not _equal(
+            request.headers.get(SECRET_HEADER, ""), config.sandbox_secret
+        ):
+            log.warning("sandbox refused a wrong secret from %s", request.remote_addr)
+            return _refused("secret", "沙盒口令不对。")
         wanted = _BODY_TYPES.get(request.endpoint or "")
         if request.method == "POST" and wanted and request.mimetype != wanted:
             return jsonify(
@@ -153,7 +159,16 @@ def create_app(services: Services) -> Flask:
 
     @app.get("/sandbox")
     def sandbox_page():
-        return render_template("sandbox.html", members=_members(), roles=ROLES, token=page_token)
+        # With a secret nothing about the people is shown until the page has it (the page
+        # asks, then reads /sandbox/api/members).
+        locked = bool(config.sandbox_secret)
+        return render_template(
+            "sandbox.html",
+            members=[] if locked else _members(),
+            roles=ROLES,
+            token=page_token,
+            secret_required=locked,
+        )
 
     @app.get("/sandbox/api/members")
     def sandbox_members():
@@ -389,16 +404,25 @@ def _split_host(value: str) -> tuple[str, int | None] | None:
 
 
 def _host_allowed(config, host_header: str, environ: dict) -> bool:
-    """The Host a browser put in the request names this server. Another name (DNS rebinding:
-    a site's own name resolving to 127.0.0.1) is refused. Loopback names must carry the port
-    the server listens on. With SANDBOX=1 any name is still served (for now)."""
+    """The Host a browser put in the request names this server as configured. Another name
+    (DNS rebinding: a site's own name resolving to 127.0.0.1) is refused. Loopback names must
+    carry the port the server listens on; configured remote names may leave it out (a proxy)."""
     host = _split_host(host_header)
     if host is None:
         return False
     name, port = host
     if name in LOOPBACK_NAMES:
         return (port or 80) == int(environ.get("SERVER_PORT") or 0)
-    return config.sandbox_remote_allowed
+    if not config.sandbox_remote_allowed:
+        return False
+    for allowed, allowed_port in config.sandbox_hosts:
+        if name == allowed and (
+            allowed_port is None
+            or port == allowed_port
+            or (port is None and allowed_port in (80, 443))
+        ):
+            return True
+    return False
 
 
 def _same_origin(headers) -> bool:

@@ -281,6 +281,49 @@ def test_a_nudge_card_can_be_clicked_in_the_sandbox(sandbox):
 
 # ---------------------------------------------------------------- the doors
 
+SANDBOX_SECRET = "sandbox-secret-for-the-test"
+
+
+def _not_refusals(errors: list[str]) -> list[str]:
+    """The page's errors, less the browser's own log line for each refused (403) request."""
+    return [e for e in errors if "403 (FORBIDDEN)" not in e]
+
+
+def test_a_remote_sandbox_asks_for_its_secret_once_per_session(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    env = {"SANDBOX": "1", "SANDBOX_SECRET": SANDBOX_SECRET}
+    with running_demo(tmp_path / "office", SUNDAY_NIGHT, env) as url:
+        context = browser.new_context(locale="zh-CN")
+        sandbox = Sandbox(context.new_page(), url)
+        page = sandbox.page
+        page.goto(url)
+        expect(page.locator("#gate")).to_be_visible()
+        assert "demo_scj" not in page.content(), "nobody is shown before the secret"
+        page.fill("#gate-secret", SANDBOX_SECRET[:-1])
+        page.click("#gate-enter")
+        expect(page.locator("#gate-error")).to_contain_text("口令不对")
+        expect(page.locator("#gate")).to_be_visible()
+        page.fill("#gate-secret", SANDBOX_SECRET)
+        page.press("#gate-secret", "Enter")
+        expect(page.locator("#gate")).to_be_hidden()
+        page.wait_for_selector("#member-list button[data-userid]")
+        sandbox.pick_member("demo_scj")
+        sandbox.send("我的任务", "县市场监管局的未完成事项")
+        # Kept for this tab's session: a reload does not ask again.
+        page.reload()
+        page.wait_for_selector("#member-list button[data-userid]")
+        expect(page.locator("#gate")).to_be_hidden()
+        expect(page.locator("#chat .msg-out")).to_have_count(1)
+        assert _not_refusals(sandbox.errors) == []
+        context.close()
+        # Another browser session asks again.
+        fresh = browser.new_context(locale="zh-CN")
+        page = fresh.new_page()
+        page.goto(url)
+        expect(page.locator("#gate")).to_be_visible()
+        fresh.close()
+
 
 def test_another_sites_form_cannot_upload_evidence(browser, sandbox_url, tmp_path):
     """A page on another site submits a multipart form to the sandbox (a form needs no

@@ -1,5 +1,5 @@
 """The sandbox's doors, through the real HTTP server (waitress on port 0): who may open the page
-and call its API (Host, client address, origin, the page's token, the content type),
+and call its API (Host, client address, origin, the page's token, the secret, the content type),
 and that every refusal is a short Chinese 403/415 that changes nothing."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.web import create_app
 from models.db import database
 from models.messages import InboundMessage, OutboxMessage
 
+SECRET = "v3ry-l0ng-sandbox-secret"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # What a request that got through would do: the configured admin binds someone.
 AS_ADMIN = {"userid": "boss", "text": "绑定 intruder 市监局", "id": "evil-1"}
@@ -40,6 +41,23 @@ def local(tmp_path, db_url, db):
     config, server = _serve(tmp_path, db_url, db)
     with server as base:
         yield SandboxApi(base), config
+    database.close()
+
+
+@pytest.fixture
+def remote(tmp_path, db_url, db):
+    """SANDBOX=1 with a secret, on the main database (to see what a request would change)."""
+    config, server = _serve(
+        tmp_path,
+        db_url,
+        db,
+        SANDBOX="1",
+        SANDBOX_SECRET=SECRET,
+        SANDBOX_HOSTS="bot.example.cn",
+        SANDBOX_USE_MAIN_DATABASE="是",
+    )
+    with server as base:
+        yield SandboxApi(base, secret=SECRET), config
     database.close()
 
 
@@ -268,6 +286,74 @@ def test_local_mode_refuses_other_machines(local):
     assert_refused(sent.status_code, sent.get_json(), reason="remote")
     assert client.get("/healthz", environ_base=away).status_code == 200
     assert state(config) == before
+
+
+# ---------------------------------------------------------------- the remote sandbox's secret
+
+
+def test_the_remote_sandbox_needs_its_secret(remote):
+    api, config = remote
+    # The page is served, but says nothing about the people until it has the secret.
+    status, html = api.page()
+    assert status == 200 and "请输入沙盒口令" in html and "boss" not in html
+    before = state(config)
+    for secret in (None, "", "wrong", SECRET[:-1], SECRET + "x", SECRET.upper()):
+        headers = {"X-Sandbox-Token": api.token}
+        if secret is not None:
+            headers["X-Sandbox-Secret"] = secret
+        for status, body in (
+            api.call("send", AS_ADMIN, headers=headers, api_headers=False),
+            api.call("members", headers=headers, api_headers=False),
+            api.call("feed?after_out=0&after_in=0", headers=headers, api_headers=False),
+            api.upload({"userid": "li"}, "a.pdf", b"%PDF-1", headers=headers, api_headers=False),
+        ):
+            assert_refused(status, body, reason="secret")
+            assert "口令" in body["error"]
+    assert state(config) == before
+    status, body = api.call("send", {"userid": "boss", "text": "帮助", "id": "right-1"})
+    assert status == 202 and body["ok"]
+
+
+def test_a_secret_set_for_the_local_sandbox_is_asked_for_too(tmp_path, db_url, db):
+    _, server = _serve(tmp_path, db_url, db, SANDBOX_SECRET=SECRET)
+    with server as base:
+        api = SandboxApi(base)
+        assert "请输入沙盒口令" in api.page()[1]
+        assert_refused(*api.call("send", AS_ADMIN), reason="secret")
+        api.secret = SECRET
+        assert api.call("send", AS_ADMIN)[0] == 202
+    database.close()
+
+
+def test_the_remote_sandbox_answers_to_its_configured_names(remote):
+    api, _ = remote
+    for host in ("bot.example.cn", "bot.example.cn:8443", f"127.0.0.1:{port_of(api)}"):
+        status, body = api.call("members", headers={"Host": host})
+        assert status == 200 and "members" in body, (host, body)
+    for host in ("evil.example", f"bot.example.cn.evil.example:{port_of(api)}"):
+        status, body = api.call("members", headers={"Host": host})
+        assert_refused(status, body, reason="host")
+    # Behind an https proxy the Origin is https://name; it must still be the name asked for.
+    headers = {"Host": "bot.example.cn", "Origin": "https://bot.example.cn"}
+    assert api.call("members", headers=headers)[0] == 200
+    headers = {"Host": "bot.example.cn", "Origin": "https://evil.example"}
+    assert_refused(*api.call("members", headers=headers), reason="cross-site")
+
+
+def test_the_remote_sandbox_takes_other_machines(remote):
+    """Another machine's address is not a refusal in remote mode: the secret is."""
+    _, config = remote
+    client = create_app(build_services(config, _pinned(config))).test_client()
+    away = {"REMOTE_ADDR": "192.0.2.10"}
+    page = client.get("/sandbox", environ_base=away, headers={"Host": "bot.example.cn"})
+    assert page.status_code == 200
+    token = page_token(page.get_data(as_text=True))
+    headers = {"Host": "bot.example.cn", "X-Sandbox-Token": token}
+    refused = client.get("/sandbox/api/members", environ_base=away, headers=headers)
+    assert refused.status_code == 403 and refused.get_json()["reason"] == "secret"
+    headers["X-Sandbox-Secret"] = SECRET
+    allowed = client.get("/sandbox/api/members", environ_base=away, headers=headers)
+    assert allowed.status_code == 200 and allowed.get_json()["members"] == []
 
 
 def _json_bytes(payload) -> bytes:
