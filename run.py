@@ -38,6 +38,7 @@ from bot.services import Services, build_services
 from models.db import database, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
+from models.private import private_dir, private_tree, tighten
 
 log = logging.getLogger("run")
 
@@ -57,6 +58,19 @@ def load_config(env_file: str | None = None) -> Config:
         )
     file_values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
     return Config.from_mapping({**file_values, **os.environ}, base_dir=Path.cwd())
+
+
+def secure_data(config: Config) -> None:
+    """What earlier versions left readable by other users of this machine, tightened at start
+    (POSIX; see models/private.py for Windows): DATA_DIR, the databases in it, the evidence and
+    export stores. A database elsewhere is tightened when it is opened."""
+    if not config.data_dir.is_dir():
+        return  # nothing to protect yet; whatever creates it creates it owner-only
+    tighten(config.data_dir)
+    for path in config.data_dir.glob("*.db*"):
+        tighten(path)
+    for store in ("evidence", "exports"):
+        private_tree(config.data_dir / store)
 
 
 def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=None) -> None:
@@ -251,7 +265,7 @@ def cmd_worker(config: Config, args) -> int:
     clock = _running_clock(config, args)
     prepare_database(config, clock, load=False)
     services = make_services(config, clock)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
     lock_path = config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
     lock = open(lock_path, "w")  # noqa: SIM115  (held for the life of the process)
@@ -547,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         config = load_config(args.env_file)
+        secure_data(config)
         return handlers[args.command](config, args)
     except (ConfigError, PlanError, StartError) as exc:
         print(exc, file=sys.stderr)
