@@ -32,12 +32,13 @@ from dotenv import dotenv_values
 
 from bot.cli import ChineseArgumentParser, moment
 from bot.clock import Clock, FakeClock, OffsetClock
-from bot.config import WECOM_APP_KEYS, Config, ConfigError, sqlite_url
+from bot.config import SANDBOX_DATABASE, WECOM_APP_KEYS, Config, ConfigError, sqlite_url
 from bot.logs import configure_logging
 from bot.services import DOWNLOAD_THREADS, Services, build_services
 from models.db import database, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
+from models.private import private_dir, private_tree, tighten
 
 log = logging.getLogger("run")
 
@@ -57,6 +58,19 @@ def load_config(env_file: str | None = None) -> Config:
         )
     file_values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
     return Config.from_mapping({**file_values, **os.environ}, base_dir=Path.cwd())
+
+
+def secure_data(config: Config) -> None:
+    """What earlier versions left readable by other users of this machine, tightened at start
+    (POSIX; see models/private.py for Windows): DATA_DIR, the databases in it, the evidence and
+    export stores. A database elsewhere is tightened when it is opened."""
+    if not config.data_dir.is_dir():
+        return  # nothing to protect yet; whatever creates it creates it owner-only
+    tighten(config.data_dir)
+    for path in config.data_dir.glob("*.db*"):
+        tighten(path)
+    for store in ("evidence", "exports"):
+        private_tree(config.data_dir / store)
 
 
 def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=None) -> None:
@@ -102,19 +116,27 @@ def serve(
     except OSError as exc:
         recorder.stop()
         raise StartError(_listen_problem(exc, config)) from None
-    # The worker and every store must mean the same folders as this process.
+    # The worker and every store must mean the same folders and database as this process,
+    # the database as chosen here (the demo's, a remote sandbox's own): the worker takes it as
+    # given instead of choosing again.
     child_env = {
         "DATA_DIR": str(config.data_dir),
         "DATABASE_URL": config.database_url,
+        "SANDBOX_USE_MAIN_DATABASE": "是",
         **(child_env or {}),
     }
     supervisor = WorkerSupervisor(worker_argv, child_env)
     supervisor.start()
-    host = config.http_host if ":" not in config.http_host else f"[{config.http_host}]"
-    url = f"http://{host}:{server.effective_port}"
+    port = server.effective_port
+    url = f"http://{_url_host(config.http_host)}:{port}"
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
-        print(f"浏览器沙盒：{url}/sandbox", flush=True)
+        # The sandbox answers only to the names it is configured for (its Host check): on a
+        # wildcard address this machine opens it as 127.0.0.1, not 0.0.0.0.
+        local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(config.http_host, config.http_host)
+        print(f"浏览器沙盒：http://{_url_host(local)}:{port}/sandbox", flush=True)
+        for line in _sandbox_banner(config, port):
+            print(line, flush=True)
     if config.wecom_enabled:
         print(
             f"企业微信回调地址：{url}/wecom/callback（对外请用 https 域名转发到这里）", flush=True
@@ -131,6 +153,33 @@ def serve(
         server.close()
         recorder.stop()
         writer.join(timeout=5)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _sandbox_banner(config: Config, port: int) -> list[str]:
+    """What an admin must know about a sandbox served to other machines."""
+    if not config.sandbox_remote_allowed:
+        return []
+    names = [f"http://{_url_host(h)}:{p or port}/sandbox" for h, p in config.sandbox_hosts]
+    lines = [
+        "沙盒允许其他电脑访问（SANDBOX=1）："
+        + "、".join(names)
+        + "；打开时需输入口令 SANDBOX_SECRET。",
+        "注意：进入沙盒的人可以扮演任何人（包括管理员），操作记录里只会记下被扮演的人。",
+    ]
+    if not config.sandbox_separate_database:
+        lines.append(
+            "沙盒使用正式数据库（SANDBOX_USE_MAIN_DATABASE=是）：知道口令的人都能改动正式数据。"
+        )
+    elif config.database_url == sqlite_url(config.data_dir / SANDBOX_DATABASE):  # not the demo
+        lines.append(
+            f"沙盒数据库：{config.data_dir / SANDBOX_DATABASE}（与正式数据库分开；"
+            "SANDBOX_USE_MAIN_DATABASE=是 才会使用正式数据库）"
+        )
+    return lines
 
 
 def _listen_problem(exc: OSError, config: Config) -> str:
@@ -225,7 +274,7 @@ def cmd_worker(config: Config, args) -> int:
     clock = _running_clock(config, args)
     prepare_database(config, clock, load=False)
     services = make_services(config, clock)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
     lock_path = config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
     lock = open(lock_path, "w")  # noqa: SIM115  (held for the life of the process)
@@ -328,6 +377,7 @@ def demo_config(config: Config) -> Config:
     return dataclasses.replace(
         config,
         database_url=sqlite_url(config.data_dir / "demo.db"),
+        sandbox_use_main_database=False,  # the demo's database is its own, always
         admins=config.admins | {DEMO_ADMIN},
         wecom_corp_id="",
     )
@@ -538,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         config = load_config(args.env_file)
+        secure_data(config)
         return handlers[args.command](config, args)
     except (ConfigError, PlanError, StartError) as exc:
         print(exc, file=sys.stderr)

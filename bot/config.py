@@ -24,7 +24,24 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "HTTP_PORT": ("8000", "HTTP 服务端口"),
     "BOT_TIMEZONE": ("Asia/Shanghai", "时区（提醒、期限、周报都按这个时区计算）"),
     "BOT_ADMINS": ("", "管理员的企业微信 userid，多个用英文逗号分隔"),
-    "SANDBOX": ("", "浏览器沙盒：留空=未配置企业微信时仅本机可用；1=允许其他机器访问；0=关闭"),
+    "SANDBOX": (
+        "",
+        "浏览器沙盒：留空=未配置企业微信时仅本机可用；1=允许其他机器访问（须设置 SANDBOX_SECRET）；"
+        "0=关闭",
+    ),
+    "SANDBOX_SECRET": (
+        "",
+        "沙盒口令（至少 16 个英文字母、数字或符号）：SANDBOX=1 时必须填写，打开沙盒页面时要输入",
+    ),
+    "SANDBOX_HOSTS": (
+        "",
+        "SANDBOX=1 时，其他电脑在浏览器地址栏里访问本服务所用的主机名或 IP（逗号分隔，可带端口）；"
+        "留空即 HTTP_HOST",
+    ),
+    "SANDBOX_USE_MAIN_DATABASE": (
+        "",
+        "SANDBOX=1 时沙盒用单独的数据库 DATA_DIR/sandbox.db；写“是”（或 yes）才让沙盒直接操作正式数据库",
+    ),
     "EVIDENCE_MAX_MB": ("20", "单个佐证材料文件的大小上限（MB）"),
     "EVIDENCE_ATTACH_MINUTES": ("30", "未注明编号的文件，归到该联络员多少分钟内最后提到的任务"),
     "REMIND_AT": ("09:00", "每个工作日发送提醒的时间"),
@@ -67,6 +84,11 @@ WECOM_APP_KEYS = (
 )
 
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# Sent by the page as an HTTP header (Latin-1 only), so printable ASCII; 16 or more characters.
+_SECRET = re.compile(r"^[\x21-\x7e]{16,256}$")
+_HOST_ENTRY = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+SANDBOX_DATABASE = "sandbox.db"  # under DATA_DIR: the remote sandbox's own database
 
 
 class ConfigError(ValueError):
@@ -105,6 +127,10 @@ class Config:
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     wecom_group_webhook_url: str = field(default="", repr=False)
     wecom_group_chat_id: str = ""
+    sandbox_secret: str = field(default="", repr=False)
+    # The host names (and ports, None = any) a browser may use for a remote sandbox.
+    sandbox_hosts: tuple[tuple[str, int | None], ...] = ()
+    sandbox_use_main_database: bool = False
 
     @property
     def wecom_enabled(self) -> bool:
@@ -123,6 +149,16 @@ class Config:
     @property
     def sandbox_remote_allowed(self) -> bool:
         return self.sandbox_mode == "open"
+
+    @property
+    def sandbox_separate_database(self) -> bool:
+        """A sandbox served to other machines works on DATA_DIR/sandbox.db unless the admin
+        wrote SANDBOX_USE_MAIN_DATABASE=是: whoever knows the secret can act as any admin."""
+        return (
+            self.sandbox_enabled
+            and self.sandbox_remote_allowed
+            and not self.sandbox_use_main_database
+        )
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, str], base_dir: Path | None = None) -> Config:
@@ -164,6 +200,41 @@ class Config:
         if sandbox is None:
             problems.append(f"SANDBOX={raw['SANDBOX']!r} 只能留空、1 或 0")
             sandbox = "auto"
+        data_dir = (base / raw["DATA_DIR"]).resolve()
+        remote_sandbox = sandbox == "open" and not raw["WECOM_CORP_ID"]
+        secret = raw["SANDBOX_SECRET"]
+        if secret and not _SECRET.match(secret):
+            problems.append(
+                "SANDBOX_SECRET 应为 16 个以上的英文字母、数字或符号（不能有空格和中文）"
+            )
+        elif remote_sandbox and not secret:
+            problems.append(
+                "SANDBOX=1 允许其他电脑使用沙盒（可以冒充任何人，包括管理员），必须同时设置 "
+                "SANDBOX_SECRET：16 个以上的英文字母、数字或符号，可用命令 "
+                'python3 -c "import secrets; print(secrets.token_urlsafe(18))" 生成'
+            )
+        sandbox_hosts = _parse_hosts(raw["SANDBOX_HOSTS"], problems)
+        if remote_sandbox and not sandbox_hosts:
+            if host in WILDCARD_HOSTS:
+                problems.append(
+                    f"SANDBOX=1 且 HTTP_HOST={host} 时，请在 SANDBOX_HOSTS 中写明其他电脑在浏览器"
+                    "地址栏里访问本服务所用的主机名或 IP（如 192.168.1.20），其他地址一律拒绝"
+                )
+            else:
+                sandbox_hosts = ((host.lower(), None),)
+        use_main = {"": False, "否": False, "no": False, "是": True, "yes": True}.get(
+            raw["SANDBOX_USE_MAIN_DATABASE"].lower()
+        )
+        if use_main is None:
+            problems.append(
+                f"SANDBOX_USE_MAIN_DATABASE={raw['SANDBOX_USE_MAIN_DATABASE']!r} 只能留空、"
+                "写“是”（yes）或“否”（no）"
+            )
+            use_main = False
+        if remote_sandbox and not use_main:
+            # The remote sandbox's own database, for every command of this deployment (serve,
+            # its worker, init, say…), so they all mean the same one.
+            url = sqlite_url(data_dir / SANDBOX_DATABASE)
 
         max_mb = _parse_int(raw["EVIDENCE_MAX_MB"], "EVIDENCE_MAX_MB", 1, 1024, problems)
         minutes = _parse_int(
@@ -202,7 +273,7 @@ class Config:
             raise ConfigError(problems)
         return cls(
             database_url=url,
-            data_dir=(base / raw["DATA_DIR"]).resolve(),
+            data_dir=data_dir,
             http_host=host,
             http_port=port,
             timezone=tz,
@@ -227,6 +298,9 @@ class Config:
             wecom_api_base=raw["WECOM_API_BASE"].rstrip("/"),
             wecom_group_webhook_url=raw["WECOM_GROUP_WEBHOOK_URL"],
             wecom_group_chat_id=raw["WECOM_GROUP_CHAT_ID"],
+            sandbox_secret=secret,
+            sandbox_hosts=sandbox_hosts,
+            sandbox_use_main_database=use_main,
         )
 
 
@@ -257,6 +331,23 @@ def _parse_days(raw: dict[str, str], name: str, problems: list[str]) -> tuple[in
         problems.append(f"{name}={raw[name]!r} 应为 1–60 的整数，逗号分隔")
         return ()
     return days
+
+
+def _parse_hosts(text: str, problems: list[str]) -> tuple[tuple[str, int | None], ...]:
+    """`name`, `name:port`, `192.168.1.20`, `[fe80::1]:8000`, comma separated."""
+    hosts = []
+    for entry in (e.strip().lower() for e in text.replace("，", ",").split(",")):
+        if not entry:
+            continue
+        match = _HOST_ENTRY.match(entry)
+        port = int(match.group(2)) if match and match.group(2) else None
+        if not match or (port is not None and not 0 < port < 65536):
+            problems.append(
+                f"SANDBOX_HOSTS 中的 {entry!r} 不是主机名或 IP（可带 :端口，IPv6 写成 [地址]）"
+            )
+            continue
+        hosts.append((match.group(1).strip("[]"), port))  # as urlsplit().hostname gives it
+    return tuple(hosts)
 
 
 def _parse_time(text: str, name: str, problems: list[str]) -> time:

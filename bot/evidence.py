@@ -1,6 +1,7 @@
 """The evidence file store: bytes by SHA-256 under DATA_DIR/evidence, written atomically.
 
 The original file name is kept only in the database; nothing a person typed ever reaches a path.
+Folders are owner-only (0700 on POSIX) and files 0600 (mkstemp's mode, kept by the rename).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 log = logging.getLogger(__name__)
+from models.private import private_dir
 
 CHUNK = 64 * 1024
 TEMP_PREFIX = "upload-"
@@ -79,8 +81,8 @@ class EvidenceStore:
 
     def save(self, stream: BinaryIO, original_name: str) -> StoredFile:
         """Stream into a temp file with a size cap, then rename into place by content hash."""
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        tmp_dir = private_dir(self.root / "tmp")
         digest = hashlib.sha256()
         size = 0
         head = b""
@@ -104,7 +106,7 @@ class EvidenceStore:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             final = self.path_for(sha)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(final.parent)
             os.replace(tmp_name, final)  # atomic; the same content lands on the same path
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

@@ -1,15 +1,21 @@
 """The WSGI app: /healthz, and the browser sandbox (/sandbox) when no WeCom account is set up.
 
 The sandbox is a transport like WeCom: what it receives goes through the same pipeline (inbound
-table, dispatcher, outbox), and the page shows what the outbox sender delivered.
+table, dispatcher, outbox), and the page shows what the outbox sender delivered. Anyone who gets
+through its doors can act as anyone, admins included, so every /sandbox request passes one
+check (`_sandbox_doors`): the Host a browser used, the client's address (local mode), and for
+the API the same origin, the page's token, the secret (when set) and the content type.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import re
+import secrets
 import uuid
+from urllib.parse import urlsplit
 
 import peewee
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
@@ -31,15 +37,77 @@ _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 2000
 FEED_LIMIT = 200
+TOKEN_HEADER = "X-Sandbox-Token"
+SECRET_HEADER = "X-Sandbox-Secret"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+# POST endpoints and the one content type each accepts (anything else is a 415).
+_BODY_TYPES = {
+    "sandbox_send": "application/json",
+    "sandbox_click": "application/json",
+    "sandbox_upload": "multipart/form-data",
+}
 
 
 def create_app(services: Services) -> Flask:
     config = services.config
     app = Flask(__name__, template_folder=str(TEMPLATE_DIR))
+    # Chinese errors readable as they are (a refused page shows its JSON in the browser).
+    app.json.ensure_ascii = False
     # Uploads are capped by the evidence limit plus room for the form fields.
     app.config["MAX_CONTENT_LENGTH"] = config.evidence_max_bytes + 64 * 1024
 
     per_request = is_postgres()
+    # Embedded in every page this process serves and required on every API call: another site
+    # cannot read the page, so it cannot send the token (a restart makes open pages stale).
+    page_token = secrets.token_urlsafe(32)
+
+    @app.before_request
+    def _sandbox_doors():
+        """Every /sandbox request, before anything is read or written (and before the
+        database is opened). A refusal is 403 or 415 with a short Chinese error."""
+        path = request.path
+        if path != "/sandbox" and not path.startswith("/sandbox/"):
+            return None
+        if not config.sandbox_enabled:
+            abort(404)
+        if not _host_allowed(config, request.headers.get("Host", ""), request.environ):
+            log.warning("sandbox refused a request for host %r", request.headers.get("Host"))
+            return _refused("host", "地址不对：请用启动时显示的地址打开沙盒。")
+        if not config.sandbox_remote_allowed and not _is_loopback(request.remote_addr):
+            return _refused("remote", "沙盒只允许本机访问。")
+        if not path.startswith("/sandbox/api/"):
+            return None
+        if not _same_origin(request.headers):
+            log.warning(
+                "sandbox refused a cross-site request from %r", request.headers.get("Origin")
+            )
+            return _refused("cross-site", "拒绝跨站请求。")
+        if not _equal(request.headers.get(TOKEN_HEADER, ""), page_token):
+            return _refused("token", "页面已过期（服务可能已重启），请刷新页面。")
+        if config.sandbox_secret and not _equal(
+            request.headers.get(SECRET_HEADER, ""), config.sandbox_secret
+        ):
+            log.warning("sandbox refused a wrong secret from %s", request.remote_addr)
+            return _refused("secret", "沙盒口令不对。")
+        wanted = _BODY_TYPES.get(request.endpoint or "")
+        if request.method == "POST" and wanted and request.mimetype != wanted:
+            return jsonify(
+                ok=False, reason="content-type", error=f"请求格式不对：需要 {wanted}。"
+            ), 415
+        return None
+
+    @app.after_request
+    def _sandbox_headers(response):
+        if request.path == "/sandbox" or request.path.startswith("/sandbox/"):
+            # Not in anyone's frame (clicks steered from another site), not cached (the page
+            # carries the token), JSON never sniffed as HTML.
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Referrer-Policy"] = "same-origin"
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.before_request
     def _open_db():
@@ -89,25 +157,25 @@ def create_app(services: Services) -> Flask:
         services.worker_wake()
         return Response("", status=200)
 
-    def _sandbox_guard():
-        if not config.sandbox_enabled:
-            abort(404)
-        if not config.sandbox_remote_allowed and not _is_loopback(request.remote_addr):
-            abort(403)
-
     @app.get("/sandbox")
     def sandbox_page():
-        _sandbox_guard()
-        return render_template("sandbox.html", members=_members(), roles=ROLES)
+        # With a secret nothing about the people is shown until the page has it (the page
+        # asks, then reads /sandbox/api/members).
+        locked = bool(config.sandbox_secret)
+        return render_template(
+            "sandbox.html",
+            members=[] if locked else _members(),
+            roles=ROLES,
+            token=page_token,
+            secret_required=locked,
+        )
 
     @app.get("/sandbox/api/members")
     def sandbox_members():
-        _sandbox_guard()
         return jsonify(members=_members())
 
     @app.post("/sandbox/api/send")
     def sandbox_send():
-        _sandbox_guard()
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             return _bad("请求格式不对：需要 JSON。")
@@ -130,7 +198,6 @@ def create_app(services: Services) -> Flask:
     @app.post("/sandbox/api/click")
     def sandbox_click():
         """A click on a card's button, as WeCom's template_card_event would bring it."""
-        _sandbox_guard()
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             return _bad("请求格式不对：需要 JSON。")
@@ -155,7 +222,6 @@ def create_app(services: Services) -> Flask:
 
     @app.post("/sandbox/api/upload")
     def sandbox_upload():
-        _sandbox_guard()
         userid = (request.form.get("userid") or "").strip()
         client_id = request.form.get("id") or uuid.uuid4().hex
         caption = (request.form.get("caption") or "")[:MAX_TEXT]
@@ -179,7 +245,6 @@ def create_app(services: Services) -> Flask:
 
     @app.get("/sandbox/api/feed")
     def sandbox_feed():
-        _sandbox_guard()
         after_out = request.args.get("after_out", "0")
         after_in = request.args.get("after_in", "0")
         if not (after_out.isdigit() and after_in.isdigit()):
@@ -256,7 +321,6 @@ def create_app(services: Services) -> Flask:
     @app.get("/sandbox/api/file/<sha256>")
     def sandbox_file(sha256: str):
         """Files the bot sent (the ledger), for the sandbox page's download links."""
-        _sandbox_guard()
         store = EvidenceStore(config.data_dir / "exports", max_bytes=0)
         try:
             path = store.path_for(sha256)
@@ -315,6 +379,71 @@ def _file_url(content: dict) -> str:
 
 def _bad(message: str, status: int = 400):
     return jsonify(ok=False, error=message), status
+
+
+def _refused(reason: str, message: str):
+    return jsonify(ok=False, reason=reason, error=message), 403
+
+
+def _equal(given: str, expected: str) -> bool:
+    """Constant time, whatever was sent (header values may hold any Latin-1 byte)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
+def _split_host(value: str) -> tuple[str, int | None] | None:
+    """`name:port` of a Host or Origin as (lower-case name without brackets, port or None)."""
+    if not _HOST_HEADER.match(value):
+        return None
+    parts = urlsplit("//" + value)
+    try:
+        return (parts.hostname or "", parts.port)
+    except ValueError:  # a port above 65535
+        return None
+
+
+def _host_allowed(config, host_header: str, environ: dict) -> bool:
+    """The Host a browser put in the request names this server as configured. Another name
+    (DNS rebinding: a site's own name resolving to 127.0.0.1) is refused. Loopback names must
+    carry the port the server listens on; configured remote names may leave it out (a proxy)."""
+    host = _split_host(host_header)
+    if host is None:
+        return False
+    name, port = host
+    if name in LOOPBACK_NAMES:
+        return (port or 80) == int(environ.get("SERVER_PORT") or 0)
+    if not config.sandbox_remote_allowed:
+        return False
+    for allowed, allowed_port in config.sandbox_hosts:
+        if name == allowed and (
+            allowed_port is None
+            or port == allowed_port
+            or (port is None and allowed_port in (80, 443))
+        ):
+            return True
+    return False
+
+
+def _same_origin(headers) -> bool:
+    """What the browser says about who sent the request: Sec-Fetch-Site (when sent) is
+    same-origin or none (typed in), and an Origin (when sent) is the Host asked for."""
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("Origin")
+    if origin is None:
+        return True  # not a browser's cross-origin request (they always send Origin)
+    parts = urlsplit(origin)
+    host = _split_host(headers.get("Host", ""))
+    if parts.scheme not in ("http", "https") or host is None or parts.path:
+        return False
+    default = 443 if parts.scheme == "https" else 80
+    try:
+        origin_host = (parts.hostname or "", parts.port or default)
+    except ValueError:
+        return False
+    return origin_host == (host[0], host[1] or default)
 
 
 def _is_loopback(addr: str | None) -> bool:

@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 import peewee
 from playhouse.db_url import connect as url_connect
 
+from models.private import private_sqlite
+
 database = peewee.DatabaseProxy()
 
 # A connection that died under us (a database restart, a failover, an idle timeout at a proxy).
@@ -46,7 +48,8 @@ def make_database(url: str) -> peewee.Database:
         path = unquote(url[len("sqlite:///") :])
         if not path or path == ":memory:":
             raise ValueError("SQLite 需要文件路径（:memory: 在连接关闭时会丢失数据）")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the start (it holds the live access token); older files tightened.
+        private_sqlite(Path(path))
         # IMMEDIATE: read-then-write transactions take the write lock up front, so the busy
         # timeout applies instead of failing at once with "database is locked".
         return SerializedSqliteDatabase(

@@ -117,3 +117,84 @@ def test_environment_wins_over_dotenv(tmp_path, monkeypatch):
     config = run.load_config(str(env_file))
     assert config.http_port == 9002
     assert config.admins == {"fromfile"}
+
+
+# ---------------------------------------------------------------- the remote sandbox
+
+SECRET = "correct-horse-battery"
+
+
+def test_a_remote_sandbox_needs_a_secret():
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({"SANDBOX": "1"})
+    (problem,) = caught.value.problems
+    assert (
+        "SANDBOX_SECRET" in problem and "管理员" in problem and "secrets.token_urlsafe" in problem
+    )
+    for weak in ("short", "has a space in it!", "中文口令中文口令中文口令中文口令"):
+        with pytest.raises(ConfigError, match="SANDBOX_SECRET"):
+            Config.from_mapping({"SANDBOX": "1", "SANDBOX_SECRET": weak})
+    config = Config.from_mapping({"SANDBOX": "1", "SANDBOX_SECRET": SECRET})
+    assert config.sandbox_remote_allowed and config.sandbox_secret == SECRET
+    assert SECRET not in repr(config)
+    # No remote sandbox, no secret needed: the default, SANDBOX=0, or WeCom (sandbox off).
+    assert not Config.from_mapping({}).sandbox_secret
+    assert not Config.from_mapping({"SANDBOX": "0"}).sandbox_enabled
+    assert not Config.from_mapping({**VALID_WECOM, "SANDBOX": "1"}).sandbox_enabled
+
+
+def test_a_remote_sandbox_has_its_own_database_unless_told_in_so_many_words(tmp_path):
+    main = "sqlite:///prod/bot.db"
+    remote = {"SANDBOX": "1", "SANDBOX_SECRET": SECRET, "DATABASE_URL": main}
+    config = Config.from_mapping(remote, base_dir=tmp_path)
+    assert config.database_url == sqlite_url(tmp_path.resolve() / "data" / "sandbox.db")
+    assert config.sandbox_separate_database
+    pg = Config.from_mapping(
+        {**remote, "DATABASE_URL": "postgresql://u@127.0.0.1/bot"}, base_dir=tmp_path
+    )
+    assert pg.database_url == config.database_url, "a PostgreSQL main database is left alone too"
+    for words in ("是", "yes", "YES"):
+        told = Config.from_mapping(
+            {**remote, "SANDBOX_USE_MAIN_DATABASE": words}, base_dir=tmp_path
+        )
+        assert told.database_url == sqlite_url(tmp_path.resolve() / "prod" / "bot.db")
+        assert not told.sandbox_separate_database
+    for words in ("", "否", "no"):
+        kept = Config.from_mapping(
+            {**remote, "SANDBOX_USE_MAIN_DATABASE": words}, base_dir=tmp_path
+        )
+        assert kept.database_url == config.database_url
+    for vague in ("1", "true", "y", "对"):
+        with pytest.raises(ConfigError, match="SANDBOX_USE_MAIN_DATABASE"):
+            Config.from_mapping({**remote, "SANDBOX_USE_MAIN_DATABASE": vague})
+    # The local sandbox and WeCom keep the main database.
+    assert Config.from_mapping({"DATABASE_URL": main}, base_dir=tmp_path).database_url.endswith(
+        "prod/bot.db"
+    )
+    wecom = Config.from_mapping({**VALID_WECOM, **remote}, base_dir=tmp_path)
+    assert wecom.database_url.endswith("prod/bot.db")
+
+
+def test_a_remote_sandbox_answers_to_named_hosts():
+    remote = {"SANDBOX": "1", "SANDBOX_SECRET": SECRET}
+    assert Config.from_mapping(remote).sandbox_hosts == (("127.0.0.1", None),)
+    on_lan = Config.from_mapping({**remote, "HTTP_HOST": "192.168.1.20"})
+    assert on_lan.sandbox_hosts == (("192.168.1.20", None),), "HTTP_HOST by default"
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({**remote, "HTTP_HOST": "0.0.0.0"})
+    assert "SANDBOX_HOSTS" in str(caught.value)
+    named = Config.from_mapping(
+        {
+            **remote,
+            "HTTP_HOST": "0.0.0.0",
+            "SANDBOX_HOSTS": "Bot.Example.cn， 192.168.1.20:8000,[fe80::1]:8443",
+        }
+    )
+    assert named.sandbox_hosts == (
+        ("bot.example.cn", None),
+        ("192.168.1.20", 8000),
+        ("fe80::1", 8443),
+    )
+    for bad in ("http://bot.example.cn", "bot.example.cn/sandbox", "a b", "host:99999", "fe80::1"):
+        with pytest.raises(ConfigError, match="SANDBOX_HOSTS"):
+            Config.from_mapping({**remote, "SANDBOX_HOSTS": bad})

@@ -4,11 +4,14 @@ goes wrong at set-up: a missing --env-file, a busy port, output piped into `head
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -260,3 +263,74 @@ def test_argument_errors_are_chinese(tmp_path):
     assert unknown.returncode == 2 and "serve" in unknown.stderr
     for result in (missing, bad_time, unknown):
         assert not [e for e in ENGLISH_ARGPARSE if e in result.stderr.lower()], result.stderr
+
+
+# ---------------------------------------------------------------- the remote sandbox
+
+SANDBOX_SECRET = "a-long-enough-sandbox-secret"
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_remote_sandbox_without_a_secret_does_not_start(tmp_path, command):
+    result = run(tmp_path, command, env_extra={"SANDBOX": "1", "HTTP_PORT": "0"}, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "SANDBOX=1" in result.stderr and "SANDBOX_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists(), "nothing was created"
+
+
+def _bind_through_the_remote_sandbox(tmp_path, env_extra: dict) -> list[str]:
+    """`run.py serve` with SANDBOX=1: boss binds zhangsan through the sandbox's API (with the
+    secret); returns what the server printed at start."""
+    from conftest import SUNDAY_NIGHT
+    from helpers import SandboxApi, run_py_server
+
+    env = {"SANDBOX": "1", "SANDBOX_SECRET": SANDBOX_SECRET, "BOT_ADMINS": "boss", **env_extra}
+    printed: list[str] = []
+    with run_py_server(tmp_path, ["serve", "--at", SUNDAY_NIGHT.arg], env, printed) as url:
+        api = SandboxApi(url.removesuffix("/sandbox"), secret=SANDBOX_SECRET)
+        status, body = api.call("send", {"userid": "boss", "text": "绑定 zhangsan 市监局"})
+        assert status == 202, body
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            _, feed = api.call("feed?after_out=0&after_in=0")
+            if any("已绑定" in m["text"] for m in feed["outgoing"]):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"no reply from the worker: {feed}")
+    return printed
+
+
+def _members(path: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [row[0] for row in conn.execute("SELECT wecom_userid FROM member")]
+
+
+def test_a_remote_sandbox_works_on_its_own_database(tmp_path):
+    assert run(tmp_path, "init").returncode == 0  # the office's real database, data/bot.db
+    printed = "".join(_bind_through_the_remote_sandbox(tmp_path, {}))
+    data = tmp_path / "data"
+    assert _members(data / "sandbox.db") == ["zhangsan"], "the web process and its worker"
+    assert _members(data / "bot.db") == [], "the real database is untouched"
+    assert "扮演任何人" in printed and str(data / "sandbox.db") in printed, printed
+    # Every command of this deployment means the same database.
+    reply = run(
+        tmp_path,
+        "say",
+        "zhangsan",
+        "我的任务",
+        env_extra={"SANDBOX": "1", "SANDBOX_SECRET": SANDBOX_SECRET},
+    )
+    assert reply.returncode == 0 and "县市场监管局" in reply.stdout, reply.stdout + reply.stderr
+
+
+def test_a_remote_sandbox_uses_the_main_database_when_told(tmp_path):
+    assert run(tmp_path, "init").returncode == 0
+    printed = "".join(
+        _bind_through_the_remote_sandbox(tmp_path, {"SANDBOX_USE_MAIN_DATABASE": "是"})
+    )
+    data = tmp_path / "data"
+    assert _members(data / "bot.db") == ["zhangsan"]
+    assert not (data / "sandbox.db").exists()
+    assert "沙盒使用正式数据库" in printed, printed

@@ -6,35 +6,31 @@ Playwright's own browser downloads are not used: Chromium comes from the system.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import SUNDAY_NIGHT, Moment
+from helpers import SandboxApi, run_py_server
 
 ROOT = Path(__file__).resolve().parents[2]
-START_DEADLINE_SECONDS = 60
 REPLY_TIMEOUT_MS = 15_000
 FEED_POLL_MS = 1000  # the page's POLL_MS
-SANDBOX_PREFIX = "浏览器沙盒："
 SCREENSHOT = "/tmp/sandbox.png"
-BOT_SETTING_PREFIXES = ("WECOM_", "BOT_", "EVIDENCE_", "HTTP_")
 
 
 def _unavailable(reason: str):
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason} (REQUIRE_BROWSER=1)")
     pytest.skip(reason)
+
+
+def browser_executable() -> str:
+    return shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,7 @@ def browser():
     except ImportError:
         _unavailable("playwright is not installed")
     expect.set_options(timeout=REPLY_TIMEOUT_MS)
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    executable = browser_executable()
     if not os.path.isfile(executable):
         _unavailable("no chromium executable found")
     with sync_playwright() as pw:
@@ -57,79 +53,12 @@ def browser():
             chromium.close()
 
 
-def _read_lines(stream, lines: queue.Queue) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @contextmanager
-def running_demo(workdir: Path, moment: Moment):
-    """`python3 /abs/run.py demo --at …` as a newcomer runs it: the default settings (no .env, no
-    DATA_DIR or DATABASE_URL: both relative to `workdir`, the working directory), a free port,
-    and the bot's clock pinned to `moment` (it runs forward from there). Yields the sandbox URL."""
-    # None of the developer's bot settings: a WeCom account or SANDBOX=0 would hide the sandbox.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "DATA_DIR", "SANDBOX")
-        and not k.startswith(BOT_SETTING_PREFIXES)
-    }
-    env.update(HTTP_PORT="0", PYTHONUNBUFFERED="1")
-    workdir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, str(ROOT / "run.py"), "demo", "--at", moment.arg]
-    proc = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-    )
-    lines: queue.Queue = queue.Queue()
-    # The reader keeps draining the pipe for the whole test, so the server never blocks on it.
-    reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
-    reader.start()
-    seen: list[str] = []
-    url = None
-    deadline = time.monotonic() + START_DEADLINE_SECONDS
-    try:
-        while url is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                line = lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            seen.append(line)
-            if line.startswith(SANDBOX_PREFIX):
-                url = line[len(SANDBOX_PREFIX) :].strip()
-        if url is None:
-            try:
-                code = proc.wait(timeout=5)
-                why = f"exited with code {code}"
-            except subprocess.TimeoutExpired:
-                why = f"did not print the sandbox URL within {START_DEADLINE_SECONDS} s"
-            pytest.fail(f"run.py demo {why}; its output:\n" + "".join(seen))
+def running_demo(workdir: Path, moment: Moment, env_extra: dict | None = None):
+    """`python3 /abs/run.py demo --at …` as a newcomer runs it (see `helpers.run_py_server`),
+    the bot's clock pinned to `moment` (it runs forward from there). Yields the sandbox URL."""
+    with run_py_server(workdir, ["demo", "--at", moment.arg], env_extra) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        reader.join(timeout=5)
-        if not reader.is_alive():
-            proc.stdout.close()
-    while not lines.empty():
-        seen.append(lines.get() or "")
-    output = "".join(seen)
-    assert "Traceback" not in output, f"the server logged an exception:\n{output}"
 
 
 @pytest.fixture
@@ -304,30 +233,21 @@ def _message_ids(page) -> list[str]:
     return page.eval_on_selector_all("#chat .msg", "ms => ms.map(m => m.dataset.id)")
 
 
-def _post_json(url: str, body: dict) -> dict:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
 def test_history_longer_than_one_feed_page(sandbox):
     """More than 200 messages each way: the page pages through the feed, none lost or doubled."""
     from playwright.sync_api import expect
 
     count = 210
+    api = SandboxApi(sandbox.url.removesuffix("/sandbox"))
     for n in range(count):
-        answer = _post_json(
-            sandbox.url + "/api/send", {"userid": "demo_tjj", "text": "我的任务", "id": f"bulk-{n}"}
+        status, answer = api.call(
+            "send", {"userid": "demo_tjj", "text": "我的任务", "id": f"bulk-{n}"}
         )
-        assert answer["ok"] is True
+        assert status == 202 and answer["ok"] is True
     # A retried POST with the same id is recorded once.
-    assert _post_json(
-        sandbox.url + "/api/send", {"userid": "demo_tjj", "text": "我的任务", "id": "bulk-0"}
-    )["duplicate"]
+    assert api.call("send", {"userid": "demo_tjj", "text": "我的任务", "id": "bulk-0"})[1][
+        "duplicate"
+    ]
 
     page = sandbox.page
     page.goto(sandbox.url + "#demo_tjj")
@@ -357,6 +277,117 @@ def test_a_nudge_card_can_be_clicked_in_the_sandbox(sandbox):
     sandbox.pick_member("demo_admin")
     sandbox.send("日志 T11", "在卡片上点了“已提交协调”")
     assert sandbox.errors == []
+
+
+# ---------------------------------------------------------------- the doors
+
+SANDBOX_SECRET = "sandbox-secret-for-the-test"
+
+
+def _not_refusals(errors: list[str]) -> list[str]:
+    """The page's errors, less the browser's own log line for each refused (403) request."""
+    return [e for e in errors if "403 (FORBIDDEN)" not in e]
+
+
+def test_a_remote_sandbox_asks_for_its_secret_once_per_session(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    env = {"SANDBOX": "1", "SANDBOX_SECRET": SANDBOX_SECRET}
+    with running_demo(tmp_path / "office", SUNDAY_NIGHT, env) as url:
+        context = browser.new_context(locale="zh-CN")
+        sandbox = Sandbox(context.new_page(), url)
+        page = sandbox.page
+        page.goto(url)
+        expect(page.locator("#gate")).to_be_visible()
+        assert "demo_scj" not in page.content(), "nobody is shown before the secret"
+        page.fill("#gate-secret", SANDBOX_SECRET[:-1])
+        page.click("#gate-enter")
+        expect(page.locator("#gate-error")).to_contain_text("口令不对")
+        expect(page.locator("#gate")).to_be_visible()
+        page.fill("#gate-secret", SANDBOX_SECRET)
+        page.press("#gate-secret", "Enter")
+        expect(page.locator("#gate")).to_be_hidden()
+        page.wait_for_selector("#member-list button[data-userid]")
+        sandbox.pick_member("demo_scj")
+        sandbox.send("我的任务", "县市场监管局的未完成事项")
+        # Kept for this tab's session: a reload does not ask again.
+        page.reload()
+        page.wait_for_selector("#member-list button[data-userid]")
+        expect(page.locator("#gate")).to_be_hidden()
+        expect(page.locator("#chat .msg-out")).to_have_count(1)
+        assert _not_refusals(sandbox.errors) == []
+        context.close()
+        # Another browser session asks again.
+        fresh = browser.new_context(locale="zh-CN")
+        page = fresh.new_page()
+        page.goto(url)
+        expect(page.locator("#gate")).to_be_visible()
+        fresh.close()
+
+
+def test_another_sites_form_cannot_upload_evidence(browser, sandbox_url, tmp_path):
+    """A page on another site submits a multipart form to the sandbox (a form needs no
+    preflight, and Chromium lets a top-level form navigation reach 127.0.0.1)."""
+    from playwright.sync_api import expect
+
+    upload = sandbox_url + "/api/upload"
+    evil = f"""<!doctype html><meta charset="utf-8">
+<form id="f" method="post" enctype="multipart/form-data" action="{upload}">
+  <input name="userid" value="demo_scj"><input name="caption" value="T11 佐证">
+  <input type="file" name="file" id="file">
+</form>"""
+    context = browser.new_context(locale="zh-CN")
+    # The other site, served by the browser itself: nothing goes to the network.
+    context.route(
+        "http://evil.test/**", lambda route: route.fulfill(body=evil, content_type="text/html")
+    )
+    page = context.new_page()
+    page.goto("http://evil.test/")
+    forged = tmp_path / "伪造.txt"
+    forged.write_text("伪造的佐证", encoding="utf-8")
+    page.set_input_files("#file", str(forged))
+    with page.expect_navigation() as answer:
+        page.evaluate("document.getElementById('f').submit()")
+    assert answer.value.status == 403
+    expect(page.locator("body")).to_contain_text("拒绝跨站请求")
+    context.close()
+    api = SandboxApi(sandbox_url.removesuffix("/sandbox"))
+    status, feed = api.call("feed?after_out=0&after_in=0")
+    assert status == 200 and [m for m in feed["incoming"] if m["kind"] == "file"] == []
+    evidence = tmp_path / "office" / "data" / "evidence"
+    assert not [p for p in evidence.rglob("*") if p.is_file()], "no file was stored"
+
+
+def test_a_rebound_name_is_refused(browser, sandbox_url):
+    """DNS rebinding: a site's own name that resolves to 127.0.0.1 (a resolver rule in this
+    browser stands in for the attacker's DNS). To the browser it is that site's origin, so
+    only the server can tell, from the Host it was asked for."""
+    port = sandbox_url.split(":")[2].split("/")[0]
+    rebinding = browser.browser_type.launch(
+        executable_path=browser_executable(),
+        headless=True,
+        args=["--no-sandbox", "--host-resolver-rules=MAP rebind.test 127.0.0.1"],
+    )
+    try:
+        page = rebinding.new_page()
+        response = page.goto(f"http://rebind.test:{port}/sandbox")
+        assert response.status == 403 and "地址不对" in page.content()
+        assert page.locator("meta[name=sandbox-token]").count() == 0, "no token for that name"
+        answer = page.evaluate(
+            """async () => {
+                const r = await fetch("/sandbox/api/send", {method: "POST",
+                    headers: {"Content-Type": "application/json"},
+                    body: JSON.stringify({userid: "demo_admin", text: "绑定 intruder 市监局"})});
+                return r.status;
+            }"""
+        )
+        assert answer == 403
+    finally:
+        rebinding.close()
+    status, feed = SandboxApi(sandbox_url.removesuffix("/sandbox")).call(
+        "feed?after_out=0&after_in=0"
+    )
+    assert status == 200 and feed["incoming"] == []
 
 
 # ---------------------------------------------------------------- the README walkthrough
@@ -480,9 +511,13 @@ def test_the_readme_walkthrough_at_any_time(walkthrough, tmp_path):
     download = download_info.value
     assert download.failure() is None and download.suggested_filename.endswith(".xlsx")
     assert Path(download.path()).read_bytes().startswith(b"PK")  # an .xlsx is a zip
-    # Chromium saves an error page as a "download" too: ask the link's URL for its status.
-    again = page.request.get(page.url.split("/sandbox")[0] + link.get_attribute("href"))
+    # Ask the link's URL for its status as the page does (a plain link carries no token: the
+    # page fetches the file with its headers and hands it over as a download).
+    file_url = page.url.split("/sandbox")[0] + link.get_attribute("href")
+    token = page.get_attribute('meta[name="sandbox-token"]', "content")
+    again = page.request.get(file_url, headers={"X-Sandbox-Token": token})
     assert again.status == 200 and again.body() == Path(download.path()).read_bytes()
+    assert page.request.get(file_url).status == 403, "not without the page's token"
 
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert sandbox.errors == []
