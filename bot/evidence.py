@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-log = logging.getLogger(__name__)
 from models.private import private_dir
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 TEMP_PREFIX = "upload-"
