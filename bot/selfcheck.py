@@ -53,7 +53,48 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
     checks.append(_outbox(now))
     checks.append(_downloads())
     checks.append(_calendar(now.astimezone(config.timezone).date()))
+    checks.append(_plan_open_questions())
     return checks
+
+
+def unconfirmed_groups() -> list[str]:
+    """Unit groups whose membership the plan leaves open and the office has not confirmed."""
+    from models.org import UnitGroup
+
+    query = UnitGroup.select(UnitGroup.name).where(UnitGroup.confirmed_at.is_null())
+    return [name for (name,) in query.order_by(UnitGroup.position).tuples()]
+
+
+def _plan_open_questions() -> Check:
+    """What the plan leaves open must not silently decide who is chased."""
+    from models.plan import Assignment, Item
+
+    groups = unconfirmed_groups()
+    led = Assignment.select(Assignment.item).where(
+        Assignment.shares() & (Assignment.role == "lead")
+    )
+    leadless = (
+        Item.select()
+        .where(
+            (Item.kind != "assigned")
+            & Item.id.not_in(led)
+            & Item.id.in_(Assignment.select(Assignment.item).where(Assignment.shares()))
+        )
+        .count()
+    )
+    if not groups and not leadless:
+        return Check("方案待定事项", OK, "单位组均已确认，所有事项都有牵头单位")
+    parts = []
+    if groups:
+        parts.append("单位组未确认：" + "、".join(groups))
+    if leadless:
+        parts.append(f"{leadless} 项没有牵头单位")
+    return Check(
+        "方案待定事项",
+        WARN,
+        "；".join(parts),
+        "核对单位组后发送“群组 组名 确认”；发送“牵头”查看没有牵头单位的事项，用“牵头 编号 单位”指定",
+    )
 
 
 def worst(checks: list[Check]) -> str:

@@ -99,6 +99,7 @@ def load_plan(now: datetime, path: Path = PLAN_FILE, actor: str = "system") -> L
     with database.atomic():
         units = _load_units(plan["units"])
         groups = _load_groups(plan.get("groups", []), units)
+        _confirm_listed_groups(plan.get("groups", []), now)
         categories = _load_categories(plan["categories"])
         items = _load_items(plan, categories)
         added = _load_assignments(plan, items, units, groups)
@@ -169,6 +170,15 @@ def _load_groups(entries: list[dict], units: dict[str, Unit]) -> dict[str, UnitG
                 GroupMember.insert_many(rows).on_conflict_ignore().execute()
         groups[group.name] = group
     return groups
+
+
+def _confirm_listed_groups(entries: list[dict], now: datetime) -> None:
+    """A group the plan lists in full (各成员单位, 附件1) is settled; one it leaves open (联席会议,
+    the towns) waits for the office's 群组 … 确认."""
+    listed = [e["name"] for e in entries if not e.get("needs_confirmation")]
+    UnitGroup.update(confirmed_at=now, confirmed_by="方案").where(
+        UnitGroup.name.in_(listed or [""]) & UnitGroup.confirmed_at.is_null()
+    ).execute()
 
 
 def _load_categories(entries: list[dict]) -> dict[str, Category]:

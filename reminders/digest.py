@@ -203,11 +203,18 @@ def _gap(card: Scorecard) -> dict:
         .join(Item)
         .switch(Assignment)
         .join(Unit)
-        .where(Item.code.in_(codes or [""]))
+        .where(Item.code.in_(codes or [""]) & Assignment.shares())
         .order_by(Assignment.role.desc(), Unit.position)
     )
+    leads: dict[str, str] = {}
     for a in query:
-        units[a.item.code].append(a.unit.short_name or a.unit.name)
+        name = a.unit.short_name or a.unit.name
+        units[a.item.code].append(name)
+        if a.role == "lead":
+            leads[a.item.code] = name
+    # Name the lead unit; all units only where the plan leaves the lead open.
+    for code, lead in leads.items():
+        units[code] = [lead]
     return {
         "reachable": plan.reachable,
         "total_after": str(plan.total_after),
@@ -219,6 +226,7 @@ def _gap(card: Scorecard) -> dict:
                 "points": str(g.points),
                 "units": units.get(g.code, [])[:4],
                 "more_units": max(0, len(units.get(g.code, [])) - 4),
+                "lead": g.code in leads,
             }
             for g in plan.gains
         ],

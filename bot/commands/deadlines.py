@@ -13,7 +13,7 @@ from bot.commands.common import (
     liaisons_by_unit,
 )
 from bot.commands.registry import CommandError, Context, command
-from models.plan import MILESTONE, Assignment
+from models.plan import MILESTONE, Assignment, Item
 from models.progress import ExtensionRequest
 from models.schedule import ReminderSent
 from reminders.ladder import LadderSettings, due_steps, overdue_workdays
@@ -319,3 +319,70 @@ def _milestone_deadline(ctx: Context, ref, unit_match, new_deadline: date) -> st
             sorted(people), text, f"deadline:{ctx.inbound.id if ctx.inbound else 0}:m{milestone.id}"
         )
     return f"已设定：节点 {milestone.code} {milestone.title}（{milestone.unit.name}）期限 {new_deadline}。"
+
+
+def items_without_lead() -> list[Item]:
+    """Plan items with responsible units but no lead: the office must settle who leads."""
+    led = Assignment.select(Assignment.item).where(
+        Assignment.shares() & (Assignment.role == "lead")
+    )
+    return list(
+        Item.select()
+        .where(
+            (Item.kind != "assigned")
+            & Item.id.not_in(led)
+            & Item.id.in_(Assignment.select(Assignment.item).where(Assignment.shares()))
+        )
+        .order_by(Item.position)
+    )
+
+
+@command(
+    "牵头",
+    aliases=("lead",),
+    access="admin",
+    help="列出还没有牵头单位的事项（方案在单位组打头时未指明牵头）",
+)
+def leads_cmd(ctx: Context, args) -> str:
+    return ctx.renderer.render("leads.j2", items=items_without_lead())
+
+
+@command(
+    "牵头",
+    access="admin",
+    args=(ItemArg(), UnitArg(single=True)),
+    help="指定一项事项的牵头单位（其余单位为配合）",
+    example="牵头 T8 市监局",
+)
+def set_lead_cmd(ctx: Context, args) -> str:
+    item, unit = args.item, args.unit.unit
+    shares = list(Assignment.select().where((Assignment.item == item) & Assignment.shares()))
+    chosen = next((a for a in shares if a.unit_id == unit.id), None)
+    if chosen is None:
+        raise CommandError(
+            f"{unit.name}不是 {item.code} 的责任单位，请先“分配 {item.code} {unit.short_name or unit.name}”。",
+            show_usage=False,
+        )
+    before = next((a.unit.name for a in shares if a.role == "lead"), None)
+    if before == unit.name:
+        raise CommandError(f"{unit.name}已经是 {item.code} 的牵头单位。", show_usage=False)
+    Assignment.update(role="co").where(
+        (Assignment.item == item) & (Assignment.role == "lead") & (Assignment.unit != unit)
+    ).execute()
+    Assignment.update(role="lead", via_group="").where(
+        (Assignment.item == item) & (Assignment.unit == unit)
+    ).execute()
+    audit(
+        ctx,
+        "lead",
+        f"{item.code} 牵头单位：{before or '未指定'} → {unit.name}",
+        item_code=item.code,
+        unit_name=unit.name,
+        before={"lead": before},
+        after={"lead": unit.name},
+    )
+    left = len(items_without_lead())
+    return (
+        f"已指定 {unit.name} 牵头 {item.code} {item.title}（其余 {len(shares) - 1} 个单位配合）。"
+        + (f"还有 {left} 项没有牵头单位，发送“牵头”查看。" if left else "所有事项都已有牵头单位。")
+    )

@@ -23,7 +23,11 @@ from reminders.scorecard import load_scorecard
     help="当前评估得分：各一级指标对照 75% 线、总分对照 85 分、是否合格",
 )
 def overview_cmd(ctx: Context, args) -> str:
-    return ctx.renderer.render("overview.j2", card=load_scorecard())
+    from bot.selfcheck import unconfirmed_groups
+
+    return ctx.renderer.render(
+        "overview.j2", card=load_scorecard(), unconfirmed=unconfirmed_groups()
+    )
 
 
 @command(

@@ -3,7 +3,7 @@ roles), unbinding, and the unit groups."""
 
 from __future__ import annotations
 
-from bot.commands.args import ChoiceArg, RestArg, RolesArg, UnitArg, UnitsArg, UserIdArg
+from bot.commands.args import ChoiceArg, Keyword, RestArg, RolesArg, UnitArg, UnitsArg, UserIdArg
 from bot.commands.common import audit
 from bot.commands.registry import CommandError, Context, command
 from models.org import ROLE_BY_LABEL, ROLES, GroupMember, Member, Unit, UnitGroup, join_roles
@@ -147,6 +147,35 @@ def _group(match, token_hint: str = "") -> UnitGroup:
 def groups_cmd(ctx: Context, args) -> str:
     groups = [(g, g.units()) for g in UnitGroup.select().order_by(UnitGroup.position)]
     return ctx.renderer.render("groups.j2", groups=groups)
+
+
+@command(
+    "群组",
+    access="admin",
+    args=(GROUP, Keyword(words=("确认", "confirm"))),
+    help="确认单位组的成员（方案未列明的组，确认前自检和总览提示“未确认”）",
+    example="群组 联席会议 确认",
+)
+def group_confirm(ctx: Context, args) -> str:
+    group = _group(args.group)
+    if group.confirmed_at is not None:
+        when = group.confirmed_at.astimezone(ctx.config.timezone)
+        by = "方案" if group.confirmed_by == "方案" else group.confirmed_by
+        raise CommandError(
+            f"单位组“{group.name}”已于 {when:%Y-%m-%d} 确认（{by}）。", show_usage=False
+        )
+    UnitGroup.update(confirmed_at=ctx.now, confirmed_by=ctx.userid).where(
+        UnitGroup.id == group.id
+    ).execute()
+    units = group.units()
+    audit(
+        ctx,
+        "group_confirm",
+        f"确认单位组“{group.name}”（{len(units)} 个单位）",
+        before={"confirmed": False},
+        after={"confirmed": True, "units": [u.name for u in units]},
+    )
+    return ctx.say("replies.j2", "group_confirmed", group=group, units=units)
 
 
 @command("群组", access="admin", args=(GROUP,), help="查看一个单位组的单位")

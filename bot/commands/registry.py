@@ -16,7 +16,7 @@ from itertools import pairwise
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from bot.commands.args import Arg, ArgError, Keyword
+from bot.commands.args import Arg, ArgError, ChoiceArg, Keyword
 from bot.text import ParseError, Scan, fold
 from models.db import database
 
@@ -192,9 +192,10 @@ def _match(args, scan: Scan, pos: int, i: int, acc: dict, failures: list[Failure
 _KIND_RANK = {"bad": 2, "missing": 1, "extra": 0}
 
 
-def best_failure(failures: list[Failure]) -> Failure | None:
+def best_failure(failures: list[Failure], words: int = 0) -> Failure | None:
     """The most telling failure: the furthest one, except that a value of the wrong shape beats
-    the same argument found missing later (期限 T7 下周: "下周" is not a date)."""
+    the same argument found missing later (期限 T7 下周: "下周" is not a date); between equals,
+    the form whose number of arguments is nearest the number of words written."""
     if not failures:
         return None
     bad_args = {id(f.arg) for f in failures if f.kind == "bad"}
@@ -203,7 +204,20 @@ def best_failure(failures: list[Failure]) -> Failure | None:
         for f in failures
         if not (f.kind == "missing" and f.arg is not None and id(f.arg) in bad_args)
     ]
-    return max(ranked, key=lambda f: (f.pos, _KIND_RANK[f.kind]))
+    return max(
+        ranked,
+        key=lambda f: (
+            f.pos,
+            _KIND_RANK[f.kind],
+            -abs(len(f.form.args) - words) if f.form is not None else 0,
+        ),
+    )
+
+
+def _fixed_words(arg: Arg) -> list[str]:
+    if isinstance(arg, ChoiceArg):
+        return list(dict.fromkeys(meaning for _, meaning in arg.choices))
+    return [arg.words[0]]
 
 
 def explain(failure: Failure, scan: Scan) -> str:
@@ -339,7 +353,7 @@ class Registry:
         for form in cmd.forms:
             if form not in visible and _match(form.args, scan, pos, 0, {}, []) is not None:
                 raise Refusal(forbidden(form))
-        failure = best_failure(failures)
+        failure = best_failure(failures, len(scan.text[pos:].split()))
         if failure is None:  # no arguments can fail: defensive
             raise Refusal("看不懂。", summary_usage(cmd.name, visible))
         if failure.kind == "missing":
@@ -347,6 +361,20 @@ class Registry:
             alike = [f for f in failures if f.kind == "missing" and f.pos == failure.pos]
             message = explain_missing(alike)
             usage = summary_usage(cmd.name, [f.form for f in alike])
+        elif failure.kind == "bad" and isinstance(failure.arg, Keyword | ChoiceArg):
+            # Several forms want a fixed word here: name them all ("确认", "加", "减").
+            alike = [
+                f
+                for f in failures
+                if f.kind == "bad"
+                and f.pos == failure.pos
+                and isinstance(f.arg, Keyword | ChoiceArg)
+            ]
+            words = [w for f in alike for w in _fixed_words(f.arg)]
+            word = echo(scan.word(failure.pos)[0])
+            shown = "、".join(f"“{w}”" for w in dict.fromkeys(words))
+            message = f"“{word}”看不懂，这里可以写{shown}。"
+            usage = failure.form.usage
         else:
             message, usage = explain(failure, scan), failure.form.usage
         raise Refusal(message, usage)

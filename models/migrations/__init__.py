@@ -48,13 +48,33 @@ def pending(db: peewee.Database) -> list[str]:
     return [name for version, name, _ in _migration_modules() if version > done]
 
 
-def migrate(db: peewee.Database) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction. Returns their names."""
+def migrate(db: peewee.Database, upto: int | None = None) -> list[str]:
+    """Apply every migration not yet applied (up to version `upto`, for tests that fill an older
+    schema), each in its own transaction. Returns their names."""
     table = _version_table(db)
     with db.atomic():
         db.create_tables([table], safe=True)
+    sqlite = isinstance(db, peewee.SqliteDatabase)
+    if sqlite:
+        # Changing a column's type rebuilds the table on SQLite; with foreign keys enforced, its
+        # DROP would cascade into the rows that refer to it. SQLite's own procedure: switch them
+        # off (outside any transaction: inside one the pragma does nothing), check afterwards.
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        applied = _apply(db, table, upto)
+    finally:
+        if sqlite:
+            db.execute_sql("PRAGMA foreign_keys = ON")
+    if sqlite and db.execute_sql("PRAGMA foreign_key_check").fetchall():
+        raise RuntimeError("migration left rows that refer to missing rows")
+    return applied
+
+
+def _apply(db: peewee.Database, table, upto: int | None) -> list[str]:
     applied = []
     for version, name, module in _migration_modules():
+        if upto is not None and version > upto:
+            break
         with db.atomic():
             if table.get_or_none(table.version == version) is not None:
                 continue

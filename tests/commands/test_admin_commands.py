@@ -248,3 +248,41 @@ def test_selfcheck_runs_outside_any_transaction(bot, services, monkeypatch):
     monkeypatch.setattr(office, "run_checks", fake_checks)
     bot.say("boss", "自检")
     assert seen == [False]
+
+
+def test_the_plans_open_questions_are_listed_and_settled_by_the_office(bot):
+    """26 items have no lead (a group named first); the towns and the 联席会议 are unconfirmed."""
+    leadless = bot.say("boss", "牵头")
+    assert leadless.startswith("以下 26 项没有牵头单位") and "T8 " in leadless
+    overview = bot.say("boss", "总览")
+    assert "单位组未确认：县网络市场监管局际联席会议各成员单位、各镇人民政府" in overview
+    check = bot.say("boss", "自检")
+    assert "【注意】方案待定事项" in check and "26 项没有牵头单位" in check
+    reply = bot.say("boss", "牵头 T8 市监局")
+    assert "已指定 县市场监管局 牵头 T8" in reply and "还有 25 项" in reply
+    t8 = {a.unit.name: a.role for a in Assignment.select().where(
+        (Assignment.item == Item.get(Item.code == "T8")) & Assignment.shares()
+    )}  # fmt: skip
+    assert t8["县市场监管局"] == "lead" and sum(r == "lead" for r in t8.values()) == 1
+    assert "已经是 T8 的牵头单位" in bot.say("boss", "牵头 T8 市监局")
+    assert "是单位组" in bot.say("boss", "牵头 T8 各镇")
+    assert "不是 T1 的责任单位" in bot.say("boss", "牵头 T1 统计局")
+    assert "已确认单位组“各镇人民政府”" in bot.say("boss", "群组 各镇 确认")
+    assert "已确认单位组" in bot.say("boss", "群组 联席会议 确认")
+    assert "单位组未确认" not in bot.say("boss", "总览")
+    assert "已于" in bot.say("boss", "群组 各镇 确认")
+    actions = {e.action for e in AuditEntry.select()}
+    assert {"lead", "group_confirm"} <= actions
+
+
+def test_the_gap_advice_names_the_lead_unit(bot, services, clock):
+    from reminders import digest
+    from reminders.calendar import WorkCalendar
+
+    gains = {
+        g["code"]: g
+        for g in digest.build(clock.now(), services.config, WorkCalendar())["gap"]["gains"]
+    }
+    assert gains["Z3"]["units"] == ["市监局"] and gains["Z3"]["lead"]
+    leadless = next(g for g in gains.values() if not g["lead"])
+    assert len(leadless["units"]) > 1  # no lead: every unit is named

@@ -31,3 +31,61 @@ def test_migrated_schema_equals_the_models(empty_db):
 def test_migrate_twice_applies_nothing(empty_db):
     assert migrate(empty_db)
     assert migrate(empty_db) == []
+
+
+def test_a_database_filled_under_the_previous_schema_is_carried_forward(empty_db):
+    """Version 5 (before the 督办 cycle) with a unit, an item, a share with a deadline and
+    progress, a two-role member, evidence and a pending extension: migrated to the current
+    schema, nothing is lost and the new kinds of assignment fit beside the old rows."""
+    from datetime import date
+
+    from models.plan import Assignment
+    from models.progress import Evidence, ExtensionRequest
+
+    migrate(empty_db, upto=5)
+    run = empty_db.execute_sql
+    run("INSERT INTO unit (name, short_name, aliases, is_member, is_town, position) "
+        "VALUES ('县市场监管局', '市监局', '', TRUE, FALSE, 1)")  # fmt: skip
+    run("INSERT INTO unit_group (name, aliases, position) VALUES ('各镇人民政府', '', 1)")
+    run("INSERT INTO item (code, kind, position, title, body, section, nature, method, sources, "
+        "units_text, units_inferred) VALUES ('T7', 'task', 7, '一体化监管', '', '', '', '', '', "
+        "'县市场监管局', FALSE)")  # fmt: skip
+    run("INSERT INTO assignment (item_id, unit_id, role, via_group, deadline, status, progress, "
+        "deadline_set_on) VALUES (1, 1, 'lead', '', '2026-12-31', 'open', 60, '2026-11-01')")  # fmt: skip
+    run("INSERT INTO progress_report (assignment_id, wecom_userid, percent, note, kind, "
+        "created_at) VALUES (1, 'li', 60, '初稿', 'progress', '2026-11-02 00:00:00')")  # fmt: skip
+    run("INSERT INTO member (wecom_userid, display_name, unit_id, role, active, bound_at, "
+        "bound_by) VALUES ('wang', '王', 1, 'leader|head', TRUE, '2026-11-01 00:00:00', 'boss')")  # fmt: skip
+    run("INSERT INTO evidence (item_id, unit_id, assignment_id, wecom_userid, original_name, "
+        "sha256, size, content_type, created_at, withdrawn_by) VALUES (1, 1, 1, 'li', 'a.pdf', "
+        "'" + "a" * 64 + "', 10, 'application/pdf', '2026-11-02 00:00:00', '')")  # fmt: skip
+    run("INSERT INTO extension_request (assignment_id, wecom_userid, old_deadline, "
+        "requested_deadline, reason, status, decided_by, decision_note, created_at) VALUES "
+        "(1, 'li', '2026-12-31', '2027-01-15', '等文件', 'pending', '', '', "
+        "'2026-11-03 00:00:00')")  # fmt: skip
+    assert migrate(empty_db) == ["v0006_duban_cycle"]
+    share = Assignment.get()
+    assert (share.kind, share.slot, share.status, share.progress) == ("share", "share", "open", 60)
+    assert share.deadline == date(2026, 12, 31) and share.role == "lead"
+    assert share.item.source == "" and share.item.cancelled_at is None
+    assert ExtensionRequest.get().kind == "extension"
+    assert ExtensionRequest.get().requested_deadline == date(2027, 1, 15)
+    assert Evidence.get().assignment_id == share.id
+    from models.progress import ProgressReport
+
+    assert ProgressReport.get().assignment_id == share.id  # a table rebuild cascades nothing
+    from models.org import Member, UnitGroup
+
+    assert Member.get().roles == {"leader", "head"}
+    assert UnitGroup.get().confirmed_at is None
+    # The same unit and item now hold a milestone beside the share.
+    Assignment.create(
+        item=1,
+        unit=1,
+        kind="milestone",
+        slot="m1",
+        parent=share,
+        seq=1,
+        deadline=date(2026, 12, 10),
+    )
+    assert Assignment.select().count() == 2
