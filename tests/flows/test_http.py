@@ -181,3 +181,32 @@ def test_a_click_on_someone_elses_card_changes_nothing(server):
 
     with database.connection_context():
         assert InteractiveCard.select().count() == 0
+
+
+def test_a_jiaoban_card_is_signed_and_a_review_passed_by_clicks_in_the_sandbox(server):
+    """The 督办 cycle through the sandbox's own doors: a 交办 card's 已收到 signs for it, and
+    the office's 待审核 card's 通过 closes it."""
+
+    def card_to(userid, title):
+        msg = wait_for_reply(server, userid, title)
+        assert msg["card"], msg
+        return msg["card"]
+
+    for n, text in enumerate(("绑定 li 市监局", "绑定 lead 县政府 领导")):
+        server.call("send", {"userid": "boss", "text": text, "id": f"b{n}"})
+    wait_for_reply(server, "lead", "您已被绑定")
+    server.call(
+        "send", {"userid": "lead", "text": "交办 市监局 2030-12-15 报送阶段性总结", "id": "j1"}
+    )
+    card = card_to("li", "【交办】J1")
+    assert [b["key"] for b in card["buttons"]] == ["ack", "coordinate", "extend"]
+    status, _ = server.call("click", {"userid": "li", "task_id": card["task_id"], "key": "ack"})
+    assert status == 202
+    wait_for_reply(server, "li", "已签收：J1")
+    server.call("send", {"userid": "li", "text": "完成 J1 已报送", "id": "d1"})
+    wait_for_reply(server, "li", "等待办公室审核")
+    review = card_to("boss", "报告 J1")
+    assert [b["key"] for b in review["buttons"]] == ["pass", "return"]
+    server.call("click", {"userid": "boss", "task_id": review["task_id"], "key": "pass"})
+    wait_for_reply(server, "boss", "已审核通过：J1")
+    wait_for_reply(server, "li", "【审核通过】J1")
