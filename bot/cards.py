@@ -38,6 +38,7 @@ def queue_card(
     text: str,
     task_id: str,
     dedupe_key: str,
+    expires_at: datetime | None = None,
 ) -> bool:
     """Queue one button card (with its text fallback) to one person, and remember it."""
     card = {
@@ -53,7 +54,12 @@ def queue_card(
         ],
     }
     queued = outbox.queue(
-        "member", [userid], {"text": text, "card": card}, dedupe_key, msg_type="card"
+        "member",
+        [userid],
+        {"text": text, "card": card},
+        dedupe_key,
+        msg_type="card",
+        expires_at=expires_at,
     )
     if queued:
         row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])

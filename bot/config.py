@@ -32,6 +32,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "ESCALATE_AFTER": ("3", "逾期第几个工作日起同时提醒单位负责人"),
     "QUIET_HOURS": ("21:00-08:00", "免打扰时段：这段时间不发提醒和周报"),
     "DIGEST_AT": ("09:00", "每周第一个工作日发送周报的时间"),
+    "OUTBOX_MAX_AGE_HOURS": (
+        "24",
+        "企业微信持续无法送达时，消息最多保留重试多少小时，之后作废并通知管理员"
+        "（提醒只当天有效，周报只本周有效）",
+    ),
     "WECOM_CORP_ID": ("", "企业ID（我的企业 → 企业信息）"),
     "WECOM_AGENT_ID": ("", "自建应用的 AgentId"),
     "WECOM_SECRET": ("", "自建应用的 Secret"),
@@ -81,6 +86,7 @@ class Config:
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
     digest_at: time = time(9, 0)
+    outbox_max_age_hours: int = 24
     wecom_corp_id: str = ""
     wecom_agent_id: int | None = None
     wecom_secret: str = field(default="", repr=False)
@@ -179,6 +185,9 @@ class Config:
                 f"REMIND_DAYS_BEFORE={raw['REMIND_DAYS_BEFORE']!r} 应为 1–60 的整数，逗号分隔"
             )
         escalate = _parse_int(raw["ESCALATE_AFTER"], "ESCALATE_AFTER", 1, 60, problems)
+        max_age = _parse_int(
+            raw["OUTBOX_MAX_AGE_HOURS"], "OUTBOX_MAX_AGE_HOURS", 1, 30 * 24, problems
+        )
 
         if problems:
             raise ConfigError(problems)
@@ -198,6 +207,7 @@ class Config:
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             digest_at=digest_at,
+            outbox_max_age_hours=max_age,
             wecom_corp_id=raw["WECOM_CORP_ID"],
             wecom_agent_id=agent_id,
             wecom_secret=raw["WECOM_SECRET"],

@@ -77,7 +77,13 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
         from bot.transports.sandbox import SandboxTransport
 
         transport = SandboxTransport()
-    sender = OutboxSender(transport, clock, admins=lambda: admin_userids(config.admins))
+    sender = OutboxSender(
+        transport,
+        clock,
+        max_age_hours=config.outbox_max_age_hours,
+        admins=lambda: admin_userids(config.admins),
+        renderer=renderer,
+    )
     pipeline = Pipeline(config, clock, renderer, on_queued=sender.notify, media=media, wecom=client)
     callback = None
     if config.wecom_enabled:

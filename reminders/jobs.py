@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from bot.cards import queue_card, task_id_for
@@ -97,6 +97,16 @@ class Entry:
     at_stake: Decimal
 
 
+def reminder_expiry(now: datetime, config: Config) -> datetime:
+    """A reminder is worth sending on its day only, and not in that evening's quiet hours: one
+    still unsent when they begin (21:00 by default), or at midnight at the latest, expires
+    (the admins are told). The ladder's next step goes out on its own day as usual."""
+    local = now.astimezone(config.timezone)
+    quiet = datetime.combine(local.date(), config.quiet_start, config.timezone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), config.timezone)
+    return quiet if local < quiet else midnight
+
+
 def ladder_settings(config: Config) -> LadderSettings:
     return LadderSettings(tuple(config.remind_days_before), config.escalate_after)
 
@@ -141,6 +151,7 @@ def reminder_round(
     if not entries:
         return result
     people = _people(list(entries))
+    expires = reminder_expiry(now, config)
     sent_rows: list[dict] = []
     with database.atomic():
         for unit_id, unit_entries in entries.items():
@@ -151,10 +162,30 @@ def reminder_round(
             if ordinary and not liaisons:
                 result.units_without_liaison.add(unit.name)
             for member in liaisons if ordinary else []:
-                _send(outbox, renderer, now, today, member, unit, ordinary, "reminder.j2", result)
+                _send(
+                    outbox,
+                    renderer,
+                    now,
+                    today,
+                    member,
+                    unit,
+                    ordinary,
+                    "reminder.j2",
+                    result,
+                    expires,
+                )
             for member in heads if escalated else []:
                 _send(
-                    outbox, renderer, now, today, member, unit, escalated, "escalation.j2", result
+                    outbox,
+                    renderer,
+                    now,
+                    today,
+                    member,
+                    unit,
+                    escalated,
+                    "escalation.j2",
+                    result,
+                    expires,
                 )
             delivered = (ordinary if liaisons else []) + (escalated if heads else [])
             sent_rows.extend(
@@ -200,7 +231,7 @@ def _people(unit_ids: list[int]) -> dict[int, tuple[list[Member], list[Member]]]
     return people
 
 
-def _send(outbox, renderer, now, today, member, unit, entries, template, result) -> None:
+def _send(outbox, renderer, now, today, member, unit, entries, template, result, expires) -> None:
     text = renderer.render(template, unit=unit, today=today, entries=entries)
     fingerprint = hashlib.sha1(
         ",".join(f"{e.assignment.id}:{e.due.step}" for e in entries).encode()
@@ -222,9 +253,10 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result)
             text=text,
             task_id=task_id_for("remind", today.isoformat(), member.id, fingerprint),
             dedupe_key=key,
+            expires_at=expires,
         )
     else:
-        queued = outbox.to_members([member.wecom_userid], text, key)
+        queued = outbox.to_members([member.wecom_userid], text, key, expires_at=expires)
     if queued:
         result.messages += 1
         result.recipients.add(member.wecom_userid)

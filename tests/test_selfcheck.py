@@ -25,3 +25,24 @@ def test_an_admin_from_the_settings_or_a_binding_is_enough(tmp_path, db_url, db,
     bot.say("boss", "绑定 wang 市监局 管理员")
     bound_only = run_checks(make_config(tmp_path, db_url, BOT_ADMINS=""), clock.now(), None)
     assert _admin_check(bound_only).level == OK and "wang" in _admin_check(bound_only).detail
+
+
+def test_expired_messages_fail_the_outbox_check(tmp_path, db_url, db, clock, bot):
+    from bot.outbox import Outbox
+    from bot.transports.base import TransientSendError
+
+    config = make_config(tmp_path, db_url)
+
+    def outbox_check():
+        return next(c for c in run_checks(config, clock.now(), None) if c.name == "发件箱")
+
+    Outbox(clock).to_members(["li"], "请报告进度", "k")
+    bot.transport.failures = [TransientSendError("无法连接企业微信")] * 1000
+    bot.deliver()
+    clock.advance(hours=1)
+    assert outbox_check().level == "warn" and "OUTBOX_MAX_AGE_HOURS" in outbox_check().advice
+    clock.advance(hours=24)
+    bot.deliver()
+    check = outbox_check()
+    assert check.level == FAIL and "1 条过期未能送达" in check.detail
+    assert "过期" in check.detail

@@ -207,8 +207,14 @@ def test_group_robot_markdown_split_and_rate(wecom, fake, clock):
     for n in range(20):
         Outbox(clock).to_group(f"消息 {n}", f"r{n}", msg_type="text")
     stats = wecom.sender.drain()
-    assert stats.retried >= 1, "more than 20 a minute must wait, not be dropped"
-    assert len(fake.webhook_messages) <= 20 + len(parts)
+    assert stats.deferred >= 1, "more than 20 a minute must wait, not be dropped"
+    assert (stats.retried, stats.failed) == (0, 0), "a wait is not a failure"
+    assert len(fake.webhook_messages) == 20 and fake.count("/cgi-bin/webhook/send") == 20
+    clock.advance(seconds=61)
+    wecom.sender.drain()
+    texts = [m["text"]["content"] for m in fake.webhook_messages[len(parts) :]]
+    assert texts == [f"消息 {n}" for n in range(20)], "all of them, in order"
+    assert OutboxMessage.select().where(OutboxMessage.attempts != 1).count() == 0
 
 
 def test_app_chat_when_no_robot(tmp_path, db_url, db, fake, clock):
