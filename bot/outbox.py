@@ -9,7 +9,8 @@ delivered or too old to matter (`expires_at`, else OUTBOX_MAX_AGE_HOURS), then i
 `expired` and the admins are told once. While the platform fails every message (an outage) the
 channel is held and probed with one row at a time, so a long outage costs a request every few
 minutes, not one per row. A wait for the bot's own pacing (`Throttled`) is not a failure: the
-row goes back in line, uncounted, and later rows to the same people wait behind it.
+row goes back in line, uncounted, and later rows to the same people wait behind it. A flood of
+replies to one person is sent as one merged message (bot/flood.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 import peewee
 
 from bot.clock import Clock
+from bot.flood import Owed, merged_text
 from bot.render import Renderer
 from bot.transports.base import (
     Outgoing,
@@ -37,6 +39,9 @@ from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 log = logging.getLogger(__name__)
 
 NOTICE_PREFIX = "send-notice:"
+REPLY_PREFIX = "reply:"
+MERGED_LIMIT = 2048  # bytes: WeCom's limit for an app text message
+MERGE_SCAN = 1000  # replies to one person read at once for a merge
 FIRST_BACKOFF = 5.0  # seconds; doubles with each failure, up to the cap
 MIN_WAIT = timedelta(seconds=0.5)  # a put-back row is not claimed again sooner than this
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -45,6 +50,7 @@ POISON_PROBES = 3  # the same row failing every probe this often: perhaps it fai
 STATUS_LABELS = {
     "pending": "待发",
     "sending": "发送中",
+    "merged": "已合并待发",
     "sent": "已发送",
     "failed": "失败",
     "expired": "已过期",
@@ -157,6 +163,7 @@ class OutboxSender:
         batch: int = 20,
         backoff_cap_seconds: float = 600,
         max_age_hours: float = 24,
+        flood_replies: int = 0,
         admins: Callable[[], list[str]] = list,
         renderer: Renderer | None = None,
     ):
@@ -166,6 +173,8 @@ class OutboxSender:
         self.batch = batch
         self.backoff_cap = backoff_cap_seconds
         self.max_age = timedelta(hours=max_age_hours)
+        # More replies than this due to one person at once go out as one message; 0: never.
+        self.flood_replies = flood_replies
         self.wake = threading.Event()
         self.admins = admins
         self.renderer = renderer or Renderer(clock.tz)
@@ -176,6 +185,7 @@ class OutboxSender:
         self._untried: list[OutboxMessage] = []
         # channel -> what its outage answers so far say (none while it answers well).
         self._channels: dict[str, _ChannelState] = {}
+        self._recovered = False  # a send just ended an outage (see run_once)
         self._suspects: set[int] = set()  # rows seen failing on their own (see _note_outage)
         # (channel, recipient) -> until when rows to it wait behind a throttled one.
         self._waiting: dict[tuple[str, str], datetime] = {}
@@ -217,8 +227,11 @@ class OutboxSender:
 
     def run_once(self) -> SendStats:
         stats = SendStats()
+        self._recovered = False
         self._settle()
         self.expire(stats)
+        if self.flood_replies and "member" not in self._channels:  # merge while WeCom answers
+            self.merge_floods()
         rows = self.claim()
         for index, row in enumerate(rows):
             try:
@@ -226,6 +239,14 @@ class OutboxSender:
             except CONNECTION_ERRORS:
                 self._untried.extend(rows[index + 1 :])
                 raise
+            if self._recovered:
+                # The first message through after an outage: what waited behind it is claimed
+                # again at once, after floods of replies are merged, instead of one by one.
+                self._recovered = False
+                self._untried.extend(rows[index + 1 :])
+                stats.deferred += len(rows) - index - 1
+                self._settle()
+                break
         return stats
 
     def _settle(self) -> None:
@@ -287,12 +308,15 @@ class OutboxSender:
         if behind is not None:
             self._record(lambda: self._put_back(row, behind, stats))
             return
+        msg_type, content = row.msg_type, row.content
+        if msg_type == "merged":  # the replies of a flood, in one text (see merge_floods)
+            msg_type, content = "text", {"text": content["merged"]["text"]}
         message = Outgoing(
             id=row.id,
             channel=row.channel,
             recipients=_recipients(row),
-            msg_type=row.msg_type,
-            content=row.content,
+            msg_type=msg_type,
+            content=content,
         )
         try:
             delivered = self.transport.send(message)
@@ -317,6 +341,7 @@ class OutboxSender:
             self._suspects.add(state.checking)
         if state is not None and state.streak:
             log.info("outbox: %s channel answers again", row.channel)
+            self._recovered = True
         self._suspects.discard(row.id)
         self._record(lambda: self._record_sent(row, delivered, stats))
 
@@ -388,6 +413,9 @@ class OutboxSender:
                     "card": {**row.content["card"], "task_id": delivered.task_id},
                 }
         now = self.clock.now()
+        carried = _carried(row)
+        if carried:
+            result = {**(result or {}), "merged": len(carried)}
         with database.atomic():
             marked = self._mark(
                 row,
@@ -397,6 +425,8 @@ class OutboxSender:
                 result=result,
                 **changes,
             )
+            if marked and carried:
+                _settle_carried(carried, status="sent", sent_at=now)
             if marked and "content" in changes:
                 self._follow_task_id(row, old_task_id, delivered.task_id)
             if marked and last_error:
@@ -434,6 +464,7 @@ class OutboxSender:
             with database.atomic():
                 marked = self._mark(row, status="failed", last_error=error, failed_at=now)
                 if marked:
+                    _settle_carried(_carried(row), status="failed", last_error=error, failed_at=now)
                     self._tell_admins(
                         row,
                         "failed",
@@ -481,8 +512,8 @@ class OutboxSender:
     # ------------------------------------------------------------------ too old to matter
 
     def expire(self, stats: SendStats | None = None) -> int:
-        """Rows still unsent past their expiry are marked expired and the admins are told
-        once, in one notice for them all. Notices
+        """Rows still unsent past their expiry are marked expired (with the replies a merged
+        message carried) and the admins are told once, in one notice for them all. Notices
         to the admins expire without a notice of their own."""
         now = self.clock.now()
         too_old = (OutboxMessage.expires_at.is_null(False) & (OutboxMessage.expires_at <= now)) | (
@@ -504,13 +535,15 @@ class OutboxSender:
                 .execute()
             )
             rows.sort(key=lambda r: r.id)
+            for row in rows:
+                _settle_carried(_carried(row), status="expired", failed_at=now)
             told = [r for r in rows if not r.dedupe_key.startswith(NOTICE_PREFIX)]
             if told and self.admins():
                 text = self.renderer.snippet(
                     "outbox.j2",
                     "expired",
                     rows=[describe(r) for r in told[:8]],
-                    total=len(told),
+                    total=sum(1 + len(_carried(r)) for r in told),
                 )
                 key = f"{NOTICE_PREFIX}expired:{told[0].id}:{now:%Y%m%d%H%M%S%f}"
                 Outbox(self.clock).to_members(self.admins(), text, key)
@@ -519,6 +552,82 @@ class OutboxSender:
         if stats is not None:
             stats.expired += len(rows)
         return len(rows)
+
+    # ------------------------------------------------------------------ floods
+
+    def merge_floods(self) -> int:
+        """More than `flood_replies` replies due to one person at once: the oldest carries one
+        message that stands for them all (bot/flood.py); the others are marked `merged` and are
+        sent with it. Only replies never tried are merged: a row once tried must send the same
+        JSON again (WeCom's duplicate check), and the merged text is stored in the carrier
+        before it is sent, for the same reason. Returns how many rows were merged."""
+        now = self.clock.now()
+        due = (
+            (OutboxMessage.status == "pending")
+            & (OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now))
+            & (OutboxMessage.channel == "member")
+            & (OutboxMessage.msg_type == "text")
+            & (OutboxMessage.attempts == 0)
+            & OutboxMessage.dedupe_key.startswith(REPLY_PREFIX)
+            & ~OutboxMessage.recipient.contains("|")
+        )
+        floods = (
+            OutboxMessage.select(OutboxMessage.recipient)
+            .where(due)
+            .group_by(OutboxMessage.recipient)
+            .having(peewee.fn.COUNT(OutboxMessage.id) > self.flood_replies)
+            .tuples()
+        )
+        merged = 0
+        for (recipient,) in list(floods):
+            rows = list(
+                OutboxMessage.select()
+                .where(due & (OutboxMessage.recipient == recipient))
+                .order_by(OutboxMessage.id)
+                .limit(MERGE_SCAN)
+            )
+            asked = dict(
+                InboundMessage.select(InboundMessage.id, InboundMessage.text)
+                .where(InboundMessage.id.in_([r.inbound_id for r in rows if r.inbound_id]))
+                .tuples()
+            )
+            owed = [
+                Owed(r.id, r.content.get("text", ""), asked.get(r.inbound_id, ""), r.created_at)
+                for r in rows
+            ]
+            text = merged_text(owed, self._render_merged, MERGED_LIMIT)
+            carrier, others = rows[0], [r.id for r in rows[1:]]
+            try:
+                with database.atomic():
+                    taken = (
+                        OutboxMessage.update(
+                            msg_type="merged",
+                            content={**carrier.content, "merged": {"text": text, "rows": others}},
+                        )
+                        .where(
+                            (OutboxMessage.id == carrier.id)
+                            & (OutboxMessage.status == "pending")
+                            & (OutboxMessage.attempts == 0)
+                        )
+                        .execute()
+                    )
+                    count = (
+                        OutboxMessage.update(status="merged", result={"merged_into": carrier.id})
+                        .where(OutboxMessage.id.in_(others) & (OutboxMessage.status == "pending"))
+                        .execute()
+                    )
+                    if not taken or count != len(others):
+                        raise _Changed  # another sender took some: leave them all single
+            except _Changed:
+                continue
+            log.info(
+                "outbox: %s replies to %s merged into row %s", len(rows), recipient, carrier.id
+            )
+            merged += len(others)
+        return merged
+
+    def _render_merged(self, **context) -> str:
+        return self.renderer.snippet("outbox.j2", "merged_replies", **context)
 
     def loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds."""
@@ -557,9 +666,12 @@ class RowView:
 
 def describe(row: OutboxMessage, names: dict[str, str] | None = None) -> RowView:
     kind = next((label for prefix, label in KIND_LABELS if row.dedupe_key.startswith(prefix)), "")
+    carried = _carried(row)
+    if carried:
+        kind = f"合并回复（{len(carried) + 1} 条）"
     preview = " ".join((row.content.get("text") or "").split())
     preview = preview if len(preview) <= 14 else preview[:14] + "…"
-    if preview:
+    if preview and not carried:
         kind = f"{kind or '消息'}“{preview}”"
     return RowView(
         id=row.id,
@@ -603,6 +715,19 @@ def _wait_keys(row: OutboxMessage) -> list[tuple[str, str]]:
     return [("member", userid) for userid in _recipients(row)]
 
 
+def _carried(row: OutboxMessage) -> list[int]:
+    """The rows whose replies this row's merged message carries."""
+    return list((row.content.get("merged") or {}).get("rows") or [])
+
+
+def _settle_carried(ids: list[int], **values) -> None:
+    """The rows a merged message carried share its outcome (they keep their own content)."""
+    if ids:
+        OutboxMessage.update(**values).where(
+            OutboxMessage.id.in_(ids) & (OutboxMessage.status == "merged")
+        ).execute()
+
+
 @dataclass
 class _ChannelState:
     """A channel (members, the group) after outage answers: held until when, how many in a
@@ -613,6 +738,10 @@ class _ChannelState:
     probe_id: int | None = None
     probe_fails: int = 0
     checking: int | None = None
+
+
+class _Changed(Exception):
+    """Rows changed under a merge: roll it back."""
 
 
 def outbox_counts() -> dict[str, int]:

@@ -77,7 +77,8 @@ class OutboxMessage(BaseModel):
     recipient = peewee.CharField(max_length=1000, default="")  # "a|b" userids, or "" for group
     msg_type = peewee.CharField(max_length=16, default="text")  # text | markdown | card
     content = JSONField()
-    # pending | sending | sent | failed (permanent error) | expired (too old to matter)
+    # pending | sending | sent | failed (permanent error) | expired (too old to matter) |
+    # merged (carried by another row's message, see bot/outbox.py; sent when that one is)
     status = peewee.CharField(max_length=16, default="pending", index=True)
     attempts = peewee.IntegerField(default=0)
     lease_until = UTCDateTimeField(null=True)

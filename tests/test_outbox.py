@@ -364,3 +364,88 @@ def test_a_text_fallback_is_recorded_with_its_reason(db, clock):
         "fallback": "text",
         "reason": "企业微信错误 40058",
     }
+
+
+def _replies(clock, userid: str, texts: list[str]) -> None:
+    from models.messages import InboundMessage
+
+    outbox = Outbox(clock)
+    for n, text in enumerate(texts):
+        inbound = InboundMessage.create(
+            transport="test",
+            external_id=f"{userid}-{n}-{text}",
+            wecom_userid=userid,
+            text=f"问题{n}",
+            received_at=clock.now(),
+        )
+        outbox.to_members([userid], text, f"reply:{inbound.id}", inbound=inbound)
+
+
+def test_a_flood_of_replies_goes_as_one_message_and_every_row_is_recorded(db, clock):
+    _replies(clock, "li", [f"回复{n}" for n in range(12)])
+    _replies(clock, "wang", ["一", "二"])
+    transport = RecordingTransport()
+    stats = OutboxSender(transport, clock, flood_replies=5).drain()
+    assert stats.sent == 3 and stats.failed == 0
+    to_li = [m for m in transport.sent if m.recipients == ("li",)]
+    assert len(to_li) == 1 and to_li[0].msg_type == "text"
+    text = to_li[0].content["text"]
+    assert text.startswith("【合并回复】") and "连续发来 12 条消息" in text
+    assert all(f"回复{n}" in text for n in range(12)) and "“问题0”" in text
+    assert [m.content["text"] for m in transport.sent if m.recipients == ("wang",)] == ["一", "二"]
+    rows = list(OutboxMessage.select().where(OutboxMessage.recipient == "li"))
+    carrier, members = rows[0], rows[1:]
+    assert carrier.status == "sent" and carrier.result["merged"] == 11
+    assert carrier.content["text"] == "回复0" and carrier.content["merged"]["text"] == text
+    assert {r.status for r in members} == {"sent"}
+    assert {r.result["merged_into"] for r in members} == {carrier.id}
+    assert [r.content["text"] for r in members] == [f"回复{n}" for n in range(1, 12)]
+
+
+def test_a_merged_message_retried_is_the_same_message(db, clock):
+    """The merged text is stored before it is sent: a retry (after a timeout whose answer was
+    lost) sends the very same words, even if more replies arrived meanwhile."""
+    _replies(clock, "li", [f"回复{n}" for n in range(8)])
+    transport = RecordingTransport()
+    transport.failures = [TransientSendError("超时")]
+    sender = OutboxSender(transport, clock, flood_replies=5)
+    assert sender.run_once().retried == 1
+    first = OutboxMessage.get(OutboxMessage.msg_type == "merged").content["merged"]["text"]
+    _replies(clock, "li", [f"后来{n}" for n in range(8)])
+    clock.advance(seconds=6)
+    sender.drain()
+    to_li = [m.content["text"] for m in transport.sent]
+    assert to_li[0] == first and "后来" not in to_li[0]
+    assert len(to_li) == 2 and "后来0" in to_li[1], "the later ones merged on their own"
+
+
+def test_replies_already_tried_are_not_merged(db, clock):
+    _replies(clock, "li", ["第一"])
+    transport = RecordingTransport()
+    transport.failures = [TransientSendError("超时")]
+    sender = OutboxSender(transport, clock, flood_replies=5)
+    sender.run_once()
+    _replies(clock, "li", [f"回复{n}" for n in range(6)])
+    clock.advance(seconds=6)
+    sender.drain()
+    texts = [m.content["text"] for m in transport.sent]
+    assert texts[0] == "第一" and texts[1].startswith("【合并回复】") and len(texts) == 2
+
+
+def test_the_replies_a_merged_message_carried_share_its_failure_and_expiry(db, clock):
+    _replies(clock, "ghost", [f"回复{n}" for n in range(6)])
+    _replies(clock, "li", [f"回复{n}" for n in range(6)])
+    transport = RecordingTransport()
+    transport.failures = [PermanentSendError("81013 all recipients invalid")]
+    transport.failures += [TransientSendError("down")] * 1000
+    sender = OutboxSender(transport, clock, flood_replies=5, admins=lambda: ["boss"])
+    sender.run_once()
+    ghost = list(OutboxMessage.select().where(OutboxMessage.recipient == "ghost"))
+    assert {r.status for r in ghost} == {"failed"} and all("81013" in r.last_error for r in ghost)
+    assert len(notices()) == 1, "one notice for the message that failed, not six"
+    clock.advance(hours=25)
+    sender.run_once()
+    li = list(OutboxMessage.select().where(OutboxMessage.recipient == "li"))
+    assert {r.status for r in li} == {"expired"}
+    expired_notice = notices()[-1].content["text"]
+    assert "6 条消息过了有效期" in expired_notice and "合并回复（6 条）" in expired_notice

@@ -1,7 +1,7 @@
 """Nothing lost when WeCom misbehaves, against the fake WeCom over real HTTP: a long outage is
 probed, not stormed, and recovers within minutes; the bot's own pacing is a wait, not a failure;
-WeCom's silent per-member drop never happens. The clocks are fake (the bot's, the transport's
-windows and the fake's)."""
+a flood of replies to one person goes out as one message; WeCom's silent per-member drop never
+happens. The clocks are fake (the bot's, the transport's windows and the fake's)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from fakes.wecom_server import Fault
+from helpers import ChatDriver
 from wecom_setup import paced_by, wecom_config
 
 from bot.outbox import Outbox
@@ -80,4 +81,59 @@ def test_a_wait_for_wecoms_rate_is_not_a_failure_and_nothing_overtakes(wecom, fa
     assert "\n".join(to_li[29:-1]) == f"{block}\n{block}\n{block}" and to_li[-1] == "最后一条"
     rows = list(OutboxMessage.select())
     assert {r.status for r in rows} == {"sent"} and {r.attempts for r in rows} == {1}
+    assert notices() == 0 and fake.dropped == []
+
+
+def test_four_hundred_replies_to_one_person_are_few_messages_nothing_failed(wecom, fake, clock):
+    """The case of issue 12: 400 replies owed to one liaison used to be 250 failures and 250
+    notices to the admins. Now: the first 30 go out, the rest wait for room and go as one."""
+    bot = ChatDriver(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    clock.advance(minutes=5)
+    before = len(fake.messages)
+    for n in range(400):  # a message every 0.1 s, the sender running after each
+        bot.say("li", f"任务 T{n % 22 + 1}")
+        wecom.sender.drain()
+        clock.advance(seconds=0.1)
+    for _ in range(10):
+        clock.advance(seconds=30)
+        wecom.sender.drain()
+    sent = fake.messages[before:]
+    assert 30 <= len(sent) <= 35, len(sent)
+    assert fake.dropped == [], "never more than WeCom takes in a minute"
+    replies = OutboxMessage.select().where(OutboxMessage.dedupe_key.startswith("reply:"))
+    assert replies.count() == 401 and {r.status for r in replies} == {"sent"}
+    assert notices() == 0
+    merged = [m["text"]["content"] for m in sent if m["text"]["content"].startswith("【合并回复】")]
+    assert len(merged) >= 1 and all(len(m.encode()) <= 2048 for m in merged)
+    assert "连续发来" in merged[0] and "另有" in merged[0]
+    carriers = [r for r in replies if r.msg_type == "merged"]
+    members = [r for r in replies if (r.result or {}).get("merged_into")]
+    assert len(members) + len(carriers) + 30 == 401 - 1  # the welcome of 绑定 is not a reply
+    assert {m.result["merged_into"] for m in members} == {c.id for c in carriers}
+    assert sum(c.result["merged"] for c in carriers) == len(members)
+    assert all(m.content["text"] for m in members), "each row stays as the record"
+
+
+def test_a_backlog_after_an_outage_is_answered_in_one_message(wecom, fake, clock):
+    bot = ChatDriver(wecom)
+    bot.bind("li", "市监局")
+    wecom.sender.drain()
+    wecom.client.token()
+    fake.fail(SEND, *[Fault.drop()] * 500)
+    for n in range(40):
+        bot.say("li", "你好" if n % 2 else "在吗")
+        wecom.sender.drain()
+        clock.advance(seconds=20)
+    fake.clear_faults(SEND)
+    before = len(fake.messages)
+    for _ in range(40):
+        clock.advance(seconds=30)
+        wecom.sender.drain()
+    sent = [m["text"]["content"] for m in fake.messages[before:]]
+    merged = [t for t in sent if t.startswith("【合并回复】")]
+    assert len(merged) == 1 and len(sent) <= 5, sent
+    assert "（相同）" in merged[0] and "“你好”" in merged[0]
+    assert {r.status for r in OutboxMessage.select()} == {"sent"}
     assert notices() == 0 and fake.dropped == []
