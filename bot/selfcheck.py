@@ -141,7 +141,7 @@ def _last_callback(now: datetime) -> Check:
             "EncodingAESKey，保存时企业微信会校验；然后在企业微信里给应用发一条消息",
         )
     ago = now - last.received_at
-    return Check("接收消息", OK, f"最近一次回调在 {_ago(ago)}前")
+    return Check("接收消息", OK, f"最近一次回调在 {duration_text(ago)}前")
 
 
 def _group(config: Config) -> Check:
@@ -187,13 +187,14 @@ def _outbox(now: datetime) -> Check:
             "发件箱",
             FAIL,
             f"近 7 天有 {counts}，待发 {backlog} 条；最近的错误：{last.last_error[:120]}",
-            "按错误提示处理（常见：可信IP、收件人不在可见范围）",
+            "按错误提示处理（常见：可信IP、收件人不在可见范围），然后发送“发件箱”查看编号，"
+            "“重发 编号”或“重发 全部”重新发送",
         )
     if oldest is not None and now - oldest.created_at > timedelta(minutes=10):
         return Check(
             "发件箱",
             WARN,
-            f"待发 {backlog} 条，最早的已等待 {_ago(now - oldest.created_at)}："
+            f"待发 {backlog} 条，最早的已等待 {duration_text(now - oldest.created_at)}："
             f"{oldest.last_error[:120]}",
             "检查与企业微信的连接；消息会自动重试，超过 OUTBOX_MAX_AGE_HOURS 仍未送达的作废并通知管理员",
         )
@@ -237,7 +238,7 @@ def _calendar(today: date) -> Check:
     return Check("节假日日历", OK, f"已包含 {today.year} 年的节假日和调休")
 
 
-def _ago(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 120:
         return f"{max(seconds, 0)} 秒"

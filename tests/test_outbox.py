@@ -111,7 +111,7 @@ def test_a_row_too_old_to_matter_expires_and_the_admins_are_told_once(db, clock)
     assert notice.recipient == "boss"
     text = notice.content["text"]
     assert "2 条消息过了有效期仍未能送达" in text and f"#{rows['k1'].id}" in text
-    assert "→ a" in text and "→ b" in text
+    assert "→ a" in text and "→ b" in text and "重发" in text
     clock.advance(days=3)  # the notice itself cannot be sent either, and expires: no loop
     for _ in range(3):
         sender.run_once()

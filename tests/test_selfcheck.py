@@ -27,7 +27,9 @@ def test_an_admin_from_the_settings_or_a_binding_is_enough(tmp_path, db_url, db,
     assert _admin_check(bound_only).level == OK and "wang" in _admin_check(bound_only).detail
 
 
-def test_expired_messages_fail_the_outbox_check(tmp_path, db_url, db, clock, bot):
+def test_expired_messages_fail_the_outbox_check_and_resending_clears_it(
+    tmp_path, db_url, db, clock, bot
+):
     from bot.outbox import Outbox
     from bot.transports.base import TransientSendError
 
@@ -45,4 +47,8 @@ def test_expired_messages_fail_the_outbox_check(tmp_path, db_url, db, clock, bot
     bot.deliver()
     check = outbox_check()
     assert check.level == FAIL and "1 条过期未能送达" in check.detail
-    assert "过期" in check.detail
+    assert "重发 全部" in check.advice
+    bot.transport.failures = []
+    bot.say("boss", "重发 全部")
+    bot.deliver()
+    assert outbox_check().level == OK

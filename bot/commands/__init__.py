@@ -7,7 +7,17 @@ import importlib
 
 from bot.commands.registry import REGISTRY
 
-_MODULES = ("member", "evidence", "leader", "people", "deadlines", "scoring", "nudge", "office")
+_MODULES = (
+    "member",
+    "evidence",
+    "leader",
+    "people",
+    "deadlines",
+    "scoring",
+    "nudge",
+    "office",
+    "sending",
+)
 for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
