@@ -48,6 +48,7 @@ def queue_card(
     dedupe_key: str,
     buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
     subject: str = "",
+    expires_at: datetime | None = None,
 ) -> bool:
     """Queue one button card (with its text fallback) to one person, and remember it.
     `subject`: what a click acts on, when not the rows' codes (a review: the assignment id)."""
@@ -64,7 +65,12 @@ def queue_card(
         ],
     }
     queued = outbox.queue(
-        "member", [userid], {"text": text, "card": card}, dedupe_key, msg_type="card"
+        "member",
+        [userid],
+        {"text": text, "card": card},
+        dedupe_key,
+        msg_type="card",
+        expires_at=expires_at,
     )
     if queued:
         row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])

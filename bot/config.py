@@ -62,6 +62,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "previous",
         "定期报送的日子不是工作日时：previous=提前到前一个工作日，next=顺延到下一个工作日，keep=不变",
     ),
+    "OUTBOX_MAX_AGE_HOURS": (
+        "24",
+        "企业微信持续无法送达时，消息最多保留重试多少小时，之后作废并通知管理员"
+        "（提醒只当天有效，周报只本周有效）",
+    ),
     "WECOM_CORP_ID": ("", "企业ID（我的企业 → 企业信息）"),
     "WECOM_AGENT_ID": ("", "自建应用的 AgentId"),
     "WECOM_SECRET": ("", "自建应用的 Secret"),
@@ -119,6 +124,7 @@ class Config:
     node_remind_days_before: tuple[int, ...] = (3, 1)
     review_kinds: frozenset[str] = frozenset({"plan", "assigned", "milestone"})
     recurring_day_off: str = "previous"
+    outbox_max_age_hours: int = 24
     wecom_corp_id: str = ""
     wecom_agent_id: int | None = None
     wecom_secret: str = field(default="", repr=False)
@@ -268,6 +274,9 @@ class Config:
             problems.append(
                 f"RECURRING_DAY_OFF={raw['RECURRING_DAY_OFF']!r} 只能是 previous、next 或 keep"
             )
+        max_age = _parse_int(
+            raw["OUTBOX_MAX_AGE_HOURS"], "OUTBOX_MAX_AGE_HOURS", 1, 30 * 24, problems
+        )
 
         if problems:
             raise ConfigError(problems)
@@ -290,6 +299,7 @@ class Config:
             quiet_start=quiet_start,
             quiet_end=quiet_end,
             digest_at=digest_at,
+            outbox_max_age_hours=max_age,
             wecom_corp_id=raw["WECOM_CORP_ID"],
             wecom_agent_id=agent_id,
             wecom_secret=raw["WECOM_SECRET"],

@@ -182,7 +182,7 @@ def _last_callback(now: datetime) -> Check:
             "EncodingAESKey，保存时企业微信会校验；然后在企业微信里给应用发一条消息",
         )
     ago = now - last.received_at
-    return Check("接收消息", OK, f"最近一次回调在 {_ago(ago)}前")
+    return Check("接收消息", OK, f"最近一次回调在 {duration_text(ago)}前")
 
 
 def _group(config: Config) -> Check:
@@ -201,36 +201,45 @@ def _group(config: Config) -> Check:
 def _outbox(now: datetime) -> Check:
     pending = OutboxMessage.select().where(OutboxMessage.status.in_(("pending", "sending")))
     oldest = pending.order_by(OutboxMessage.id).first()
-    failed = (
-        OutboxMessage.select()
-        .where(
-            (OutboxMessage.status == "failed")
-            & (OutboxMessage.created_at >= now - timedelta(days=7))
-        )
-        .count()
+    since = now - timedelta(days=7)
+    recent = (OutboxMessage.failed_at.is_null(False) & (OutboxMessage.failed_at >= since)) | (
+        OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
+    )
+    given_up = dict(
+        OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
+        .where(OutboxMessage.status.in_(("failed", "expired")) & recent)
+        .group_by(OutboxMessage.status)
+        .tuples()
     )
     backlog = pending.count()
-    if failed:
+    if given_up:
         last = (
             OutboxMessage.select()
-            .where(OutboxMessage.status == "failed")
+            .where(OutboxMessage.status.in_(("failed", "expired")))
             .order_by(OutboxMessage.id.desc())
             .first()
+        )
+        counts = "、".join(
+            f"{n} 条{label}"
+            for status, label in (("failed", "发送失败"), ("expired", "过期未能送达"))
+            if (n := given_up.get(status))
         )
         return Check(
             "发件箱",
             FAIL,
-            f"近 7 天有 {failed} 条消息发送失败，待发 {backlog} 条；最近的错误：{last.last_error[:120]}",
-            "按错误提示处理（常见：可信IP、收件人不在可见范围）",
+            f"近 7 天有 {counts}，待发 {backlog} 条；最近的错误：{last.last_error[:120]}",
+            "按错误提示处理（常见：可信IP、收件人不在可见范围），然后发送“发件箱”查看编号，"
+            "“重发 编号”或“重发 全部”重新发送",
         )
     if oldest is not None and now - oldest.created_at > timedelta(minutes=10):
         return Check(
             "发件箱",
             WARN,
-            f"待发 {backlog} 条，最早的已等待 {_ago(now - oldest.created_at)}：{oldest.last_error[:120]}",
-            "检查与企业微信的连接；消息会自动重试",
+            f"待发 {backlog} 条，最早的已等待 {duration_text(now - oldest.created_at)}："
+            f"{oldest.last_error[:120]}",
+            "检查与企业微信的连接；消息会自动重试，超过 OUTBOX_MAX_AGE_HOURS 仍未送达的作废并通知管理员",
         )
-    return Check("发件箱", OK, f"待发 {backlog} 条，近 7 天无失败")
+    return Check("发件箱", OK, f"待发 {backlog} 条，近 7 天无失败或过期")
 
 
 def _downloads() -> Check:
@@ -275,7 +284,7 @@ def _calendar(today: date) -> Check:
     return Check("节假日日历", OK, f"已包含 {today.year} 年的节假日和调休")
 
 
-def _ago(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 120:
         return f"{max(seconds, 0)} 秒"

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.downloads import Downloader
 from bot.evidence import EvidenceStore
+from bot.flood import FLOOD_REPLIES
 from bot.outbox import OutboxSender
 from bot.pipeline import Pipeline
 from bot.render import Renderer
@@ -88,6 +89,7 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
     renderer = Renderer(config.timezone)
     evidence = EvidenceStore(config.data_dir / "evidence", config.evidence_max_bytes)
     client = media = None
+    flood_replies = 0  # the sandbox has no rate limit, and its page shows every reply
     if transport is None and config.wecom_enabled:
         from bot.transports.wecom.client import WeComClient
         from bot.transports.wecom.media import WeComMedia
@@ -96,11 +98,19 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
         client = WeComClient(config, clock)
         transport = WeComTransport(config, client)
         media = WeComMedia(client, evidence)
+        flood_replies = FLOOD_REPLIES
     elif transport is None:
         from bot.transports.sandbox import SandboxTransport
 
         transport = SandboxTransport()
-    sender = OutboxSender(transport, clock, admins=lambda: admin_userids(config.admins))
+    sender = OutboxSender(
+        transport,
+        clock,
+        max_age_hours=config.outbox_max_age_hours,
+        flood_replies=flood_replies,
+        admins=lambda: admin_userids(config.admins),
+        renderer=renderer,
+    )
     downloads = threading.Event()
     pipeline = Pipeline(
         config,

@@ -250,10 +250,10 @@ def create_app(services: Services) -> Flask:
         if not (after_out.isdigit() and after_in.isdigit()):
             return _bad("after_out 和 after_in 应为整数。")
         labels = {m["userid"]: m["label"] for m in _members()}
-        # Rows are shown once final (sent or failed). A row still pending or sending holds the
+        # Rows are shown once final (sent, failed or expired). A row still pending or sending holds the
         # cursor back, so a message sent after a later one (a retry) is not skipped; the page
         # drops ids it has already shown.
-        final = OutboxMessage.status.in_(("sent", "failed"))
+        final = OutboxMessage.status.in_(("sent", "failed", "expired"))
         out_rows = list(
             OutboxMessage.select()
             .where(final & (OutboxMessage.id > int(after_out)))
@@ -293,7 +293,7 @@ def create_app(services: Services) -> Flask:
                 "labels": [labels.get(r, r) for r in row.recipient.split("|") if r],
                 "msg_type": row.msg_type,
                 "text": row.content.get("text", ""),
-                "failed": row.status == "failed",
+                "failed": row.status in ("failed", "expired"),
                 "image": row.content.get("png_b64", ""),
                 "file_url": _file_url(row.content),
                 "file_name": (row.content.get("file") or {}).get("name", ""),

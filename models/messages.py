@@ -77,6 +77,8 @@ class OutboxMessage(BaseModel):
     recipient = peewee.CharField(max_length=1000, default="")  # "a|b" userids, or "" for group
     msg_type = peewee.CharField(max_length=16, default="text")  # text | markdown | card
     content = JSONField()
+    # pending | sending | sent | failed (permanent error) | expired (too old to matter) |
+    # merged (carried by another row's message, see bot/outbox.py; sent when that one is)
     status = peewee.CharField(max_length=16, default="pending", index=True)
     attempts = peewee.IntegerField(default=0)
     lease_until = UTCDateTimeField(null=True)
@@ -86,6 +88,10 @@ class OutboxMessage(BaseModel):
     sent_at = UTCDateTimeField(null=True)
     inbound = peewee.ForeignKeyField(InboundMessage, null=True, on_delete="SET NULL")
     result = JSONField(null=True)  # what the platform answered: msgid, invalid recipients…
+    # Not worth sending after this (a reminder after its day); None: OUTBOX_MAX_AGE_HOURS after
+    # created_at. A row still unsent then is marked expired and the admins are told.
+    expires_at = UTCDateTimeField(null=True)
+    failed_at = UTCDateTimeField(null=True)  # when it was marked failed or expired
 
 
 class KeyValue(BaseModel):

@@ -9,7 +9,7 @@ import base64
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import peewee
@@ -33,6 +33,13 @@ from reminders.scoring import Scorecard
 def week_of(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def digest_expiry(day: date, config: Config) -> datetime:
+    """A week's digest is worth sending during its week only: one still unsent at midnight
+    between Sunday and Monday expires (the admins are told; 重发 can still send it)."""
+    monday = day + timedelta(days=7 - day.weekday())
+    return datetime.combine(monday, time(0), config.timezone)
 
 
 @dataclass
@@ -370,7 +377,8 @@ def publish(now, config, cal, outbox: Outbox, renderer: Renderer, *, by: str = "
             DigestSnapshot.create(
                 week=week, data=data, markdown=markdown, created_at=now, published_by=by
             )
-            outbox.to_group(markdown, f"digest:{week}")
+            expires = digest_expiry(today, config)
+            outbox.to_group(markdown, f"digest:{week}", expires_at=expires)
             outbox.queue(
                 "group",
                 [],
@@ -381,6 +389,7 @@ def publish(now, config, cal, outbox: Outbox, renderer: Renderer, *, by: str = "
                 },
                 f"digest-chart:{week}",
                 msg_type="image",
+                expires_at=expires,
             )
     except peewee.IntegrityError:  # another process published it a moment ago
         return DigestResult(week, False, "本周已发布")

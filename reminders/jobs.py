@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from bot.cards import queue_card, task_id_for
@@ -135,6 +135,16 @@ class Entry:
     at_stake: Decimal
 
 
+def reminder_expiry(now: datetime, config: Config) -> datetime:
+    """A reminder is worth sending on its day only, and not in that evening's quiet hours: one
+    still unsent when they begin (21:00 by default), or at midnight at the latest, expires
+    (the admins are told). The ladder's next step goes out on its own day as usual."""
+    local = now.astimezone(config.timezone)
+    quiet = datetime.combine(local.date(), config.quiet_start, config.timezone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), config.timezone)
+    return quiet if local < quiet else midnight
+
+
 def ladder_settings(config: Config) -> LadderSettings:
     return LadderSettings(tuple(config.remind_days_before), config.escalate_after)
 
@@ -223,11 +233,12 @@ def reminder_round(
     if not entries:
         return result
     audience = _audience(entries)
+    expires = reminder_expiry(now, config)
     sent: dict[tuple[int, str], set[str]] = defaultdict(set)
     with database.atomic():
         for (member, template, unit), mine in audience.items():
             mine.sort(key=_order)
-            _send(outbox, renderer, now, today, member, unit, mine, template, result)
+            _send(outbox, renderer, now, today, member, unit, mine, template, result, expires)
             for entry in mine:
                 sent[(entry.assignment.id, entry.due.step)].add(member.wecom_userid)
         for entry in entries:
@@ -337,7 +348,7 @@ def _people(unit_ids: list[int]) -> tuple[dict[int, list[Member]], dict[int, lis
     return liaisons, heads
 
 
-def _send(outbox, renderer, now, today, member, unit, entries, template, result) -> None:
+def _send(outbox, renderer, now, today, member, unit, entries, template, result, expires) -> None:
     text = renderer.render(template, unit=unit, today=today, entries=entries, member=member)
     fingerprint = hashlib.sha1(
         ",".join(f"{e.assignment.id}:{e.due.step}" for e in entries).encode()
@@ -360,9 +371,10 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result)
             text=text,
             task_id=task_id_for("remind", today.isoformat(), member.id, fingerprint),
             dedupe_key=key,
+            expires_at=expires,
         )
     else:
-        queued = outbox.to_members([member.wecom_userid], text, key)
+        queued = outbox.to_members([member.wecom_userid], text, key, expires_at=expires)
     if queued:
         result.messages += 1
         result.recipients.add(member.wecom_userid)

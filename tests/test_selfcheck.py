@@ -44,3 +44,30 @@ def test_a_file_being_fetched_is_not_a_download_problem(tmp_path, db_url, db, cl
     assert downloads().level == OK
     MediaDownload.update(attempts=1, last_error="HTTP 502").execute()
     assert downloads().level != OK and "1 个文件等待重试" in downloads().detail
+
+
+def test_expired_messages_fail_the_outbox_check_and_resending_clears_it(
+    tmp_path, db_url, db, clock, bot
+):
+    from bot.outbox import Outbox
+    from bot.transports.base import TransientSendError
+
+    config = make_config(tmp_path, db_url)
+
+    def outbox_check():
+        return next(c for c in run_checks(config, clock.now(), None) if c.name == "发件箱")
+
+    Outbox(clock).to_members(["li"], "请报告进度", "k")
+    bot.transport.failures = [TransientSendError("无法连接企业微信")] * 1000
+    bot.deliver()
+    clock.advance(hours=1)
+    assert outbox_check().level == "warn" and "OUTBOX_MAX_AGE_HOURS" in outbox_check().advice
+    clock.advance(hours=24)
+    bot.deliver()
+    check = outbox_check()
+    assert check.level == FAIL and "1 条过期未能送达" in check.detail
+    assert "重发 全部" in check.advice
+    bot.transport.failures = []
+    bot.say("boss", "重发 全部")
+    bot.deliver()
+    assert outbox_check().level == OK

@@ -18,6 +18,7 @@ _MODULES = (
     "scoring",
     "nudge",
     "office",
+    "sending",
 )
 for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")

@@ -37,17 +37,31 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Worth retrying later (network, busy, 5xx, rate limit)."""
+    """Worth retrying later (network, busy, 5xx, rate limit). `outage`: the platform fails every
+    message now, not just this one (the sender then holds the channel and probes with one)."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, *, outage: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.outage = outage
 
 
 class PermanentSendError(SendError):
     """Will never succeed (invalid recipients, no permission): recorded, not retried."""
 
     permanent = True
+
+
+class Throttled(Exception):
+    """Not sent, and nothing went wrong: the bot's own pacing (WeCom drops what exceeds 30
+    messages a minute per member, 20 per group robot) says wait `retry_after` seconds. The sender
+    puts the row back in line without counting an attempt, and later rows to the same recipients
+    wait behind it, so they keep their order."""
+
+    def __init__(self, reason: str, retry_after: float):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 class Transport(Protocol):

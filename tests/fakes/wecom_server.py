@@ -3,8 +3,9 @@
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
 webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
 records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
-answers, dropped connections, slow answers, media that trickles). See /work/shared/docs/wecom.md for the real
-behaviour it imitates.
+answers, dropped connections, slow answers, media that trickles). Like WeCom, it silently drops
+what a member would receive beyond 30 messages a minute or 1000 an hour (`dropped`). See
+/work/shared/docs/wecom.md for the real behaviour it imitates.
 
 Usage::
 
@@ -43,6 +44,8 @@ WEBHOOK_TEXT_LIMIT = 2048
 WEBHOOK_MARKDOWN_LIMIT = 4096
 DUPLICATE_CHECK_DEFAULT = 1800  # seconds, message/send's duplicate_check_interval
 DUPLICATE_CHECK_MAX = 4 * 3600
+MEMBER_PER_MINUTE = 30  # message/send to one member: the excess is dropped silently
+MEMBER_PER_HOUR = 1000
 
 ERRMSG = {
     -1: "system busy",
@@ -318,6 +321,11 @@ class FakeWeCom:
         # once): the same request JSON again within its duplicate_check_interval, by self.clock
         self.duplicates_absorbed: list[dict] = []
         self._recent_sends: dict[str, float] = {}  # canonical request JSON -> delivered at
+        # (userid, payload) of message/send that WeCom took (errcode 0) but did not deliver to
+        # that member: more than 30 in a minute or 1000 in an hour for them, by self.clock.
+        # A payload dropped for every recipient is not in self.messages.
+        self.dropped: list[tuple[str, dict]] = []
+        self._member_times: dict[str, deque[float]] = {}
         self.agent_name = "示范区创建督办"
         self.appchat_messages: list[dict] = []
         self.webhook_messages: list[dict] = []
@@ -426,6 +434,11 @@ class FakeWeCom:
         """Queue faults for the next calls to `path` (e.g. "/cgi-bin/message/send"), in order."""
         with self.lock:
             self._faults.setdefault(path, deque()).extend(faults)
+
+    def clear_faults(self, path: str) -> None:
+        """Forget the faults still queued for `path` (an outage that ends)."""
+        with self.lock:
+            self._faults.pop(path, None)
 
     def pending_faults(self, path: str) -> int:
         with self.lock:
@@ -666,7 +679,10 @@ class FakeWeCom:
         # Only a delivered message starts a duplicate window: a refused one was never sent.
         if duplicate_key is not None:
             self._recent_sends[duplicate_key] = self.clock()
-        self.messages.append(payload)
+        paced = [u for u in users if u not in invalid]
+        reached = self._pace_members(paced, payload)
+        if reached or not paced or has_other:
+            self.messages.append(payload)
         reply: dict[str, Any] = {
             "errcode": 0,
             "errmsg": "ok",
@@ -680,6 +696,23 @@ class FakeWeCom:
             self._response_codes[code] = self.clock()
             reply["response_code"] = code
         return reply
+
+    def _pace_members(self, users: list[str], payload: dict) -> list[str]:
+        """WeCom's per-member limits: the members this message reaches; the others are dropped
+        silently (recorded in self.dropped)."""
+        now = self.clock()
+        reached = []
+        for user in users:
+            times = self._member_times.setdefault(user, deque())
+            while times and now - times[0] >= 3600:
+                times.popleft()
+            last_minute = sum(1 for t in times if now - t < 60)
+            if last_minute >= MEMBER_PER_MINUTE or len(times) >= MEMBER_PER_HOUR:
+                self.dropped.append((user, payload))
+                continue
+            times.append(now)
+            reached.append(user)
+        return reached
 
     def _agent_get(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
         if not query.get("agentid", "").isdigit():

@@ -208,6 +208,39 @@ def test_webhook_window_moves_with_the_clock():
         assert post() == 0
 
 
+def test_more_than_30_a_minute_to_one_member_are_dropped_silently(wecom, http):
+    """WeCom answers errcode 0 and does not deliver: the fake records the drop."""
+    now = [1000.0]
+    wecom.clock = lambda: now[0]
+    token = token_of(http, wecom)
+    answers = [send_text(http, wecom, token, "u1", f"第{n}条").json() for n in range(31)]
+    assert all(a["errcode"] == 0 and a["msgid"] for a in answers)
+    assert len(wecom.messages) == 30
+    assert [(user, p["text"]["content"]) for user, p in wecom.dropped] == [("u1", "第30条")]
+    both = send_text(http, wecom, token, "u1|u2", "两人").json()
+    assert both["errcode"] == 0
+    assert wecom.messages[-1]["text"]["content"] == "两人", "u2 still gets it"
+    assert [user for user, _ in wecom.dropped] == ["u1", "u1"]
+    now[0] += 60
+    assert send_text(http, wecom, token, "u1", "一分钟后").json()["errcode"] == 0
+    assert wecom.messages[-1]["text"]["content"] == "一分钟后"
+    assert len(wecom.dropped) == 2
+
+
+def test_more_than_1000_an_hour_to_one_member_are_dropped(wecom, http):
+    now = [1000.0]
+    wecom.clock = lambda: now[0]
+    token = token_of(http, wecom)
+    for _ in range(34):  # 30 a minute, within the minute limit, 1020 in 34 minutes
+        for _ in range(30):
+            send_text(http, wecom, token, "u1", "x")
+        now[0] += 60
+    assert len(wecom.messages) == 1000 and len(wecom.dropped) == 20
+    now[0] += 3600
+    send_text(http, wecom, token, "u1", "一小时后")
+    assert wecom.messages[-1]["text"]["content"] == "一小时后"
+
+
 def test_update_template_card_once_then_40079(wecom, http):
     token = token_of(http, wecom)
     card = {

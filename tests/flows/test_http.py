@@ -160,6 +160,23 @@ def test_feed_does_not_skip_a_message_sent_after_a_later_one(tmp_path, db, clock
     assert page["out_cursor"] == 2
 
 
+def test_an_expired_row_is_final_for_the_feed(tmp_path, db, clock):
+    """A row too old to send is shown as not delivered and does not hold the cursor back."""
+    from bot.outbox import Outbox
+
+    Outbox(clock).to_members(["a"], "too late", "k1", expires_at=clock.now())
+    Outbox(clock).to_members(["a"], "in time", "k2")
+    services = build_services(make_config(tmp_path), clock, SandboxTransport())
+    stats = services.sender.run_once()
+    assert (stats.expired, stats.sent) == (1, 2)  # and the admins' notice
+    client = create_app(services).test_client()
+    headers = {"X-Sandbox-Token": page_token(client.get("/sandbox").get_data(as_text=True))}
+    page = client.get("/sandbox/api/feed?after_out=0&after_in=0", headers=headers).get_json()
+    shown = [(m["text"][:10], m["failed"]) for m in page["outgoing"]]
+    assert shown == [("too late", True), ("in time", False), ("【发送异常】1 条消", False)]
+    assert page["out_cursor"] == 3
+
+
 @pytest.mark.parametrize(
     "payload",
     [

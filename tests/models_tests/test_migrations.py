@@ -63,7 +63,7 @@ def test_a_database_filled_under_the_previous_schema_is_carried_forward(empty_db
         "requested_deadline, reason, status, decided_by, decision_note, created_at) VALUES "
         "(1, 'li', '2026-12-31', '2027-01-15', '等文件', 'pending', '', '', "
         "'2026-11-03 00:00:00')")  # fmt: skip
-    assert migrate(empty_db) == ["v0006_duban_cycle"]
+    assert migrate(empty_db)[0] == "v0006_duban_cycle"
     share = Assignment.get()
     assert (share.kind, share.slot, share.status, share.progress) == ("share", "share", "open", 60)
     assert share.deadline == date(2026, 12, 31) and share.role == "lead"

@@ -9,8 +9,8 @@ from datetime import date, datetime
 import pytest
 from conftest import TZ
 
-from bot.clock import FakeClock
 from bot.outbox import Outbox
+from models.messages import OutboxMessage
 from models.plan import Item
 from models.schedule import DigestSnapshot
 from reminders import digest
@@ -18,8 +18,11 @@ from reminders.calendar import WorkCalendar
 
 
 def publish_at(bot, when: datetime):
-    clock = FakeClock(when)
+    """Publish as the scheduler would at `when`; the sender delivers at that moment too (a
+    digest unsent after its week expires)."""
     s = bot.services
+    clock = s.clock
+    clock.set(when)
     result = digest.publish_if_due(
         clock.now(), s.config, WorkCalendar.from_database(), Outbox(clock), s.renderer
     )
@@ -152,3 +155,30 @@ def test_calendar_warning_names_the_year(scored):
     )
     assert data["calendar_warning"] is None, "not yet 60 days before the year ends"
     assert date(2026, 12, 31).toordinal() - date(2026, 11, 2).toordinal() == 59
+
+
+def test_a_digest_unsent_in_its_week_expires_and_the_admins_hear_once(scored):
+    from bot.transports.base import TransientSendError
+
+    transport = scored.services.transport
+    transport.failures = [TransientSendError("群机器人无法连接")] * 10_000
+    result, sent = publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    assert result.published and sent == []
+    rows = list(OutboxMessage.select().where(OutboxMessage.channel == "group"))
+    assert {r.expires_at for r in rows} == {datetime(2026, 10, 19, 0, 0, tzinfo=TZ)}
+    clock = scored.services.clock
+    clock.set(datetime(2026, 10, 18, 23, 59, tzinfo=TZ))  # Sunday night: still worth it
+    scored.deliver()
+    assert {r.status for r in OutboxMessage.select().where(OutboxMessage.channel == "group")} == {
+        "pending"
+    }
+    clock.set(datetime(2026, 10, 19, 0, 0, tzinfo=TZ))
+    scored.deliver()
+    assert {r.status for r in OutboxMessage.select().where(OutboxMessage.channel == "group")} == {
+        "expired"
+    }
+    transport.failures = []
+    clock.advance(minutes=1)
+    told = [m.content["text"] for m in scored.deliver() if m.recipients == ("boss",)]
+    assert len(told) == 1 and "2 条消息过了有效期" in told[0]
+    assert "周报" in told[0] and "周报得分图" in told[0] and "领导小组群" in told[0]

@@ -28,8 +28,10 @@ def campaign(bot, clock):
 
 
 def run_day(bot, day: date, hour: int = 9):
-    clock = FakeClock(datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ))
+    """The round at `day`, `hour`; the sender delivers at that moment too."""
     services = bot.services
+    clock = services.clock
+    clock.set(datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ))
     result = reminder_round(
         clock.now(), services.config, WorkCalendar.from_database(), Outbox(clock), services.renderer
     )
@@ -165,3 +167,51 @@ def test_january_2027_falls_back_to_weekdays(bot, clock):
     _, sent = run_day(bot, date(2027, 1, 9))  # Saturday
     assert sent == []
     assert OutboxMessage.select().count() > 0
+
+
+def test_a_reminder_unsent_by_the_evening_expires_and_the_admins_hear_once(campaign):
+    """A reminder matters on its day: one WeCom could not take before the quiet hours begin
+    (21:00) expires, and the office is told; the next step of the ladder comes on its day."""
+    from bot.transports.base import TransientSendError
+
+    transport = campaign.services.transport
+    transport.failures = [TransientSendError("无法连接企业微信")] * 10_000
+    result, sent = run_day(campaign, date(2026, 9, 22))
+    assert result.items == 1 and sent == []
+    (row,) = OutboxMessage.select().where(OutboxMessage.dedupe_key.startswith("remind:"))
+    assert row.expires_at == datetime(2026, 9, 22, 21, 0, tzinfo=TZ)
+    clock = campaign.services.clock
+    while clock.now() < datetime(2026, 9, 22, 20, 50, tzinfo=TZ):  # WeCom down all day
+        clock.advance(minutes=10)
+        campaign.deliver()
+    assert OutboxMessage.get_by_id(row.id).status == "pending"
+    clock.set(datetime(2026, 9, 22, 21, 0, tzinfo=TZ))
+    campaign.deliver()
+    assert OutboxMessage.get_by_id(row.id).status == "expired"
+    transport.failures = []
+    clock.advance(minutes=1)
+    told = [m for m in campaign.deliver() if m.recipients == ("boss",)]
+    assert (
+        len(told) == 1 and "提醒" in told[0].content["text"] and "→ li" in told[0].content["text"]
+    )
+    _, next_day = run_day(campaign, date(2026, 9, 23))
+    assert next_day == [] and OutboxMessage.get_by_id(row.id).status == "expired"
+    _, later = run_day(campaign, date(2026, 9, 29))
+    assert [m.recipients for m in later] == [("li",)], "the ladder's next step as usual"
+
+
+def test_a_reminders_day_ends_when_quiet_hours_begin_or_at_midnight(campaign):
+    from reminders.jobs import reminder_expiry
+
+    config = campaign.services.config
+    assert reminder_expiry(datetime(2026, 9, 22, 9, 0, tzinfo=TZ), config) == datetime(
+        2026, 9, 22, 21, 0, tzinfo=TZ
+    )
+    # QUIET_HOURS could start after midnight: the day still ends at midnight.
+    from dataclasses import replace
+    from datetime import time
+
+    late = replace(config, quiet_start=time(0, 30), quiet_end=time(7, 0))
+    assert reminder_expiry(datetime(2026, 9, 22, 9, 0, tzinfo=TZ), late) == datetime(
+        2026, 9, 23, 0, 0, tzinfo=TZ
+    )

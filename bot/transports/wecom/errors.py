@@ -31,6 +31,9 @@ ERRORS: dict[int, tuple[str, float | None]] = {
 }
 
 TOKEN_ERRORS = (40014, 42001, 41001)
+# Answers that say nothing about the message: WeCom is busy or rate-limiting the app, or refuses
+# every call (the trusted IP, the secret, the corp id). Network failures and 5xx are the same.
+OUTAGE_ERRORS = frozenset({-1, 40001, 40013, 45009, 45033, 60020, *TOKEN_ERRORS})
 
 
 class WeComError(Exception):
@@ -55,6 +58,14 @@ class WeComError(Exception):
     @property
     def permanent(self) -> bool:
         return self.retry_after is None
+
+    @property
+    def outage(self) -> bool:
+        """WeCom (or the way to it) is down for every message, not just this one: sending
+        more while it lasts only adds load, so the sender holds the channel."""
+        if self.errcode is None:
+            return not self.permanent
+        return self.errcode in OUTAGE_ERRORS
 
     def describe(self) -> str:
         if self.errcode is None:

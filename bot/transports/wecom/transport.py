@@ -28,6 +28,7 @@ from bot.transports.base import (
     Delivered,
     Outgoing,
     PermanentSendError,
+    Throttled,
     TransientSendError,
 )
 from bot.transports.wecom.client import WeComClient
@@ -84,11 +85,15 @@ class SlidingWindow:
 class WeComTransport:
     name = "wecom"
 
-    def __init__(self, config: Config, client: WeComClient):
+    def __init__(
+        self, config: Config, client: WeComClient, now: Callable[[], float] = time.monotonic
+    ):
         self.config = config
         self.client = client
-        self.per_member = SlidingWindow(30, 60)  # WeCom drops more than 30 a minute per member
-        self.per_robot = SlidingWindow(20, 60)  # and more than 20 a minute per group robot
+        # WeCom drops more than 30 a minute per member, and more than 20 a minute per group
+        # robot. A wait for room is not a failure: `Throttled` puts the row back in line.
+        self.per_member = SlidingWindow(30, 60, now=now)
+        self.per_robot = SlidingWindow(20, 60, now=now)
 
     def send(self, message: Outgoing) -> Delivered | None:
         try:
@@ -100,7 +105,9 @@ class WeComTransport:
         except WeComError as exc:
             if exc.permanent:
                 raise PermanentSendError(exc.describe()) from None
-            raise TransientSendError(exc.describe(), retry_after=exc.retry_after) from None
+            raise TransientSendError(
+                exc.describe(), retry_after=exc.retry_after, outage=exc.outage
+            ) from None
 
     # ------------------------------------------------------------------ members
 
@@ -123,7 +130,7 @@ class WeComTransport:
             )
         wait = self.per_member.wait_needed(message.recipients, len(payloads))
         if wait:
-            raise TransientSendError("每人每分钟最多接收 30 条消息，稍后再发", retry_after=wait)
+            raise Throttled("每人每分钟最多接收 30 条消息，稍后再发", wait)
         if payloads[0]["msgtype"] == "template_card":
             return self._send_card(message, payloads[0], text)
         results = [self.client.post("message/send", payload) for payload in payloads]
@@ -218,7 +225,7 @@ class WeComTransport:
             parts = split_utf8(text, limit)
             wait = self.per_robot.wait_needed(["robot"], len(parts))
             if wait:
-                raise TransientSendError("群机器人每分钟最多 20 条，稍后再发", retry_after=wait)
+                raise Throttled("群机器人每分钟最多 20 条，稍后再发", wait)
             kind = "markdown" if markdown else "text"
             for part in parts:
                 self.client.post_webhook(
@@ -244,7 +251,7 @@ class WeComTransport:
         if self.config.wecom_group_webhook_url:
             wait = self.per_robot.wait_needed(["robot"], 1)
             if wait:
-                raise TransientSendError("群机器人每分钟最多 20 条，稍后再发", retry_after=wait)
+                raise Throttled("群机器人每分钟最多 20 条，稍后再发", wait)
             self.client.post_webhook(
                 self.config.wecom_group_webhook_url,
                 {"msgtype": "image", "image": {"base64": b64, "md5": md5}},

@@ -1,0 +1,189 @@
+"""The outbox as the office sees it: 发件箱 (what waits, what failed or expired) and 重发 (put a
+failed or expired message back in line). Only the database: the sender does the sending."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import peewee
+
+from bot.commands.args import IntArg, Keyword
+from bot.commands.common import audit
+from bot.commands.registry import CommandError, Context, command
+from bot.outbox import NOTICE_PREFIX, STATUS_LABELS, describe
+from bot.selfcheck import duration_text
+from models.messages import OutboxMessage
+from models.org import Member
+
+
+@dataclass(frozen=True)
+class RowArg(IntArg):
+    """An outbox row's number as 发件箱 shows it: 12 or #12."""
+
+    name: str = "row"
+    label: str = "编号"
+
+    def shapes(self, scan, pos):
+        word, end = scan.word(pos)
+        number = word.removeprefix("#")
+        return [(number, end)] if number.isascii() and number.isdigit() and len(number) <= 9 else []
+
+
+RECENT_DAYS = 7  # what 发件箱 lists and 重发 全部 resends
+SHOWN = 10
+STATUS_ORDER = ("pending", "sending", "merged", "sent", "failed", "expired")
+GIVEN_UP = ("failed", "expired")
+
+
+def _names(rows: list[OutboxMessage]) -> dict[str, str]:
+    userids = {u for row in rows for u in row.recipient.split("|") if u}
+    if not userids:
+        return {}
+    query = Member.select(Member.wecom_userid, Member.display_name).where(
+        Member.wecom_userid.in_(sorted(userids))
+    )
+    return {userid: name for userid, name in query.tuples() if name}
+
+
+def _recent_given_up(now: datetime) -> list[OutboxMessage]:
+    """Failed or expired in the last days, newest first: each a message of its own or one that
+    carried merged replies (those it carried follow it), notices to the admins left out."""
+    since = now - timedelta(days=RECENT_DAYS)
+    when = OutboxMessage.failed_at.is_null(False) & (OutboxMessage.failed_at >= since)
+    legacy = OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
+    rows = (
+        OutboxMessage.select()
+        .where(
+            OutboxMessage.status.in_(GIVEN_UP)
+            & (when | legacy)
+            & ~OutboxMessage.dedupe_key.startswith(NOTICE_PREFIX)
+        )
+        .order_by(OutboxMessage.id.desc())
+    )
+    return [row for row in rows if not (row.result or {}).get("merged_into")]
+
+
+@command(
+    "发件箱",
+    aliases=("outbox", "发送情况"),
+    access="admin",
+    help="查看发件箱：各状态的消息数、最早的待发消息、近 7 天失败或过期的消息（带编号）",
+)
+def outbox_overview(ctx: Context, args) -> str:
+    counts = dict(
+        OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
+        .group_by(OutboxMessage.status)
+        .tuples()
+    )
+    shown_counts = [
+        (STATUS_LABELS.get(status, status), counts[status])
+        for status in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER)))
+        if counts.get(status)
+    ]
+    oldest_row = (
+        OutboxMessage.select()
+        .where(OutboxMessage.status.in_(("pending", "sending")))
+        .order_by(OutboxMessage.id)
+        .first()
+    )
+    recent = _recent_given_up(ctx.now)
+    listed = recent[:SHOWN]
+    names = _names(listed + ([oldest_row] if oldest_row else []))
+    oldest = None
+    if oldest_row is not None:
+        view = describe(oldest_row, names)
+        oldest = {**asdict(view), "waited": duration_text(ctx.now - oldest_row.created_at)}
+        if view.next_at is not None and view.next_at <= ctx.now:
+            oldest["next_at"] = None  # due now
+    return ctx.say(
+        "outbox.j2",
+        "overview",
+        counts=shown_counts,
+        oldest=oldest,
+        rows=[describe(row, names) for row in listed],
+        more=len(recent) - len(listed),
+        days=RECENT_DAYS,
+    )
+
+
+def _resend(ctx: Context, rows: list[OutboxMessage]) -> str:
+    """Back to pending, counted afresh: no attempts, a new OUTBOX_MAX_AGE_HOURS to live. A
+    message that carried merged replies is taken apart: it and the replies it carried go back
+    one by one (merged again if they are still a flood)."""
+    expires = ctx.now + timedelta(hours=ctx.config.outbox_max_age_hours)
+    fresh = {
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "failed_at": None,
+        "expires_at": expires,
+    }
+    names = _names(rows)
+    views = [describe(row, names) for row in rows]
+    carried_total = 0
+    for row in rows:
+        changes = dict(fresh)
+        carried = list((row.content.get("merged") or {}).get("rows") or [])
+        if row.msg_type == "merged":
+            changes["msg_type"] = "text"
+            changes["content"] = {k: v for k, v in row.content.items() if k != "merged"}
+        if (row.result or {}).get("merged_into"):
+            changes["result"] = None
+        OutboxMessage.update(**changes).where(
+            (OutboxMessage.id == row.id) & OutboxMessage.status.in_(GIVEN_UP)
+        ).execute()
+        if carried:
+            carried_total += (
+                OutboxMessage.update(**fresh, result=None)
+                .where(OutboxMessage.id.in_(carried) & OutboxMessage.status.in_(GIVEN_UP))
+                .execute()
+            )
+    ids = [row.id for row in rows]
+    shown = "、".join(f"#{i}" for i in ids[:20]) + ("等" if len(ids) > 20 else "")
+    audit(
+        ctx,
+        "resend",
+        f"重发 {len(ids)} 条消息：{shown}"
+        + (f"（连同合并的 {carried_total} 条回复）" if carried_total else ""),
+        before={"rows": [[row.id, row.status, row.last_error[:200]] for row in rows]},
+        after={"status": "pending", "carried": carried_total},
+    )
+    return ctx.say("outbox.j2", "resent", rows=views, merged=carried_total)
+
+
+@command(
+    "重发",
+    aliases=("resend", "重新发送"),
+    access="admin",
+    args=(RowArg(),),
+    help="把一条失败或过期的消息重新排队发送（编号见“发件箱”）",
+    example="重发 12",
+)
+def resend_one(ctx: Context, args) -> str:
+    row = OutboxMessage.get_or_none(OutboxMessage.id == args.row)
+    if row is None:
+        raise CommandError(f"没有编号为 {args.row} 的消息。发送“发件箱”查看编号。")
+    if row.status not in GIVEN_UP:
+        label = STATUS_LABELS.get(row.status, row.status)
+        if row.status == "merged" or (row.result or {}).get("merged_into"):
+            label += f"，与 #{row.result['merged_into']} 合并发送"
+        raise CommandError(
+            ctx.say("outbox.j2", "not_resendable", row_id=row.id, status_label=label),
+            show_usage=False,
+        )
+    return _resend(ctx, [row])
+
+
+@command(
+    "重发",
+    access="admin",
+    args=(Keyword(words=("全部", "all", "所有")),),
+    help="把近 7 天所有失败或过期的消息重新排队发送",
+)
+def resend_all(ctx: Context, args) -> str:
+    rows = sorted(_recent_given_up(ctx.now), key=lambda row: row.id)
+    if not rows:
+        raise CommandError(f"近 {RECENT_DAYS} 天没有失败或过期的消息，无需重发。", show_usage=False)
+    return _resend(ctx, rows)
