@@ -220,6 +220,8 @@ class Pipeline:
         """Queue the reply and mark the message processed (inside the caller's transaction)."""
         if reply:
             self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
+            for message in getattr(reply, "after", ()):  # what the reply announces comes after it
+                self.outbox.queue(**message)
         InboundMessage.update(status=status, processed_at=now, lease_until=None).where(
             InboundMessage.id == inbound.id
         ).execute()

@@ -462,6 +462,7 @@ def _members() -> list[dict]:
             "unit": m.unit.name if m.unit else "",
             "role": m.role,
             "role_label": m.role_label,
+            "is_admin": "admin" in m.roles,  # a person may hold several roles ("admin|leader")
         }
         for m in query
     ]

@@ -18,7 +18,7 @@ from bot.commands.args import (
     year_word,
 )
 from bot.commands.common import audit, calendar
-from bot.commands.registry import CommandError, Context, command
+from bot.commands.registry import CommandError, Context, Reply, command
 from bot.render import format_size
 from bot.selfcheck import run_checks, worst
 from models.audit import AuditEntry
@@ -243,10 +243,11 @@ def export_cmd(ctx: Context, args) -> str:
     name = f"示范区创建台账_{ctx.now:%Y%m%d_%H%M}.xlsx"
     store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
     stored = store.save(io.BytesIO(data), name)
-    ctx.outbox.queue(
-        "member",
-        [ctx.userid],
-        {
+    audit(ctx, "export", f"导出台账 {name}（{format_size(stored.size)}）")
+    file = {
+        "channel": "member",
+        "recipients": [ctx.userid],
+        "content": {
             "text": f"（文件）{name}",
             "file": {
                 "sha256": stored.sha256,
@@ -255,8 +256,10 @@ def export_cmd(ctx: Context, args) -> str:
                 "store": "exports",
             },
         },
-        f"export:{ctx.inbound.id if ctx.inbound else stored.sha256}",
-        msg_type="file",
+        "dedupe_key": f"export:{ctx.inbound.id if ctx.inbound else stored.sha256}",
+        "msg_type": "file",
+    }
+    # The file follows the reply that announces it.
+    return Reply(
+        f"台账已生成：{name}（{format_size(stored.size)}），随后以文件发送给您。", after=[file]
     )
-    audit(ctx, "export", f"导出台账 {name}（{format_size(stored.size)}）")
-    return f"台账已生成：{name}（{format_size(stored.size)}），随后以文件发送给您。"

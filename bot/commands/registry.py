@@ -38,6 +38,15 @@ ACCESS_LABELS = {
 ECHO_LIMIT = 20  # a refusal quotes at most this much of what was typed
 
 
+class Reply(str):
+    """A reply with messages that must follow it, in order (导出: the text, then the file)."""
+
+    def __new__(cls, text: str, after: list[dict] | None = None):
+        reply = super().__new__(cls, text)
+        reply.after = list(after or [])
+        return reply
+
+
 class CommandError(Exception):
     """A refusal with a short Chinese explanation; the dispatcher adds the usage line."""
 
