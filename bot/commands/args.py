@@ -73,6 +73,14 @@ class Arg:
         return raw
 
 
+def _parsed(parser, *args):
+    """A value parsed by one of bot.text's parsers; its Chinese refusal becomes an ArgError."""
+    try:
+        return parser(*args)
+    except ParseError as exc:
+        raise ArgError(str(exc)) from None
+
+
 def _regex_shape(pattern: re.Pattern, scan: Scan, pos: int) -> list[tuple[str, int]]:
     match = pattern.match(scan.text, pos)
     return [(match.group(0), match.end())] if match else []
@@ -151,10 +159,7 @@ class PercentArg(Arg):
         return f"“{word}”不是百分比，请写 0 到 100 的整数，如 60%。"
 
     def convert(self, ctx, raw):
-        try:
-            return parse_percent(raw)
-        except ParseError as exc:
-            raise ArgError(str(exc)) from None
+        return _parsed(parse_percent, raw)
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,7 @@ class DateArg(Arg):
         )
 
     def convert(self, ctx, raw):
-        try:
-            return parse_date(raw, ctx.today)
-        except ParseError as exc:
-            raise ArgError(str(exc)) from None
+        return _parsed(parse_date, raw, ctx.today)
 
 
 @dataclass(frozen=True)
@@ -206,10 +208,7 @@ class NumbersArg(Arg):
         return f"“{word}”不是数字（请写阿拉伯数字，如 1200 或 8.5）。"
 
     def convert(self, ctx, raw):
-        try:
-            return [parse_number(value) for value in raw]
-        except ParseError as exc:
-            raise ArgError(str(exc)) from None
+        return [_parsed(parse_number, value) for value in raw]
 
 
 @dataclass(frozen=True)
@@ -224,10 +223,7 @@ class PointsArg(Arg):
         return f"“{word}”不是分数，请写数字，如 2 或 1.5。"
 
     def convert(self, ctx, raw):
-        try:
-            return parse_points(raw)
-        except ParseError as exc:
-            raise ArgError(str(exc)) from None
+        return _parsed(parse_points, raw)
 
 
 @dataclass(frozen=True)

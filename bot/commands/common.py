@@ -182,6 +182,18 @@ def pending_extensions(assignment_ids: list[int]) -> set[int]:
     return {row.assignment_id for row in query}
 
 
+def refuse_if_request_pending(assignment: Assignment) -> None:
+    """One request at a time per deadline (an extension, or a milestone's removal)."""
+    pending = ExtensionRequest.get_or_none(
+        (ExtensionRequest.assignment == assignment) & (ExtensionRequest.status == "pending")
+    )
+    if pending is not None:
+        raise CommandError(
+            f"{assignment.code} 已有一份待审批的申请（编号 {pending.id}），请等待办公室审批。",
+            show_usage=False,
+        )
+
+
 def status_key(ctx: Context, assignment: Assignment, extension: bool = False) -> str:
     return status_of(
         assignment.status,

@@ -199,16 +199,11 @@ def reject_cmd(ctx: Context, args) -> str:
 def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
     """Record the decision, move the deadline if approved (or, for a milestone's removal, remove
     it), tell the requester, log it."""
-    assignment = request.assignment
-    item = assignment.item
     if request.kind == "removal":
         return _decide_removal(ctx, request, approved=approved, note=note)
-    ExtensionRequest.update(
-        status="approved" if approved else "rejected",
-        decided_by=ctx.userid,
-        decided_at=ctx.now,
-        decision_note=note,
-    ).where(ExtensionRequest.id == request.id).execute()
+    assignment = request.assignment
+    item = assignment.item
+    _record_decision(ctx, request, approved, note)
     if approved:
         Assignment.update(deadline=request.requested_deadline, updated_at=ctx.now).where(
             Assignment.id == assignment.id
@@ -247,16 +242,20 @@ def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool
     )
 
 
-def _decide_removal(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
-    from bot.commands.milestones import remove
-
-    milestone = request.assignment
+def _record_decision(ctx: Context, request: ExtensionRequest, approved: bool, note: str) -> None:
     ExtensionRequest.update(
         status="approved" if approved else "rejected",
         decided_by=ctx.userid,
         decided_at=ctx.now,
         decision_note=note,
     ).where(ExtensionRequest.id == request.id).execute()
+
+
+def _decide_removal(ctx: Context, request: ExtensionRequest, *, approved: bool, note: str):
+    from bot.commands.milestones import remove
+
+    milestone = request.assignment
+    _record_decision(ctx, request, approved, note)
     if approved:
         remove(ctx, milestone, request.reason)
     else:

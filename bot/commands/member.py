@@ -24,6 +24,7 @@ from bot.commands.common import (
     own_assignment,
     own_target,
     pending_extensions,
+    refuse_if_request_pending,
     require_unit,
     status_label,
 )
@@ -334,14 +335,7 @@ def extend_cmd(ctx: Context, args) -> str:
         raise CommandError(f"新期限 {new_deadline} 应晚于现在的期限 {assignment.deadline}。")
     if new_deadline < ctx.today:
         raise CommandError(f"新期限 {new_deadline} 已经过去，请写今天以后的日期。")
-    pending = ExtensionRequest.get_or_none(
-        (ExtensionRequest.assignment == assignment) & (ExtensionRequest.status == "pending")
-    )
-    if pending is not None:
-        raise CommandError(
-            f"{code} 已有一份待审批的延期申请（编号 {pending.id}），请等待办公室审批。",
-            show_usage=False,
-        )
+    refuse_if_request_pending(assignment)
     request = ExtensionRequest.create(
         assignment=assignment,
         wecom_userid=ctx.userid,

@@ -17,6 +17,7 @@ from bot.commands.common import (
     milestone_of,
     milestones_of,
     own_assignment,
+    refuse_if_request_pending,
     status_label,
 )
 from bot.commands.registry import CommandError, Context, command
@@ -217,14 +218,7 @@ def remove_milestone(ctx: Context, args) -> str:
         raise CommandError(f"{milestone.code} 已报告完成，不能删除。", show_usage=False)
     if ctx.is_admin:
         return remove(ctx, milestone, args.reason)
-    pending = ExtensionRequest.get_or_none(
-        (ExtensionRequest.assignment == milestone) & (ExtensionRequest.status == "pending")
-    )
-    if pending is not None:
-        raise CommandError(
-            f"{milestone.code} 已有一份待审批的申请（编号 {pending.id}），请等待办公室审批。",
-            show_usage=False,
-        )
+    refuse_if_request_pending(milestone)
     request = ExtensionRequest.create(
         assignment=milestone,
         kind="removal",

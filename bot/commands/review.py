@@ -83,42 +83,51 @@ def _short(assignment: Assignment) -> str:
 
 
 def approve(ctx: Context, assignment: Assignment) -> str:
-    if assignment.status != REVIEW:
-        raise CommandError(_not_waiting(ctx, assignment), show_usage=False)
     reported = assignment.reported_at or ctx.now
-    Assignment.update(
-        status=DONE, done_at=reported, reviewed_at=ctx.now, reviewed_by=ctx.userid
-    ).where(Assignment.id == assignment.id).execute()
-    audit(
+    _decide(
         ctx,
+        assignment,
+        {"status": DONE, "done_at": reported},
         "review_pass",
         f"审核通过：{assignment.label} {assignment.unit.name}",
-        item_code=assignment.item.code,
-        unit_name=assignment.unit.name,
-        before={"status": REVIEW},
-        after={"status": DONE, "reported_at": str(reported)},
+        {"status": DONE, "reported_at": str(reported)},
+        "review_passed.j2",
+        reason="",
     )
-    _tell_unit(ctx, assignment, "review_passed.j2", reason="")
     return ctx.say("replies.j2", "review_passed", a=assignment, short=_short(assignment))
 
 
 def send_back(ctx: Context, assignment: Assignment, reason: str) -> str:
-    if assignment.status != REVIEW:
-        raise CommandError(_not_waiting(ctx, assignment), show_usage=False)
-    Assignment.update(
-        status=OPEN, reported_at=None, reviewed_at=ctx.now, reviewed_by=ctx.userid
-    ).where(Assignment.id == assignment.id).execute()
-    audit(
+    _decide(
         ctx,
+        assignment,
+        {"status": OPEN, "reported_at": None},
         "review_return",
         f"审核退回：{assignment.label} {assignment.unit.name}：{reason}",
+        {"status": OPEN, "reason": reason},
+        "review_returned.j2",
+        reason=reason,
+    )
+    return ctx.say("replies.j2", "review_returned", a=assignment, short=_short(assignment))
+
+
+def _decide(ctx, assignment, values, action, summary, after, template, *, reason) -> None:
+    """Record the office's decision on a report of "done", log it, tell the unit."""
+    if assignment.status != REVIEW:
+        raise CommandError(_not_waiting(ctx, assignment), show_usage=False)
+    Assignment.update(reviewed_at=ctx.now, reviewed_by=ctx.userid, **values).where(
+        Assignment.id == assignment.id
+    ).execute()
+    audit(
+        ctx,
+        action,
+        summary,
         item_code=assignment.item.code,
         unit_name=assignment.unit.name,
         before={"status": REVIEW},
-        after={"status": OPEN, "reason": reason},
+        after=after,
     )
-    _tell_unit(ctx, assignment, "review_returned.j2", reason=reason)
-    return ctx.say("replies.j2", "review_returned", a=assignment, short=_short(assignment))
+    _tell_unit(ctx, assignment, template, reason=reason)
 
 
 def _not_waiting(ctx: Context, assignment: Assignment) -> str:
