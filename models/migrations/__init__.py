@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from datetime import UTC, datetime
 
 import peewee
 
@@ -79,6 +78,7 @@ def _apply(db: peewee.Database, table, upto: int | None) -> list[str]:
             if table.get_or_none(table.version == version) is not None:
                 continue
             module.up(db)
-            table.create(version=version, name=name, applied_at=datetime.now(UTC))
+            # The database's own clock: no wall-clock read here (the bot's time is bot/clock.py's).
+            table.create(version=version, name=name, applied_at=peewee.SQL("CURRENT_TIMESTAMP"))
             applied.append(name)
     return applied
