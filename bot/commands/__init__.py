@@ -18,6 +18,7 @@ _MODULES = (
     "scoring",
     "nudge",
     "office",
+    "imports",
     "sending",
 )
 for _module in _MODULES:
