@@ -19,6 +19,7 @@ _MODULES = (
     "nudge",
     "office",
     "imports",
+    "pack",
     "sending",
 )
 for _module in _MODULES:
