@@ -58,12 +58,19 @@ def test_a_task_breakdown_with_title_rows_two_row_header_merged_cells_and_notes(
     plan, problems = _plan(layouts.task_breakdown())
     milestones = _by_op(plan, "milestone")
     # The task merged over its two measures' rows applies to both.
-    assert [(m["code"], m["seq"], m["unit"], m["title"], m["deadline"], m["ongoing"]) for m in milestones] == [
+    assert [
+        (m["code"], m["seq"], m["unit"], m["title"], m["deadline"], m["ongoing"])
+        for m in milestones
+    ] == [
         ("T7", 1, "县市场监管局", "完成全县网络经营主体摸底", "2026-12-31", ""),
         ("T7", 2, "县市场监管局", "建立线上线下一体化监管台账", None, "长期坚持"),
     ]
     (deadline,) = _by_op(plan, "deadline")
-    assert (deadline["code"], deadline["unit"], deadline["deadline"]) == ("T11", "县市场监管局", "2026-12-31")
+    assert (deadline["code"], deadline["unit"], deadline["deadline"]) == (
+        "T11",
+        "县市场监管局",
+        "2026-12-31",
+    )
     (assigned,) = _by_op(plan, "assigned")
     assert assigned["title"] == "开展网络市场监管业务培训" and assigned["deadline"] == "2026-12-31"
     assert [u[1:3] for u in assigned["units"]] == [["县市场监管局", "lead"], ["县工信科技局", "co"]]
@@ -82,7 +89,10 @@ def test_one_units_rules_with_the_task_and_unit_in_its_title(db, bot):
 
     Member.update(display_name="李四").where(Member.wecom_userid == "lisi").execute()
     plan, problems = _plan(layouts.unit_rules())
-    assert [(m["code"], m["seq"], m["title"], m["deadline"], m["ongoing"], m["owner"]) for m in plan.changes] == [
+    assert [
+        (m["code"], m["seq"], m["title"], m["deadline"], m["ongoing"], m["owner"])
+        for m in plan.changes
+    ] == [
         ("T11", 1, "开展网络交易违法行为专项整治", "2026-12-15", "", "lisi"),  # an Excel date cell
         ("T11", 2, "办结投诉举报案件并归档", "2026-12-31", "", ""),  # 2026.12
         ("T11", 3, "建立执法案卷评查制度", None, "常态化", ""),
@@ -122,7 +132,10 @@ def test_assigned_work_in_another_column_order_with_units_split_every_way(db):
     assert quarterly["recurrence"] == "每季度末"
     assert [u[1] for u in quarterly["units"]] == ["县市场监管局", "县统计局"]  # split on /
     assert checked["title"] == "开展平台经营者涉税信息核查" and checked["source"] == "领导批示"
-    assert [u[1:3] for u in checked["units"]] == [["县市场监管局", "lead"], ["县税务局", "co"]]  # a line break
+    assert [u[1:3] for u in checked["units"]] == [
+        ["县市场监管局", "lead"],
+        ["县税务局", "co"],
+    ]  # a line break
     assert publicity["ongoing"] == "持续推进" and len(publicity["units"]) == 21  # 联席会议成员单位
     assert [c["code"] for c in (quarterly, checked, publicity)] == ["J1", "J2", "J3"]
     assert "工作表“交办清单”以下列不导入：联系电话。" in plan.notes
@@ -133,7 +146,9 @@ def test_indicators_by_code_and_by_a_close_title(db):
     by_code = {(c["code"], c["unit"]): c for c in _by_op(plan, "deadline")}
     assert by_code[("Z11", "县市场监管局")]["deadline"] == "2026-12-31"
     close = by_code[("Z1", "县统计局")]
-    assert close["deadline"] == "2027-01-31" and "按名称对应到 Z1 网上零售额同比增速" in close["where"]
+    assert (
+        close["deadline"] == "2027-01-31" and "按名称对应到 Z1 网上零售额同比增速" in close["where"]
+    )
     assert all(c["ongoing"] == "常态化" for (code, _), c in by_code.items() if code == "Z35")
     assert sum(1 for code, _ in by_code if code == "Z35") == 21  # 各成员单位: every share
     assert problems == ["“指标分解”第5行（A5）：编号 Z99 不存在（或已撤销）"]
@@ -201,7 +216,9 @@ def test_an_admins_spreadsheet_is_a_dry_run_that_changes_nothing(services, bot):
     reply = _send(services, "boss", layouts.task_breakdown(), "任务分解表.xlsx").reply
     assert "【导入预览】任务分解表.xlsx：读取 6 行。" in reply
     assert "将要：新增节点 2 个，设定或修改期限 1 处，新增交办事项 1 项。" in reply
-    assert "“任务分解表”第5行：县市场监管局新节点 T7-1 完成全县网络经营主体摸底（2026-12-31）" in reply
+    assert (
+        "“任务分解表”第5行：县市场监管局新节点 T7-1 完成全县网络经营主体摸底（2026-12-31）" in reply
+    )
     assert "责任单位“县商贸局”未识别" in reply and "导入 确认" in reply
     assert {k: v for k, v in snapshot().items() if k != "import_batch"} == before
     assert ImportBatch.get().status == "pending"
@@ -213,7 +230,9 @@ def test_confirm_applies_exactly_what_was_shown_logged_under_the_admin(services,
     _send(services, "boss", layouts.task_breakdown(), "任务分解表.xlsx")
     shown = ImportBatch.get().changes
     reply = bot.say("boss", "导入 确认")
-    assert "已导入“任务分解表.xlsx”：新增节点 2 个，设定或修改期限 1 处，新增交办事项 1 项。" in reply
+    assert (
+        "已导入“任务分解表.xlsx”：新增节点 2 个，设定或修改期限 1 处，新增交办事项 1 项。" in reply
+    )
     assert "新交办事项 J1" in reply and "已通知 1 位联络员" in reply
     share = _share("T7", "县市场监管局")
     milestones = list(share.parts.where(Assignment.kind == MILESTONE).order_by(Assignment.seq))
@@ -228,7 +247,11 @@ def test_confirm_applies_exactly_what_was_shown_logged_under_the_admin(services,
     assert len(logged) == len(shown) + 1 and {e.actor for e in logged} == {"boss"}
     assert "“任务分解表”第7行：T11 县市场监管局期限：未设期限 → 2026-12-31" in logged[2].summary
     notice = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("import:"))
-    assert notice.recipient == "li" and "T7-1" in notice.content["text"] and "签收 J1" in notice.content["text"]
+    assert (
+        notice.recipient == "li"
+        and "T7-1" in notice.content["text"]
+        and "签收 J1" in notice.content["text"]
+    )
     assert ImportBatch.get().status == "applied"
     assert "没有等待确认的导入" in bot.say("boss", "导入 确认")
 
@@ -258,7 +281,10 @@ def test_confirm_is_refused_when_the_data_changed_after_the_dry_run(services, bo
 def test_cancel_and_a_newer_dry_run_replace_the_pending_one(services, bot):
     _send(services, "boss", layouts.task_breakdown(), "任务分解表.xlsx", ext="1")
     _send(services, "boss", layouts.indicator_sheet(), "指标.xlsx", ext="2")
-    assert [b.status for b in ImportBatch.select().order_by(ImportBatch.id)] == ["cancelled", "pending"]
+    assert [b.status for b in ImportBatch.select().order_by(ImportBatch.id)] == [
+        "cancelled",
+        "pending",
+    ]
     assert "指标.xlsx" in bot.say("boss", "导入")
     assert "已放弃导入“指标.xlsx”" in bot.say("boss", "导入 取消")
     assert Item.select().where(Item.kind == "assigned").count() == 0
@@ -269,7 +295,9 @@ def test_a_liaisons_spreadsheet_and_an_admins_with_a_code_are_evidence(services,
     reply = _send(services, "li", layouts.task_breakdown(), "台账.xlsx", "T7", ext="1").reply
     assert "已归到 T7" in reply
     bot.bind("office", "市监局", "管理员 联络员")
-    reply = _send(services, "office", layouts.task_breakdown(), "统计表.xlsx", "Z12 佐证", ext="2").reply
+    reply = _send(
+        services, "office", layouts.task_breakdown(), "统计表.xlsx", "Z12 佐证", ext="2"
+    ).reply
     assert "已归到 Z12" in reply
     assert ImportBatch.select().count() == 0
 
@@ -279,7 +307,9 @@ def test_a_recurring_assigned_item_gets_its_occurrences(services, bot):
     assert "未导入" not in bot.say("boss", "导入 确认")
     item = Item.get(Item.code == "J1")
     assert item.recurrence == "每月5日"
-    occurrences = Assignment.select().where((Assignment.item == item) & (Assignment.kind == "occurrence"))
+    occurrences = Assignment.select().where(
+        (Assignment.item == item) & (Assignment.kind == "occurrence")
+    )
     assert occurrences.count() >= 10  # each unit's next period at least
     assert _share("T12", "县市场监管局").role == "lead"
 
@@ -299,14 +329,20 @@ def test_a_long_dry_run_sends_the_whole_report_as_a_file(services, bot, config):
     from bot.evidence import EvidenceStore
 
     path = EvidenceStore(config.data_dir / "exports", 0).path_for(sent[0].content["file"]["sha256"])
-    rows = list(load_workbook(io.BytesIO(path.read_bytes()))["将要改动"].iter_rows(min_row=2, values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(path.read_bytes()))["将要改动"].iter_rows(
+            min_row=2, values_only=True
+        )
+    )
     assert len(rows) == len(ImportBatch.get().changes) > 10
 
 
 # ---------------------------------------------------------------- the round trip with 导出
 
 
-def test_the_exported_ledger_edited_in_excel_and_imported_back_applies_exactly_those_edits(services, bot, clock):
+def test_the_exported_ledger_edited_in_excel_and_imported_back_applies_exactly_those_edits(
+    services, bot, clock
+):
     bot.bind("li", "市监局")
     bot.say("boss", "期限 T7 2026-12-31")
     bot.say("boss", "期限 Z11 2026-12-20")
@@ -328,7 +364,15 @@ def test_the_exported_ledger_edited_in_excel_and_imported_back_applies_exactly_t
         if (row[0].value, row[3].value) == ("Z11", "县市场监管局"):
             row[5].value = "2027年3月底前"
     nodes = book["节点"]
-    assert [c.value for c in nodes[1]] == ["编号", "事项", "具体措施", "责任单位", "完成时限", "责任人", "状态"]
+    assert [c.value for c in nodes[1]] == [
+        "编号",
+        "事项",
+        "具体措施",
+        "责任单位",
+        "完成时限",
+        "责任人",
+        "状态",
+    ]
     nodes["E2"] = date(2026, 12, 18)
     nodes.append(["T7", None, "形成一体化监管工作报告", "县市场监管局", date(2027, 1, 10)])
     edited = io.BytesIO()

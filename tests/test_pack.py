@@ -97,7 +97,9 @@ def test_the_pack_in_chat_lists_gaps_first_and_its_index_matches_the_files(servi
     assert book.sheetnames == ["缺项", "指标", "文件"]
     gaps = [r[0] for r in book["缺项"].iter_rows(min_row=2, values_only=True)]
     assert gaps[0] == "Z1" and "Z12" in gaps
-    checklist = {(r[0], r[2][:3]): r[3] for r in book["指标"].iter_rows(min_row=2, values_only=True)}
+    checklist = {
+        (r[0], r[2][:3]): r[3] for r in book["指标"].iter_rows(min_row=2, values_only=True)
+    }
     assert checklist[("Z12", "第2项")] == "✓" and checklist[("Z12", "第1项")] == "✗"
     assert checklist[("Z1", "（整项")] == "✗"
     first = next(r for r in index["rows"] if r[2] == "Z12")
@@ -111,10 +113,12 @@ def test_a_scope_a_missing_file_and_the_log(services, bot, config):
     reply = bot.say("boss", "材料包 Z11")
     assert reply.startswith("【迎检材料包】Z11：1 项指标，4 份佐证材料。")
     assert "CON.txt" in reply and "找不到" in reply
-    data = EvidenceStore(config.data_dir / "exports", 0).path_for(
-        [m for m in bot.deliver() if m.msg_type == "file"][-1].content["file"]["sha256"]
-    ).read_bytes()
-    zf, index = _check_zip(data)
+    data = (
+        EvidenceStore(config.data_dir / "exports", 0)
+        .path_for([m for m in bot.deliver() if m.msg_type == "file"][-1].content["file"]["sha256"])
+        .read_bytes()
+    )
+    _zf, index = _check_zip(data)
     assert len(index["listed"]) == 3
     assert any(r[0] == "（文件缺失）" and r[10] == "CON.txt" for r in index["rows"])
     assert "【迎检材料包】规范监管：9 项指标" in bot.say("boss", "材料包 规范监管")
@@ -122,28 +126,39 @@ def test_a_scope_a_missing_file_and_the_log(services, bot, config):
     assert "只有管理员" in bot.say("li", "材料包")
     from models.audit import AuditEntry
 
-    assert AuditEntry.select().where((AuditEntry.action == "pack") & (AuditEntry.actor == "boss")).count() == 2
+    assert (
+        AuditEntry.select()
+        .where((AuditEntry.action == "pack") & (AuditEntry.actor == "boss"))
+        .count()
+        == 2
+    )
 
 
-def test_large_packs_are_split_below_the_limit_and_the_cli_pack_is_whole(services, bot, config, clock, tmp_path):
+def test_large_packs_are_split_below_the_limit_and_the_cli_pack_is_whole(
+    services, bot, config, clock, tmp_path
+):
     bot.bind("li", "市监局")
     for n in range(6):  # 6 files of 100 KB that do not compress
         data = hashlib.sha256(str(n).encode()).digest() * 3200
         _file(services, "li", f"Z{11 + n % 3}", f"材料{n}.bin", data, f"big{n}")
     limit = 450 * 1024
-    built = build("全部", config.data_dir / "evidence", tmp_path / "parts", TZ, clock.now(), limit=limit)
+    built = build(
+        "全部", config.data_dir / "evidence", tmp_path / "parts", TZ, clock.now(), limit=limit
+    )
     assert len(built.parts) >= 2
     seen = set()
     for name, path in built.parts:
         assert path.stat().st_size < limit, name
         assert "_第" in name and "包共" in name
         _check_windows_name(name)
-        zf, index = _check_zip(path.read_bytes())
+        _zf, index = _check_zip(path.read_bytes())
         seen |= set(index["listed"])
     assert len(seen) == 6  # every file in exactly one part; each part has the whole index
-    whole = build(None, config.data_dir / "evidence", tmp_path / "whole", TZ, clock.now(), limit=None)
+    whole = build(
+        None, config.data_dir / "evidence", tmp_path / "whole", TZ, clock.now(), limit=None
+    )
     ((_name, path),) = whole.parts
-    zf, index = _check_zip(path.read_bytes())
+    _zf, index = _check_zip(path.read_bytes())
     assert len(index["listed"]) == 6
 
 
