@@ -187,6 +187,7 @@ class _Planner:
         self.seen_deadline: dict[tuple[str, int], tuple[str, str]] = {}
         self.seen_milestone: dict[tuple[str, int, str], str] = {}
         self.planned: dict[int, dict] = {}  # assignment id -> its change (one change per row)
+        self.unbound: dict[tuple[str, str], list[int]] = {}  # 责任人 not bound: their rows
 
     # -------------------------------------------------------------- rows
 
@@ -583,9 +584,7 @@ class _Planner:
             return ""
         userid = self.people.get(person.strip())
         if userid is None:
-            self.plan.notes.append(
-                f"“{table.sheet}”第{row.number}行 责任人“{_cut(person)}”没有绑定企业微信，节点暂不设责任人。"
-            )
+            self.unbound.setdefault((table.sheet, _cut(person)), []).append(row.number)
             return ""
         return userid
 
@@ -772,6 +771,11 @@ def plan_import(data: bytes, file_name: str, today: date) -> Plan:
     planner = _Planner(today, file_name)
     for table in tables:
         planner.table(table)
+    for (sheet, person), rows in planner.unbound.items():
+        shown = "、".join(str(r) for r in rows[:5]) + ("等" if len(rows) > 5 else "")
+        planner.plan.notes.append(
+            f"“{sheet}”第{shown}行的责任人“{person}”没有绑定企业微信，这些节点暂不设责任人。"
+        )
     planner.plan.fingerprint = fingerprint()
     return planner.plan
 

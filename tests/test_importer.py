@@ -412,3 +412,41 @@ def test_the_exported_ledger_edited_in_excel_and_imported_back_applies_exactly_t
     again = build_ledger(clock.now(), TZ)
     plan, problems = _plan(again, "台账.xlsx")
     assert plan.changes == [] and problems == []
+
+
+def test_the_largest_dry_run_and_notice_fit_in_few_wecom_messages(services, bot):
+    from bot.text import split_utf8
+
+    bot.bind("li", "市监局")
+    book = Workbook()
+    ws = book.active
+    ws.append(["编号", "重点任务", "具体措施", "责任单位", "完成时限", "责任人"])
+    for n in range(1, 120):
+        ws.append(
+            [
+                f"T{n % 22 + 1}",
+                None,
+                f"第{n}项很长的具体措施" * 4,
+                "县市场监管局、县统计局",
+                "2027-06-30",
+                "某某",
+            ]
+        )
+        ws.append([None, f"不在方案中的工作事项第{n}项" * 3, None, "县工信科枝局", "尽快", None])
+    out = io.BytesIO()
+    book.save(out)
+    reply = _send(services, "boss", out.getvalue(), "大表.xlsx").reply
+    assert len(split_utf8(reply, 2048)) <= 3
+    bot.say("boss", "导入 确认")
+    notice = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("import:")).content["text"]
+    assert len(split_utf8(notice, 2048)) <= 2
+
+
+def test_ongoing_work_reads_as_such_in_chat_until_a_date_is_set(services, bot):
+    bot.bind("li", "市监局")
+    _send(services, "boss", layouts.indicator_sheet(), "指标.xlsx")
+    bot.say("boss", "导入 确认")
+    assert "期限 常态化" in bot.say("li", "任务 Z35")
+    assert "已设定" in bot.say("boss", "期限 Z35 2027-06-30")
+    share = _share("Z35", "县市场监管局")
+    assert (share.deadline, share.ongoing) == (date(2027, 6, 30), "")

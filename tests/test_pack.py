@@ -172,3 +172,11 @@ def test_safe_names_keep_to_windows_rules():
     assert long.endswith(".pdf") and utf16_len(long) == 80
     assert safe_name("") == "未命名"
     assert utf16_len(safe_name("😀" * 100, 40)) <= 40  # characters beyond the BMP count twice
+
+
+def test_the_pack_reply_with_every_gap_fits_in_few_wecom_messages(bot):
+    from bot.text import split_utf8
+
+    reply = bot.say("boss", "材料包")
+    assert "……另有" in reply
+    assert len(split_utf8(reply, 2048)) <= 2

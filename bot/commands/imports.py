@@ -16,6 +16,7 @@ from bot.importer import (
     count_text,
     dry_run,
     pending_batch,
+    problem_dicts,
     problem_text,
     report_workbook,
 )
@@ -23,7 +24,7 @@ from bot.sheets import SheetError, is_spreadsheet
 from bot.text import find_code
 from models.imports import CANCELLED, ImportBatch
 
-SHOWN = 10  # changes and problems listed in the chat reply; the rest in the report file
+SHOWN = 8  # changes and problems listed in the chat reply; the rest in the report file
 CONFIRM_HINT = (
     "回复“导入 确认”执行以上改动，“导入 取消”放弃。确认前数据如有变化，需要重新发送文件预览。"
 )
@@ -51,8 +52,8 @@ def import_file(ctx: Context, stored: StoredFile) -> str:
 def render_dry_run(ctx: Context, run, name: str) -> str:
     plan = run.plan
     report = ""
-    if run.batch is not None and (len(plan.changes) > SHOWN or len(plan.problems) > SHOWN):
-        report = f"导入预览_{run.batch.id}.xlsx"
+    if max(len(plan.changes), len(plan.problems), len(plan.notes)) > SHOWN:
+        report = f"导入预览_{run.batch.id if run.batch else run.sha256[:8]}.xlsx"
         _send_report(ctx, run, report)
     return report_text(ctx.renderer, run, name, limit=SHOWN, report_file=report)
 
@@ -75,16 +76,17 @@ def report_text(
         more_changes=len(lines) - len(shown),
         problems=shown_problems,
         more_problems=len(problems) - len(shown_problems),
-        notes=plan.notes,
+        notes=plan.notes if limit is None else plan.notes[:limit],
+        more_notes=0 if limit is None else max(0, len(plan.notes) - limit),
         report_file=report_file,
         confirm_hint=hint or CONFIRM_HINT,
     )
 
 
 def _send_report(ctx: Context, run, name: str) -> None:
-    data = report_workbook(
-        run.plan.file_name, run.batch.changes, run.batch.problems or [], run.plan.notes
-    )
+    """The whole dry run as a workbook, when the reply shows only the first lines of it."""
+    plan = run.plan
+    data = report_workbook(plan.file_name, plan.changes, problem_dicts(plan.problems), plan.notes)
     store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
     stored = store.save(io.BytesIO(data), name)
     ctx.outbox.queue(
@@ -99,7 +101,7 @@ def _send_report(ctx: Context, run, name: str) -> None:
                 "store": "exports",
             },
         },
-        f"import-report:{run.batch.id}",
+        f"import-report:{ctx.inbound.id if ctx.inbound else stored.sha256}",
         msg_type="file",
     )
 
@@ -129,6 +131,7 @@ def import_status(ctx: Context, args) -> str:
         problems=problems[:SHOWN],
         more_problems=max(0, len(problems) - SHOWN),
         notes=[],
+        more_notes=0,
         report_file="",
         confirm_hint=CONFIRM_HINT,
     )
