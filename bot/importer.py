@@ -428,8 +428,9 @@ class _Planner:
             share = self._share_for(item, unit)
             if share is None:
                 share = self._add_share(item, unit, mark, group, where + matched)
-            elif isinstance(share, Assignment) and mark == "lead" and share.role != "lead":
-                self._lead(item, unit, where)
+            role = share.role if isinstance(share, Assignment) else share.get("role")
+            if mark == "lead" and role != "lead":
+                self._lead(item, unit, where)  # another unit led it: this one leads now
             if due is None:
                 continue
             self._set_due(table, row, item, unit, share, due, where + matched)

@@ -450,3 +450,22 @@ def test_ongoing_work_reads_as_such_in_chat_until_a_date_is_set(services, bot):
     assert "已设定" in bot.say("boss", "期限 Z35 2027-06-30")
     share = _share("Z35", "县市场监管局")
     assert (share.deadline, share.ongoing) == (date(2027, 6, 30), "")
+
+
+def test_a_unit_marked_lead_leads_even_when_another_led_before(services, bot):
+    book = Workbook()
+    ws = book.active
+    ws.append(["编号", "责任单位", "完成时限"])
+    ws.append(["T11", "县工信局（牵头）、市场监管局", "2026-12-31"])
+    out = io.BytesIO()
+    book.save(out)
+    plan, problems = _plan(out.getvalue())
+    assert problems == []
+    assert [c["op"] for c in plan.changes] == ["share", "lead", "deadline"]
+    assert plan.changes[1]["before"] == "县市场监管局"
+    _send(services, "boss", out.getvalue(), "牵头.xlsx")
+    assert "T11 牵头单位 县市场监管局 → 县工信科技局" in bot.say("boss", "导入")
+    bot.say("boss", "导入 确认")
+    assert _share("T11", "县工信科技局").role == "lead"
+    assert _share("T11", "县市场监管局").role == "co"
+    assert _share("T11", "县工信科技局").deadline == date(2026, 12, 31)
