@@ -469,3 +469,28 @@ def test_a_unit_marked_lead_leads_even_when_another_led_before(services, bot):
     assert _share("T11", "县工信科技局").role == "lead"
     assert _share("T11", "县市场监管局").role == "co"
     assert _share("T11", "县工信科技局").deadline == date(2026, 12, 31)
+
+
+def test_a_spreadsheet_fetched_from_wecom_is_imported_too(services, bot):
+    """WeCom file messages have no caption: the admin's spreadsheet, once downloaded, answers
+    with the dry run (one final answer, as every file gets)."""
+
+    class Fetcher:
+        def fetch(self, media_id, name_hint, check):
+            return services.evidence.save(io.BytesIO(layouts.task_breakdown()), name_hint)
+
+    services.pipeline.media = Fetcher()
+    handled = services.pipeline.handle(
+        Incoming(
+            "wecom",
+            "wecom-file",
+            "boss",
+            kind="file",
+            payload={"media_id": "m1", "file_name": "任务分解表.xlsx"},
+        )
+    )
+    assert handled.reply is None
+    assert services.downloader.run_due() == 1
+    (answer,) = OutboxMessage.select().where(OutboxMessage.dedupe_key.startswith("download-done:"))
+    assert "【导入预览】任务分解表.xlsx" in answer.content["text"]
+    assert ImportBatch.get().status == "pending"
