@@ -514,6 +514,97 @@ def cmd_digest(config: Config, args) -> int:
     return 0
 
 
+def cmd_import(config: Config, args) -> int:
+    """导入: the dry run of a spreadsheet (kept for --apply), or --apply of the dry run shown
+    for the same file; both in the chat's words (bot/commands/imports.py)."""
+    import getpass
+
+    from bot.commands.imports import report_text
+    from bot.importer import confirm, count_text, dry_run, pending_batch
+    from bot.sheets import SheetError
+    from reminders.calendar import WorkCalendar
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise StartError(f"找不到文件 {path}")
+    data = path.read_bytes()
+    clock = Clock(config.timezone)
+    prepare_database(config, clock, out=sys.stderr)
+    services = make_services(config, clock)
+    actor = args.by or f"cli:{getpass.getuser()}"
+    now = clock.now()
+    today = now.date()
+    with database.connection_context():
+        if not args.apply:
+            try:
+                with database.atomic():
+                    run = dry_run(data, path.name, now, today, actor)
+            except SheetError as exc:
+                print(f"“{path.name}”无法导入：{exc}", file=sys.stderr)
+                return 1
+            hint = f"确认无误后运行：python3 run.py import {args.file} --apply" + (
+                f" --by {args.by}" if args.by else ""
+            )
+            print(report_text(services.renderer, run, path.name, hint=hint))
+            return 0
+        sha = hashlib.sha256(data).hexdigest()
+        with database.atomic():
+            batch = pending_batch(actor, sha)
+            if batch is None:
+                print(
+                    f"没有“{path.name}”的预览：请先运行 python3 run.py import {args.file}"
+                    "（不加 --apply），看过预览再确认。",
+                    file=sys.stderr,
+                )
+                return 1
+            cal = WorkCalendar.from_database()
+            done = confirm(
+                batch, now, today, actor, services.pipeline.outbox, services.renderer, config, cal
+            )
+        if done.applied is None:
+            print(
+                "未导入：预览之后系统中的期限、分工或节点已有变化。请重新运行预览，看过再确认。",
+                file=sys.stderr,
+            )
+            return 1
+        services.sender.drain()
+    print(
+        f"已导入“{path.name}”：{count_text(batch.changes)}。已通知 {done.told} 位联络员，改动已记入日志。"
+    )
+    return 0
+
+
+def cmd_pack(config: Config, args) -> int:
+    """材料包 to disk: one zip, no size limit."""
+    from bot.pack import build
+
+    clock = Clock(config.timezone)
+    prepare_database(config, clock, out=sys.stderr)
+    out = Path(args.out) if args.out else None
+    now = clock.now()
+    with database.connection_context():
+        target = (out.parent if out else Path.cwd()).resolve()
+        built = build(
+            args.scope, config.data_dir / "evidence", target, config.timezone, now, limit=None
+        )
+        if built is None:
+            print(
+                f"没有“{args.scope}”这一指标或类别：请写 Z 编号、一级或二级指标名称，或“全部”。",
+                file=sys.stderr,
+            )
+            return 2
+    ((_name, written),) = built.parts
+    if out is not None and written != out.resolve():
+        written = written.replace(out)
+    pack = built.pack
+    print(
+        f"已生成：{written}（{pack.label}：{len(pack.indicators)} 项指标，{len(pack.files)} 份材料）"
+    )
+    for gap in pack.gaps:
+        print(f"✗ {gap.item.code} {gap.item.title}：{gap.text}")
+    return 0
+
+
 AT_HELP = "如 2026-10-09T09:00（不写时区即按 BOT_TIMEZONE）；默认用电脑的时间"
 START_HELP = "机器人的时间从这一刻开始往后走（演示、核对某一天的提醒和周报），" + AT_HELP
 
@@ -562,6 +653,21 @@ def build_parser() -> ChineseArgumentParser:
         "--demo", action="store_true", help="发到演示数据库（DATA_DIR/demo.db，含演示人员）"
     )
     at_option(say, "假定现在的时间，" + AT_HELP)
+    importer = command(
+        "import", "导入 Excel（任务分解表、实施细则、期限表或导出的台账）：先预览，--apply 才执行"
+    )
+    importer.add_argument("file", metavar="文件", help=".xlsx 或 .xls 文件")
+    importer.add_argument(
+        "--apply", action="store_true", help="执行此前对同一文件的预览（预览后数据有变化则拒绝）"
+    )
+    importer.add_argument(
+        "--by", metavar="userid", help="记入日志的管理员 userid（默认 cli:当前系统用户）"
+    )
+    pack = command("pack", "生成迎检材料包（zip，附目录.xlsx），写到磁盘，不限大小")
+    pack.add_argument(
+        "scope", nargs="?", metavar="范围", help="Z 编号（如 Z12）、一级或二级指标名称，默认全部"
+    )
+    pack.add_argument("--out", metavar="路径", help="zip 文件的路径（默认当前目录下按日期命名）")
     worker = command("worker", "后台进程（由服务自动启动，一般无需手动运行）")
     worker.add_argument(
         "--clock-offset",
@@ -585,6 +691,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker": cmd_worker,
         "remind": cmd_remind,
         "digest": cmd_digest,
+        "import": cmd_import,
+        "pack": cmd_pack,
     }
     try:
         config = load_config(args.env_file)

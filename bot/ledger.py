@@ -60,6 +60,16 @@ ACTIONS = {
     "cancel_item": "撤销交办",
     "review_pass": "审核通过",
     "review_return": "审核退回",
+    "milestone": "设节点",
+    "milestone_edit": "修改节点",
+    "milestone_remove": "删除节点",
+    "removal_request": "申请删除节点",
+    "removal_rejected": "驳回删除节点",
+    "lead": "指定牵头单位",
+    "group_confirm": "确认单位组",
+    "resend": "重发消息",
+    "import": "导入",
+    "pack": "迎检材料包",
 }
 
 
@@ -69,6 +79,7 @@ def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -
     book = Workbook()
     _assignments(book.active, tz, today, cal)
     _assigned(book.create_sheet("交办事项"), tz, today, cal)
+    _milestones(book.create_sheet("节点"), today)
     _scores(book.create_sheet("评估得分"))
     _evidence(book.create_sheet("佐证材料"), tz)
     _log(book.create_sheet("操作记录"), tz)
@@ -146,7 +157,7 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 a.item.title,
                 a.unit.name,
                 ROLE_LABELS.get(a.role, a.role),
-                a.deadline,
+                due_cell(a),
                 STATUS_LABELS[
                     status_of(
                         a.status, a.progress, a.deadline, today, extension_pending=a.id in pending
@@ -165,6 +176,46 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     for row in ws.iter_rows(min_row=2, min_col=11, max_col=11):
         for cell in row:
             cell.number_format = "yyyy-mm-dd hh:mm"
+
+
+def due_cell(a: Assignment):
+    """The deadline as the 期限 column holds it: a date, or the word for ongoing work, so that
+    the ledger imported back (bot/importer.py) reads what it wrote."""
+    return a.ongoing or a.deadline
+
+
+def _milestones(ws, today) -> None:
+    """Each unit's milestones (实施细则 节点). Imported back, a row with a new 具体措施 under an
+    item's code is a new milestone; a changed 完成时限 on a T7-1 row moves that milestone."""
+    _sheet(
+        ws,
+        "节点",
+        ["编号", "事项", "具体措施", "责任单位", "完成时限", "责任人", "状态"],
+        [8, 36, 40, 22, 12, 14, 12],
+    )
+    query = (
+        Assignment.select(Assignment, Item, Unit)
+        .join(Item)
+        .switch(Assignment)
+        .join(Unit)
+        .where((Assignment.kind == MILESTONE) & (Assignment.status != "cancelled"))
+        .order_by(Item.position, Unit.position, Assignment.seq)
+    )
+    for m in query:
+        ws.append(
+            [
+                m.code,
+                m.item.title,
+                m.title,
+                m.unit.name,
+                due_cell(m),
+                m.owner_userid,
+                STATUS_LABELS[status_of(m.status, m.progress, m.deadline, today)],
+            ]
+        )
+    for row in ws.iter_rows(min_row=2, min_col=5, max_col=5):
+        for cell in row:
+            cell.number_format = "yyyy-mm-dd"
 
 
 def _status(a: Assignment, today, pending: set[int]) -> str:
@@ -227,7 +278,7 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 _local(a.item.created_at, tz),
                 a.unit.name,
                 ROLE_LABELS.get(a.role, a.role),
-                a.deadline,
+                due_cell(a),
                 _local(a.signed_at, tz)
                 if a.kind == SHARE and a.signed_at
                 else ("" if a.kind != SHARE else "未签收"),

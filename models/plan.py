@@ -105,6 +105,8 @@ class Assignment(BaseModel):
     updated_at = UTCDateTimeField(null=True)
     done_at = UTCDateTimeField(null=True)
     deadline_set_on = peewee.DateField(null=True)  # the day a deadline was first given
+    # Work with no deadline by nature, as the sheet said it: 长期坚持, 持续推进, 常态化 ("": none).
+    ongoing = peewee.CharField(max_length=16, default="")
     kind = peewee.CharField(max_length=16, default=SHARE)
     slot = peewee.CharField(max_length=32, default=SHARE)  # share | m<seq> | p<period>: unique
     parent = peewee.ForeignKeyField("self", null=True, backref="parts", on_delete="CASCADE")

@@ -20,7 +20,7 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
 
     services.pipeline.handle(Incoming("test", "f1", "li", kind="file", text="T7", file=stored))
     book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ)))
-    assert book.sheetnames == ["任务台账", "交办事项", "评估得分", "佐证材料", "操作记录"]
+    assert book.sheetnames == ["任务台账", "交办事项", "节点", "评估得分", "佐证材料", "操作记录"]
     header = next(book["任务台账"].iter_rows(max_row=1, values_only=True))
     assert header[6:9] == ("状态", "逾期（工作日）", "进度%")
     rows = {(r[0], r[3]): r for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}

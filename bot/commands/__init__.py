@@ -18,6 +18,8 @@ _MODULES = (
     "scoring",
     "nudge",
     "office",
+    "imports",
+    "pack",
     "sending",
 )
 for _module in _MODULES:

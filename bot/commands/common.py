@@ -168,8 +168,11 @@ def liaisons_by_unit(unit_ids: list[int]) -> dict[int, list[Member]]:
     return result
 
 
-def deadline_label(deadline: date | None) -> str:
-    return deadline.isoformat() if deadline else "未设期限"
+def deadline_label(deadline: date | None, ongoing: str = "") -> str:
+    """2026-12-31, or the word for ongoing work (长期坚持, from an imported sheet), or 未设期限."""
+    if deadline:
+        return deadline.isoformat()
+    return ongoing or "未设期限"
 
 
 def pending_extensions(assignment_ids: list[int]) -> set[int]:

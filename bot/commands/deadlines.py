@@ -49,17 +49,18 @@ def deadline_cmd(ctx: Context, args) -> str:
     assignments = list(query.order_by(Assignment.id))
     if not assignments:
         raise CommandError(f"{item.code} 没有分配给{target}。可先用“分配”添加责任单位。")
-    changed = [a for a in assignments if a.deadline != new_deadline]
+    changed = [a for a in assignments if a.deadline != new_deadline or a.ongoing]
     for a in changed:
         Assignment.update(
             deadline=new_deadline,
+            ongoing="",  # a date now: no longer 长期坚持
             updated_at=ctx.now,
             deadline_set_on=a.deadline_set_on or ctx.today,
         ).where(Assignment.id == a.id).execute()
         audit(
             ctx,
             "deadline",
-            f"{item.code} {a.unit.name}期限：{deadline_label(a.deadline)} → {new_deadline}",
+            f"{item.code} {a.unit.name}期限：{deadline_label(a.deadline, a.ongoing)} → {new_deadline}",
             item_code=item.code,
             unit_name=a.unit.name,
             before={"deadline": str(a.deadline) if a.deadline else None},
@@ -205,12 +206,12 @@ def _decide_extension(ctx: Context, request: ExtensionRequest, *, approved: bool
     item = assignment.item
     _record_decision(ctx, request, approved, note)
     if approved:
-        Assignment.update(deadline=request.requested_deadline, updated_at=ctx.now).where(
-            Assignment.id == assignment.id
-        ).execute()
+        Assignment.update(
+            deadline=request.requested_deadline, ongoing="", updated_at=ctx.now
+        ).where(Assignment.id == assignment.id).execute()
         summary = (
             f"批准延期申请 {request.id}：{item.code} {assignment.unit.name}期限 "
-            f"{deadline_label(assignment.deadline)} → {request.requested_deadline}"
+            f"{deadline_label(assignment.deadline, assignment.ongoing)} → {request.requested_deadline}"
         )
         before = {"deadline": str(assignment.deadline) if assignment.deadline else None}
         after = {"deadline": str(request.requested_deadline)}
@@ -293,15 +294,16 @@ def _milestone_deadline(ctx: Context, ref, unit_match, new_deadline: date) -> st
             else f"{ref.code} 在几个单位都有（{where}），请写明单位。"
         )
     milestone = found[0]
-    if milestone.deadline == new_deadline:
+    if milestone.deadline == new_deadline and not milestone.ongoing:
         return f"{milestone.code} 的期限已经是 {new_deadline}，没有改动。"
-    Assignment.update(deadline=new_deadline, updated_at=ctx.now).where(
+    Assignment.update(deadline=new_deadline, ongoing="", updated_at=ctx.now).where(
         Assignment.id == milestone.id
     ).execute()
+    before = deadline_label(milestone.deadline, milestone.ongoing)
     audit(
         ctx,
         "deadline",
-        f"节点 {milestone.code}（{milestone.unit.name}）期限：{deadline_label(milestone.deadline)} → {new_deadline}",
+        f"节点 {milestone.code}（{milestone.unit.name}）期限：{before} → {new_deadline}",
         item_code=ref.item.code,
         unit_name=milestone.unit.name,
         before={"deadline": str(milestone.deadline) if milestone.deadline else None},

@@ -158,6 +158,12 @@ def unit_file_count(item: Item, unit_id: int) -> int:
 
 
 def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
+    """The answer to a received file: an admin's spreadsheet starts an import's dry run (see
+    bot/commands/imports.py: is_import); anything else is evidence."""
+    from bot.commands.imports import import_file, is_import
+
+    if is_import(ctx, stored, caption):
+        return import_file(ctx, stored)
     filed = store_evidence(ctx, stored, caption)
     if filed.duplicate is not None:
         return ctx.say(
@@ -256,7 +262,10 @@ def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile
     # this moment is committed by now, and seen.
     told = _told_waiting(download)
     caption = (download.inbound.text or "") if download.inbound_id else ""
-    if not told:  # the sender has heard nothing yet: the answer a file gets at once
+    from bot.commands.imports import is_import
+
+    # The sender has heard nothing yet: the answer a file gets at once (an import's dry run too).
+    if not told or is_import(ctx, stored, caption):
         _answer(ctx, download, attach_file(ctx, stored, caption))
         return True
     filed = store_evidence(ctx, stored, caption)

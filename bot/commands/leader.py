@@ -141,7 +141,7 @@ def unit_summary(ctx: Context, args) -> str:
                 "a": a,
                 "colour": shades[a.id],
                 "status": label_of(ctx, a, a.id in pending),
-                "deadline": deadline_label(a.deadline),
+                "deadline": deadline_label(a.deadline, a.ongoing),
             }
             for a in listed
         ],

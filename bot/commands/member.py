@@ -82,7 +82,7 @@ def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
         if parts:  # the share's progress derived from its milestones, beside any direct report
             done = sum(1 for m in parts if m.status == DONE)
             status += f"｜节点 {done}/{len(parts)}"
-    return {"a": a, "status": status, "deadline": deadline_label(a.deadline)}
+    return {"a": a, "status": status, "deadline": deadline_label(a.deadline, a.ongoing)}
 
 
 @command(
@@ -180,7 +180,7 @@ def task_detail(ctx: Context, args) -> str:
         overdue=overdue,
         mine=mine,
         mine_status=status_label(ctx, mine, mine.id in pending) if mine else "",
-        mine_deadline=deadline_label(mine.deadline) if mine else "",
+        mine_deadline=deadline_label(mine.deadline, mine.ongoing) if mine else "",
         latest=latest,
         evidence_total=evidence_total,
         evidence_mine=len(mine_files),
@@ -191,7 +191,11 @@ def task_detail(ctx: Context, args) -> str:
         score=Score.current_for(item) if item.is_indicator else None,
         reports=ctx.may("unit"),
         milestones=[
-            {"m": m, "status": status_label(ctx, m), "deadline": deadline_label(m.deadline)}
+            {
+                "m": m,
+                "status": status_label(ctx, m),
+                "deadline": deadline_label(m.deadline, m.ongoing),
+            }
             for m in (milestones_of(mine) if mine else [])
         ],
     )

@@ -151,7 +151,11 @@ def list_milestones(ctx: Context, args) -> str:
         "milestone_list.j2",
         item=item,
         rows=[
-            {"m": m, "status": status_label(ctx, m), "deadline": deadline_label(m.deadline)}
+            {
+                "m": m,
+                "status": status_label(ctx, m),
+                "deadline": deadline_label(m.deadline, m.ongoing),
+            }
             for m in rows
         ],
         many_units=len({m.unit_id for m in rows}) > 1,

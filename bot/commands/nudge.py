@@ -66,12 +66,15 @@ def _nudge(ctx: Context, query, subject: str, code: str) -> str:
             "nudge.j2",
             unit=unit,
             rows=[
-                {"a": a, "status": labels[a.id], "deadline": deadline_label(a.deadline)}
+                {"a": a, "status": labels[a.id], "deadline": deadline_label(a.deadline, a.ongoing)}
                 for a in assignments[:15]
             ],
             more=max(0, len(assignments) - 15),
         )
-        rows = [(a.item.code, f"{deadline_label(a.deadline)}｜{labels[a.id]}") for a in assignments]
+        rows = [
+            (a.item.code, f"{deadline_label(a.deadline, a.ongoing)}｜{labels[a.id]}")
+            for a in assignments
+        ]
         for member in liaisons[unit_id]:
             queue_card(
                 ctx.outbox,

@@ -220,9 +220,18 @@ def _argument_lines(text: str) -> list[str]:
 def test_help_is_chinese_with_a_line_for_every_argument(tmp_path):
     main = _help(tmp_path)
     commands = re.findall(r"^    ([a-z]+) +\S", main, flags=re.MULTILINE)
-    assert {"serve", "demo", "init", "say", "selfcheck", "remind", "digest", "worker"} <= set(
-        commands
-    )
+    assert {
+        "serve",
+        "demo",
+        "init",
+        "say",
+        "selfcheck",
+        "remind",
+        "digest",
+        "import",
+        "pack",
+        "worker",
+    } <= set(commands)
     procs = {
         name: subprocess.Popen(
             [sys.executable, RUN_PY, name, "--help"],
@@ -252,6 +261,7 @@ def test_help_is_chinese_with_a_line_for_every_argument(tmp_path):
     for option in ("--demo", "--at", "userid", "消息"):
         assert option in texts["say"]
     assert "--clock-offset" in texts["worker"] and "--env-file" in texts[""]
+    assert "--apply" in texts["import"] and "--by" in texts["import"] and "--out" in texts["pack"]
 
 
 def test_argument_errors_are_chinese(tmp_path):
@@ -334,3 +344,37 @@ def test_a_remote_sandbox_uses_the_main_database_when_told(tmp_path):
     assert _members(data / "bot.db") == ["zhangsan"]
     assert not (data / "sandbox.db").exists()
     assert "沙盒使用正式数据库" in printed, printed
+
+
+def test_import_and_pack_through_the_cli(tmp_path):
+    """run.py import: a dry run that changes nothing, --apply of what it showed, a second
+    import that finds nothing; --apply without a dry run is refused. run.py pack: one zip."""
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import sheet_layouts
+
+    assert run(tmp_path, "init").returncode == 0
+    (tmp_path / "分解表.xlsx").write_bytes(sheet_layouts.task_breakdown())
+    refused = run(tmp_path, "import", "分解表.xlsx", "--apply", "--by", "boss")
+    assert refused.returncode == 1 and "请先运行" in refused.stderr
+    preview = run(tmp_path, "import", "分解表.xlsx", "--by", "boss")
+    assert preview.returncode == 0, preview.stderr
+    assert "【导入预览】分解表.xlsx" in preview.stdout and "T7-1" in preview.stdout
+    assert "--apply --by boss" in preview.stdout and "县商贸局" in preview.stdout
+    applied = run(tmp_path, "import", "分解表.xlsx", "--apply", "--by", "boss")
+    assert applied.returncode == 0, applied.stderr
+    assert "已导入“分解表.xlsx”：新增节点 2 个" in applied.stdout
+    again = run(tmp_path, "import", "分解表.xlsx", "--by", "boss")
+    assert "没有需要改动的内容" in again.stdout
+    log = run(tmp_path, "say", "boss", "日志", "T7")
+    assert "导入《分解表.xlsx》" in log.stdout and "boss" in log.stdout
+    missing = run(tmp_path, "import", "没有这个文件.xlsx")
+    assert missing.returncode == 2 and "找不到文件" in missing.stderr
+
+    packed = run(tmp_path, "pack", "--out", "材料包.zip")
+    assert packed.returncode == 0, packed.stderr
+    assert "已生成" in packed.stdout and "✗ Z1 " in packed.stdout
+    with zipfile.ZipFile(tmp_path / "材料包.zip") as zf:
+        assert "迎检材料包/目录.xlsx" in zf.namelist()
+    assert run(tmp_path, "pack", "没有的类别").returncode == 2
