@@ -193,6 +193,7 @@ def serve(
         supervisor.start()
     port = server.effective_port
     url = f"http://{_url_host(config.http_host)}:{port}"
+    log.info("web process started on %s (pid %s)", url, os.getpid())
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
         # The sandbox answers only to the names it is configured for (its Host check): on a

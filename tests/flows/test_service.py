@@ -145,6 +145,7 @@ def test_healthz_fails_within_the_set_time_after_the_worker_is_killed(tmp_path, 
             "BOT_ADMINS": "boss",
             "HTTP_PORT": "0",
             "HEALTH_WORKER_SILENT_SECONDS": str(silent),
+            "LOG_FILE": str(tmp_path / "logs" / "bot.log"),
         },
     )
     web = Proc(["web"], env_file, tmp_path)
@@ -175,6 +176,11 @@ def test_healthz_fails_within_the_set_time_after_the_worker_is_killed(tmp_path, 
     finally:
         web.close()
         worker.close()
+    # Each process its own log file (LOG_FILE, the worker's beside it).
+    web_log = (tmp_path / "logs" / "bot.log").read_text(encoding="utf-8")
+    worker_log = (tmp_path / "logs" / "bot-worker.log").read_text(encoding="utf-8")
+    assert "web process started" in web_log and "worker started" not in web_log
+    assert "worker started" in worker_log and "web process started" not in worker_log
 
 
 def test_serve_stops_its_worker_with_it(tmp_path, db_url, db):
