@@ -310,6 +310,8 @@ class WorkerSupervisor:
             started = time.monotonic()
             self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.PIPE)
             code = self.proc.wait()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
             if self.stopping.is_set():
                 return
             log.warning("background worker exited with %s; restarting", code)
