@@ -8,6 +8,7 @@ than HEALTH_WORKER_SILENT_SECONDS (the scheduler: one tick interval more) is a f
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -64,10 +65,11 @@ class PartState:
     def failing(self) -> bool:
         return self.status in (NEVER, SILENT, BROKEN)
 
-    def as_json(self) -> dict:
+    def as_json(self, tz=None) -> dict:
+        seen = self.last_seen.astimezone(tz) if self.last_seen and tz else self.last_seen
         body = {
             "status": self.status,
-            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "last_seen": seen.isoformat() if seen else None,
             "seconds_ago": self.seconds_ago,
             "limit_seconds": self.limit_seconds,
         }
@@ -95,8 +97,10 @@ def part_state(
             return PartState(name, STARTING, limit_seconds=limit)
         return PartState(name, NEVER, limit_seconds=limit, reason=f"{label}没有运行过的记录")
     at = info["at"]
-    ago = max(0, int((now - at).total_seconds()))
-    if ago > limit:
+    elapsed = (now - at).total_seconds()
+    ago = max(0, int(elapsed))
+    if elapsed > limit:
+        ago = math.ceil(elapsed)  # "silent for 6 s", not 5, when 5.3 s are past a 5 s limit
         return PartState(
             name,
             SILENT,

@@ -152,7 +152,7 @@ def create_app(services: Services) -> Flask:
             "sandbox": config.sandbox_enabled,
             "outbox": {"pending": pending, "failed": failed},
             "web": web,
-            **{state.name: state.as_json() for state in states},
+            **{state.name: state.as_json(config.timezone) for state in states},
             "reasons": reasons,
         }
         return jsonify(body), 503 if reasons else 200

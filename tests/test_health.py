@@ -56,7 +56,7 @@ def test_healthz_tells_each_part_and_fails_once_the_worker_is_silent(tmp_path, d
         assert status == 200 and body["status"] == "ok", body
         assert body["worker"] | {"seconds_ago": None} == {
             "status": "ok",
-            "last_seen": "2026-11-26T02:00:00+00:00",
+            "last_seen": "2026-11-26T10:00:00+08:00",
             "seconds_ago": None,
             "limit_seconds": SILENT,
             "pid": 4321,
