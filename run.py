@@ -3,22 +3,26 @@
 starts the web server and the outbox sender. The only module that reads the environment, opens
 sockets and starts threads.
 
-    python3 run.py            serve (the sandbox when no WeCom account is configured)
+    python3 run.py            serve: HTTP here, the worker as a supervised child process
+    python3 run.py web        HTTP only; `run.py worker` runs apart (two systemd units / services)
+    python3 run.py worker     the background worker (messages, the outbox, files, the scheduler)
     python3 run.py demo       serve a separate demo database with sample people and deadlines
     python3 run.py init       create the database and load (or update) the built-in plan
     python3 run.py say USERID TEXT…   one message through the pipeline; prints the reply
+    python3 run.py backup / restore ARCHIVE   the database and the files, in one zip (SQLite)
 
 `python3 run.py --help` lists every command (in Chinese, as users read it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
-import fcntl
 import hashlib
 import logging
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -28,14 +32,17 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import peewee
 from dotenv import dotenv_values
+from filelock import FileLock, Timeout
 
+from bot import health
 from bot.cli import ChineseArgumentParser, moment
 from bot.clock import Clock, FakeClock, OffsetClock
 from bot.config import SANDBOX_DATABASE, WECOM_APP_KEYS, Config, ConfigError, sqlite_url
-from bot.logs import configure_logging
+from bot.logs import configure_logging, worker_log_file
 from bot.services import DOWNLOAD_THREADS, Services, build_services
-from models.db import database, open_database
+from models.db import database, is_postgres, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
 from models.private import private_dir, private_tree, tighten
@@ -73,10 +80,22 @@ def secure_data(config: Config) -> None:
         private_tree(config.data_dir / store)
 
 
+MIGRATION_LOCK = 0x64756261  # PostgreSQL advisory lock key while migrating ("duba")
+
+
 def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=None) -> None:
     open_database(config.database_url)
     with database.connection_context():
-        migrate(database.obj)
+        if is_postgres():
+            # `run.py web` and `run.py worker` start together as two services: one migrates,
+            # the other waits and finds nothing left to do (SQLite's write lock does this there).
+            database.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+            try:
+                migrate(database.obj)
+            finally:
+                database.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        else:
+            migrate(database.obj)
         if load and not plan_is_loaded():
             print(load_plan(clock.now()).summary(), file=out or sys.stdout)
 
@@ -86,20 +105,62 @@ def make_services(config: Config, clock: Clock) -> Services:
     return build_services(config, clock)
 
 
+def hold_lock(path: Path) -> FileLock | None:
+    """An exclusive lock on `path` for the life of this process, or None if another process
+    holds it. The operating system releases it when the process dies, however it dies
+    (flock on POSIX, msvcrt's byte lock on Windows, both through `filelock`)."""
+    private_dir(path.parent)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        return None
+    return lock
+
+
+def web_lock_path(config: Config) -> Path:
+    return config.data_dir / f"web-{lock_suffix(config.database_url)}.lock"
+
+
+def worker_lock_path(config: Config) -> Path:
+    # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
+    return config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
+
+
+# The ways a process is asked to stop: SIGTERM (systemd, docker, kill), SIGINT (Ctrl+C, and how
+# WinSW and NSSM stop a Windows service: they send the console a Ctrl+C), SIGBREAK (Ctrl+Break,
+# Windows only; `GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT)` reaches a process group).
+STOP_SIGNALS = tuple(
+    sig for sig in (getattr(signal, n, None) for n in ("SIGTERM", "SIGINT", "SIGBREAK")) if sig
+)
+
+
+def on_stop_signals(handler) -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+
+
 def serve(
     config: Config,
     services: Services,
-    worker_argv: list[str],
+    worker_argv: list[str] | None,
     banner: str = "",
     child_env: dict | None = None,
 ):
     """HTTP in this process; the background worker (inbound processing, the outbox sender) in a
-    child process, so that processing never slows down the acknowledgement of a callback."""
+    child process, so that processing never slows down the acknowledgement of a callback.
+    `worker_argv` None: no child (`run.py web`; the worker is a service of its own)."""
     from waitress import create_server
 
     from bot.recorder import BatchRecorder
     from bot.web import create_app
 
+    web_lock = hold_lock(web_lock_path(config))
+    if web_lock is None:
+        raise StartError(
+            f"本数据库的服务已在运行（{web_lock_path(config)} 被占用）：不要重复启动；"
+            "要重启请先停止正在运行的服务"
+        )
     recorder = BatchRecorder()
     services.pipeline.record = recorder.record
     writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
@@ -115,6 +176,7 @@ def serve(
         )
     except OSError as exc:
         recorder.stop()
+        web_lock.release()
         raise StartError(_listen_problem(exc, config)) from None
     # The worker and every store must mean the same folders and database as this process,
     # the database as chosen here (the demo's, a remote sandbox's own): the worker takes it as
@@ -125,10 +187,13 @@ def serve(
         "SANDBOX_USE_MAIN_DATABASE": "是",
         **(child_env or {}),
     }
-    supervisor = WorkerSupervisor(worker_argv, child_env)
-    supervisor.start()
+    supervisor = None
+    if worker_argv is not None:
+        supervisor = WorkerSupervisor(worker_argv, child_env)
+        supervisor.start()
     port = server.effective_port
     url = f"http://{_url_host(config.http_host)}:{port}"
+    log.info("web process started on %s (pid %s)", url, os.getpid())
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
         # The sandbox answers only to the names it is configured for (its Host check): on a
@@ -143,16 +208,18 @@ def serve(
         )
     if banner:
         print(banner, flush=True)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    on_stop_signals(_raise_interrupt)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        supervisor.stop()
+        if supervisor is not None:
+            supervisor.stop()
         server.close()
         recorder.stop()
         writer.join(timeout=5)
+        web_lock.release()
 
 
 def _url_host(host: str) -> str:
@@ -220,11 +287,16 @@ def worker_argv(args, clock: Clock) -> list[str]:
 
 
 class WorkerSupervisor:
-    """Starts `run.py worker` and starts it again if it dies (with a growing pause)."""
+    """Starts `run.py worker` and starts it again if it dies (with a growing pause).
+
+    The child's standard input is a pipe from us: closing it asks the worker to stop, and it
+    closes by itself when we die, however we die. That works alike on Windows, where a signal
+    cannot be sent to a process (`terminate()` is TerminateProcess, a kill) and a child is not
+    re-parented when its parent dies."""
 
     def __init__(self, argv: list[str], env_overrides: dict):
         self.env = {**os.environ, **env_overrides}
-        self.argv = argv
+        self.argv = [*argv, "--with-parent"]
         self.stopping = threading.Event()
         self.proc: subprocess.Popen | None = None
         self.thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
@@ -236,8 +308,10 @@ class WorkerSupervisor:
         pause = 1.0
         while not self.stopping.is_set():
             started = time.monotonic()
-            self.proc = subprocess.Popen(self.argv, env=self.env)
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.PIPE)
             code = self.proc.wait()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
             if self.stopping.is_set():
                 return
             log.warning("background worker exited with %s; restarting", code)
@@ -248,12 +322,13 @@ class WorkerSupervisor:
         self.stopping.set()
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            proc.terminate()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the worker's cue to stop (it finishes within 10 s)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=12)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        self.thread.join(timeout=12)
+        self.thread.join(timeout=14)
 
 
 def lock_suffix(database_url: str) -> str:
@@ -274,15 +349,36 @@ def cmd_worker(config: Config, args) -> int:
     clock = _running_clock(config, args)
     prepare_database(config, clock, load=False)
     services = make_services(config, clock)
-    private_dir(config.data_dir)
-    # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
-    lock_path = config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
-    lock = open(lock_path, "w")  # noqa: SIM115  (held for the life of the process)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock_path = worker_lock_path(config)
+    lock = hold_lock(lock_path)
+    if lock is None:
         print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
+    stop = threading.Event()
+    on_stop_signals(lambda *_: stop.set())
+    if getattr(args, "with_parent", False):
+        watch_parent(stop)
+    started = clock.now()
+    beat_every = health.heartbeat_seconds(config.health_worker_silent_seconds)
+    threads: list[threading.Thread] = []
+    scheduler = None
+
+    def heartbeat() -> None:
+        try:
+            with database.connection_context():
+                health.beat(
+                    health.WORKER_KEY,
+                    clock.now(),
+                    pid=os.getpid(),
+                    host=platform.node(),
+                    started_at=started.isoformat(),
+                    scheduler=scheduler is not None,
+                    stopped_threads=[t.name for t in threads if not t.is_alive()],
+                )
+        except peewee.PeeweeException:
+            log.exception("worker heartbeat: database error")
+
+    heartbeat()  # before the catch-up below, which may take a while
     # The lock makes this the only worker of this database: whatever a dead one held (a message
     # being processed, a row being sent, a file being fetched) is taken back at once, not after
     # its lease; the temp files of saves it never finished are removed.
@@ -291,24 +387,25 @@ def cmd_worker(config: Config, args) -> int:
         services.sender.release_leases()
         services.downloader.release_claims()
     sweep_temp(services, config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    parent = os.getppid()
     from reminders.scheduler import CampaignScheduler, SchedulerLock, tick
 
     lock_held = SchedulerLock(config.data_dir, config.database_url)
-    scheduler = None
     if lock_held.acquire():
+        record = scheduler_record(services)
         # Catch up first (reminders and a digest missed while the bot was down), then take new
         # messages: what was due at start always comes before the first reply.
-        tick(services)
+        tick(services, record)
         # APScheduler fires on the real clock; every tick reads the bot's clock (which --at may
         # have moved: a first run time in the bot's future would never come).
-        scheduler = CampaignScheduler(services, first_run=Clock(config.timezone).now())
+        scheduler = CampaignScheduler(
+            services,
+            first_run=Clock(config.timezone).now(),
+            record=record,
+            chores=worker_chores(config),
+        )
     else:
         log.info("another process runs the scheduler; this one only processes and sends")
-    threads = [
+    threads += [
         threading.Thread(target=services.sender.loop, args=(stop, 0.2), name="outbox", daemon=True),
         threading.Thread(
             target=services.worker_loop, args=(stop, 0.2), name="inbound", daemon=True
@@ -324,25 +421,63 @@ def cmd_worker(config: Config, args) -> int:
         thread.start()
     if scheduler is not None:
         scheduler.start()
-    swept = time.monotonic()
-    while not stop.wait(1.0):
-        if os.getppid() != parent:  # the server that started us is gone
-            stop.set()
+    log.info("worker started (pid %s)", os.getpid())
+    swept = beaten = time.monotonic()
+    while not stop.wait(min(1.0, beat_every / 2)):
+        if time.monotonic() - beaten >= beat_every:
+            beaten = time.monotonic()
+            heartbeat()
         if time.monotonic() - swept > 3600:
             swept = time.monotonic()
             sweep_temp(services, config)
+    log.info("worker stopping: finishing what is in hand")
     if scheduler is not None:
         scheduler.stop()
         lock_held.release()
     services.sender.notify()
     services.worker_wake()
     services.downloads.set()
-    # One deadline for all, within the 10 s the server gives us: a download stops at its next
-    # read (a killed one leaves a temp file that the next sweep removes).
+    # One deadline for all, within the time the server (or the service manager) gives us: a
+    # send in flight is finished and recorded; a download stops at its next read (a killed one
+    # leaves a temp file that the next sweep removes). What is still unfinished then (a send
+    # WeCom is slow to answer) stays leased in the database and the next worker takes it back.
     ends = time.monotonic() + 9
     for thread in threads:
         thread.join(timeout=max(0.1, ends - time.monotonic()))
+    lock.release()
+    log.info("worker stopped")
     return 0
+
+
+def watch_parent(stop: threading.Event) -> None:
+    """Stop when standard input closes: the web process that started us closed it, or died."""
+
+    def wait_for_eof() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        stop.set()
+
+    threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
+
+
+def scheduler_record(services: Services):
+    """The scheduler's heartbeat, written after every tick."""
+
+    def record(now: datetime) -> None:
+        with database.connection_context():
+            health.beat(health.SCHEDULER_KEY, now, pid=os.getpid(), host=platform.node())
+
+    return record
+
+
+def worker_chores(config: Config) -> list:
+    """Jobs the scheduler runs every minute beside its tick, each idempotent."""
+    from bot.backup import run_daily
+
+    if config.backup_daily_at is None:
+        return []
+    return [("daily-backup", lambda now: run_daily(config, now))]
 
 
 def cmd_serve(config: Config, args) -> int:
@@ -355,8 +490,67 @@ def cmd_serve(config: Config, args) -> int:
         )
     clock = _running_clock(config, args)
     prepare_database(config, clock)
-    serve(config, make_services(config, clock), worker_argv(args, clock), _clock_banner(clock))
+    supervised = worker_argv(args, clock) if args.command != "web" else None
+    serve(config, make_services(config, clock), supervised, _clock_banner(clock))
     return 0
+
+
+def cmd_backup(config: Config, args) -> int:
+    from bot.backup import make_backup
+
+    clock = Clock(config.timezone)
+    folder = Path(args.to).resolve() if args.to else None
+    print(make_backup(config, clock.now(), folder=folder).summary())
+    return 0
+
+
+def cmd_restore(config: Config, args) -> int:
+    """Put a backup back: only while nothing of this deployment runs (its locks are free, and
+    held here so that nothing starts meanwhile), after a confirmation; then migrate."""
+    from bot.backup import BackupError, inspect, restore, sqlite_path
+    from models.migrations import newest_version
+
+    if not config.is_sqlite:
+        from bot.backup import postgres_advice
+
+        raise BackupError(postgres_advice(config))
+    archive = Path(args.archive).resolve()
+    info = inspect(archive)
+    locks = [hold_lock(worker_lock_path(config)), hold_lock(web_lock_path(config))]
+    try:
+        if None in locks:
+            raise StartError(
+                "服务正在运行，不能恢复：请先停止服务（systemctl stop dubanbot-web dubanbot-worker，"
+                "Windows 在“服务”中停止两个督办服务，或在运行 run.py 的窗口按 Ctrl+C），再运行 restore"
+            )
+        target = sqlite_path(config.database_url)
+        print(info.summary())
+        print(
+            f"恢复会用这份备份替换数据库 {target} 以及 {config.data_dir / 'evidence'}、"
+            f"{config.data_dir / 'exports'} 两个文件夹；现在的数据先另存为 {config.backup_dir} 中的 "
+            "before-restore-….zip。"
+        )
+        if not args.yes and not _confirmed("确认恢复请输入“是”："):
+            print("未确认，什么也没有改变。")
+            return 1
+        clock = Clock(config.timezone)
+        restore(config, archive, clock.now(), newest_schema=newest_version())
+        prepare_database(config, clock, load=False)
+        secure_data(config)
+        print(f"已恢复：{info.summary()}。现在可以启动服务。")
+        return 0
+    finally:
+        for lock in locks:
+            if lock is not None:
+                lock.release()
+
+
+def _confirmed(prompt: str) -> bool:
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("是", "y", "yes")
 
 
 def cmd_init(config: Config, _args) -> int:
@@ -635,7 +829,17 @@ def build_parser() -> ChineseArgumentParser:
     def at_option(cmd: ChineseArgumentParser, text: str) -> None:
         cmd.add_argument("--at", type=moment, metavar="时间", help=text)
 
-    at_option(command("serve", "启动服务（不写命令时默认就是它）"), START_HELP)
+    at_option(
+        command("serve", "启动服务并自动启动、看护后台进程（不写命令时默认就是它）"), START_HELP
+    )
+    at_option(
+        command(
+            "web",
+            "只启动网页服务（企业微信回调、/healthz、沙盒），后台进程 run.py worker 另行运行"
+            "（两个 systemd 服务或 Windows 服务）",
+        ),
+        START_HELP,
+    )
     at_option(command("demo", "用单独的演示数据库（DATA_DIR/demo.db）启动浏览器沙盒"), START_HELP)
     command("init", "创建数据库并载入方案（重复运行安全）")
     selfcheck = command(
@@ -668,22 +872,61 @@ def build_parser() -> ChineseArgumentParser:
         "scope", nargs="?", metavar="范围", help="Z 编号（如 Z12）、一级或二级指标名称，默认全部"
     )
     pack.add_argument("--out", metavar="路径", help="zip 文件的路径（默认当前目录下按日期命名）")
-    worker = command("worker", "后台进程（由服务自动启动，一般无需手动运行）")
+    worker = command(
+        "worker",
+        "后台进程：处理消息、发送、下载文件、定时提醒和备份（serve 会自动启动它；"
+        "用 web 时作为单独的服务运行）",
+    )
     worker.add_argument(
         "--clock-offset",
         type=float,
         metavar="秒",
         help="机器人的时间比电脑快多少秒（由服务按 --at 传入，一般无需手动设置）",
     )
+    worker.add_argument(
+        "--with-parent",
+        action="store_true",
+        help="标准输入关闭时退出（serve 启动后台进程时使用，一般无需手动设置）",
+    )
+    backup = command(
+        "backup",
+        "备份：数据库（运行中也可以，SQLite）、佐证材料和台账打包成一个带日期的 zip",
+    )
+    backup.add_argument(
+        "--to", metavar="文件夹", help="备份放在哪个文件夹；默认 BACKUP_DIR（DATA_DIR/backups）"
+    )
+    restore = command("restore", "从备份恢复数据库、佐证材料和台账（须先停止服务；会先确认）")
+    restore.add_argument("archive", metavar="备份文件", help="run.py backup 做的 zip 文件")
+    restore.add_argument("--yes", action="store_true", help="不再询问，直接恢复（用于脚本）")
     return parser
 
 
+# Commands that run for long write a log file when LOG_FILE is set; the worker has its own.
+SERVERS = ("serve", "web", "demo", None)
+
+
+def setup_logging(config: Config, command: str | None) -> None:
+    file = None
+    if config.log_file is not None and command in SERVERS:
+        file = config.log_file
+    elif config.log_file is not None and command == "worker":
+        file = worker_log_file(config.log_file)
+    configure_logging(
+        config.log_level, file=file, max_bytes=config.log_max_bytes, backups=config.log_backups
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bot.backup import BackupError
+
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO)
     handlers = {
         "serve": cmd_serve,
         None: cmd_serve,
+        "web": cmd_serve,
+        "backup": cmd_backup,
+        "restore": cmd_restore,
         "demo": cmd_demo,
         "init": cmd_init,
         "say": cmd_say,
@@ -696,9 +939,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         config = load_config(args.env_file)
+        setup_logging(config, args.command)
         secure_data(config)
         return handlers[args.command](config, args)
-    except (ConfigError, PlanError, StartError) as exc:
+    except (ConfigError, PlanError, StartError, BackupError) as exc:
         print(exc, file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -67,6 +67,23 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "企业微信持续无法送达时，消息最多保留重试多少小时，之后作废并通知管理员"
         "（提醒只当天有效，周报只本周有效）",
     ),
+    "HEALTH_WORKER_SILENT_SECONDS": (
+        "120",
+        "后台进程（或定时任务）超过多少秒没有动静，/healthz 就答 503、自检报故障（5–86400）",
+    ),
+    "LOG_LEVEL": ("INFO", "日志级别：DEBUG、INFO、WARNING 或 ERROR"),
+    "LOG_FILE": (
+        "",
+        "日志文件（如 data/logs/bot.log，后台进程写 bot-worker.log）；留空只输出到终端（systemd 日志）",
+    ),
+    "LOG_MAX_MB": ("10", "每个日志文件最大多少 MB，超过即轮换（1–1024）"),
+    "LOG_BACKUPS": ("5", "轮换后保留几个旧日志文件（1–100），更早的删除"),
+    "BACKUP_DIR": ("", "备份文件夹；留空即 DATA_DIR/backups"),
+    "BACKUP_DAILY_AT": (
+        "",
+        "每天几点自动备份（如 02:30，只用于 SQLite）；留空不自动备份",
+    ),
+    "BACKUP_KEEP": ("7", "自动备份保留几份（1–365），更早的删除；手动备份不删"),
     "WECOM_CORP_ID": ("", "企业ID（我的企业 → 企业信息）"),
     "WECOM_AGENT_ID": ("", "自建应用的 AgentId"),
     "WECOM_SECRET": ("", "自建应用的 Secret"),
@@ -93,6 +110,7 @@ _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _SECRET = re.compile(r"^[\x21-\x7e]{16,256}$")
 _HOST_ENTRY = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
 WILDCARD_HOSTS = ("0.0.0.0", "::")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SANDBOX_DATABASE = "sandbox.db"  # under DATA_DIR: the remote sandbox's own database
 
 
@@ -125,6 +143,14 @@ class Config:
     review_kinds: frozenset[str] = frozenset({"plan", "assigned", "milestone"})
     recurring_day_off: str = "previous"
     outbox_max_age_hours: int = 24
+    health_worker_silent_seconds: int = 120
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+    backup_dir: Path = Path("data/backups")
+    backup_daily_at: time | None = None
+    backup_keep: int = 7
     wecom_corp_id: str = ""
     wecom_agent_id: int | None = None
     wecom_secret: str = field(default="", repr=False)
@@ -137,6 +163,10 @@ class Config:
     # The host names (and ports, None = any) a browser may use for a remote sandbox.
     sandbox_hosts: tuple[tuple[str, int | None], ...] = ()
     sandbox_use_main_database: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
 
     @property
     def wecom_enabled(self) -> bool:
@@ -278,6 +308,26 @@ class Config:
             raw["OUTBOX_MAX_AGE_HOURS"], "OUTBOX_MAX_AGE_HOURS", 1, 30 * 24, problems
         )
 
+        silent = _parse_int(
+            raw["HEALTH_WORKER_SILENT_SECONDS"], "HEALTH_WORKER_SILENT_SECONDS", 5, 86400, problems
+        )
+        log_level = raw["LOG_LEVEL"].upper()
+        if log_level not in LOG_LEVELS:
+            problems.append(f"LOG_LEVEL={raw['LOG_LEVEL']!r} 只能是 {'、'.join(LOG_LEVELS)}")
+        log_file = (base / raw["LOG_FILE"]).resolve() if raw["LOG_FILE"] else None
+        log_mb = _parse_int(raw["LOG_MAX_MB"], "LOG_MAX_MB", 1, 1024, problems)
+        log_backups = _parse_int(raw["LOG_BACKUPS"], "LOG_BACKUPS", 1, 100, problems)
+        backup_dir = (base / raw["BACKUP_DIR"]).resolve() if raw["BACKUP_DIR"] else None
+        daily_at = None
+        if raw["BACKUP_DAILY_AT"]:
+            daily_at = _parse_time(raw["BACKUP_DAILY_AT"], "BACKUP_DAILY_AT", problems)
+            if url.startswith(("postgres://", "postgresql://")):
+                problems.append(
+                    "BACKUP_DAILY_AT 只用于 SQLite：PostgreSQL 请用 pg_dump 定时备份（见 README"
+                    "“备份与恢复”），并留空 BACKUP_DAILY_AT"
+                )
+        keep = _parse_int(raw["BACKUP_KEEP"], "BACKUP_KEEP", 1, 365, problems)
+
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -300,6 +350,14 @@ class Config:
             quiet_end=quiet_end,
             digest_at=digest_at,
             outbox_max_age_hours=max_age,
+            health_worker_silent_seconds=silent,
+            log_level=log_level,
+            log_file=log_file,
+            log_max_bytes=log_mb * 1024 * 1024,
+            log_backups=log_backups,
+            backup_dir=backup_dir or data_dir / "backups",
+            backup_daily_at=daily_at,
+            backup_keep=keep,
             wecom_corp_id=raw["WECOM_CORP_ID"],
             wecom_agent_id=agent_id,
             wecom_secret=raw["WECOM_SECRET"],

@@ -50,6 +50,8 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
                 "按 README“接入企业微信”一节填写 WECOM_* 设置",
             )
         )
+    checks.extend(_processes(config, now))
+    checks.append(_backups(config, now))
     checks.append(_outbox(now))
     checks.append(_downloads())
     checks.append(_calendar(now.astimezone(config.timezone).date()))
@@ -196,6 +198,72 @@ def _group(config: Config) -> Check:
         "未设置，周报无法发到群里",
         "在领导小组群里添加群机器人，把 Webhook 地址填入 WECOM_GROUP_WEBHOOK_URL",
     )
+
+
+def _processes(config: Config, now: datetime) -> list[Check]:
+    """The worker's heartbeat and the scheduler's last tick, as /healthz reads them."""
+    from bot import health
+
+    limit = config.health_worker_silent_seconds
+    checks = []
+    for state in health.parts(now, limit):
+        name = health.LABELS[state.name]
+        if state.status == health.OK:
+            detail = f"最近一次在 {duration_text(timedelta(seconds=state.seconds_ago))}前"
+            if state.name == "worker" and state.info.get("pid"):
+                detail += f"（进程 {state.info['pid']}，{state.info.get('host', '')}）"
+            checks.append(Check(name, OK, detail))
+        elif state.status == health.NEVER:
+            checks.append(
+                Check(
+                    name,
+                    WARN,
+                    "没有运行过的记录（服务还没有启动过？）",
+                    "启动服务：python3 run.py；作为系统服务运行见 README“部署为系统服务”",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    state.reason,
+                    "后台进程（run.py worker）可能已停止：Linux 上 systemctl status dubanbot-worker、"
+                    "journalctl -u dubanbot-worker；Windows 上在“服务”中查看督办后台服务；"
+                    "用 python3 run.py 启动时重启它",
+                )
+            )
+    return checks
+
+
+def _backups(config: Config, now: datetime) -> Check:
+    from bot.backup import daily_archives, newest_archive
+
+    if not config.is_sqlite:
+        return Check("备份", OK, "PostgreSQL：请用 pg_dump 定时备份（见 README“备份与恢复”）")
+    if config.backup_daily_at is None:
+        newest = newest_archive(config.backup_dir)
+        made = f"最近一次备份：{newest.name}" if newest else "还没有备份"
+        return Check(
+            "备份",
+            WARN,
+            f"没有开启每日自动备份；{made}",
+            "在 .env 中设置 BACKUP_DAILY_AT=02:30（每天自动备份，保留 BACKUP_KEEP 份），"
+            "或定期运行 python3 run.py backup",
+        )
+    daily = daily_archives(config.backup_dir)
+    at = f"{config.backup_daily_at:%H:%M}"
+    if not daily:
+        return Check("备份", WARN, f"已开启每日 {at} 自动备份，还没有做过", "")
+    age = now - datetime.fromtimestamp(daily[0].stat().st_mtime, now.tzinfo)
+    if age > timedelta(hours=26):
+        return Check(
+            "备份",
+            FAIL,
+            f"每日 {at} 自动备份已 {duration_text(age)}没有做成（最近：{daily[0].name}）",
+            f"查看后台进程的日志；检查 {config.backup_dir} 所在磁盘的空间和权限",
+        )
+    return Check("备份", OK, f"每日 {at} 自动备份，最近一次：{daily[0].name}，保留 {len(daily)} 份")
 
 
 def _outbox(now: datetime) -> Check:

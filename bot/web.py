@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import os
 import re
 import secrets
 import uuid
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import peewee
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
+from bot import health
 from bot.cards import BUTTON_DONE
 from bot.evidence import EvidenceStore, EvidenceTooLarge
 from bot.pipeline import Incoming
@@ -122,21 +124,38 @@ def create_app(services: Services) -> Flask:
         if per_request:
             drop_connection()
 
+    started_at = services.clock.now()
+
     @app.get("/healthz")
     def healthz():
+        """The web process (this one, answering), the worker (its heartbeat) and the scheduler
+        (its last tick), each apart; 503 with the reasons when any of them is in trouble."""
+        now = services.clock.now()
+        web = {
+            "status": "ok",
+            "pid": os.getpid(),
+            "started_at": started_at.isoformat(),
+            "uptime_seconds": health.seconds_since(started_at, now),
+        }
         try:
             pending = OutboxMessage.select().where(OutboxMessage.status == "pending").count()
             failed = OutboxMessage.select().where(OutboxMessage.status == "failed").count()
+            states = health.parts(now, config.health_worker_silent_seconds, since=started_at)
         except peewee.PeeweeException:
             log.exception("health check: database unavailable")
-            return jsonify(status="error", database=False), 503
-        return jsonify(
-            status="ok",
-            database=True,
-            mode="wecom" if config.wecom_enabled else "sandbox",
-            sandbox=config.sandbox_enabled,
-            outbox={"pending": pending, "failed": failed},
-        )
+            return jsonify(status="error", database=False, web=web, reasons=["数据库无法读取"]), 503
+        reasons = [state.reason for state in states if state.failing]
+        body = {
+            "status": "error" if reasons else "ok",
+            "database": True,
+            "mode": "wecom" if config.wecom_enabled else "sandbox",
+            "sandbox": config.sandbox_enabled,
+            "outbox": {"pending": pending, "failed": failed},
+            "web": web,
+            **{state.name: state.as_json(config.timezone) for state in states},
+            "reasons": reasons,
+        }
+        return jsonify(body), 503 if reasons else 200
 
     callback = services.callback
 

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,7 +54,8 @@ ASCII_NAMES = {
 }
 
 # Fonts that can draw Chinese, most wanted first; matched against the file name with case,
-# "-", "_" and spaces ignored.
+# "-", "_" and spaces ignored. Linux (Debian, 麒麟, 统信), then Windows (微软雅黑 msyh.ttc, 黑体
+# simhei.ttf, 等线, 宋体), then macOS (苹方, 冬青黑体, 华文黑体, 宋体).
 CJK_FONT_NAMES = (
     "notosanscjk",
     "sourcehansans",
@@ -64,10 +66,45 @@ CJK_FONT_NAMES = (
     "sourcehanserif",
     "uming",
     "ukai",
+    "msyh",
+    "simhei",
+    "deng",
+    "simsun",
+    "pingfang",
+    "hiraginosansgb",
+    "stheiti",
+    "songti",
 )
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+LINUX_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+MACOS_FONT_DIRS = ("/System/Library/Fonts", "/Library/Fonts")
 FONT_SUFFIXES = (".ttc", ".otf", ".ttf")
 _OTHER_WEIGHTS = ("bold", "black", "heavy", "light", "thin", "medium", "semibold")
+# Windows names its weights by a letter: msyhbd (bold), msyhl (light), dengb, dengl.
+_OTHER_WEIGHT_FILES = ("msyhbd", "msyhl", "dengb", "dengl")
+
+
+def font_dirs(platform: str | None = None, windows_dir: str | None = None) -> tuple[str, ...]:
+    """Where this system keeps its fonts. Windows: the Fonts folder of the Windows directory
+    (asked of the system, not of %WINDIR%: only run.py reads the environment)."""
+    platform = platform or sys.platform
+    if platform == "win32":
+        return (os.path.join(windows_dir or _windows_dir(), "Fonts"),)
+    if platform == "darwin":
+        return (*MACOS_FONT_DIRS, "/System/Library/Fonts/Supplemental")
+    return LINUX_FONT_DIRS
+
+
+def _windows_dir() -> str:
+    try:
+        import ctypes
+
+        buffer = ctypes.create_unicode_buffer(260)
+        if ctypes.windll.kernel32.GetWindowsDirectoryW(buffer, 260):  # type: ignore[attr-defined]
+            return buffer.value
+    except (AttributeError, OSError):
+        pass
+    return "C:\\Windows"
+
 
 PROBE = "促"
 UNASSIGNED = "\u0378"  # no character: a font draws its "missing glyph" box for it
@@ -89,8 +126,8 @@ def find_cjk_font() -> str | None:
 
     Candidates come from ``fc-list :lang=zh file`` when fc-list exists (well-known CJK fonts
     first, then any other font fontconfig says covers Chinese), then from a walk of the font
-    directories for the well-known file names. The first one that really has a glyph for "促"
-    is returned.
+    directories (`font_dirs`: Linux, Windows or macOS) for the well-known file names. The
+    first one that really has a glyph for "促" is returned.
     """
     seen: set[str] = set()
     for path in _fontconfig_candidates() + _walk_candidates():
@@ -124,9 +161,9 @@ def _fontconfig_candidates() -> list[str]:
     return _ranked(paths, keep_unknown=True)
 
 
-def _walk_candidates() -> list[str]:
+def _walk_candidates(dirs: Iterable[str] | None = None) -> list[str]:
     paths = []
-    for root in FONT_DIRS:
+    for root in font_dirs() if dirs is None else dirs:
         for folder, _dirs, files in os.walk(root):
             paths.extend(
                 os.path.join(folder, f) for f in files if f.lower().endswith(FONT_SUFFIXES)
@@ -146,7 +183,9 @@ def _ranked(paths: Iterable[str], *, keep_unknown: bool) -> list[str]:
             if not keep_unknown:
                 continue
             rank = len(CJK_FONT_NAMES)
-        other_weight = any(w in name for w in _OTHER_WEIGHTS) and "regular" not in name
+        other_weight = (
+            any(w in name for w in _OTHER_WEIGHTS) or name.startswith(_OTHER_WEIGHT_FILES)
+        ) and "regular" not in name
         keyed.append(((rank, other_weight, path), path))
     return [path for _key, path in sorted(keyed)]
 

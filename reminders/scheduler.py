@@ -3,21 +3,25 @@
 Every minute (Asia/Shanghai, explicit) a tick asks the database what is due: today's reminder
 round, this week's digest, the weekly calendar warning. The database, not the scheduler, is the
 record, so a missed or repeated tick changes nothing. Exactly one scheduler runs per deployment:
-a host file lock, and with PostgreSQL a session advisory lock held on its own connection.
+a host file lock (`filelock`: flock on POSIX, msvcrt's lock on Windows, both released by the
+operating system when the process dies), and with PostgreSQL a session advisory lock held on
+its own connection. Chores handed in by the caller (the daily backup) run as jobs of their own,
+so a long one never holds up the next tick.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import zlib
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import peewee
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from filelock import FileLock, Timeout
 
 from bot.outbox import Outbox
 from bot.services import Services
@@ -39,16 +43,15 @@ class SchedulerLock:
         digest = hashlib.sha1(database_url.encode()).hexdigest()[:10]
         self.path = Path(data_dir) / f"scheduler-{digest}.lock"  # one per database
         self.database_url = database_url
-        self._file = None
+        self._file: FileLock | None = None
         self._pg = None
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "w")  # noqa: SIM115  (kept open while the lock is held)
+        handle = FileLock(str(self.path))
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+            handle.acquire(blocking=False)
+        except Timeout:
             return False
         if self.database_url.startswith(("postgres://", "postgresql://")):
             # A session lock on a dedicated connection: a transaction-level lock through a pool
@@ -58,7 +61,7 @@ class SchedulerLock:
             got = pg.execute_sql("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
             if not got:
                 pg.close()
-                handle.close()
+                handle.release()
                 return False
             self._pg = pg
         self._file = handle
@@ -69,12 +72,16 @@ class SchedulerLock:
             self._pg.close()  # ends the session, and with it the advisory lock
             self._pg = None
         if self._file is not None:
-            self._file.close()
+            self._file.release()
             self._file = None
 
 
-def tick(services: Services) -> None:
-    """One look at the clock: do whatever is due, idempotently."""
+Chore = Callable[[datetime], None]
+
+
+def tick(services: Services, record: Chore | None = None) -> None:
+    """One look at the clock: do whatever is due, idempotently. `record(now)` is told after
+    each tick (the health heartbeat), whatever the tick found."""
     now = services.clock.now()
     config = services.config
     try:
@@ -93,6 +100,19 @@ def tick(services: Services) -> None:
     except peewee.PeeweeException:
         log.exception("scheduler tick: database error; the next tick tries again")
     services.sender.notify()
+    if record is not None:
+        _run_chore(record, now, "record")
+
+
+def _run_chore(chore: Chore, now: datetime, name: str) -> None:
+    try:
+        chore(now)
+    except Exception:  # a chore that fails must not stop the scheduler
+        log.exception("scheduler chore %s failed; it runs again at the next tick", name)
+
+
+def _chore_job(services: Services, chore: Chore, name: str) -> None:
+    _run_chore(chore, services.clock.now(), name)
 
 
 def warn_about_calendar(now, services: Services, cal: WorkCalendar, outbox: Outbox) -> None:
@@ -107,22 +127,41 @@ def warn_about_calendar(now, services: Services, cal: WorkCalendar, outbox: Outb
 
 
 class CampaignScheduler:
-    def __init__(self, services: Services, first_run: datetime | None = None):
+    def __init__(
+        self,
+        services: Services,
+        first_run: datetime | None = None,
+        *,
+        record: Chore | None = None,
+        chores: Sequence[tuple[str, Chore]] = (),
+    ):
         """first_run: when the first tick fires, on APScheduler's (real) clock; by default at
-        once by the bot's clock."""
+        once by the bot's clock. record: told after every tick. chores: (name, callable) each
+        called every minute with the bot's time, as its own job (each must be idempotent)."""
         self.services = services
         tz = services.config.timezone
         self.scheduler = BackgroundScheduler(timezone=tz)
         self.scheduler.add_job(
             tick,
             IntervalTrigger(minutes=1, timezone=tz),
-            args=[services],
+            args=[services, record],
             id="tick",
             max_instances=1,
             coalesce=True,
             misfire_grace_time=50,
             next_run_time=first_run or services.clock.now(),  # at once: catch up after a restart
         )
+        for name, chore in chores:
+            self.scheduler.add_job(
+                _chore_job,
+                IntervalTrigger(minutes=1, timezone=tz),
+                args=[services, chore, name],
+                id=f"chore-{name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=50,
+                next_run_time=first_run or services.clock.now(),
+            )
 
     def start(self) -> None:
         self.scheduler.start()

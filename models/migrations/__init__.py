@@ -42,6 +42,11 @@ def current_version(db: peewee.Database) -> int:
     return table.select(peewee.fn.MAX(table.version)).scalar() or 0
 
 
+def newest_version() -> int:
+    """The schema version this code migrates up to (a restore refuses a newer backup)."""
+    return max((version for version, _, _ in _migration_modules()), default=0)
+
+
 def pending(db: peewee.Database) -> list[str]:
     done = current_version(db)
     return [name for version, name, _ in _migration_modules() if version > done]

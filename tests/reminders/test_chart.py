@@ -302,12 +302,44 @@ def test_walk_finds_a_font_without_fc_list(monkeypatch):
 
 def test_no_font_anywhere_means_ascii(monkeypatch, tmp_path):
     _without_fc_list(monkeypatch)
-    monkeypatch.setattr(chart, "FONT_DIRS", (str(tmp_path),))
+    monkeypatch.setattr(chart, "font_dirs", lambda: (str(tmp_path),))
     if os.path.exists(DEJAVU):  # a font that is there but has no Chinese is not taken
         shutil.copy(DEJAVU, tmp_path / "wqy-microhei.ttc")
     assert find_cjk_font() is None
     ascii_png = render_chart(BARS, TOTAL, D(85), TITLE, font_path=None)
     assert render_chart(BARS, TOTAL, D(85), TITLE) == ascii_png
+
+
+def test_font_folders_of_windows_and_macos():
+    assert chart.font_dirs("win32", "D:\\Win") == (os.path.join("D:\\Win", "Fonts"),)
+    assert "/System/Library/Fonts" in chart.font_dirs("darwin")
+    assert chart.font_dirs("linux") == chart.LINUX_FONT_DIRS
+
+
+def test_windows_fonts_are_found_regular_weight_first(monkeypatch, tmp_path):
+    """微软雅黑 (msyh.ttc) before its bold (msyhbd.ttc) and before 黑体 (simhei.ttf)."""
+    fonts = tmp_path / "Windows" / "Fonts"
+    fonts.mkdir(parents=True)
+    for name in ("arial.ttf", "msyhbd.ttc", "SimHei.ttf", "msyh.ttc", "simsun.ttc"):
+        (fonts / name).write_bytes(b"")
+    walked = chart._walk_candidates(chart.font_dirs("win32", str(tmp_path / "Windows")))
+    assert [os.path.basename(p) for p in walked] == [
+        "msyh.ttc",
+        "msyhbd.ttc",
+        "SimHei.ttf",
+        "simsun.ttc",
+    ]
+
+
+@needs_cjk
+def test_a_windows_font_folder_gives_a_font_that_draws_chinese(monkeypatch, tmp_path):
+    _without_fc_list(monkeypatch)
+    fonts = tmp_path / "Windows" / "Fonts"
+    fonts.mkdir(parents=True)
+    shutil.copy(CJK_FONT, fonts / "msyh.ttc")  # the system's CJK font under Windows' name
+    windows = chart.font_dirs("win32", str(tmp_path / "Windows"))
+    monkeypatch.setattr(chart, "font_dirs", lambda: windows)
+    assert find_cjk_font() == str(fonts / "msyh.ttc")
 
 
 def test_fc_list_output_is_parsed_and_ranked(monkeypatch):
