@@ -24,6 +24,7 @@ import logging
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -163,6 +164,9 @@ def serve(
         )
     recorder = BatchRecorder()
     services.pipeline.record = recorder.record
+    wake = RemoteWake(wake_port_path(config))
+    services.remote_wake = wake  # a recorded callback wakes the worker process
+    services.pipeline.on_queued = wake  # a sandbox reply queued here: the worker sends it
     writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
     writer.start()
     try:
@@ -219,6 +223,7 @@ def serve(
         server.close()
         recorder.stop()
         writer.join(timeout=5)
+        wake.close()
         web_lock.release()
 
 
@@ -362,6 +367,8 @@ def cmd_worker(config: Config, args) -> int:
     beat_every = health.heartbeat_seconds(config.health_worker_silent_seconds)
     threads: list[threading.Thread] = []
     scheduler = None
+    wake_port = listen_for_wakes(services, stop, wake_port_path(config))
+    poll = float(config.worker_poll_seconds)
 
     def heartbeat() -> None:
         try:
@@ -374,6 +381,7 @@ def cmd_worker(config: Config, args) -> int:
                     started_at=started.isoformat(),
                     scheduler=scheduler is not None,
                     stopped_threads=[t.name for t in threads if not t.is_alive()],
+                    wake_port=wake_port,
                 )
         except peewee.PeeweeException:
             log.exception("worker heartbeat: database error")
@@ -406,9 +414,12 @@ def cmd_worker(config: Config, args) -> int:
     else:
         log.info("another process runs the scheduler; this one only processes and sends")
     threads += [
-        threading.Thread(target=services.sender.loop, args=(stop, 0.2), name="outbox", daemon=True),
+        # Both wait for a wake-up (listen_for_wakes); the poll is the fallback.
         threading.Thread(
-            target=services.worker_loop, args=(stop, 0.2), name="inbound", daemon=True
+            target=services.sender.loop, args=(stop, poll), name="outbox", daemon=True
+        ),
+        threading.Thread(
+            target=services.worker_loop, args=(stop, poll), name="inbound", daemon=True
         ),
     ] + [
         # Files are fetched apart from message handling: a slow peer holds one of these only.
@@ -447,6 +458,79 @@ def cmd_worker(config: Config, args) -> int:
     lock.release()
     log.info("worker stopped")
     return 0
+
+
+def wake_port_path(config: Config) -> Path:
+    return config.data_dir / f"worker-{lock_suffix(config.database_url)}.wake"
+
+
+def listen_for_wakes(services: Services, stop: threading.Event, path: Path) -> int | None:
+    """A datagram on 127.0.0.1 wakes the worker at once: the web process sends one when it has
+    recorded a callback or queued a sandbox reply, so neither waits for the poll (which stays,
+    as the fallback). The port is written to `path`, in the DATA_DIR both processes share."""
+    try:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(1.0)
+        port = listener.getsockname()[1]
+        path.write_text(str(port), encoding="ascii")
+    except OSError as exc:
+        log.warning("no wake-up socket (%s): the worker polls", exc)
+        return None
+
+    def listen() -> None:
+        with listener:
+            while not stop.is_set():
+                try:
+                    listener.recv(64)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                services.worker_wake()
+                services.sender.notify()
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="ascii") == str(port):
+                path.unlink()
+
+    threading.Thread(target=listen, name="wake-listener", daemon=True).start()
+    return port
+
+
+class RemoteWake:
+    """The web process's side: a datagram to the worker on this machine, at the port in the
+    worker's wake file (re-read every few seconds: a restarted worker has a new one). No worker
+    here (it runs on another machine), or no file: nothing is sent, and the worker polls."""
+
+    REREAD = 5.0
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.port: int | None = None
+        self.read_at = -self.REREAD
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:
+            # No port yet (the worker is still starting): look each time, it is one small file.
+            if self.port is None or time.monotonic() - self.read_at >= self.REREAD:
+                self.read_at = time.monotonic()
+                self.port = self._port()
+            port = self.port
+        if port:
+            with contextlib.suppress(OSError):
+                self.sock.sendto(b"w", ("127.0.0.1", port))
+
+    def _port(self) -> int | None:
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def watch_parent(stop: threading.Event) -> None:

@@ -71,6 +71,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "120",
         "后台进程（或定时任务）超过多少秒没有动静，/healthz 就答 503、自检报故障（5–86400）",
     ),
+    "WORKER_POLL_SECONDS": (
+        "2",
+        "后台进程多久查一次新消息（1–300 秒）；同一台电脑上的网页进程收到消息会立刻叫醒它，"
+        "这只是兜底（后台进程在另一台电脑上时就是回复的最长延迟）",
+    ),
     "LOG_LEVEL": ("INFO", "日志级别：DEBUG、INFO、WARNING 或 ERROR"),
     "LOG_FILE": (
         "",
@@ -144,6 +149,7 @@ class Config:
     recurring_day_off: str = "previous"
     outbox_max_age_hours: int = 24
     health_worker_silent_seconds: int = 120
+    worker_poll_seconds: int = 2
     log_level: str = "INFO"
     log_file: Path | None = None
     log_max_bytes: int = 10 * 1024 * 1024
@@ -311,6 +317,7 @@ class Config:
         silent = _parse_int(
             raw["HEALTH_WORKER_SILENT_SECONDS"], "HEALTH_WORKER_SILENT_SECONDS", 5, 86400, problems
         )
+        poll = _parse_int(raw["WORKER_POLL_SECONDS"], "WORKER_POLL_SECONDS", 1, 300, problems)
         log_level = raw["LOG_LEVEL"].upper()
         if log_level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL={raw['LOG_LEVEL']!r} 只能是 {'、'.join(LOG_LEVELS)}")
@@ -351,6 +358,7 @@ class Config:
             digest_at=digest_at,
             outbox_max_age_hours=max_age,
             health_worker_silent_seconds=silent,
+            worker_poll_seconds=poll,
             log_level=log_level,
             log_file=log_file,
             log_max_bytes=log_mb * 1024 * 1024,

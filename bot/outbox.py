@@ -635,6 +635,7 @@ class OutboxSender:
     def loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds."""
         while not stop.is_set():
+            self.wake.clear()  # before looking: a notify during the pass is kept for the wait
             try:
                 with database.connection_context():
                     stats = self.run_once()
@@ -644,7 +645,6 @@ class OutboxSender:
             if stats.handled:
                 continue
             self.wake.wait(idle_seconds)
-            self.wake.clear()
 
 
 # ---------------------------------------------------------------------- rows as people see them

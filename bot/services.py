@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import peewee
@@ -40,9 +41,13 @@ class Services:
     wake: threading.Event = field(default_factory=threading.Event)
     downloader: Downloader | None = None
     downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
+    # In the web process: wakes the worker process (run.py sets it; a no-op in one process).
+    remote_wake: Callable[[], None] | None = None
 
     def worker_wake(self) -> None:
         self.wake.set()
+        if self.remote_wake is not None:
+            self.remote_wake()
 
     def worker_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Process received messages until `stop` is set (files are fetched by `download_loop`).
@@ -51,6 +56,7 @@ class Services:
         writer at a time is shared with the web process, that leaves the write lock free half
         of the time, so a callback is acknowledged quickly even while a backlog is processed."""
         while not stop.is_set():
+            self.wake.clear()  # before looking: a wake-up during the pass is kept for the wait
             began = time.perf_counter()
             try:
                 with database.connection_context():
@@ -64,13 +70,13 @@ class Services:
                 stop.wait(min(time.perf_counter() - began, 0.5))
                 continue
             self.wake.wait(idle_seconds)
-            self.wake.clear()
 
     def download_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Fetch received files and retry failed ones until `stop` is set; the worker runs
         DOWNLOAD_THREADS of these beside `worker_loop`. A download in progress when `stop` is set
         is abandoned at its next read and handed back."""
         while not stop.is_set():
+            self.downloads.clear()
             try:
                 with database.connection_context():
                     busy = self.downloader is not None and self.downloader.run_one(stop)
@@ -80,7 +86,6 @@ class Services:
             if busy:
                 continue
             self.downloads.wait(idle_seconds)
-            self.downloads.clear()
 
 
 def build_services(config: Config, clock: Clock, transport: Transport | None = None) -> Services:
