@@ -211,6 +211,8 @@ class Pipeline:
             return self.renderer.snippet("errors.j2", "internal", ref=inbound.id), "failed"
 
     def _transactional(self, msg: Incoming) -> bool:
+        if not self.registry.may_call_out(msg.text):
+            return True
         try:
             return self.registry.transactional(self.context_for(msg.userid), msg.text)
         except Exception:  # reading failed: the transactional path answers it properly

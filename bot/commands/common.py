@@ -49,6 +49,7 @@ def own_assignment(ctx: Context, item: Item) -> Assignment:
             f"{item.code} 不是{unit.name}的责任事项，只能报告本单位承担的任务。发送“我的任务”查看。",
             show_usage=False,
         )
+    assignment.item, assignment.unit = item, unit  # already loaded: not read again
     return assignment
 
 

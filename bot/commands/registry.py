@@ -412,6 +412,17 @@ class Registry:
             values[arg.name] = None if value is None else arg.convert(ctx, value)
         return SimpleNamespace(**values)
 
+    def may_call_out(self, text: str) -> bool:
+        """Whether `text` names a command that calls out (自检): only then is it worth reading
+        before the transaction (`transactional`). A cheap look at the words, no database."""
+        folded = fold(text).lower()
+        return any(
+            fold(name).lower() in folded
+            for cmd in self._commands
+            if not all(form.transactional for form in cmd.forms)
+            for name in cmd.names
+        )
+
     def transactional(self, ctx: Context, text: str) -> bool:
         """Whether answering `text` runs inside a transaction (all but 自检, which calls out)."""
         from bot.commands.reader import understand

@@ -51,6 +51,32 @@ def test_42001_costs_one_token_fetch_and_one_retry(wecom, fake):
     assert [m["text"]["content"] for m in fake.messages] == ["第一条", "第二条"]
 
 
+def test_the_token_is_kept_in_memory_a_minute_and_a_refused_one_is_read_again(wecom, fake):
+    """Sends use the token from memory, not a database read each; another process's fresher
+    token (it refreshed after WeCom refused the old one) is read once the old one is refused,
+    and after the memory minute even without a refusal."""
+    from models.messages import KeyValue
+
+    outbox = Outbox(wecom.clock)
+    outbox.to_members(["li"], "第一条", "k1")
+    wecom.sender.drain()
+    key = wecom.client.token_key
+    # Another process fetched a new token: WeCom refuses the one this process holds.
+    fake.invalidate_token()
+    fresh = wecom.client.fetch_token()[0]
+    KeyValue.update(value=fresh).where(KeyValue.key == key).execute()
+    fetches = fake.token_fetches
+    outbox.to_members(["li"], "第二条", "k2")
+    assert wecom.sender.drain().sent == 1
+    assert fake.token_fetches == fetches, "the other process's token was read, not fetched"
+    assert [m["text"]["content"] for m in fake.messages] == ["第一条", "第二条"]
+    # The row changes behind this process's back: memory serves for a minute, then the row.
+    KeyValue.update(value="from-elsewhere").where(KeyValue.key == key).execute()
+    assert wecom.client.token() == fresh
+    wecom.clock.advance(seconds=61)
+    assert wecom.client.token() == "from-elsewhere"
+
+
 @pytest.mark.parametrize(
     "faults",
     [

@@ -17,6 +17,9 @@ from models.messages import KeyValue
 
 REFRESH_MARGIN = timedelta(minutes=5)  # treat a token as expired a little early
 LOCK_TTL = timedelta(seconds=20)  # a fetcher that died releases the lock after this
+# A token read from the database is used from memory this long (by the bot's clock, and never
+# past its expiry): one read a minute instead of one per message sent.
+MEMORY = timedelta(seconds=60)
 
 
 class DatabaseSessionStorage(SessionStorage):
@@ -69,12 +72,24 @@ class TokenKeeper:
         self.wait_seconds = wait_seconds
         self.sleep = sleep
         self._thread_lock = threading.Lock()
+        self._held: tuple[str, datetime] | None = None  # (token, use it until)
 
     def get(self, stale: str | None = None) -> str:
         """A valid token. `stale`: a token WeCom just refused; never return that one again."""
-        token = self.store.get(self.key)
-        if token and token != stale:
-            return token
+        held = self._held
+        if held is not None and held[0] != stale and self.clock.now() < held[1]:
+            return held[0]
+        self._held = None
+        row = KeyValue.get_or_none(KeyValue.key == self.key)
+        now = self.clock.now()
+        if (
+            row is not None
+            and row.value
+            and row.value != stale
+            and (row.expires_at or now + MEMORY) > now
+        ):
+            self._held = (row.value, min(now + MEMORY, row.expires_at or now + MEMORY))
+            return row.value
         with self._thread_lock:
             deadline = time.monotonic() + self.wait_seconds
             while True:
@@ -95,6 +110,7 @@ class TokenKeeper:
                 self.store.delete(self.lock_key)
 
     def invalidate(self, token: str) -> None:
+        self._held = None
         KeyValue.delete().where((KeyValue.key == self.key) & (KeyValue.value == token)).execute()
 
     def _take_lock(self) -> bool:
