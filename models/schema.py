@@ -1,6 +1,7 @@
 """Every model, in dependency order: what migrations must produce and tests compare against."""
 
 from models.audit import AuditEntry
+from models.board import BoardLink, BoardSession
 from models.messages import (
     InboundMessage,
     InteractiveCard,
@@ -37,4 +38,6 @@ ALL_MODELS = [
     CalendarYear,
     ReminderSent,
     DigestSnapshot,
+    BoardLink,
+    BoardSession,
 ]
