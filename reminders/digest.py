@@ -87,6 +87,17 @@ def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
     }
 
 
+def score_summary(card: Scorecard, before: dict | None) -> dict:
+    """The digest's score section (total, categories, lines, change since `before`, a stored
+    week's data): the board shows the same figures."""
+    return _score(card, before)
+
+
+def gap_summary(card: Scorecard) -> dict:
+    """The digest's "要合格至少还需" with the units to name: the board shows the same list."""
+    return _gap(card)
+
+
 REVIEW_LATE_DAYS = 3  # a report the office has not checked after this many working days
 RECORD_OCCURRENCES = 8  # recurring reports: each unit's record over the last 8
 

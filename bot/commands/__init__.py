@@ -18,6 +18,7 @@ _MODULES = (
     "scoring",
     "nudge",
     "office",
+    "board",
     "sending",
 )
 for _module in _MODULES:
