@@ -57,10 +57,12 @@ def build_campaign(services, clock) -> Campaign:
     ):
         assert "已" in bot.say(ADMIN, text), text
     assert "已发布" in bot.say(ADMIN, "周报 发布")
+    services.sender.drain()  # each step's messages leave on their day
     clock.set(_at(9))
     bot.say(LIAISON, "进度 T11 30% 已完成摸底")
     bot.say(ADMIN, "评分 Z36 3 制度健全")
     assert "已发布" in bot.say(ADMIN, "周报 发布")
+    services.sender.drain()  # each step's messages leave on their day
     clock.set(_at(16))
     reply = bot.say(LEADER, "交办 市监局 2026-11-20 整治直播带货乱象（领导批示）")
     assert "已交办" in reply, reply
@@ -70,11 +72,13 @@ def build_campaign(services, clock) -> Campaign:
     assert "T14-1" in reply, reply
     bot.say(ADMIN, "评分 Z37 2 保障到位")
     assert "已发布" in bot.say(ADMIN, "周报 发布")
+    services.sender.drain()  # each step's messages leave on their day
     clock.set(_at(24, 10))  # this week (48): what the home page counts as the week's change
     bot.say(LIAISON, "进度 T11 60% 已完成整改方案")
     bot.say(OTHER, "进度 T17 20% 正在梳理")
     _file(services, LIAISON, "检查记录.png", PNG, "T11 佐证")
     _file(services, OTHER, "工信局名录.pdf", b"%PDF-1.4 other unit's file", "T17 佐证")
+    services.sender.drain()  # each step's messages leave on their day
     clock.set(START)
     own = Unit.get(Unit.name == "县市场监管局").id
     other = Unit.get(Unit.name == "县工信科技局").id

@@ -134,8 +134,11 @@ def register(app: Flask, services: Services) -> None:
         response.headers.setdefault("Content-Security-Policy", BOARD_CSP)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        # A personal link in the address bar must not travel to anyone in a Referer.
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # No address of ours (a personal link, a sign-in code) travels to another site in a
+        # Referer. Not no-referrer: with it a browser sends "Origin: null" on our own forms.
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.endpoint in ("board.link", "board.callback"):
+            response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
         return response
 
