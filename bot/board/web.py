@@ -28,6 +28,7 @@ from models.db import database
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Ids in addresses stay within a database integer (a larger one is an overflow, not a 404).
 _USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,512}$")  # a sign-in code as WeCom hands it back
 _INDICATOR = re.compile(r"^[Zz][0-9]{1,2}$")
@@ -245,7 +246,7 @@ def register(app: Flask, services: Services) -> None:
         )
         return render("units", d=data)
 
-    @board.get("/unit/<int:unit_id>")
+    @board.get("/unit/<int(max=2147483647):unit_id>")
     def unit(unit_id: int):
         try:
             data = pages.unit_page(g.viewer, unit_id, moment())
@@ -273,7 +274,7 @@ def register(app: Flask, services: Services) -> None:
     def assigned():
         return render("assigned", d=pages.assigned(g.viewer, moment()))
 
-    @board.get("/file/<int:evidence_id>")
+    @board.get("/file/<int(max=2147483647):evidence_id>")
     def evidence_file(evidence_id: int):
         viewer = g.viewer
         try:

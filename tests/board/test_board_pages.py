@@ -194,3 +194,18 @@ def test_someone_signed_in_but_not_bound_sees_the_refusal(campaign, browser_as):
     page = answer.get("/board/")
     assert page.status_code == 403 and "没有看板的查看权限" in text_of(page)
     assert "预计评估得分" not in text_of(page) and "/board/units" not in page.get_data(as_text=True)
+
+
+def test_odd_ids_and_codes_in_addresses_are_not_found(campaign, browser_as):
+    leader = browser_as(LEADER)
+    for path in (
+        "/board/unit/99999999999999999999999",
+        "/board/file/99999999999999999999999",
+        "/board/unit/-1",
+        "/board/unit/2147483647",
+        "/board/file/0",
+        "/board/indicator/Z1%27%20OR%201=1",
+        "/board/indicator/../units",
+    ):
+        answer = leader.get(path)
+        assert answer.status_code == 404, path
