@@ -49,9 +49,11 @@ def queue_card(
     buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
     subject: str = "",
     expires_at: datetime | None = None,
+    url: str = "",
 ) -> bool:
     """Queue one button card (with its text fallback) to one person, and remember it.
-    `subject`: what a click acts on, when not the rows' codes (a review: the assignment id)."""
+    `subject`: what a click acts on, when not the rows' codes (a review: the assignment id);
+    `url`: where a tap on the card (not a button) leads, the board's page (card_action)."""
     card = {
         "card_type": "button_interaction",
         "source": {"desc": "示范区创建督办"},
@@ -64,6 +66,8 @@ def queue_card(
             {"text": label, "style": style, "key": key} for key, label, style in buttons
         ],
     }
+    if url:
+        card["card_action"] = {"type": 1, "url": url}
     queued = outbox.queue(
         "member",
         [userid],

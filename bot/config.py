@@ -100,6 +100,16 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "WECOM_GROUP_WEBHOOK_URL": ("", "领导小组群的群机器人 Webhook 地址（与下一项二选一）"),
     "WECOM_GROUP_CHAT_ID": ("", "领导小组群的应用群聊 chatid（与上一项二选一）"),
+    "BOARD_BASE_URL": (
+        "",
+        "领导看板的对外地址，如 https://duban.example.gov.cn（不含 /board）：企业微信网页登录、"
+        "应用主页、个人链接和周报、提醒里的链接都用它；留空则消息里不带链接，接入企业微信后看板不可用",
+    ),
+    "BOARD_SESSION_HOURS": ("12", "登录看板后多少小时内不必重新登录（1–168）"),
+    "WECOM_OAUTH_URL": (
+        "https://open.weixin.qq.com/connect/oauth2/authorize",
+        "企业微信网页授权（登录看板）的地址（一般不用改；测试时可指向本机的模拟服务）",
+    ),
 }
 
 WECOM_APP_KEYS = (
@@ -169,6 +179,22 @@ class Config:
     # The host names (and ports, None = any) a browser may use for a remote sandbox.
     sandbox_hosts: tuple[tuple[str, int | None], ...] = ()
     sandbox_use_main_database: bool = False
+    board_base_url: str = ""  # no trailing slash; the board lives under /board
+    board_session_hours: int = 12
+    wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+
+    @property
+    def board_enabled(self) -> bool:
+        """The board is served in sandbox mode (signed in through the sandbox) and, with WeCom,
+        once its public address is known (WeCom sends people back to it after signing in)."""
+        if self.wecom_enabled:
+            return bool(self.board_base_url)
+        return self.sandbox_enabled
+
+    @property
+    def board_secure(self) -> bool:
+        """Behind https: the board's cookies are Secure."""
+        return self.board_base_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -334,6 +360,14 @@ class Config:
                     "“备份与恢复”），并留空 BACKUP_DAILY_AT"
                 )
         keep = _parse_int(raw["BACKUP_KEEP"], "BACKUP_KEEP", 1, 365, problems)
+        board_base = _parse_base_url(raw["BOARD_BASE_URL"], problems)
+        session_hours = _parse_int(
+            raw["BOARD_SESSION_HOURS"], "BOARD_SESSION_HOURS", 1, 168, problems
+        )
+        oauth_url = raw["WECOM_OAUTH_URL"]
+        parts = urlsplit(oauth_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append("WECOM_OAUTH_URL 应以 http:// 或 https:// 开头")
 
         if problems:
             raise ConfigError(problems)
@@ -377,6 +411,9 @@ class Config:
             sandbox_secret=secret,
             sandbox_hosts=sandbox_hosts,
             sandbox_use_main_database=use_main,
+            board_base_url=board_base,
+            board_session_hours=session_hours,
+            wecom_oauth_url=oauth_url,
         )
 
 
@@ -391,6 +428,34 @@ def _absolute_sqlite_url(url: str, base: Path) -> str:
     if not path or path == ":memory:" or Path(path).is_absolute():
         return url
     return sqlite_url((base / path).resolve())
+
+
+def _parse_base_url(text: str, problems: list[str]) -> str:
+    """ "https://duban.example.gov.cn/" -> "https://duban.example.gov.cn": a scheme and a host
+    (and port), nothing else; the board's paths (/board/…) are added to it."""
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.username
+        or parts.password
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        problems.append(
+            f"BOARD_BASE_URL={text!r} 应为 https://域名（可带 :端口），不带路径，"
+            "如 https://duban.example.gov.cn"
+        )
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _parse_days(raw: dict[str, str], name: str, problems: list[str]) -> tuple[int, ...]:

@@ -15,7 +15,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class Renderer:
-    def __init__(self, tz: ZoneInfo, template_dir: Path = TEMPLATE_DIR):
+    def __init__(self, tz: ZoneInfo, template_dir: Path = TEMPLATE_DIR, board_base_url: str = ""):
+        """`board_base_url` (BOARD_BASE_URL): messages link to the board's pages only when the
+        board has a public address; without one `board_url` is empty and they say nothing."""
         self.tz = tz
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(template_dir)),
@@ -29,6 +31,12 @@ class Renderer:
         self.env.filters["size"] = format_size
         self.env.filters["overdue"] = overdue_text
         self.env.filters["when"] = self.format_when
+        self.env.globals["board_url"] = f"{board_base_url}/board" if board_base_url else ""
+
+    @property
+    def board_url(self) -> str:
+        """The board's address for links in messages ("" without BOARD_BASE_URL)."""
+        return self.env.globals["board_url"]
 
     def format_when(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
         return value.astimezone(self.tz).strftime(fmt)

@@ -52,6 +52,7 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
         )
     checks.extend(_processes(config, now))
     checks.append(_backups(config, now))
+    checks.append(_board(config))
     checks.append(_outbox(now))
     checks.append(_downloads())
     checks.append(_calendar(now.astimezone(config.timezone).date()))
@@ -264,6 +265,81 @@ def _backups(config: Config, now: datetime) -> Check:
             f"查看后台进程的日志；检查 {config.backup_dir} 所在磁盘的空间和权限",
         )
     return Check("备份", OK, f"每日 {at} 自动备份，最近一次：{daily[0].name}，保留 {len(daily)} 份")
+
+
+BOARD_PROBE_TIMEOUT = (3.05, 5)  # connect, read (seconds)
+
+
+def _board(config: Config) -> Check:
+    """The board's homepage (应用主页) answers at its public address, and it is this deployment
+    answering: /board/ping names the deployment by a fingerprint of the board's key, which
+    lives in this database."""
+    if not config.board_base_url:
+        if config.wecom_enabled:
+            return Check(
+                "领导看板",
+                WARN,
+                "未设置 BOARD_BASE_URL：看板不可用，周报和提醒里没有看板链接",
+                "按 README“领导看板”一节设置 BOARD_BASE_URL=https://你的域名，"
+                "并在应用详情页设置可信域名和应用主页",
+            )
+        return Check(
+            "领导看板",
+            OK,
+            "沙盒模式：在浏览器沙盒里点“看板”打开（未设置 BOARD_BASE_URL，消息里不带看板链接）",
+        )
+    import requests
+
+    from bot.board.access import fingerprint
+
+    home = f"{config.board_base_url}/board/"
+    host = config.board_base_url.split("://", 1)[1]
+    try:
+        # Not through the WeCom client: this is our own address, seen from outside. Never
+        # inside a transaction (自检 runs outside one), always with a timeout.
+        answer = requests.get(
+            f"{config.board_base_url}/board/ping",
+            timeout=BOARD_PROBE_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        return Check(
+            "领导看板",
+            FAIL,
+            f"应用主页 {home} 无法访问：{type(exc).__name__}",
+            "检查域名解析、防火墙，以及 https 反向代理（nginx 等）是否把 /board/ 转发到本服务的 "
+            "HTTP_HOST:HTTP_PORT",
+        )
+    try:
+        data = answer.json() if answer.status_code == 200 else {}
+    except ValueError:  # requests' JSONDecodeError is one
+        data = {}
+    if not isinstance(data, dict) or data.get("board") != "ok":
+        return Check(
+            "领导看板",
+            FAIL,
+            f"应用主页 {home} 的应答不是本服务的看板（HTTP {answer.status_code}）",
+            "检查反向代理是否把 /board/ 转发到本服务，BOARD_BASE_URL 是否写对",
+        )
+    if data.get("instance") != fingerprint():
+        return Check(
+            "领导看板",
+            FAIL,
+            f"应用主页 {home} 由另一套部署（另一个数据库）应答",
+            "BOARD_BASE_URL 指向了别的服务器或测试环境：请改为本服务的对外地址",
+        )
+    if not config.board_base_url.startswith("https://"):
+        return Check(
+            "领导看板",
+            WARN,
+            f"应用主页 {home} 可以访问，但用的是 http：登录信息和个人链接以明文传输",
+            "在前面加 https 反向代理，BOARD_BASE_URL 改为 https:// 开头",
+        )
+    return Check(
+        "领导看板",
+        OK,
+        f"应用主页 {home} 可以访问；企业微信里的可信域名应为 {host}",
+    )
 
 
 def _outbox(now: datetime) -> Check:

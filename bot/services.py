@@ -91,7 +91,7 @@ class Services:
 def build_services(config: Config, clock: Clock, transport: Transport | None = None) -> Services:
     """The sandbox stack by default; the WeCom stack when WeCom is configured and no transport
     is given. Builds objects only: nothing is connected or started here."""
-    renderer = Renderer(config.timezone)
+    renderer = Renderer(config.timezone, board_base_url=config.board_base_url)
     evidence = EvidenceStore(config.data_dir / "evidence", config.evidence_max_bytes)
     client = media = None
     flood_replies = 0  # the sandbox has no rate limit, and its page shows every reply

@@ -48,6 +48,7 @@ _BODY_TYPES = {
     "sandbox_send": "application/json",
     "sandbox_click": "application/json",
     "sandbox_upload": "multipart/form-data",
+    "board_sandbox_signin": "application/json",  # the board's way in from the sandbox
 }
 
 
@@ -371,6 +372,9 @@ def create_app(services: Services) -> Flask:
         log.exception("unhandled error in %s", request.path)
         return jsonify(ok=False, error="服务器内部错误"), 500
 
+    from bot.board.web import register as register_board
+
+    register_board(app, services)  # the leaders' board: /board, its own sign-in
     return app
 
 

@@ -46,3 +46,5 @@ class DigestSnapshot(BaseModel):
     markdown = peewee.TextField()
     created_at = UTCDateTimeField()
     published_by = peewee.CharField(max_length=64, default="")
+    # data["score"] again, small: the board's trend reads this for every week, not `data`
+    score = JSONField(null=True)

@@ -1,6 +1,7 @@
 """Every model, in dependency order: what migrations must produce and tests compare against."""
 
 from models.audit import AuditEntry
+from models.board import BoardLink, BoardSession
 from models.imports import ImportBatch
 from models.messages import (
     InboundMessage,
@@ -39,4 +40,6 @@ ALL_MODELS = [
     ReminderSent,
     DigestSnapshot,
     ImportBatch,
+    BoardLink,
+    BoardSession,
 ]

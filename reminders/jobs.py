@@ -372,6 +372,7 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result,
             task_id=task_id_for("remind", today.isoformat(), member.id, fingerprint),
             dedupe_key=key,
             expires_at=expires,
+            url=f"{renderer.board_url}/unit/{unit.id}" if renderer.board_url else "",
         )
     else:
         queued = outbox.to_members([member.wecom_userid], text, key, expires_at=expires)

@@ -82,6 +82,16 @@ def outbox_besides_replies() -> int:
     return OutboxMessage.select().where(~OutboxMessage.dedupe_key.startswith("reply:")).count()
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (for a server whose address must be known before it starts,
+    such as the board's BOARD_BASE_URL)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def stop_waitress(server, thread) -> None:
     """Stop a waitress server running in `thread`: close its sockets from inside its own loop
     (closing them from here races the loop's select() and raises EBADF there)."""
@@ -95,9 +105,10 @@ def stop_waitress(server, thread) -> None:
 
 
 @contextmanager
-def running(services, idle=0.05):
-    """The real WSGI app under waitress on port 0, with the outbox sender, the inbound worker
-    and download threads running in threads of this process, as run.py's worker runs them."""
+def running(services, idle=0.05, port=0):
+    """The real WSGI app under waitress on `port` (0: any free one), with the outbox sender, the
+    inbound worker and download threads running in threads of this process, as run.py's worker
+    runs them."""
     from bot.services import DOWNLOAD_THREADS
 
     stop = threading.Event()
@@ -110,7 +121,7 @@ def running(services, idle=0.05):
     ]
     for thread in threads:
         thread.start()
-    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
+    server = create_server(create_app(services), host="127.0.0.1", port=port, threads=4)
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
     try:

@@ -198,3 +198,32 @@ def test_a_remote_sandbox_answers_to_named_hosts():
     for bad in ("http://bot.example.cn", "bot.example.cn/sandbox", "a b", "host:99999", "fe80::1"):
         with pytest.raises(ConfigError, match="SANDBOX_HOSTS"):
             Config.from_mapping({**remote, "SANDBOX_HOSTS": bad})
+
+
+def test_board_base_url_is_a_scheme_and_a_host_only():
+    read = Config.from_mapping
+    assert read({}).board_base_url == "" and not read({}).board_secure
+    config = read({"BOARD_BASE_URL": "https://Duban.Example.gov.cn/"})
+    assert config.board_base_url == "https://duban.example.gov.cn" and config.board_secure
+    assert read({"BOARD_BASE_URL": "http://10.0.0.5:8080"}).board_base_url == "http://10.0.0.5:8080"
+    for bad in (
+        "duban.example.gov.cn",
+        "ftp://duban.example.gov.cn",
+        "https://duban.example.gov.cn/board",
+        "https://duban.example.gov.cn/?x=1",
+        "https://user:pw@duban.example.gov.cn",
+        "https://duban.example.gov.cn:99999",
+    ):
+        with pytest.raises(ConfigError) as caught:
+            read({"BOARD_BASE_URL": bad})
+        assert any("BOARD_BASE_URL" in p for p in caught.value.problems), bad
+
+
+def test_board_needs_its_address_once_wecom_is_configured():
+    assert Config.from_mapping({}).board_enabled  # the sandbox signs people in
+    assert not Config.from_mapping({"SANDBOX": "0"}).board_enabled
+    assert not Config.from_mapping(VALID_WECOM).board_enabled
+    assert Config.from_mapping({**VALID_WECOM, "BOARD_BASE_URL": "https://b.cn"}).board_enabled
+    with pytest.raises(ConfigError) as caught:
+        Config.from_mapping({"BOARD_SESSION_HOURS": "0", "WECOM_OAUTH_URL": "open.weixin.qq.com"})
+    assert len(caught.value.problems) == 2

@@ -20,6 +20,7 @@ _MODULES = (
     "office",
     "imports",
     "pack",
+    "board",
     "sending",
 )
 for _module in _MODULES:

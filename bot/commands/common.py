@@ -211,14 +211,23 @@ def status_key(ctx: Context, assignment: Assignment, extension: bool = False) ->
 def status_label(ctx: Context, assignment: Assignment, extension: bool = False) -> str:
     """The status as chat shows it: 未开始 / 进行中 60% / 已逾期 3 个工作日（40%） / 延期审批中 /
     已完成. Overdue is counted in working days, as reminders, the digest and the ledger count it."""
-    key = status_key(ctx, assignment, extension)
+    return status_text(assignment, ctx.today, calendar(ctx), extension)
+
+
+def status_text(assignment, today: date, cal: WorkCalendar, extension: bool = False) -> str:
+    """`status_label` without a chat message around it (the board shows the same words)."""
+    key = status_of(
+        assignment.status,
+        assignment.progress,
+        assignment.deadline,
+        today,
+        extension_pending=extension,
+    )
     if key in (DONE, REVIEWING, WITHDRAWN):
         return STATUS_LABELS[key]
-    overdue = overdue_workdays(assignment.deadline, ctx.today, calendar(ctx))
+    overdue = overdue_workdays(assignment.deadline, today, cal)
     parts = []
-    if key == OVERDUE or (
-        key == EXTENSION and assignment.deadline and ctx.today > assignment.deadline
-    ):
+    if key == OVERDUE or (key == EXTENSION and assignment.deadline and today > assignment.deadline):
         parts.append(f"{overdue_text(overdue)}（{assignment.progress}%）")
     elif assignment.progress:
         parts.append(f"{STATUS_LABELS[IN_PROGRESS]} {assignment.progress}%")

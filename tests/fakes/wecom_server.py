@@ -1,7 +1,8 @@
 """A fake WeCom (企业微信) API server for tests: standard-library HTTP on 127.0.0.1, one daemon thread.
 
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
-webhook, media/get, media/upload, message/update_template_card), answers with WeCom's error codes,
+webhook, media/get, media/upload, message/update_template_card, and web sign-in: the browser's
+connect/oauth2/authorize and auth/getuserinfo), answers with WeCom's error codes,
 records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
 answers, dropped connections, slow answers, media that trickles). Like WeCom, it silently drops
 what a member would receive beyond 30 messages a minute or 1000 an hour (`dropped`). See
@@ -19,8 +20,10 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import json
+import re
 import secrets
 import socket
 import sys
@@ -32,6 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -46,6 +50,12 @@ DUPLICATE_CHECK_DEFAULT = 1800  # seconds, message/send's duplicate_check_interv
 DUPLICATE_CHECK_MAX = 4 * 3600
 MEMBER_PER_MINUTE = 30  # message/send to one member: the excess is dropped silently
 MEMBER_PER_HOUR = 1000
+OAUTH_CODE_TTL = 300  # seconds: a web sign-in code is valid 5 minutes, usable once
+OAUTH_SCOPES = ("snsapi_base", "snsapi_privateinfo")
+OAUTH_STATE = re.compile(r"^[A-Za-z0-9]{0,128}$")  # WeCom: a-zA-Z0-9, at most 128 bytes
+# Who is using the WeCom client in a browser: a cookie on the fake's own host (each Playwright
+# context its own), else `FakeWeCom.oauth_user`. "openid:…" is someone outside the corp.
+OAUTH_USER_COOKIE = "fake_wecom_user"
 
 ERRMSG = {
     -1: "system busy",
@@ -55,9 +65,11 @@ ERRMSG = {
     40008: "invalid message type",
     40013: "invalid corpid",
     40014: "invalid access_token",
+    40029: "invalid code",
     40058: "invalid parameter",
     40079: "invalid response_code",
     41001: "access_token missing",
+    41008: "missing code",
     41011: "missing agentid",
     42001: "access_token expired",
     42014: "task_id exist",
@@ -68,6 +80,7 @@ ERRMSG = {
     45033: "api concurrent out of limit",
     47001: "data format error",
     48002: "api forbidden",
+    50001: "redirect_url 未登记可信域名",
     60020: "not allow to access from your ip",
     81013: "user & party & tag all invalid",
     86003: "chat not exist",
@@ -141,6 +154,32 @@ class _Media:
     data: bytes
     filename: str
     content_type: str
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    """A 302 to `location` (the authorize page sends the browser back with a code)."""
+
+    location: str
+
+
+@dataclass(frozen=True)
+class _Page:
+    """An HTML page, as WeCom shows one in the browser (a refusal of the authorize request)."""
+
+    status: int
+    text: str
+
+
+@dataclass
+class OAuthCode:
+    """A web sign-in code WeCom handed to a browser: who it names, for which app, when."""
+
+    code: str
+    user: str  # a member's userid, or "openid:…" for someone outside the corp
+    agentid: str
+    issued: float
+    used: bool = False
 
 
 class _ApiError(Exception):
@@ -340,6 +379,13 @@ class FakeWeCom:
         self.invalid_users: set[str] = set()
         self.allowed_ips: set[str] | None = None
         self.chats: set[str] = {"leaders"}
+        # Web sign-in: who uses the WeCom client (a cookie on this host wins, see
+        # OAUTH_USER_COOKIE); None: the page is not opened inside WeCom, no code is given.
+        self.oauth_user: str | None = None
+        self.agent_id: int | None = None  # when set, authorize wants this agentid
+        # host[:port] names of the app's 可信域名; None: any redirect_uri is accepted
+        self.trusted_domains: set[str] | None = None
+        self.oauth_codes: list[OAuthCode] = []  # every code handed out, in order
 
         # state
         self._faults: dict[str, deque[Fault]] = {}
@@ -350,6 +396,7 @@ class FakeWeCom:
         self._response_codes: dict[str, float] = {}  # code -> issued at (self.clock)
         self._used_response_codes: set[str] = set()
         self._task_ids: set[str] = set()
+        self._codes: dict[str, OAuthCode] = {}
         self._webhook_times: deque[float] = deque()
         self._ids = itertools.count(1)
 
@@ -412,6 +459,11 @@ class FakeWeCom:
             self._media[media_id] = _Media(bytes(data), filename, content_type)
         return media_id
 
+    def issue_code(self, user: str, agentid: int | str = 1000002) -> str:
+        """A sign-in code for `user`, as the authorize page would hand one to a browser."""
+        with self.lock:
+            return self._new_code(user, str(agentid)).code
+
     def expire_token(self) -> None:
         """Calls with the current token now get 42001 until a new gettoken."""
         with self.lock:
@@ -468,6 +520,12 @@ class FakeWeCom:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}-{secrets.token_hex(8)}"
+
+    def _new_code(self, user: str, agentid: str) -> OAuthCode:
+        issued = OAuthCode(secrets.token_urlsafe(24), user, agentid, self.clock())
+        self._codes[issued.code] = issued
+        self.oauth_codes.append(issued)
+        return issued
 
     def _valid_token(self) -> str | None:
         if self._token is not None and self.clock() - self._token_issued >= TOKEN_TTL:
@@ -574,6 +632,12 @@ class FakeWeCom:
             return
         if isinstance(result, _Media):
             self._send_media(handler, result)
+        elif isinstance(result, _Redirect):
+            handler.send_bytes(302, b"", "text/html; charset=utf-8", {"Location": result.location})
+        elif isinstance(result, _Page):
+            handler.send_bytes(
+                result.status, result.text.encode("utf-8"), "text/html; charset=utf-8"
+            )
         else:
             handler.send_json(result)
 
@@ -777,6 +841,62 @@ class FakeWeCom:
             "created_at": str(int(time.time())),
         }
 
+    def _oauth_authorize(self, query: dict[str, str], body: bytes, headers: Any) -> Any:
+        """The page a browser is sent to for web sign-in (open.weixin.qq.com in production).
+        Inside the WeCom client it answers at once with a 302 to redirect_uri?code=…&state=…
+        (snsapi_base asks the person nothing); a request WeCom refuses gets an error page."""
+
+        def refuse(errcode: int, why: str) -> _Page:
+            text = f"<html><body><p>{errcode} {html.escape(why)}</p></body></html>"
+            return _Page(200, text)
+
+        if query.get("appid") != self.corp_id:
+            return refuse(40013, ERRMSG[40013])
+        if query.get("response_type") != "code":
+            return refuse(40058, "invalid response_type")
+        if query.get("scope") not in OAUTH_SCOPES:
+            return refuse(40058, "invalid scope")
+        state = query.get("state", "")
+        if not OAUTH_STATE.match(state):
+            return refuse(40058, "invalid state")
+        agentid = query.get("agentid", "")
+        if not agentid.isdigit() or (self.agent_id is not None and int(agentid) != self.agent_id):
+            return refuse(40056, "invalid agentid")
+        redirect = urllib.parse.urlsplit(query.get("redirect_uri", ""))
+        if redirect.scheme not in ("http", "https") or not redirect.netloc:
+            return refuse(40058, "invalid redirect_uri")
+        if self.trusted_domains is not None and redirect.netloc not in self.trusted_domains:
+            return refuse(50001, ERRMSG[50001])
+        user = self.oauth_user
+        raw_cookie = headers.get("Cookie") if headers is not None else None
+        if raw_cookie:
+            jar: SimpleCookie = SimpleCookie()
+            with contextlib.suppress(CookieError):
+                jar.load(raw_cookie)
+            if OAUTH_USER_COOKIE in jar:
+                user = urllib.parse.unquote(jar[OAUTH_USER_COOKIE].value)
+        if not user:
+            return _Page(200, "<html><body><p>请在企业微信客户端打开链接</p></body></html>")
+        issued = self._new_code(user, agentid)
+        back = urllib.parse.urlencode({"code": issued.code, "state": state})
+        separator = "&" if redirect.query else "?"
+        target = urllib.parse.urlunsplit(redirect._replace(fragment=""))
+        return _Redirect(f"{target}{separator}{back}")
+
+    def _auth_getuserinfo(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        """The userid behind a sign-in code; a code is good for 5 minutes and one call."""
+        code = query.get("code")
+        if not code:
+            raise _ApiError(41008)
+        issued = self._codes.get(code)
+        if issued is None or issued.used or self.clock() - issued.issued >= OAUTH_CODE_TTL:
+            raise _ApiError(40029)
+        issued.used = True
+        if issued.user.startswith("openid:"):
+            openid = issued.user.removeprefix("openid:")
+            return {"errcode": 0, "errmsg": "ok", "openid": openid, "external_userid": ""}
+        return {"errcode": 0, "errmsg": "ok", "userid": issued.user}
+
     def _update_template_card(self, query: dict[str, str], payload: dict) -> dict:
         if not payload.get("agentid"):
             raise _ApiError(41011)
@@ -820,4 +940,10 @@ _ROUTES: dict[tuple[str, str], _Route] = {
     ("GET", "/cgi-bin/media/get"): _Route(FakeWeCom._media_get, wants_json=False),
     ("POST", "/cgi-bin/media/upload"): _Route(FakeWeCom._media_upload, wants_json=False),
     ("POST", "/cgi-bin/message/update_template_card"): _Route(FakeWeCom._update_template_card),
+    # Web sign-in: the browser's page (open.weixin.qq.com in production: no token, no IP
+    # check), then the server's call that turns the code into a userid.
+    ("GET", "/connect/oauth2/authorize"): _Route(
+        FakeWeCom._oauth_authorize, token_checked=False, ip_checked=False, wants_json=False
+    ),
+    ("GET", "/cgi-bin/auth/getuserinfo"): _Route(FakeWeCom._auth_getuserinfo, wants_json=False),
 }

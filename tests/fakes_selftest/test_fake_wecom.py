@@ -527,3 +527,86 @@ def test_a_used_task_id_is_refused_with_42014_unless_the_request_is_a_duplicate(
     assert post_send(http, wecom, token, card("t2", "提醒"))["errcode"] == 0
     assert [m["template_card"]["task_id"] for m in wecom.messages] == ["t1", "t2"]
     assert len(wecom.duplicates_absorbed) == 1
+
+
+# ---------------------------------------------------------------- web sign-in (OAuth)
+
+
+def authorize(http, wecom, **overrides):
+    params = {
+        "appid": wecom.corp_id,
+        "redirect_uri": "http://board.test/board/auth/callback?x=1",
+        "response_type": "code",
+        "scope": "snsapi_base",
+        "state": "abc123",
+        "agentid": "1000002",
+        **overrides,
+    }
+    return http.get(
+        f"{wecom.base_url}/connect/oauth2/authorize",
+        params=params,
+        allow_redirects=False,
+        timeout=5,
+    )
+
+
+def test_authorize_redirects_with_a_code_that_getuserinfo_takes_once(wecom, http):
+    wecom.oauth_user = "leader1"
+    answer = authorize(http, wecom)
+    assert answer.status_code == 302
+    back = urlsplit(answer.headers["Location"])
+    assert (back.netloc, back.path) == ("board.test", "/board/auth/callback")
+    query = parse_qs(back.query)
+    assert query["x"] == ["1"] and query["state"] == ["abc123"]
+    code = query["code"][0]
+    token = token_of(http, wecom)
+    url = f"{wecom.base_url}/cgi-bin/auth/getuserinfo"
+    first = http.get(url, params={"access_token": token, "code": code}, timeout=5).json()
+    assert first == {"errcode": 0, "errmsg": "ok", "userid": "leader1"}
+    again = http.get(url, params={"access_token": token, "code": code}, timeout=5).json()
+    assert again["errcode"] == 40029  # a code is used once
+    assert http.get(url, params={"access_token": token}, timeout=5).json()["errcode"] == 41008
+    assert http.get(url, params={"code": code}, timeout=5).json()["errcode"] == 41001
+
+
+def test_a_code_expires_after_five_minutes_and_outsiders_get_an_openid(wecom, http):
+    now = [1000.0]
+    wecom.clock = lambda: now[0]
+    late = wecom.issue_code("li")
+    outsider = wecom.issue_code("openid:oX1")
+    now[0] += 300
+    token = token_of(http, wecom)
+    url = f"{wecom.base_url}/cgi-bin/auth/getuserinfo"
+    assert (
+        http.get(url, params={"access_token": token, "code": late}, timeout=5).json()["errcode"]
+        == 40029
+    )
+    now[0] -= 1  # still within 5 minutes for this one
+    reply = http.get(url, params={"access_token": token, "code": outsider}, timeout=5).json()
+    assert reply["errcode"] == 0 and reply["openid"] == "oX1" and "userid" not in reply
+
+
+def test_the_user_is_a_cookie_of_the_browser_and_bad_requests_get_no_code(wecom, http):
+    wecom.oauth_user = None
+    outside = authorize(http, wecom)
+    assert outside.status_code == 200 and "请在企业微信客户端打开" in outside.text
+    http.cookies.set("fake_wecom_user", "liaison1", domain="127.0.0.1")
+    answer = authorize(http, wecom)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    assert wecom.oauth_codes[-1].code == code and wecom.oauth_codes[-1].user == "liaison1"
+    issued = len(wecom.oauth_codes)
+    wecom.trusted_domains = {"board.example.cn"}
+    for bad in (
+        {"appid": "wrong"},
+        {"scope": "snsapi_userinfo"},
+        {"state": "has space"},
+        {"state": "x" * 129},
+        {"agentid": ""},
+        {"redirect_uri": "javascript:alert(1)"},
+        {},  # board.test is not a trusted domain now
+    ):
+        refused = authorize(http, wecom, **bad)
+        assert refused.status_code == 200 and "Location" not in refused.headers, bad
+    assert len(wecom.oauth_codes) == issued
+    wecom.trusted_domains = {"board.test"}
+    assert authorize(http, wecom).status_code == 302

@@ -1,0 +1,131 @@
+"""Personal links to the leaders' board (链接), for a leader who does not open the app: an admin
+issues one (it expires, 7 days by default), lists them, and revokes one. Every issue and
+revocation is in the audit log; the link itself is only in the reply to the admin."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.board import access
+from bot.commands.args import IntArg, Keyword, UserIdArg, _whole_word
+from bot.commands.common import audit
+from bot.commands.registry import CommandError, Context, command
+from models.board import BoardLink
+from models.org import Member
+
+_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class LinkUserArg(UserIdArg):
+    """A userid as WeCom spells them (so "链接 撤销" is not read as a userid)."""
+
+    def shapes(self, scan, pos):
+        return _whole_word(scan, pos, lambda w: bool(_USERID.match(w)))
+
+    def bad_shape(self, word):
+        return f"“{word}”不是企业微信 userid（字母、数字、_ . @ -）。"
+
+
+@command(
+    "链接",
+    aliases=("link", "看板链接"),
+    access="admin",
+    help="列出有效的看板个人链接（编号、给谁、到期时间、用过几次）",
+)
+def link_list(ctx: Context, args) -> str:
+    links = list(BoardLink.select().where(BoardLink.live(ctx.now)).order_by(BoardLink.id))
+    labels = {
+        m.wecom_userid: m.label
+        for m in Member.select().where(
+            Member.wecom_userid.in_([link.wecom_userid for link in links] or [""])
+        )
+    }
+    return ctx.say("board_link.j2", "listing", links=links, labels=labels)
+
+
+@command(
+    "链接",
+    access="admin",
+    args=(
+        Keyword(words=("撤销", "revoke", "作废")),
+        IntArg("number", "编号", what="链接编号"),
+    ),
+    help="撤销一个看板个人链接：它不能再打开看板，用它打开的看板随即退出",
+    example="链接 撤销 3",
+)
+def link_revoke(ctx: Context, args) -> str:
+    link = BoardLink.get_or_none(BoardLink.id == args.number)
+    if link is None:
+        raise CommandError(
+            f"没有编号为 {args.number} 的看板链接。发送“链接”查看。", show_usage=False
+        )
+    if link.revoked_at is not None:
+        raise CommandError(f"看板链接 #{link.id} 已经撤销过了。", show_usage=False)
+    ended = access.revoke_link(link, ctx.userid, ctx.now)
+    member = Member.get_or_none(Member.wecom_userid == link.wecom_userid)
+    label = member.label if member else link.wecom_userid
+    audit(
+        ctx,
+        "board_link_revoke",
+        f"撤销看板个人链接 #{link.id}（{link.wecom_userid}），{ended} 个看板会话随之结束",
+        before={"link": link.id, "userid": link.wecom_userid},
+        after={"revoked": True, "sessions_ended": ended},
+    )
+    return ctx.say("board_link.j2", "revoked", link=link, label=label, sessions=ended)
+
+
+@command(
+    "链接",
+    access="admin",
+    args=(LinkUserArg(), IntArg("days", "天数", optional=True, what="天数")),
+    help=f"为不用企业微信应用的领导生成看板个人链接，默认 {access.LINK_DAYS_DEFAULT} 天有效"
+    f"（最多 {access.LINK_DAYS_MAX} 天）",
+    example="链接 wang 7",
+)
+def link_issue(ctx: Context, args) -> str:
+    days = args.days if args.days is not None else access.LINK_DAYS_DEFAULT
+    if not 1 <= days <= access.LINK_DAYS_MAX:
+        raise CommandError(f"天数应为 1 到 {access.LINK_DAYS_MAX}。")
+    config = ctx.config
+    if config.wecom_enabled and not config.board_base_url:
+        raise CommandError(
+            "看板尚未开通：请先在设置中填写 BOARD_BASE_URL（看板的对外地址），见 README“领导看板”。",
+            show_usage=False,
+        )
+    if access.viewer_for(args.userid, config) is None:
+        raise CommandError(
+            f"{args.userid} 还没有绑定，看板不知道该给他看什么。请先绑定，如：绑定 {args.userid} 县政府 领导。",
+            show_usage=False,
+        )
+    member = Member.get_or_none(Member.wecom_userid == args.userid)
+    link, token = access.issue_link(args.userid, days, ctx.userid, ctx.now)
+    audit(
+        ctx,
+        "board_link",
+        f"生成看板个人链接 #{link.id}：{args.userid}，{days} 天内有效",
+        unit_name=member.unit.name if member and member.unit_id else "",
+        after={"link": link.id, "userid": args.userid, "days": days},
+    )
+    relative = not config.board_base_url
+    return ctx.say(
+        "board_link.j2",
+        "issued",
+        link=link,
+        member=member or _Admin(args.userid),
+        days=days,
+        url=access.link_url(config, token),
+        relative=relative,
+    )
+
+
+@dataclass(frozen=True)
+class _Admin:
+    """An admin named only in BOT_ADMINS (no member row), as the reply names them."""
+
+    wecom_userid: str
+
+    @property
+    def label(self) -> str:
+        return self.wecom_userid
