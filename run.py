@@ -47,6 +47,7 @@ from models.db import database, is_postgres, open_database
 from models.loader import PlanError, load_plan, plan_is_loaded
 from models.migrations import migrate
 from models.private import private_dir, private_tree, tighten
+from reminders.stored import load_calendar
 
 log = logging.getLogger("run")
 
@@ -402,11 +403,12 @@ def cmd_worker(config: Config, args) -> int:
         record = scheduler_record(services)
         # Catch up first (reminders and a digest missed while the bot was down), then take new
         # messages: what was due at start always comes before the first reply.
-        tick(services, record)
+        parts = services.scheduler_parts()
+        tick(parts, record)
         # APScheduler fires on the real clock; every tick reads the bot's clock (which --at may
         # have moved: a first run time in the bot's future would never come).
         scheduler = CampaignScheduler(
-            services,
+            parts,
             first_run=Clock(config.timezone).now(),
             record=record,
             chores=worker_chores(config),
@@ -756,14 +758,13 @@ def _clock_banner(clock: Clock) -> str:
 def cmd_remind(config: Config, args) -> int:
     """One reminder round as if the clock read --at; delivers what it queued, prints a summary."""
     from bot.outbox import Outbox
-    from reminders.calendar import WorkCalendar
     from reminders.jobs import ensure_occurrences, reminder_round
 
     clock = _clock_at(config, args.at)
     prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
-        cal = WorkCalendar.from_database()
+        cal = load_calendar()
         with database.atomic():
             ensure_occurrences(clock.now(), config, cal)
         result = reminder_round(clock.now(), config, cal, Outbox(clock), services.renderer)
@@ -776,13 +777,12 @@ def cmd_digest(config: Config, args) -> int:
     """This week's digest as if the clock read --at: --preview prints it, else publishes if due."""
     from bot.outbox import Outbox
     from reminders import digest
-    from reminders.calendar import WorkCalendar
 
     clock = _clock_at(config, args.at)
     prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
-        cal = WorkCalendar.from_database()
+        cal = load_calendar()
         if args.preview:
             print(digest.render_markdown(digest.build(clock.now(), config, cal), services.renderer))
             return 0
@@ -800,7 +800,6 @@ def cmd_import(config: Config, args) -> int:
     from bot.commands.imports import report_text
     from bot.importer import confirm, count_text, dry_run, pending_batch
     from bot.sheets import SheetError
-    from reminders.calendar import WorkCalendar
 
     path = Path(args.file)
     if not path.is_file():
@@ -835,7 +834,7 @@ def cmd_import(config: Config, args) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            cal = WorkCalendar.from_database()
+            cal = load_calendar()
             done = confirm(
                 batch, now, today, actor, services.pipeline.outbox, services.renderer, config, cal
             )

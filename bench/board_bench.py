@@ -47,7 +47,7 @@ from models.schedule import DigestSnapshot  # noqa: E402
 from models.schema import ALL_MODELS  # noqa: E402
 from models.scores import Score  # noqa: E402
 from reminders import digest  # noqa: E402
-from reminders.calendar import WorkCalendar  # noqa: E402
+from reminders.stored import load_calendar  # noqa: E402
 
 TARGET_MS = 100
 
@@ -128,7 +128,7 @@ def enlarge(rng: random.Random) -> None:
 
 def snapshots(config: Config, weeks: int) -> int:
     """Weekly digests as the scheduler stores them (their data is the whole digest)."""
-    cal = WorkCalendar.from_database()
+    cal = load_calendar()
     data = digest.build(NOW, config, cal)
     for n in range(weeks, 0, -1):
         moment = NOW - timedelta(weeks=n)

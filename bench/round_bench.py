@@ -36,8 +36,8 @@ from models.plan import Assignment, Item  # noqa: E402
 from models.schedule import ReminderSent  # noqa: E402
 from models.schema import ALL_MODELS  # noqa: E402
 from reminders import digest  # noqa: E402
-from reminders.calendar import WorkCalendar  # noqa: E402
 from reminders.jobs import reminder_round  # noqa: E402
+from reminders.stored import load_calendar  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=TZ)  # a Monday
@@ -140,7 +140,7 @@ def main() -> None:
             )
             clock = FakeClock(NOW)
             renderer = Renderer(TZ)
-            cal = WorkCalendar.from_database()
+            cal = load_calendar()
 
             def undo_round():
                 ReminderSent.delete().execute()

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.outbox import Outbox
 from bot.task_ids import new_task_id
-from models.messages import InteractiveCard, OutboxMessage
 
 BUTTONS = (
     ("ack", "已收到", 1),
@@ -34,25 +32,16 @@ def task_id_for(*parts) -> str:
     return new_task_id(*parts)
 
 
-def queue_card(
-    outbox: Outbox,
-    now: datetime,
+def card_payload(
     *,
-    kind: str,
-    userid: str,
     title: str,
     description: str,
     rows: list[tuple[str, str]],
-    text: str,
     task_id: str,
-    dedupe_key: str,
     buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
-    subject: str = "",
-    expires_at: datetime | None = None,
     url: str = "",
-) -> bool:
-    """Queue one button card (with its text fallback) to one person, and remember it.
-    `subject`: what a click acts on, when not the rows' codes (a review: the assignment id);
+) -> dict:
+    """The WeCom template card: at most 6 rows; titles and values cut to WeCom's lengths.
     `url`: where a tap on the card (not a button) leads, the board's page (card_action)."""
     card = {
         "card_type": "button_interaction",
@@ -68,22 +57,9 @@ def queue_card(
     }
     if url:
         card["card_action"] = {"type": 1, "url": url}
-    queued = outbox.queue(
-        "member",
-        [userid],
-        {"text": text, "card": card},
-        dedupe_key,
-        msg_type="card",
-        expires_at=expires_at,
-    )
-    if queued:
-        row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])
-        InteractiveCard.insert(
-            task_id=task_id,
-            outbox=row.id,  # so the sender can follow a task id WeCom made us change
-            kind=kind,
-            wecom_userid=userid,
-            item_codes=subject or "|".join(code for code, _ in rows),
-            created_at=now,
-        ).on_conflict_ignore().execute()
-    return queued
+    return card
+
+
+def queue_card(outbox, now: datetime, **card) -> bool:
+    """Queue one button card through `outbox` (an Outbox); see Outbox.card."""
+    return outbox.card(now, **card)

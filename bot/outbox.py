@@ -23,9 +23,11 @@ from datetime import UTC, datetime, timedelta
 
 import peewee
 
+from bot.cards import BUTTONS, card_payload
 from bot.clock import Clock
 from bot.flood import Owed, merged_text
 from bot.render import Renderer
+from bot.task_ids import new_task_id
 from bot.transports.base import (
     Outgoing,
     SendError,
@@ -120,6 +122,57 @@ class Outbox:
 
     def to_members(self, userids, text: str, dedupe_key: str, **kwargs) -> bool:
         return self.queue("member", list(userids), {"text": text}, dedupe_key, **kwargs)
+
+    def card(
+        self,
+        now: datetime,
+        *,
+        kind: str,
+        userid: str,
+        title: str,
+        description: str,
+        rows: list[tuple[str, str]],
+        text: str,
+        dedupe_key: str,
+        task_id: str = "",
+        id_parts: tuple = (),
+        buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
+        subject: str = "",
+        expires_at: datetime | None = None,
+        url: str = "",
+    ) -> bool:
+        """Queue one button card (with its text fallback) to one person, and remember it.
+        `task_id`, or a new one made from `id_parts` (unique for the app's life, see
+        bot/task_ids.py); `subject`: what a click acts on, when not the rows' codes (a review:
+        the assignment id); `url`: where a tap on the card leads (the board's page)."""
+        task_id = task_id or new_task_id(*id_parts)
+        card = card_payload(
+            title=title,
+            description=description,
+            rows=rows,
+            task_id=task_id,
+            buttons=buttons,
+            url=url,
+        )
+        queued = self.queue(
+            "member",
+            [userid],
+            {"text": text, "card": card},
+            dedupe_key,
+            msg_type="card",
+            expires_at=expires_at,
+        )
+        if queued:
+            row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])
+            InteractiveCard.insert(
+                task_id=task_id,
+                outbox=row.id,  # so the sender can follow a task id WeCom made us change
+                kind=kind,
+                wecom_userid=userid,
+                item_codes=subject or "|".join(code for code, _ in rows),
+                created_at=now,
+            ).on_conflict_ignore().execute()
+        return queued
 
     def to_group(
         self,

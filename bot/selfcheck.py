@@ -13,6 +13,7 @@ import peewee
 from bot.config import Config
 from models.messages import InboundMessage, MediaDownload, OutboxMessage
 from models.org import admin_userids
+from reminders.stored import load_calendar
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 LABELS = {OK: "正常", WARN: "注意", FAIL: "故障"}
@@ -407,9 +408,7 @@ def _downloads() -> Check:
 
 
 def _calendar(today: date) -> Check:
-    from reminders.calendar import WorkCalendar
-
-    cal = WorkCalendar.from_database()
+    cal = load_calendar()
     missing = cal.missing_year_warning(today)
     if missing == today.year:
         return Check(

@@ -15,7 +15,7 @@ from bot.config import Config
 from bot.downloads import Downloader
 from bot.evidence import EvidenceStore
 from bot.flood import FLOOD_REPLIES
-from bot.outbox import OutboxSender
+from bot.outbox import Outbox, OutboxSender
 from bot.pipeline import Pipeline
 from bot.render import Renderer
 from bot.transports.base import Transport
@@ -43,6 +43,11 @@ class Services:
     downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
     # In the web process: wakes the worker process (run.py sets it; a no-op in one process).
     remote_wake: Callable[[], None] | None = None
+
+    def scheduler_parts(self) -> SchedulerParts:
+        """What the scheduler is handed (reminders.ports.SchedulerDeps): no transport, no
+        client, no pipeline."""
+        return SchedulerParts(self.config, self.clock, self.renderer, self.sender.notify)
 
     def worker_wake(self) -> None:
         self.wake.set()
@@ -86,6 +91,23 @@ class Services:
             if busy:
                 continue
             self.downloads.wait(idle_seconds)
+
+
+@dataclass(frozen=True)
+class SchedulerParts:
+    """The scheduler's share of the bot: the settings, the clock, the templates, a new Outbox for
+    each round, and the sender's wake-up."""
+
+    config: Config
+    clock: Clock
+    renderer: Renderer
+    wake_sender: Callable[[], None]
+
+    def mail(self) -> Outbox:
+        return Outbox(self.clock)
+
+    def notify(self) -> None:
+        self.wake_sender()
 
 
 def build_services(config: Config, clock: Clock, transport: Transport | None = None) -> Services:

@@ -8,21 +8,15 @@ import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-_SPACES = re.compile(r"\s+")
+from reminders.words import ParseError, chinese_number, fold
+
+__all__ = ["ParseError", "chinese_number", "fold"]  # also the chat's, from reminders.words
+
 # T7 (a main task), Z11 (an indicator), J3 (an item the office assigned, 交办): one pattern for
 # every place that reads a code. Whether the item exists is the database's question.
 CODE_PATTERN = r"([TZJtzj])0*([1-9][0-9]{0,2})"
 _CODE = re.compile(rf"^{CODE_PATTERN}$")
 _CODE_ANYWHERE = re.compile(rf"(?<![A-Za-z0-9]){CODE_PATTERN}(?![0-9])")
-
-
-def fold(text: str) -> str:
-    """NFKC (full-width letters, digits and spaces become ASCII), one space between words."""
-    text = unicodedata.normalize("NFKC", text or "")
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Zs", "Zl", "Zp") else ch for ch in text
-    )
-    return _SPACES.sub(" ", text).strip()
 
 
 # What may stand between the words of a command: spaces and the punctuation people type, in
@@ -91,33 +85,6 @@ def find_code(text: str) -> str | None:
     if not match:
         return None
     return f"{match.group(1).upper()}{int(match.group(2))}"
-
-
-class ParseError(ValueError):
-    """The message is the Chinese explanation shown to the person."""
-
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
-_CN_DIGITS.update({"七": 7, "八": 8, "九": 9})
-
-
-def chinese_number(text: str) -> int | None:
-    """'六十' -> 60, '一百' -> 100, '十五' -> 15, '60' -> 60; None for anything else (0..100)."""
-    text = fold(text)
-    if text.isascii() and text.isdigit():
-        return int(text)
-    if not text or any(ch not in _CN_DIGITS and ch not in "十百" for ch in text):
-        return None
-    if text in ("一百", "百"):
-        return 100
-    if "百" in text:
-        return None
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        if "十" in ones or (tens and tens not in _CN_DIGITS) or (ones and ones not in _CN_DIGITS):
-            return None
-        return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
-    return _CN_DIGITS[text] if len(text) == 1 else None
 
 
 _PERCENT_FORMS = (

@@ -20,15 +20,6 @@ class WorkCalendar:
         self.complete_years = frozenset(complete_years)
         self._cache: dict[date, bool] = {}  # chinese-calendar scans its tables on every call
 
-    @classmethod
-    def from_database(cls) -> WorkCalendar:
-        from models.schedule import CalendarDay, CalendarYear
-
-        return cls(
-            {row.day: row.workday for row in CalendarDay.select()},
-            [row.year for row in CalendarYear.select(CalendarYear.year)],
-        )
-
     @staticmethod
     def package_covers(year: int) -> bool:
         try:

@@ -14,9 +14,6 @@ from decimal import Decimal
 
 import peewee
 
-from bot.config import Config
-from bot.outbox import Outbox
-from bot.render import Renderer
 from models.db import database
 from models.org import Unit
 from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item
@@ -26,6 +23,7 @@ from models.scores import FigureReport
 from reminders.calendar import WorkCalendar
 from reminders.jobs import load_rows
 from reminders.ladder import RED, YELLOW, colour, is_overdue, overdue_workdays
+from reminders.ports import CampaignSettings, Mail, Templates
 from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard
 
@@ -35,7 +33,7 @@ def week_of(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def digest_expiry(day: date, config: Config) -> datetime:
+def digest_expiry(day: date, config: CampaignSettings) -> datetime:
     """A week's digest is worth sending during its week only: one still unsent at midnight
     between Sunday and Monday expires (the admins are told; 重发 can still send it)."""
     monday = day + timedelta(days=7 - day.weekday())
@@ -55,7 +53,7 @@ class DigestResult:
         return f"{self.week} 周报未发布：{self.reason}"
 
 
-def build(now: datetime, config: Config, cal: WorkCalendar) -> dict:
+def build(now: datetime, config: CampaignSettings, cal: WorkCalendar) -> dict:
     """Everything the digest shows, as plain JSON-ready data (stored as the week's snapshot)."""
     today = now.astimezone(config.timezone).date()
     card = load_scorecard()
@@ -349,7 +347,7 @@ def _ranking(rows, today: date, tz) -> list[dict]:
     return rows
 
 
-def render_markdown(data: dict, renderer: Renderer) -> str:
+def render_markdown(data: dict, renderer: Templates) -> str:
     return renderer.render("digest.md.j2", d=data)
 
 
@@ -372,7 +370,7 @@ def _fmt(text: str) -> str:
     return f"{value.normalize():f}" if value != value.to_integral_value() else str(int(value))
 
 
-def publish(now, config, cal, outbox: Outbox, renderer: Renderer, *, by: str = "") -> DigestResult:
+def publish(now, config, cal, outbox: Mail, renderer: Templates, *, by: str = "") -> DigestResult:
     """Store this week's snapshot and queue it to the leading group, once per week."""
     today = now.astimezone(config.timezone).date()
     week = week_of(today)

@@ -11,10 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from bot.cards import queue_card, task_id_for
-from bot.config import Config
-from bot.outbox import Outbox
-from bot.render import Renderer
 from models.db import database
 from models.org import Member, Unit
 from models.plan import MILESTONE, OCCURRENCE, OPEN, SHARE, Assignment, Item, period_label
@@ -22,6 +18,7 @@ from models.schedule import ReminderSent
 from models.scores import Score
 from reminders.calendar import WorkCalendar
 from reminders.ladder import Due, LadderSettings, colour, due_steps
+from reminders.ports import CampaignSettings, Mail, Templates
 
 # Deadlines further than this cannot reach the first step of the ladder today (7 working days
 # span at most about three weeks, even across the Spring Festival).
@@ -135,7 +132,7 @@ class Entry:
     at_stake: Decimal
 
 
-def reminder_expiry(now: datetime, config: Config) -> datetime:
+def reminder_expiry(now: datetime, config: CampaignSettings) -> datetime:
     """A reminder is worth sending on its day only, and not in that evening's quiet hours: one
     still unsent when they begin (21:00 by default), or at midnight at the latest, expires
     (the admins are told). The ladder's next step goes out on its own day as usual."""
@@ -145,11 +142,11 @@ def reminder_expiry(now: datetime, config: Config) -> datetime:
     return quiet if local < quiet else midnight
 
 
-def ladder_settings(config: Config) -> LadderSettings:
+def ladder_settings(config: CampaignSettings) -> LadderSettings:
     return LadderSettings(tuple(config.remind_days_before), config.escalate_after)
 
 
-def node_settings(config: Config) -> LadderSettings:
+def node_settings(config: CampaignSettings) -> LadderSettings:
     """Milestones and recurring reports: a shorter ladder (default 3 and 1 working days before)."""
     return LadderSettings(tuple(config.node_remind_days_before), config.escalate_after)
 
@@ -158,7 +155,7 @@ def node_settings(config: Config) -> LadderSettings:
 LEADER_EVERY = 5
 
 
-def _steps(a: Row, today: date, cal: WorkCalendar, config: Config, superseded: set[int]):
+def _steps(a: Row, today: date, cal: WorkCalendar, config: CampaignSettings, superseded: set[int]):
     """The ladder steps this row reaches today, plus 签收 and the assigning leader's."""
     settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
     steps = list(due_steps(a.deadline, today, cal, settings)) if a.deadline else []
@@ -177,7 +174,7 @@ def _leader_of(a: Row) -> str:
 
 
 def reminder_round(
-    now: datetime, config: Config, cal: WorkCalendar, outbox: Outbox, renderer: Renderer
+    now: datetime, config: CampaignSettings, cal: WorkCalendar, outbox: Mail, renderer: Templates
 ) -> RoundResult:
     """Send today's ladder steps: one message per recipient, items ordered by points at stake.
 
@@ -360,8 +357,7 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result,
             for e in entries
         ]
         signing = all(e.due.step == "sign" for e in entries)
-        queued = queue_card(
-            outbox,
+        queued = outbox.card(
             now,
             kind="assign" if signing else "reminder",
             userid=member.wecom_userid,
@@ -369,7 +365,7 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result,
             description=f"{len(entries)} 项需要关注",
             rows=rows,
             text=text,
-            task_id=task_id_for("remind", today.isoformat(), member.id, fingerprint),
+            id_parts=("remind", today.isoformat(), member.id, fingerprint),
             dedupe_key=key,
             expires_at=expires,
             url=f"{renderer.board_url}/unit/{unit.id}" if renderer.board_url else "",
@@ -393,7 +389,7 @@ def _when(entry: Entry) -> str:
 
 
 def ensure_occurrences(
-    now: datetime, config: Config, cal: WorkCalendar, item_ids: list[int] | None = None
+    now: datetime, config: CampaignSettings, cal: WorkCalendar, item_ids: list[int] | None = None
 ) -> int:
     """Make each recurring 交办 item's occurrences due within HORIZON exist, one per unit and
     period (idempotent), and keep open ones on the calendar's working days. Returns how many

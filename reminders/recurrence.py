@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.text import ParseError, chinese_number, fold
 from reminders.calendar import WorkCalendar
+from reminders.words import ParseError, chinese_number, fold
 
 WEEKLY, MONTHLY, MONTH_END, QUARTER_END, YEARLY = (
     "weekly",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -23,13 +23,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from filelock import FileLock, Timeout
 
-from bot.outbox import Outbox
-from bot.services import Services
 from models.db import database, make_database
 from models.org import admin_userids
 from reminders.calendar import WorkCalendar
 from reminders.digest import publish_if_due, week_of
 from reminders.jobs import ensure_occurrences, reminder_round
+from reminders.ports import Chore, Mail, SchedulerDeps
+from reminders.stored import load_calendar
 
 log = logging.getLogger(__name__)
 
@@ -76,30 +76,27 @@ class SchedulerLock:
             self._file = None
 
 
-Chore = Callable[[datetime], None]
-
-
-def tick(services: Services, record: Chore | None = None) -> None:
+def tick(deps: SchedulerDeps, record: Chore | None = None) -> None:
     """One look at the clock: do whatever is due, idempotently. `record(now)` is told after
     each tick (the health heartbeat), whatever the tick found."""
-    now = services.clock.now()
-    config = services.config
+    now = deps.clock.now()
+    config = deps.config
     try:
         with database.connection_context():
-            cal = WorkCalendar.from_database()
-            outbox = Outbox(services.clock)
+            cal = load_calendar()
+            outbox = deps.mail()
             with database.atomic():
                 ensure_occurrences(now, config, cal)
-            rounded = reminder_round(now, config, cal, outbox, services.renderer)
+            rounded = reminder_round(now, config, cal, outbox, deps.renderer)
             if rounded.items:
                 log.info(rounded.summary())
-            digest = publish_if_due(now, config, cal, outbox, services.renderer)
+            digest = publish_if_due(now, config, cal, outbox, deps.renderer)
             if digest.published:
                 log.info(digest.summary())
-                warn_about_calendar(now, services, cal, outbox)
+                warn_about_calendar(now, deps, cal, outbox)
     except peewee.PeeweeException:
         log.exception("scheduler tick: database error; the next tick tries again")
-    services.sender.notify()
+    deps.notify()
     if record is not None:
         _run_chore(record, now, "record")
 
@@ -111,25 +108,25 @@ def _run_chore(chore: Chore, now: datetime, name: str) -> None:
         log.exception("scheduler chore %s failed; it runs again at the next tick", name)
 
 
-def _chore_job(services: Services, chore: Chore, name: str) -> None:
-    _run_chore(chore, services.clock.now(), name)
+def _chore_job(deps: SchedulerDeps, chore: Chore, name: str) -> None:
+    _run_chore(chore, deps.clock.now(), name)
 
 
-def warn_about_calendar(now, services: Services, cal: WorkCalendar, outbox: Outbox) -> None:
+def warn_about_calendar(now, deps: SchedulerDeps, cal: WorkCalendar, outbox: Mail) -> None:
     """Weekly, with the digest: tell the admins when a year's holiday schedule is missing."""
-    today = now.astimezone(services.config.timezone).date()
+    today = now.astimezone(deps.config.timezone).date()
     year = cal.missing_year_warning(today)
-    admins = admin_userids(services.config.admins)
+    admins = admin_userids(deps.config.admins)
     if year is None or not admins:
         return
-    text = services.renderer.render("calendar_warning.j2", year=year)
+    text = deps.renderer.render("calendar_warning.j2", year=year)
     outbox.to_members(admins, text, f"calendar-warning:{week_of(today)}")
 
 
 class CampaignScheduler:
     def __init__(
         self,
-        services: Services,
+        deps: SchedulerDeps,
         first_run: datetime | None = None,
         *,
         record: Chore | None = None,
@@ -138,29 +135,29 @@ class CampaignScheduler:
         """first_run: when the first tick fires, on APScheduler's (real) clock; by default at
         once by the bot's clock. record: told after every tick. chores: (name, callable) each
         called every minute with the bot's time, as its own job (each must be idempotent)."""
-        self.services = services
-        tz = services.config.timezone
+        self.deps = deps
+        tz = deps.config.timezone
         self.scheduler = BackgroundScheduler(timezone=tz)
         self.scheduler.add_job(
             tick,
             IntervalTrigger(minutes=1, timezone=tz),
-            args=[services, record],
+            args=[deps, record],
             id="tick",
             max_instances=1,
             coalesce=True,
             misfire_grace_time=50,
-            next_run_time=first_run or services.clock.now(),  # at once: catch up after a restart
+            next_run_time=first_run or deps.clock.now(),  # at once: catch up after a restart
         )
         for name, chore in chores:
             self.scheduler.add_job(
                 _chore_job,
                 IntervalTrigger(minutes=1, timezone=tz),
-                args=[services, chore, name],
+                args=[deps, chore, name],
                 id=f"chore-{name}",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=50,
-                next_run_time=first_run or services.clock.now(),
+                next_run_time=first_run or deps.clock.now(),
             )
 
     def start(self) -> None:

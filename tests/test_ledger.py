@@ -7,6 +7,7 @@ from openpyxl import load_workbook
 
 from bot.evidence import EvidenceStore
 from bot.ledger import build_ledger
+from reminders.stored import load_calendar
 
 
 def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, services):
@@ -43,7 +44,6 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
 
 def test_the_ledger_uses_the_chat_statuses(bot, clock, services):
     """未开始 / 进行中 / 已逾期 / 延期审批中 / 已完成, overdue counted in working days."""
-    from reminders.calendar import WorkCalendar
 
     bot.bind("li", "市监局")
     for code in ("T7", "T11", "T14", "T19"):
@@ -53,7 +53,7 @@ def test_the_ledger_uses_the_chat_statuses(bot, clock, services):
     bot.say("li", "完成 T14")
     bot.say("li", "延期 Z11 2027-01-15 等待省里的数据")
     clock.set(clock.now().replace(day=3, month=12))  # Thursday: 3 working days after Monday
-    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, WorkCalendar.from_database())))
+    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, load_calendar())))
     rows = {(r[0], r[3]): r for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
 
     def status(code):

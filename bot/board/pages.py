@@ -44,6 +44,7 @@ from reminders import digest
 from reminders.calendar import WorkCalendar
 from reminders.ladder import BLUE, RED, YELLOW, colour, overdue_workdays
 from reminders.scorecard import load_scorecard
+from reminders.stored import load_calendar
 
 TREND_WEEKS = 26  # the trend shows at most this many weekly snapshots
 RECORD_OCCURRENCES = digest.RECORD_OCCURRENCES
@@ -96,7 +97,7 @@ class Moment:
 
     def __post_init__(self):
         self.now = self.now.astimezone(self.config.timezone)
-        self.cal = MemoCalendar(WorkCalendar.from_database())
+        self.cal = MemoCalendar(load_calendar())
 
     @property
     def today(self) -> date:

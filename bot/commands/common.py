@@ -23,12 +23,13 @@ from reminders.ladder import (
     overdue_workdays,
     status_of,
 )
+from reminders.stored import load_calendar
 
 
 def calendar(ctx: Context) -> WorkCalendar:
     """The working-day calendar, read once per message."""
     if getattr(ctx, "_calendar", None) is None:
-        ctx._calendar = WorkCalendar.from_database()
+        ctx._calendar = load_calendar()
     return ctx._calendar
 
 

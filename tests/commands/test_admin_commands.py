@@ -9,6 +9,7 @@ from models.audit import AuditEntry
 from models.org import GroupMember, Member, Unit, UnitGroup
 from models.plan import Assignment, Item
 from models.scores import Score
+from reminders.stored import load_calendar
 
 
 def test_bind_defaults_to_liaison_and_welcomes_the_person(bot):
@@ -196,7 +197,6 @@ def test_a_deadline_names_the_units_nobody_is_bound_to(bot):
 
 def test_a_past_deadline_is_back_filled_and_joins_the_ladder_next_round(bot, services, clock):
     from bot.outbox import Outbox
-    from reminders.calendar import WorkCalendar
     from reminders.jobs import reminder_round
 
     bot.bind("li", "市监局")
@@ -212,7 +212,7 @@ def test_a_past_deadline_is_back_filled_and_joins_the_ladder_next_round(bot, ser
 
     def round_now():
         reminder_round(
-            clock.now(), services.config, WorkCalendar.from_database(), Outbox(clock),
+            clock.now(), services.config, load_calendar(), Outbox(clock),
             services.renderer,
         )  # fmt: skip
         return [m for m in bot.deliver() if "T11" in m.content.get("text", "")]

@@ -22,8 +22,8 @@ from models.audit import AuditEntry
 from models.plan import Assignment, Item
 from models.progress import Evidence
 from reminders import digest
-from reminders.calendar import WorkCalendar
 from reminders.jobs import reminder_round
+from reminders.stored import load_calendar
 
 MONDAY = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
 
@@ -74,7 +74,7 @@ def _round(services, clock):
     reminder_round(
         clock.now(),
         services.config,
-        WorkCalendar.from_database(),
+        load_calendar(),
         Outbox(clock),
         services.renderer,
     )
@@ -82,7 +82,7 @@ def _round(services, clock):
 
 
 def _ledger_rows(clock):
-    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, WorkCalendar.from_database())))
+    book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, load_calendar())))
     return {r[6]: r for r in book["交办事项"].iter_rows(min_row=2, values_only=True)}
 
 
@@ -162,7 +162,7 @@ def test_a_leaders_assignment_through_the_whole_cycle(office, fake, clock):
     rows = _ledger_rows(clock)
     assert rows["县市场监管局"][10] == "已完成"
     assert rows["县工信科技局"][10] == "已逾期" and rows["县工信科技局"][11] == 1
-    data = digest.build(clock.now(), services.config, WorkCalendar.from_database())
+    data = digest.build(clock.now(), services.config, load_calendar())
     assert data["assigned"]["overdue"] == [
         {"unit": "县工信科技局", "items": ["J1（逾期 1 个工作日）"]}
     ]
@@ -230,7 +230,7 @@ def test_a_monthly_report_over_three_months_with_a_holiday(bot, services, clock)
     heard: dict[date, list[str]] = {}
     for day in _days(date(2026, 9, 1), date(2026, 11, 10)):
         clock.set(datetime(day.year, day.month, day.day, 9, 30, tzinfo=TZ))
-        cal = WorkCalendar.from_database()
+        cal = load_calendar()
         ensure_occurrences(clock.now(), services.config, cal)
         reminder_round(clock.now(), services.config, cal, Outbox(clock), services.renderer)
         texts = [m.content["text"] for m in bot.deliver() if "li" in m.recipients]
@@ -260,10 +260,10 @@ def test_a_monthly_report_over_three_months_with_a_holiday(bot, services, clock)
     november = when("（2026年11月）")
     assert november[:3] == [date(2026, 11, 2), date(2026, 11, 4), date(2026, 11, 5)]
     assert november[3:] == [date(2026, 11, 6), date(2026, 11, 9), date(2026, 11, 10)]
-    record = digest.build(clock.now(), services.config, WorkCalendar.from_database())["recurring"]
+    record = digest.build(clock.now(), services.config, load_calendar())["recurring"]
     assert record == [{"unit": "市监局", "total": 3, "on_time": 1, "late": 1, "missing": 1}]
     markdown = digest.render_markdown(
-        digest.build(clock.now(), services.config, WorkCalendar.from_database()),
+        digest.build(clock.now(), services.config, load_calendar()),
         services.renderer,
     )
     assert "市监局 按时 1、逾期 1、未报 1" in markdown
@@ -297,7 +297,7 @@ def test_three_milestones_derived_progress_one_overdue_and_its_owner_reminded(bo
     assert "已逾期 1 个工作日" in to_wang[0]
     assert "T7-2" not in to_wang[0] and "T7-3" not in to_wang[0], "only the owner's own"
     assert len(to_li) == 1 and "T7-1" in to_li[0] and "责任人 wang" in to_li[0]
-    data = digest.build(clock.now(), services.config, WorkCalendar.from_database())
+    data = digest.build(clock.now(), services.config, load_calendar())
     assert data["milestones"] == [{"unit": "县市场监管局", "count": 1}]
     assert "T7-1" in bot.say("boss", "逾期") and "节点（实施细则）" in bot.say("boss", "逾期")
 

@@ -14,8 +14,8 @@ from bot.render import markdown_to_text
 from bot.services import build_services
 from models.org import Unit
 from reminders import digest
-from reminders.calendar import WorkCalendar
 from reminders.jobs import reminder_round
+from reminders.stored import load_calendar
 
 BASE = "https://duban.example.gov.cn"
 
@@ -39,7 +39,7 @@ def _round(bot, day: date):
     reminder_round(
         services.clock.now(),
         services.config,
-        WorkCalendar.from_database(),
+        load_calendar(),
         Outbox(services.clock),
         services.renderer,
     )
@@ -57,7 +57,7 @@ def test_reminders_and_the_digest_link_to_the_board_when_it_has_an_address(
     card = reminder[0].content["card"]
     escalation = [m for m in _round(bot, date(2026, 10, 13)) if "chief" in m.recipients]
     assert len(escalation) == 1
-    data = digest.build(clock.now(), bot.services.config, WorkCalendar.from_database())
+    data = digest.build(clock.now(), bot.services.config, load_calendar())
     markdown = digest.render_markdown(data, bot.services.renderer)
     if base:
         page = f"{BASE}/board/unit/{unit.id}"

@@ -14,7 +14,7 @@ from models.messages import OutboxMessage
 from models.plan import Item
 from models.schedule import DigestSnapshot
 from reminders import digest
-from reminders.calendar import WorkCalendar
+from reminders.stored import load_calendar
 
 
 def publish_at(bot, when: datetime):
@@ -24,7 +24,7 @@ def publish_at(bot, when: datetime):
     clock = s.clock
     clock.set(when)
     result = digest.publish_if_due(
-        clock.now(), s.config, WorkCalendar.from_database(), Outbox(clock), s.renderer
+        clock.now(), s.config, load_calendar(), Outbox(clock), s.renderer
     )
     return result, bot.deliver()
 
@@ -68,7 +68,7 @@ def test_the_digest_at_any_moment(bot, campaign_clock):
     assert len([m for m in sent if m.channel == "group"]) == (2 if result.published else 0)
     again, sent_again = publish_at(bot, campaign_clock.plus(minutes=30))
     assert not again.published and sent_again == []
-    data = digest.build(campaign_clock.at, bot.services.config, WorkCalendar.from_database())
+    data = digest.build(campaign_clock.at, bot.services.config, load_calendar())
     expected = campaign_clock.at.year + 1 if campaign_clock.next_year_missing else None
     assert data["calendar_warning"] == expected
 
@@ -102,7 +102,7 @@ def test_red_yellow_silent_units_and_ranking(bot, clock):
     bot.say("gx", "完成 T5")
     bot.deliver()
     clock.set(datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
-    data = digest.build(clock.now(), bot.services.config, WorkCalendar.from_database())
+    data = digest.build(clock.now(), bot.services.config, load_calendar())
     red = {row["unit"]: row["items"] for row in data["items"]["red"]}
     assert red["县市场监管局"] == ["T7（逾期 2 个工作日）"]
     yellow_units = {row["unit"] for row in data["items"]["yellow"]}
@@ -134,7 +134,7 @@ def test_the_digest_fits_wecom_with_a_large_campaign(scored, clock):
     data = digest.build(
         datetime(2026, 10, 12, 9, 0, tzinfo=TZ),
         scored.services.config,
-        WorkCalendar.from_database(),
+        load_calendar(),
     )
     text = digest.render_markdown(data, scored.services.renderer)
     assert data["items"]["red_count"] > 500
@@ -143,7 +143,7 @@ def test_the_digest_fits_wecom_with_a_large_campaign(scored, clock):
 
 def test_calendar_warning_names_the_year(scored):
     data = digest.build(
-        datetime(2026, 11, 2, 9, 0, tzinfo=TZ), scored.services.config, WorkCalendar.from_database()
+        datetime(2026, 11, 2, 9, 0, tzinfo=TZ), scored.services.config, load_calendar()
     )
     assert data["calendar_warning"] == 2027
     text = digest.render_markdown(data, scored.services.renderer)
@@ -151,7 +151,7 @@ def test_calendar_warning_names_the_year(scored):
     data = digest.build(
         datetime(2026, 10, 12, 9, 0, tzinfo=TZ),
         scored.services.config,
-        WorkCalendar.from_database(),
+        load_calendar(),
     )
     assert data["calendar_warning"] is None, "not yet 60 days before the year ends"
     assert date(2026, 12, 31).toordinal() - date(2026, 11, 2).toordinal() == 59

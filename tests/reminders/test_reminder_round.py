@@ -12,8 +12,8 @@ from bot.clock import FakeClock
 from bot.outbox import Outbox
 from models.messages import OutboxMessage
 from models.schedule import ReminderSent
-from reminders.calendar import WorkCalendar
 from reminders.jobs import reminder_round
+from reminders.stored import load_calendar
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def run_day(bot, day: date, hour: int = 9):
     clock = services.clock
     clock.set(datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ))
     result = reminder_round(
-        clock.now(), services.config, WorkCalendar.from_database(), Outbox(clock), services.renderer
+        clock.now(), services.config, load_calendar(), Outbox(clock), services.renderer
     )
     return result, bot.deliver()
 
@@ -84,7 +84,7 @@ def test_a_round_at_any_moment(bot, clock, campaign_clock):
 
     def run_round():
         return reminder_round(
-            at.now(), services.config, WorkCalendar.from_database(), Outbox(at), services.renderer
+            at.now(), services.config, load_calendar(), Outbox(at), services.renderer
         )
 
     result = run_round()

@@ -40,12 +40,12 @@ def test_a_tick_does_what_is_due_and_a_second_tick_nothing(bot, services, clock)
     bot.say("boss", "期限 T7 2026-10-09")
     bot.deliver()
     clock.set(datetime(2026, 10, 12, 9, 1, tzinfo=TZ))  # Monday: overdue reminder and the digest
-    tick(services)
+    tick(services.scheduler_parts())
     sent = bot.deliver()
     assert {m.channel for m in sent} == {"member", "group"}
     assert ReminderSent.select().count() == 1 and DigestSnapshot.select().count() == 1
     clock.advance(minutes=1)
-    tick(services)
+    tick(services.scheduler_parts())
     assert bot.deliver() == []
 
 
@@ -58,7 +58,7 @@ def test_a_tick_at_any_moment_does_what_is_due_then_nothing(bot, services, clock
     bot.say("boss", f"期限 T7 {campaign_clock.at.date()}")
     bot.deliver()
     clock.set(campaign_clock.at)
-    tick(services)
+    tick(services.scheduler_parts())
     sent = bot.deliver()
     due = campaign_clock.reminders_due
     assert ReminderSent.select().count() == (1 if due else 0)
@@ -70,7 +70,7 @@ def test_a_tick_at_any_moment_does_what_is_due_then_nothing(bot, services, clock
     warned = [m for m in sent if m.recipients == ("boss",) and next_year in m.content["text"]]
     assert len(warned) == (1 if due and campaign_clock.next_year_missing else 0)
     clock.advance(minutes=1)
-    tick(services)
+    tick(services.scheduler_parts())
     assert bot.deliver() == []
 
 
@@ -84,7 +84,7 @@ def test_the_host_time_zone_does_not_matter(bot, services, clock):
         bot.say("boss", "期限 T7 2026-10-09")
         bot.deliver()
         clock.set(datetime(2026, 10, 9, 1, 30, tzinfo=UTC))  # 09:30 in Shanghai, 01:30 on the host
-        tick(services)
+        tick(services.scheduler_parts())
         assert any("今天到期" in m.content["text"] for m in bot.deliver())
     finally:
         if saved is None:
@@ -96,7 +96,7 @@ def test_the_host_time_zone_does_not_matter(bot, services, clock):
 
 def test_the_trigger_carries_the_bot_time_zone(services):
     services.clock = FakeClock(datetime(2026, 11, 26, 3, 0, tzinfo=TZ))
-    scheduler = CampaignScheduler(services)
+    scheduler = CampaignScheduler(services.scheduler_parts())
     job = scheduler.scheduler.get_job("tick")
     assert str(job.trigger.timezone) == "Asia/Shanghai"
     assert job.max_instances == 1 and job.coalesce
@@ -104,21 +104,21 @@ def test_the_trigger_carries_the_bot_time_zone(services):
 
 def test_admins_hear_weekly_that_next_years_calendar_is_missing(bot, services, clock):
     clock.set(datetime(2026, 11, 2, 9, 5, tzinfo=TZ))  # Monday, 59 days before the year ends
-    tick(services)
+    tick(services.scheduler_parts())
     warnings = [
         m for m in bot.deliver() if "2027 年" in m.content.get("text", "") and m.channel == "member"
     ]
     assert [m.recipients for m in warnings] == [("boss",)]
     clock.advance(hours=2)
-    tick(services)
+    tick(services.scheduler_parts())
     assert not [m for m in bot.deliver() if "2027 年" in m.content.get("text", "")]
     bot.say("boss", "日历 2027-01-01 休 元旦")
     bot.deliver()
     clock.set(datetime(2026, 11, 9, 9, 5, tzinfo=TZ))  # next week: one day entered is not enough
-    tick(services)
+    tick(services.scheduler_parts())
     assert [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]
     assert "已标记" in bot.say("boss", "日历 2027 已录入")
     bot.deliver()
     clock.set(datetime(2026, 11, 16, 9, 5, tzinfo=TZ))  # the week after: the year is marked
-    tick(services)
+    tick(services.scheduler_parts())
     assert not [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]

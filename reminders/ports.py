@@ -1,0 +1,97 @@
+"""What the campaign's rounds need from the layer above, as shapes, not imports.
+
+`reminders/` sits below `bot/` (docs/layers.md): the reminder round, the digest and the scheduler
+write messages and render templates, but they are handed the objects that do so. The bot passes
+its Outbox, Renderer and Config, which have these shapes; a test may pass anything that does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, time
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+class Mail(Protocol):
+    """Queues outgoing messages inside the caller's transaction (bot.outbox.Outbox). Each call
+    is idempotent by its dedupe key and answers False when the key was queued before."""
+
+    def queue(
+        self,
+        channel: str,
+        recipients: Sequence[str],
+        content: dict,
+        dedupe_key: str,
+        *,
+        msg_type: str = "text",
+        expires_at: datetime | None = None,
+    ) -> bool: ...
+
+    def to_members(
+        self, userids: Sequence[str], text: str, dedupe_key: str, *, expires_at=None
+    ) -> bool: ...
+
+    def to_group(
+        self, text: str, dedupe_key: str, *, expires_at: datetime | None = None
+    ) -> bool: ...
+
+    def card(
+        self,
+        now: datetime,
+        *,
+        kind: str,
+        userid: str,
+        title: str,
+        description: str,
+        rows: list[tuple[str, str]],
+        text: str,
+        dedupe_key: str,
+        id_parts: tuple = (),
+        expires_at: datetime | None = None,
+        url: str = "",
+    ) -> bool: ...
+
+
+class Templates(Protocol):
+    """Renders the Chinese texts (bot.render.Renderer)."""
+
+    board_url: str  # the leaders' board, or "" when it has no address
+
+    def render(self, name: str, **context) -> str: ...
+
+
+class CampaignSettings(Protocol):
+    """The settings the rounds read (bot.config.Config has them all)."""
+
+    timezone: ZoneInfo
+    admins: frozenset[str]
+    remind_at: time
+    digest_at: time
+    quiet_start: time
+    remind_days_before: Sequence[int]
+    node_remind_days_before: Sequence[int]
+    escalate_after: int
+    recurring_day_off: str
+
+    def in_quiet_hours(self, moment: datetime) -> bool: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SchedulerDeps(Protocol):
+    """What the scheduler is handed: a clock, the settings, the templates, a way to make a Mail
+    and a way to tell the sender there is something to send. Not the WeCom client."""
+
+    clock: Clock
+    config: CampaignSettings
+    renderer: Templates
+
+    def mail(self) -> Mail: ...
+
+    def notify(self) -> None: ...
+
+
+Chore = Callable[[datetime], None]
