@@ -292,17 +292,19 @@ def _board(config: Config) -> Check:
     import requests
 
     from bot.board.access import fingerprint
+    from bot.http import OutsideTransactions
 
     home = f"{config.board_base_url}/board/"
     host = config.board_base_url.split("://", 1)[1]
     try:
         # Not through the WeCom client: this is our own address, seen from outside. Never
         # inside a transaction (自检 runs outside one), always with a timeout.
-        answer = requests.get(
-            f"{config.board_base_url}/board/ping",
-            timeout=BOARD_PROBE_TIMEOUT,
-            allow_redirects=False,
-        )
+        with OutsideTransactions() as http:
+            answer = http.get(
+                f"{config.board_base_url}/board/ping",
+                timeout=BOARD_PROBE_TIMEOUT,
+                allow_redirects=False,
+            )
     except requests.RequestException as exc:
         return Check(
             "领导看板",

@@ -19,6 +19,7 @@ from wechatpy.work import WeChatClient
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.http import OutsideTransactions
 from bot.transports.wecom.errors import TOKEN_ERRORS, WeComError, scrub
 from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
 
@@ -67,7 +68,7 @@ class WeComClient:
         self.config = config
         self.clock = clock
         self.timeout = timeout
-        self.http = requests.Session()
+        self.http = OutsideTransactions()
         self.token_key = f"wecom:{config.wecom_corp_id}:{config.wecom_agent_id}:access_token"
         self.tokens = TokenKeeper(self.token_key, self.fetch_token, clock)
         self.api = _Api(self, DatabaseSessionStorage(clock))
