@@ -10,6 +10,7 @@ it its answer (bot/downloads.py), so no download ever holds the replies to other
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 FILE_KINDS = ("file", "image", "voice", "video")
 LEASE = timedelta(minutes=5)
+# A run of messages shares one transaction for at most this long (see _process_run).
+RUN_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Pipeline:
         media: MediaFetcher | None = None,
         wecom: object | None = None,
         record: Callable[..., int | None] | None = None,
+        accept: Callable[..., None] | None = None,
     ):
         self.config = config
         self.clock = clock
@@ -96,6 +100,9 @@ class Pipeline:
         self.wecom = wecom
         # How a received message is written: directly, or through run.py's group-commit writer.
         self.record = record or InboundMessage.record
+        # A received message nobody waits for (WeCom's callback): None, recorded like the rest;
+        # run.py's web process sets the journal (bot/recorder.py), which answers before commit.
+        self.accept = accept
         self._released: list[int] = []  # claims to hand back once the database is reachable
 
     # ------------------------------------------------------------------ receiving
@@ -110,7 +117,7 @@ class Pipeline:
             external_id=msg.external_id.replace("\x00", "")[:128],
         )
         now = self.clock.now()
-        inbound_id = self.record(
+        values = dict(
             transport=msg.transport,
             external_id=msg.external_id,
             wecom_userid=msg.userid[:64],
@@ -121,6 +128,10 @@ class Pipeline:
             status="processing" if claim else "received",
             lease_until=now + LEASE if claim else None,
         )
+        if not claim and self.accept is not None:
+            self.accept(**values)  # journaled: in the database moments later
+            return Handled(duplicate=False)
+        inbound_id = self.record(**values)
         if inbound_id is None:
             return Handled(duplicate=True)
         return Handled(duplicate=False, inbound_id=inbound_id)
@@ -168,37 +179,70 @@ class Pipeline:
             return sorted(row.id for row in rows)
 
     def process_pending(self, limit: int = 20) -> int:
+        """Claim up to `limit` received messages and process them, several to a transaction."""
         claimed = self.claim_pending(limit)
-        for index, inbound_id in enumerate(claimed):
-            try:
-                self.process(inbound_id)
-            except CONNECTION_ERRORS:
-                # The database went away in the middle: this message's transaction rolled back.
-                # Hand it (and the rest) back on the next pass rather than after the lease.
-                self._released.extend(claimed[index:])
-                raise
+        done = 0
+        try:
+            while done < len(claimed):
+                done += self._process_run(claimed[done:])
+        except CONNECTION_ERRORS:
+            # The database went away in the middle: the run's transaction rolled back. Hand it
+            # (and the rest) back on the next pass rather than after the lease.
+            self._released.extend(claimed[done:])
+            raise
         return len(claimed)
 
     def process(self, inbound_id: int) -> str | None:
         """Decide and answer one claimed message; its reply is queued in the same transaction."""
-        inbound = InboundMessage.get_by_id(inbound_id)
-        msg = _incoming_from(inbound)
+        replies: list[str | None] = []
+        self._process_run([inbound_id], replies)
+        return replies[0]
+
+    def _process_run(self, ids: list[int], replies: list | None = None) -> int:
+        """Process the first of `ids` and, in the same transaction, those after it, until one
+        must run on its own or the run has taken RUN_SECONDS; returns how many were processed.
+
+        One commit for the run instead of one per message: under a burst the write lock and the
+        commit are shared, and each reply still waits at most RUN_SECONDS for its commit. Every
+        message is decided inside its own savepoint, so a crash undoes only its own change."""
+        first = InboundMessage.get_by_id(ids[0])
+        msg = _incoming_from(first)
         now = self.clock.now()
         if msg.kind == "text" and not self._transactional(msg):
             # A command that calls out (自检) must not hold a transaction, and with it SQLite's
             # write lock, while it waits: it only reads, so it runs first, on its own.
-            reply, status = self._decide_safely(inbound, msg, atomic=False)
+            reply, status = self._decide_safely(first, msg, atomic=False)
             with database.atomic():
-                self._answer(inbound, msg, reply, status, now)
+                self._answer(first, msg, reply, status, now)
             self.on_queued()
-            return reply
+            if replies is not None:
+                replies.append(reply)
+            return 1
+        began = time.perf_counter()
+        downloads = False
+        count = 0
         with database.atomic():
-            reply, status = self._decide_safely(inbound, msg)
-            self._answer(inbound, msg, reply, status, now)
+            inbound = first
+            while True:
+                reply, status = self._decide_safely(inbound, msg)
+                self._answer(inbound, msg, reply, status, now)
+                if replies is not None:
+                    replies.append(reply)
+                count += 1
+                downloads |= bool(
+                    msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id")
+                )
+                if count == len(ids) or time.perf_counter() - began > RUN_SECONDS:
+                    break
+                inbound = InboundMessage.get_by_id(ids[count])
+                msg = _incoming_from(inbound)
+                if msg.kind == "text" and not self._transactional(msg):
+                    break  # it runs first in the next run, outside a transaction
+                now = self.clock.now()
         self.on_queued()
-        if msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id"):
+        if downloads:
             self.on_download()
-        return reply
+        return count
 
     def _decide_safely(self, inbound, msg, *, atomic: bool = True) -> tuple[str | None, str]:
         try:
