@@ -83,6 +83,7 @@ def secure_data(config: Config) -> None:
 
 
 MIGRATION_LOCK = 0x64756261  # PostgreSQL advisory lock key while migrating ("duba")
+WORKER_NICE = 10  # POSIX nice value of the worker process (see yield_processor)
 
 
 def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=None) -> None:
@@ -124,6 +125,25 @@ def web_lock_path(config: Config) -> Path:
     return config.data_dir / f"web-{lock_suffix(config.database_url)}.lock"
 
 
+def yield_processor() -> None:
+    """The worker runs below normal priority: when the processors are busy, WeCom's callbacks
+    (which must be answered within 5 seconds, and here in a millisecond) go first, and the
+    worker's share is what the web process leaves. Windows' class and a POSIX nice value,
+    both through psutil."""
+    try:
+        import psutil
+
+        me = psutil.Process()
+        me.nice(psutil.BELOW_NORMAL_PRIORITY_CLASS if sys.platform == "win32" else WORKER_NICE)
+    except Exception as exc:  # not allowed here (a container's policy): run at normal priority
+        log.warning("worker: could not lower its priority (%s)", exc)
+
+
+def inbound_journal_path(config: Config) -> Path:
+    """Callbacks acknowledged but not yet committed (bot/recorder.py), one per database."""
+    return config.data_dir / f"inbound-{lock_suffix(config.database_url)}.journal"
+
+
 def worker_lock_path(config: Config) -> Path:
     # One lock per database, so the demo's worker never blocks the real one in the same DATA_DIR.
     return config.data_dir / f"worker-{lock_suffix(config.database_url)}.lock"
@@ -163,10 +183,15 @@ def serve(
             f"本数据库的服务已在运行（{web_lock_path(config)} 被占用）：不要重复启动；"
             "要重启请先停止正在运行的服务"
         )
-    recorder = BatchRecorder()
-    services.pipeline.record = recorder.record
     wake = RemoteWake(wake_port_path(config))
-    services.remote_wake = wake  # a recorded callback wakes the worker process
+    # WeCom's callbacks are acknowledged once journaled; the writer commits them and wakes the
+    # worker. What a killed process left in the journal goes in first (see bot/recorder.py).
+    recorder = BatchRecorder(journal=inbound_journal_path(config), on_committed=wake)
+    with database.connection_context():
+        recorder.open_journal()
+    services.pipeline.record = recorder.record
+    services.pipeline.accept = recorder.accept
+    services.remote_wake = wake  # a recorded sandbox message wakes the worker process
     services.pipeline.on_queued = wake  # a sandbox reply queued here: the worker sends it
     writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
     writer.start()
@@ -181,6 +206,8 @@ def serve(
         )
     except OSError as exc:
         recorder.stop()
+        writer.join(timeout=5)
+        recorder.close_journal()
         web_lock.release()
         raise StartError(_listen_problem(exc, config)) from None
     # The worker and every store must mean the same folders and database as this process,
@@ -224,6 +251,7 @@ def serve(
         server.close()
         recorder.stop()
         writer.join(timeout=5)
+        recorder.close_journal()
         wake.close()
         web_lock.release()
 
@@ -360,6 +388,7 @@ def cmd_worker(config: Config, args) -> int:
     if lock is None:
         print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
+    yield_processor()
     stop = threading.Event()
     on_stop_signals(lambda *_: stop.set())
     if getattr(args, "with_parent", False):

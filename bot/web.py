@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import uuid
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import peewee
@@ -25,6 +26,7 @@ from bot import health
 from bot.cards import BUTTON_DONE
 from bot.evidence import EvidenceStore, EvidenceTooLarge
 from bot.pipeline import Incoming
+from bot.recorder import JournalFull
 from bot.render import TEMPLATE_DIR
 from bot.services import Services
 from bot.transports.wecom.callback import MAX_BODY as MAX_CALLBACK_BODY
@@ -160,22 +162,57 @@ def create_app(services: Services) -> Flask:
 
     callback = services.callback
 
+    def callback_post(query: bytes, body: bytes) -> int:
+        """A message from WeCom: check, decrypt, journal (or record); the HTTP status."""
+        try:
+            handled = callback.receive(parse_query(query), body)
+        except CallbackError as exc:
+            log.info("callback refused (%s): %s", exc.status, exc.reason)
+            return exc.status
+        except JournalFull as exc:  # the database has been away for long: WeCom tries again
+            log.error("callback refused: %s", exc)
+            return 503
+        except CONNECTION_ERRORS as exc:  # (recorded without the journal: nothing acknowledged)
+            log.error("database unavailable in the callback: %s", exc)
+            drop_connection()
+            return 503
+        if handled is not None and handled.inbound_id is not None:
+            services.worker_wake()  # (a journaled row wakes the worker once it is committed)
+        return 200
+
     @app.route("/wecom/callback", methods=["GET", "POST"])
     def wecom_callback():
         if callback is None:
             abort(404)
-        args = parse_query(request.query_string)
-        try:
-            if request.method == "GET":
-                plain = callback.verify_url(args)
-                return Response(plain, status=200, mimetype="text/plain")
+        if request.method == "POST":
             body = request.stream.read(MAX_CALLBACK_BODY + 1)
-            callback.receive(args, body)
+            return Response("", status=callback_post(request.query_string, body))
+        try:
+            plain = callback.verify_url(parse_query(request.query_string))
         except CallbackError as exc:
             log.info("callback refused (%s): %s", exc.status, exc.reason)
             return Response("", status=exc.status)
-        services.worker_wake()
-        return Response("", status=200)
+        return Response(plain, status=200, mimetype="text/plain")
+
+    if callback is not None:
+        # WeCom's messages, the hot path, are answered before Flask builds a request: no
+        # routing, no hooks, no database connection (the journal or the writer thread writes).
+        flask_app = app.wsgi_app
+
+        def fast_path(environ, start_response):
+            if environ.get("PATH_INFO") != "/wecom/callback" or environ["REQUEST_METHOD"] != "POST":
+                return flask_app(environ, start_response)
+            try:
+                body = environ["wsgi.input"].read(MAX_CALLBACK_BODY + 1)
+                query = environ.get("QUERY_STRING", "").encode("latin-1")
+                status = callback_post(query, body)
+            except Exception:
+                log.exception("unhandled error in the callback")
+                status = 500
+            start_response(HTTP_STATUS.get(status, f"{status} Error"), [("Content-Length", "0")])
+            return [b""]
+
+        app.wsgi_app = fast_path
 
     @app.get("/sandbox")
     def sandbox_page():
@@ -376,6 +413,11 @@ def create_app(services: Services) -> Flask:
 
     register_board(app, services)  # the leaders' board: /board, its own sign-in
     return app
+
+
+HTTP_STATUS = {
+    code: f"{code} {HTTPStatus(code).phrase}" for code in (200, 400, 403, 404, 413, 500, 503)
+}
 
 
 def _card(row: OutboxMessage, clicked: dict[str, str]) -> dict | None:

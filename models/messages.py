@@ -68,6 +68,24 @@ class InboundMessage(BaseModel):
         row = db.execute_sql(sql, params).fetchone()
         return row[0] if row else None
 
+    @classmethod
+    def insert_all_ignoring(cls, rows: list[dict]) -> None:
+        """Many inserts in one statement's loop (the driver's executemany), inside the caller's
+        transaction; a row that is there already is skipped. Nobody learns the ids."""
+        if not rows:
+            return
+        db = cls._meta.database
+        names = [f.name for f in cls._meta.sorted_fields if f.name in cls._INSERT_FIELDS]
+        key = "many:" + type(db.obj).__name__
+        sql = cls._insert_sql.get(key)
+        if sql is None:
+            template = cls.insert(**{name: None for name in names}).on_conflict_ignore()
+            sql = db.get_sql_context().sql(template).query()[0]
+            cls._insert_sql[key] = sql
+        fields = cls._meta.fields
+        params = [[fields[name].db_value(values.get(name)) for name in names] for values in rows]
+        db.cursor().executemany(sql, params)
+
 
 class OutboxMessage(BaseModel):
     """One message to send. Written in the transaction of the change that caused it."""

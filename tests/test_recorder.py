@@ -1,10 +1,13 @@
 """The group-commit writer: every caller returns only after its own row is committed."""
 
 import threading
+import time
 
+import peewee
 import pytest
 
-from bot.recorder import BatchRecorder
+from bot import recorder as recorder_module
+from bot.recorder import BatchRecorder, JournalFull
 from models.db import database
 from models.messages import InboundMessage
 
@@ -79,3 +82,106 @@ def test_a_failing_row_fails_alone(recorder, clock):
     for t in threads:
         t.join()
     assert len(errors) == 1 and len(ids) == 1
+
+
+# ---------------------------------------------------------------------- the journal
+
+
+@pytest.fixture
+def journaled(db, tmp_path):
+    """A recorder with a journal, its writer not started until the test says so."""
+    recorder = BatchRecorder(max_batch=8, journal=tmp_path / "inbound.journal")
+    recorder.first_retry = 0.05
+    recorder.committed = threading.Event()
+    recorder.on_committed = recorder.committed.set
+    recorder.open_journal()
+    db.close()
+    started: list[threading.Thread] = []
+
+    def start():
+        thread = threading.Thread(target=recorder.run, daemon=True)
+        thread.start()
+        started.append(thread)
+
+    recorder.start = start
+    yield recorder
+    recorder.stop()
+    for thread in started:
+        thread.join(timeout=5)
+    recorder.close_journal()
+    database.connect(reuse_if_open=True)
+
+
+def _lines(path) -> list[bytes]:
+    return [line for line in path.read_bytes().split(b"\n") if line]
+
+
+def test_accept_returns_once_the_line_is_written_and_the_writer_commits_it(journaled, clock):
+    journaled.accept(**_values(clock, "j1"))  # the writer is not even running yet
+    (line,) = _lines(journaled.journal_path)
+    assert b'"external_id":"j1"' in line and journaled.backlog() == 1
+    with database.connection_context():
+        assert not InboundMessage.select().exists()
+    journaled.start()
+    assert journaled.committed.wait(10)
+    with database.connection_context():
+        row = InboundMessage.get(InboundMessage.external_id == "j1")
+    assert row.received_at == clock.now() and row.status == "received"
+    assert journaled.backlog() == 0
+    journaled.stop()
+    journaled.close_journal()
+    assert not journaled.journal_path.exists(), "all committed: nothing left to replay"
+
+
+def test_a_journal_left_by_a_killed_process_is_replayed_once(db, tmp_path, clock):
+    path = tmp_path / "inbound.journal"
+    InboundMessage.record(**_values(clock, "old"))  # committed before the kill
+    from bot.recorder import _line
+
+    cut = _line(_values(clock, "cut"))[:-9]  # the write the kill interrupted: never answered
+    path.write_bytes(_line(_values(clock, "old")) + _line(_values(clock, "new")) + cut)
+    recorder = BatchRecorder(journal=path)
+    assert recorder.open_journal() == 1
+    recorder.close_journal()
+    stored = sorted(r.external_id for r in InboundMessage.select())
+    assert stored == ["new", "old"], "the cut line is not there; the committed one not twice"
+    assert not path.exists()
+
+
+def test_while_the_database_is_away_callbacks_are_accepted_and_go_in_after(
+    journaled, clock, monkeypatch
+):
+    real = InboundMessage.insert_all_ignoring
+    outage = {"left": 4}  # failed attempts (each pass tries twice, reconnecting between)
+
+    def flaky(rows):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise peewee.OperationalError("server closed the connection unexpectedly")
+        return real(rows)
+
+    monkeypatch.setattr(InboundMessage, "insert_all_ignoring", flaky)
+    journaled.start()
+    for n in range(20):
+        journaled.accept(**_values(clock, f"d{n}"))  # never waits for the database
+    assert journaled.committed.wait(10)
+    deadline = time.monotonic() + 10
+    while journaled.backlog() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert outage["left"] == 0 and journaled.backlog() == 0
+    with database.connection_context():
+        assert InboundMessage.select().count() == 20
+
+
+def test_a_long_outage_fills_the_journal_and_then_callbacks_are_refused(
+    journaled, clock, monkeypatch
+):
+    monkeypatch.setattr(recorder_module, "MAX_QUEUED", 3)
+    for n in range(3):
+        journaled.accept(**_values(clock, f"f{n}"))
+    with pytest.raises(JournalFull):
+        journaled.accept(**_values(clock, "f3"))
+    assert len(_lines(journaled.journal_path)) == 3, "a refused callback is not journaled"
+    journaled.start()  # the database answers: the three go in, the next callback is taken
+    assert journaled.committed.wait(10)
+    journaled.accept(**_values(clock, "f3"))

@@ -13,8 +13,7 @@ from datetime import datetime
 
 from conftest import TZ
 from fakes.wecom_server import Fault
-from service_setup import Proc, get_json, poll, write_env
-from wecom_setup import AES_KEY, AGENT_ID, TOKEN
+from service_setup import Proc, get_json, poll, wecom_env, write_env
 
 from bot.clock import FakeClock
 from bot.outbox import Outbox
@@ -22,22 +21,6 @@ from models.messages import KeyValue, OutboxMessage
 
 SEND = "/cgi-bin/message/send"
 WORKER_STOPPED = "worker stopped"
-
-
-def wecom_env(tmp_path, db_url, fake, **extra) -> dict:
-    return {
-        "DATABASE_URL": db_url,
-        "DATA_DIR": str(tmp_path / "data"),
-        "BOT_ADMINS": "boss",
-        "WECOM_CORP_ID": fake.corp_id,
-        "WECOM_AGENT_ID": str(AGENT_ID),
-        "WECOM_SECRET": fake.secret,
-        "WECOM_TOKEN": TOKEN,
-        "WECOM_ENCODING_AES_KEY": AES_KEY,
-        "WECOM_API_BASE": fake.base_url,
-        "HTTP_PORT": "0",
-        **extra,
-    }
 
 
 def queue_notices(count: int) -> list[str]:
