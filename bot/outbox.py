@@ -35,7 +35,7 @@ from bot.transports.base import (
     TransientSendError,
     Transport,
 )
-from models.db import CONNECTION_ERRORS, database, is_postgres
+from models.db import CONNECTION_ERRORS, database, drop_connection, is_postgres, warm_connection
 from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -690,7 +690,7 @@ class OutboxSender:
         while not stop.is_set():
             self.wake.clear()  # before looking: a notify during the pass is kept for the wait
             try:
-                with database.connection_context():
+                with warm_connection():
                     stats = self.run_once()
             except peewee.PeeweeException:
                 log.exception("outbox sender: database error; will retry")
@@ -698,6 +698,7 @@ class OutboxSender:
             if stats.handled:
                 continue
             self.wake.wait(idle_seconds)
+        drop_connection()
 
 
 # ---------------------------------------------------------------------- rows as people see them

@@ -19,7 +19,7 @@ from bot.outbox import Outbox, OutboxSender
 from bot.pipeline import Pipeline
 from bot.render import Renderer
 from bot.transports.base import Transport
-from models.db import database
+from models.db import drop_connection, warm_connection
 from models.org import admin_userids
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Services:
             self.wake.clear()  # before looking: a wake-up during the pass is kept for the wait
             began = time.perf_counter()
             try:
-                with database.connection_context():
+                with warm_connection():
                     busy = self.pipeline.process_pending(limit=WORKER_BATCH)
                     if self.downloader is not None:
                         self.downloader.tell_waiting()  # files still on their way
@@ -80,6 +80,7 @@ class Services:
             if busy:
                 continue
             self.wake.wait(idle_seconds)
+        drop_connection()
 
     def download_loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Fetch received files and retry failed ones until `stop` is set; the worker runs
@@ -88,7 +89,7 @@ class Services:
         while not stop.is_set():
             self.downloads.clear()
             try:
-                with database.connection_context():
+                with warm_connection():
                     busy = self.downloader is not None and self.downloader.run_one(stop)
             except Exception:  # the database went away, or worse: this thread must go on
                 busy = False
@@ -96,6 +97,7 @@ class Services:
             if busy:
                 continue
             self.downloads.wait(idle_seconds)
+        drop_connection()
 
 
 @dataclass(frozen=True)

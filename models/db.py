@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,6 +25,30 @@ def drop_connection() -> None:
     """Forget this thread's connection, dead or alive; the next use opens a new one."""
     with contextlib.suppress(Exception):
         database.close()
+
+
+_warm = threading.local()
+WARM_SECONDS = 30.0  # a loop's connection idle longer than this is replaced before it is used
+
+
+@contextlib.contextmanager
+def warm_connection(max_idle: float = WARM_SECONDS):
+    """This thread's connection for one pass of a loop (the worker, the sender, the downloads),
+    kept open for the next pass instead of opened and closed each time: a new PostgreSQL
+    connection costs more than the pass. One idle longer than `max_idle` (a proxy or the server
+    may have dropped it meanwhile) is replaced first, and one an error may have broken is
+    dropped, so the next pass connects anew."""
+    now = time.monotonic()
+    if not database.is_closed() and now - getattr(_warm, "used", now) > max_idle:
+        drop_connection()
+    database.connect(reuse_if_open=True)
+    try:
+        yield
+    except BaseException:
+        drop_connection()
+        raise
+    finally:
+        _warm.used = time.monotonic()
 
 
 SQLITE_PRAGMAS = {
