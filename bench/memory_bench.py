@@ -11,7 +11,9 @@ people on a pretended date), so the messages go out through the sandbox's transp
 scheduler, outbox and sender are the same, without the WeCom client's HTTP session.
 
 The resident set is sampled every 0.2 s; the peak and the figure once everything is sent are
-printed beside the target (issue 11): web + worker < 150 MB after the round.
+printed beside the target (issue 11): web + worker < 150 MB after the round. Then the same
+deployment with WeCom configured is started and measured at rest, and its figure after a round
+estimated as the sandbox's after-round figure plus the difference at rest.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from callback_bench import AES_KEY, AGENT_ID, TOKEN, FakeProcess  # noqa: E402
 from round_bench import build_campaign  # noqa: E402
 
 TARGET_MB = 150.0
@@ -100,41 +103,73 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1e6
 
 
+def start_bot(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
+    """`run.py ARGS` started; returns it and its worker's pid once the worker beats."""
+    bot = subprocess.Popen(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url, seen = "", []
+    for line in bot.stdout:
+        seen.append(line)
+        if "服务已启动" in line:
+            url = line.split("：", 1)[1].strip()
+            break
+    if not url:
+        bot.kill()
+        raise SystemExit("the bot did not start:\n" + "".join(seen[-30:]))
+    threading.Thread(target=bot.stdout.read, daemon=True).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                worker = json.loads(answer.read())["worker"].get("pid") or 0
+            if worker:
+                return bot, worker
+        except OSError:
+            pass  # 503 until the worker's first heartbeat
+        time.sleep(0.2)
+    bot.kill()
+    raise SystemExit("the worker did not start")
+
+
+def idle_with_wecom(database_url: str) -> float:
+    """Web + worker at rest with WeCom configured (the fake in its own process): what the WeCom
+    client and its libraries add to the sandbox's figures above."""
+    with FakeProcess() as fake, tempfile.TemporaryDirectory() as tmp:
+        env = environment(tmp, database_url)
+        env.update(
+            WECOM_CORP_ID=fake.corp_id,
+            WECOM_AGENT_ID=str(AGENT_ID),
+            WECOM_SECRET=fake.secret,
+            WECOM_TOKEN=TOKEN,
+            WECOM_ENCODING_AES_KEY=AES_KEY,
+            WECOM_API_BASE=fake.base_url,
+        )
+        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        none = ["--env-file", f"{tmp}/empty.env"]
+        prepare(env, none, database_url)
+        bot, worker = start_bot([*none, "serve"], env)
+        try:
+            time.sleep(3)  # started: its first passes done
+            return rss_mb([bot.pid, worker])
+        finally:
+            bot.terminate()
+            bot.wait(timeout=30)
+
+
 def measure(database_url: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = environment(tmp, database_url)
         Path(tmp, "empty.env").write_text("", encoding="utf-8")
         none = ["--env-file", f"{tmp}/empty.env"]
         assignments = prepare(env, none, database_url)
-        bot = subprocess.Popen(
-            [sys.executable, "run.py", *none, "serve", "--at", START],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        bot, worker = start_bot([*none, "serve", "--at", START], env)
         try:
-            url, seen = "", []
-            for line in bot.stdout:
-                seen.append(line)
-                if "服务已启动" in line:
-                    url = line.split("：", 1)[1].strip()
-                    break
-            if not url:
-                raise SystemExit("the bot did not start:\n" + "".join(seen[-30:]))
-            threading.Thread(target=bot.stdout.read, daemon=True).start()
-            worker = 0
-            deadline = time.monotonic() + 60
-            while not worker and time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as answer:
-                        worker = json.loads(answer.read())["worker"].get("pid") or 0
-                except OSError:
-                    pass  # 503 until the worker's first heartbeat
-                time.sleep(0.2)
-            if not worker:
-                raise SystemExit("the worker did not start")
             pids = [bot.pid, worker]
             before = rss_mb(pids)
             peak = before
@@ -156,6 +191,7 @@ def measure(database_url: str) -> dict[str, float]:
         finally:
             bot.terminate()
             bot.wait(timeout=30)
+    wecom_idle = idle_with_wecom(database_url)
     return {
         "assignments": float(assignments),
         "messages": float(total),
@@ -164,6 +200,8 @@ def measure(database_url: str) -> dict[str, float]:
         "web+worker after MB": after,
         "  of which web MB": web_after,
         "  of which worker MB": after - web_after,
+        "WeCom mode, at rest MB": wecom_idle,
+        "WeCom mode after, est.": after + wecom_idle - before,
     }
 
 
@@ -180,7 +218,7 @@ def main() -> None:
     for name in runs["SQLite"]:
         cells = "".join(f"{figures[name]:>12.1f}" for figures in runs.values())
         verdict = ""
-        if name == "web+worker after MB":
+        if name in ("web+worker after MB", "WeCom mode after, est."):
             verdict = "   " + "   ".join(
                 f"{db}: target < {TARGET_MB:g}, ratio {figures[name] / TARGET_MB:.2f}, "
                 f"{'ok' if figures[name] < TARGET_MB else 'MISSED'}"
