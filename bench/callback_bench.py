@@ -134,12 +134,17 @@ def settle(database_url: str, cap_seconds: float = 180) -> None:
     try:
         while time.monotonic() < deadline:
             with database.connection_context():
+                # Rows held back by WeCom's 30-a-minute limit to one person wait without work.
+                due = OutboxMessage.next_attempt_at.is_null()
                 waiting = (
                     InboundMessage.select()
                     .where(InboundMessage.status.in_(("received", "processing")))
                     .count()
                     + OutboxMessage.select()
-                    .where(OutboxMessage.status.in_(("pending", "sending")))
+                    .where(
+                        (OutboxMessage.status == "sending")
+                        | ((OutboxMessage.status == "pending") & due)
+                    )
                     .count()
                 )
             if not waiting:
