@@ -31,6 +31,7 @@ from pathlib import Path
 
 from models.db import CONNECTION_ERRORS, database, drop_connection
 from models.messages import InboundMessage
+from models.private import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,10 @@ class BatchRecorder:
         lock, so no other process writes this journal."""
         if self.journal_path is None:
             return 0
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        # The messages' words: owner-only, like the database (see models/private.py).
+        private_dir(self.journal_path.parent)
         added = self.replay(self.journal_path)
+        private_file(self.journal_path)
         self._journal = open(self.journal_path, "wb")  # noqa: SIM115 - open for the process's life
         return added
 
@@ -252,10 +255,16 @@ class BatchRecorder:
             )
             self._retry = 0.0
             added = False
+            again: list[_Pending] = []  # journaled, and the database went away meanwhile
             for pending in batch:
                 try:
                     pending.result = InboundMessage.record(**pending.values)
                     added |= pending.journaled and pending.result is not None
+                except CONNECTION_ERRORS as single:
+                    if pending.journaled:
+                        again.append(pending)
+                        continue
+                    pending.error = single
                 except Exception as single:
                     pending.error = single
                     if pending.journaled:  # acknowledged, yet it cannot be stored: say so
@@ -266,7 +275,12 @@ class BatchRecorder:
                             single,
                         )
                 pending.done.set()
-            self._settled(len(journaled))
+            if again:
+                drop_connection()
+                self._retry = self.first_retry
+                with self._ready:
+                    self._queue.extendleft(reversed(again))
+            self._settled(len(journaled) - len(again))
             if added:
                 self.on_committed()
             return

@@ -1,5 +1,7 @@
 """The group-commit writer: every caller returns only after its own row is committed."""
 
+import os
+import stat
 import threading
 import time
 
@@ -185,3 +187,41 @@ def test_a_long_outage_fills_the_journal_and_then_callbacks_are_refused(
     journaled.start()  # the database answers: the three go in, the next callback is taken
     assert journaled.committed.wait(10)
     journaled.accept(**_values(clock, "f3"))
+
+
+def test_the_database_going_away_during_the_one_by_one_retry_loses_nothing(
+    journaled, clock, monkeypatch
+):
+    """A batch fails for a bad row, and while its rows are tried one by one the connection
+    drops: the journaled rows not yet in wait for the database, they are not given up."""
+    real_many, real_one = InboundMessage.insert_all_ignoring, InboundMessage.record
+    failures = {"many": 1, "one": 1}
+
+    def many(rows):
+        if failures["many"]:
+            failures["many"] -= 1
+            raise peewee.IntegrityError("a bad row somewhere in the batch")
+        return real_many(rows)
+
+    def one(**values):
+        if failures["one"]:
+            failures["one"] -= 1
+            raise peewee.OperationalError("server closed the connection unexpectedly")
+        return real_one(**values)
+
+    monkeypatch.setattr(InboundMessage, "insert_all_ignoring", many)
+    monkeypatch.setattr(InboundMessage, "record", one)
+    for n in range(3):
+        journaled.accept(**_values(clock, f"g{n}"))
+    journaled.start()
+    deadline = time.monotonic() + 10
+    while journaled.backlog() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert failures == {"many": 0, "one": 0} and journaled.backlog() == 0
+    with database.connection_context():
+        assert sorted(r.external_id for r in InboundMessage.select()) == ["g0", "g1", "g2"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode bits mean nothing on Windows")
+def test_the_journal_is_owner_only(journaled):
+    assert stat.S_IMODE(os.stat(journaled.journal_path).st_mode) == 0o600
