@@ -123,18 +123,13 @@ def poll(predicate, timeout: float, every: float = 0.1):
 
 def wecom_env(tmp_path, db_url, fake, **extra) -> dict:
     """Settings for `run.py web` and `run.py worker` against the fake WeCom."""
-    from wecom_setup import AES_KEY, AGENT_ID, TOKEN
+    from wecom_setup import wecom_settings
 
     return {
         "DATABASE_URL": db_url,
         "DATA_DIR": str(tmp_path / "data"),
         "BOT_ADMINS": "boss",
-        "WECOM_CORP_ID": fake.corp_id,
-        "WECOM_AGENT_ID": str(AGENT_ID),
-        "WECOM_SECRET": fake.secret,
-        "WECOM_TOKEN": TOKEN,
-        "WECOM_ENCODING_AES_KEY": AES_KEY,
-        "WECOM_API_BASE": fake.base_url,
+        **wecom_settings(fake),
         "HTTP_PORT": "0",
         **extra,
     }

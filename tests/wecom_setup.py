@@ -9,16 +9,20 @@ AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 AGENT_ID = 1000002
 
 
-def wecom_config(tmp_path, db_url, fake, **overrides):
-    settings = {
+def wecom_settings(fake) -> dict[str, str]:
+    """The WeCom app's settings against the fake WeCom."""
+    return {
         "WECOM_CORP_ID": fake.corp_id,
         "WECOM_AGENT_ID": str(AGENT_ID),
         "WECOM_SECRET": fake.secret,
         "WECOM_TOKEN": TOKEN,
         "WECOM_ENCODING_AES_KEY": AES_KEY,
         "WECOM_API_BASE": fake.base_url,
-        "WECOM_GROUP_WEBHOOK_URL": fake.webhook_url,
     }
+
+
+def wecom_config(tmp_path, db_url, fake, **overrides):
+    settings = {**wecom_settings(fake), "WECOM_GROUP_WEBHOOK_URL": fake.webhook_url}
     settings.update(overrides)
     return make_config(tmp_path, db_url, **settings)
 

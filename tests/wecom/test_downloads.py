@@ -12,6 +12,7 @@ import pytest
 from fakes.wecom_callback import CallbackClient
 from fakes.wecom_server import Fault
 from helpers import ChatDriver, running
+from service_setup import wecom_env, write_env
 from wecom_setup import AES_KEY, AGENT_ID, TOKEN, wecom_config
 
 from bot.clock import Clock
@@ -350,21 +351,9 @@ def test_a_new_worker_sweeps_stale_temp_files_and_fetches_what_a_dead_one_held(
         os.utime(path, (time.time() - age, time.time() - age))
     db.close()
 
-    env_file = tmp_path / "worker.env"
-    env_file.write_text(
-        "".join(f"{k}={v}\n" for k, v in {
-            "DATABASE_URL": db_url,
-            "DATA_DIR": str(config.data_dir),
-            "BOT_ADMINS": "boss",
-            "WECOM_CORP_ID": fake.corp_id,
-            "WECOM_AGENT_ID": str(AGENT_ID),
-            "WECOM_SECRET": fake.secret,
-            "WECOM_TOKEN": TOKEN,
-            "WECOM_ENCODING_AES_KEY": AES_KEY,
-            "WECOM_API_BASE": fake.base_url,
-        }.items()),
-        encoding="utf-8",
-    )  # fmt: skip
+    env_file = write_env(
+        tmp_path / "worker.env", wecom_env(tmp_path, db_url, fake, DATA_DIR=str(config.data_dir))
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "BOT_", "DATA"))}
     worker = subprocess.Popen(
         [sys.executable, "run.py", "--env-file", str(env_file), "worker"],

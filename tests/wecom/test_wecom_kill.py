@@ -13,7 +13,8 @@ from pathlib import Path
 
 from conftest import TZ
 from fakes.wecom_server import Fault
-from wecom_setup import AES_KEY, AGENT_ID, TOKEN
+from service_setup import wecom_env, write_env
+from wecom_setup import wecom_settings
 
 from bot.clock import FakeClock
 from bot.outbox import Outbox
@@ -48,12 +49,7 @@ def test_kill_mid_send_then_another_sender_finishes_once(tmp_path, db_url, db, f
     mapping = {
         "DATABASE_URL": db_url,
         "DATA_DIR": str(tmp_path / "data"),
-        "WECOM_CORP_ID": fake.corp_id,
-        "WECOM_AGENT_ID": str(AGENT_ID),
-        "WECOM_SECRET": fake.secret,
-        "WECOM_TOKEN": TOKEN,
-        "WECOM_ENCODING_AES_KEY": AES_KEY,
-        "WECOM_API_BASE": fake.base_url,
+        **wecom_settings(fake),
     }
     config = Config.from_mapping(mapping)
     now = datetime.now(TZ)
@@ -118,21 +114,7 @@ def test_a_new_worker_takes_back_at_once_what_a_dead_one_held(tmp_path, db_url, 
     assert claimed.lease_until > datetime.now(TZ) + timedelta(seconds=60)
     db.close()
 
-    env_file = tmp_path / "worker.env"
-    env_file.write_text(
-        "".join(f"{k}={v}\n" for k, v in {
-            "DATABASE_URL": db_url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "BOT_ADMINS": "boss",
-            "WECOM_CORP_ID": fake.corp_id,
-            "WECOM_AGENT_ID": str(AGENT_ID),
-            "WECOM_SECRET": fake.secret,
-            "WECOM_TOKEN": TOKEN,
-            "WECOM_ENCODING_AES_KEY": AES_KEY,
-            "WECOM_API_BASE": fake.base_url,
-        }.items()),
-        encoding="utf-8",
-    )  # fmt: skip
+    env_file = write_env(tmp_path / "worker.env", wecom_env(tmp_path, db_url, fake))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "BOT_", "DATA"))}
     worker = subprocess.Popen(
         [sys.executable, "run.py", "--env-file", str(env_file), "worker"],
