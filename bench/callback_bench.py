@@ -77,6 +77,54 @@ def start(cmd: list[str], env: dict, marker: str) -> tuple[subprocess.Popen, str
     raise SystemExit(f"{cmd} did not start")
 
 
+def environment(tmp: str, database_url: str, fake=None) -> dict:
+    """The bot's settings for a benchmark: this environment without a developer's database or
+    WeCom settings, a temporary DATA_DIR, and the fake WeCom's app when `fake` is given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
+    env.update(
+        DATA_DIR=tmp,
+        DATABASE_URL=database_url or f"sqlite:///{tmp}/bot.db",
+        HTTP_PORT="0",
+        BOT_ADMINS="boss",
+        LOG_LEVEL="WARNING",
+    )
+    if fake is not None:
+        env.update(
+            WECOM_CORP_ID=fake.corp_id,
+            WECOM_AGENT_ID=str(AGENT_ID),
+            WECOM_SECRET=fake.secret,
+            WECOM_TOKEN=TOKEN,
+            WECOM_ENCODING_AES_KEY=AES_KEY,
+            WECOM_API_BASE=fake.base_url,
+        )
+    return env
+
+
+def run_py(env: dict, *args: str) -> None:
+    """`run.py ARGS` with an empty settings file (the environment is all), quietly."""
+    empty = Path(env["DATA_DIR"], "empty.env")
+    if not empty.exists():
+        empty.write_text("", encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "run.py", "--env-file", str(empty), *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def fresh_database(env: dict, database_url: str) -> None:
+    """A new schema and the plan: PostgreSQL's tables are dropped first, SQLite's file is new."""
+    if database_url:
+        from models.db import make_database
+
+        pg = make_database(database_url)
+        pg.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        pg.close()
+    run_py(env, "init")
+
+
 def run_load(client: CallbackClient, concurrency: int, total: int, seconds: float):
     """`total` callbacks (unique MsgIds) from `concurrency` threads; latencies in ms.
 
@@ -171,36 +219,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with FakeProcess() as fake, tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
-        env.update(
-            DATA_DIR=tmp,
-            DATABASE_URL=args.database_url or f"sqlite:///{tmp}/bot.db",
-            HTTP_PORT="0",
-            BOT_ADMINS="boss",
-            WECOM_CORP_ID=fake.corp_id,
-            WECOM_AGENT_ID=str(AGENT_ID),
-            WECOM_SECRET=fake.secret,
-            WECOM_TOKEN=TOKEN,
-            WECOM_ENCODING_AES_KEY=AES_KEY,
-            WECOM_API_BASE=fake.base_url,
-        )
-        # An empty settings file: the environment above is all (a developer's .env is not read).
-        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        env = environment(tmp, args.database_url, fake)
+        fresh_database(env, args.database_url)
+        run_py(env, "say", "boss", "绑定", "li", "市监局")
         none = ["--env-file", f"{tmp}/empty.env"]
-        subprocess.run(
-            [sys.executable, "run.py", *none, "init"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            [sys.executable, "run.py", *none, "say", "boss", "绑定", "li", "市监局"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
         bot, line = start([sys.executable, "run.py", *none], env, "服务已启动")
         bot_url = line.split("：", 1)[1].strip().replace("/healthz", "/wecom/callback")
         bare, line = start(

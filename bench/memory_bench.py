@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,43 +35,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from callback_bench import AES_KEY, AGENT_ID, TOKEN, FakeProcess  # noqa: E402
+from callback_bench import FakeProcess, environment, fresh_database  # noqa: E402
 from round_bench import build_campaign  # noqa: E402
 
 TARGET_MB = 150.0
 START = "2026-11-23T08:59:50"  # a Monday, ten seconds before REMIND_AT and DIGEST_AT
 
 
-def environment(tmp: str, database_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
-    env.update(
-        DATA_DIR=tmp,
-        DATABASE_URL=database_url or f"sqlite:///{tmp}/bot.db",
-        HTTP_PORT="0",
-        BOT_ADMINS="boss",
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-def prepare(env: dict, none: list[str], database_url: str) -> int:
+def prepare(env: dict, database_url: str) -> int:
     """The schema, the plan and the large campaign; returns the number of assignments."""
     from models.db import database, open_database
     from models.plan import Assignment
 
-    if database_url:
-        from models.db import make_database
-
-        pg = make_database(database_url)
-        pg.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        pg.close()
-    subprocess.run(
-        [sys.executable, "run.py", *none, "init"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    fresh_database(env, database_url)
     db = open_database(env["DATABASE_URL"])
     with database.connection_context(), database.atomic():
         build_campaign(200, 2000, 10_000)
@@ -141,18 +116,9 @@ def idle_with_wecom(database_url: str) -> float:
     """Web + worker at rest with WeCom configured (the fake in its own process): what the WeCom
     client and its libraries add to the sandbox's figures above."""
     with FakeProcess() as fake, tempfile.TemporaryDirectory() as tmp:
-        env = environment(tmp, database_url)
-        env.update(
-            WECOM_CORP_ID=fake.corp_id,
-            WECOM_AGENT_ID=str(AGENT_ID),
-            WECOM_SECRET=fake.secret,
-            WECOM_TOKEN=TOKEN,
-            WECOM_ENCODING_AES_KEY=AES_KEY,
-            WECOM_API_BASE=fake.base_url,
-        )
-        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        env = environment(tmp, database_url, fake)
+        prepare(env, database_url)
         none = ["--env-file", f"{tmp}/empty.env"]
-        prepare(env, none, database_url)
         bot, worker = start_bot([*none, "serve"], env)
         try:
             time.sleep(3)  # started: its first passes done
@@ -165,9 +131,8 @@ def idle_with_wecom(database_url: str) -> float:
 def measure(database_url: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         env = environment(tmp, database_url)
-        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        assignments = prepare(env, database_url)
         none = ["--env-file", f"{tmp}/empty.env"]
-        assignments = prepare(env, none, database_url)
         bot, worker = start_bot([*none, "serve", "--at", START], env)
         try:
             pids = [bot.pid, worker]

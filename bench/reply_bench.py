@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
-import os
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from callback_bench import (  # noqa: E402
+    AES_KEY,
+    AGENT_ID,
+    TOKEN,
+    environment,
+    fresh_database,
+    run_py,
+)
 from fakes.wecom_callback import CallbackClient  # noqa: E402
 from fakes.wecom_server import FakeWeCom  # noqa: E402
 
-TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
-AGENT_ID = 1000002
 SEND = "/cgi-bin/message/send"
 TEXT = "进度 T7 60% 压测"
 POOL = 600  # liaisons taking turns
@@ -79,41 +83,10 @@ class Replies(list):
                 slot[0].set()
 
 
-def environment(tmp: str, fake: FakeWeCom, database_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL"))}
-    env.update(
-        DATA_DIR=tmp,
-        DATABASE_URL=database_url or f"sqlite:///{tmp}/bot.db",
-        HTTP_PORT="0",
-        BOT_ADMINS="boss",
-        WECOM_CORP_ID=fake.corp_id,
-        WECOM_AGENT_ID=str(AGENT_ID),
-        WECOM_SECRET=fake.secret,
-        WECOM_TOKEN=TOKEN,
-        WECOM_ENCODING_AES_KEY=AES_KEY,
-        WECOM_API_BASE=fake.base_url,
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-def prepare(env: dict, none: list[str], database_url: str) -> None:
+def prepare(env: dict, database_url: str) -> None:
     """A fresh plan, and POOL liaisons of 县市场监管局 (T7 is theirs)."""
-    if database_url:
-        from models.db import make_database
-
-        pg = make_database(database_url)
-        pg.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        pg.close()
-    run = [sys.executable, "run.py", *none]
-    subprocess.run([*run, "init"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        [*run, "say", "boss", "绑定", "li0", "市监局"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    fresh_database(env, database_url)
+    run_py(env, "say", "boss", "绑定", "li0", "市监局")
     from models.db import database, open_database
     from models.org import Member
 
@@ -213,10 +186,9 @@ def measure(database_url: str, messages: int) -> dict[str, float]:
     replies = Replies()
     with FakeWeCom() as fake, tempfile.TemporaryDirectory() as tmp:
         fake.requests = replies
-        env = environment(tmp, fake, database_url)
-        Path(tmp, "empty.env").write_text("", encoding="utf-8")
+        env = environment(tmp, database_url, fake)
+        prepare(env, database_url)
         none = ["--env-file", f"{tmp}/empty.env"]
-        prepare(env, none, database_url)
         bot, line = start([sys.executable, "run.py", *none], env, "服务已启动")
         url = line.split("：", 1)[1].strip().replace("/healthz", "/wecom/callback")
         client = CallbackClient(url, TOKEN, AES_KEY, fake.corp_id, AGENT_ID)
