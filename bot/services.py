@@ -39,13 +39,21 @@ class Services:
     evidence: EvidenceStore
     transport: Transport
     sender: OutboxSender
-    callback: object | None = None  # WeComCallback when WeCom is configured
-    client: object | None = None  # WeComClient when WeCom is configured
+    callback: object | None = None  # WeComCallback, once wecom_callback() has built it
+    client: object | None = None  # WeComClient (built on first use) when WeCom is configured
     wake: threading.Event = field(default_factory=threading.Event)
     downloader: Downloader | None = None
     downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
     # In the web process: wakes the worker process (run.py sets it; a no-op in one process).
     remote_wake: Callable[[], None] | None = None
+    callback_factory: Callable[[], object] | None = None
+
+    def wecom_callback(self) -> object | None:
+        """The WeCom callback handler, built on the first call: only the process that takes
+        WeCom's callbacks loads wechatpy's crypto (7 MB). None without WeCom."""
+        if self.callback is None and self.callback_factory is not None:
+            self.callback = self.callback_factory()
+        return self.callback
 
     def scheduler_parts(self) -> SchedulerParts:
         """What the scheduler is handed (reminders.ports.SchedulerDeps): no transport, no
@@ -125,11 +133,17 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
     client = media = None
     flood_replies = 0  # the sandbox has no rate limit, and its page shows every reply
     if transport is None and config.wecom_enabled:
-        from bot.transports.wecom.client import WeComClient
         from bot.transports.wecom.media import WeComMedia
         from bot.transports.wecom.transport import WeComTransport
 
-        client = WeComClient(config, clock)
+        def wecom_client():
+            from bot.transports.wecom.client import WeComClient
+
+            return WeComClient(config, clock)
+
+        # Built on first use: the web process needs it only for a board sign-in, so it does
+        # not carry requests and wechatpy's client (10 MB) for nothing.
+        client = OnFirstUse(wecom_client)
         transport = WeComTransport(config, client)
         media = WeComMedia(client, evidence)
         flood_replies = FLOOD_REPLIES
@@ -155,11 +169,14 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
         media=media,
         wecom=client,
     )
-    callback = None
+    callback_factory = None
     if config.wecom_enabled:
-        from bot.transports.wecom.callback import WeComCallback
 
-        callback = WeComCallback(config, clock, pipeline)
+        def callback_factory():
+            from bot.transports.wecom.callback import WeComCallback
+
+            return WeComCallback(config, clock, pipeline)
+
     return Services(
         config,
         clock,
@@ -168,8 +185,33 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
         evidence,
         transport,
         sender,
-        callback,
-        client,
+        client=client,
         downloader=Downloader(pipeline),
         downloads=downloads,
+        callback_factory=callback_factory,
     )
+
+
+class OnFirstUse:
+    """An object built when it is first used: every attribute read or set goes to it."""
+
+    def __init__(self, build: Callable[[], object]):
+        object.__setattr__(self, "_build", build)
+        object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def built(self) -> object:
+        built = object.__getattribute__(self, "_built")
+        if built is None:
+            with object.__getattribute__(self, "_lock"):
+                built = object.__getattribute__(self, "_built")
+                if built is None:
+                    built = object.__getattribute__(self, "_build")()
+                    object.__setattr__(self, "_built", built)
+        return built
+
+    def __getattr__(self, name: str):
+        return getattr(self.built(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self.built(), name, value)

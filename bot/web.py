@@ -160,7 +160,7 @@ def create_app(services: Services) -> Flask:
         }
         return jsonify(body), 503 if reasons else 200
 
-    callback = services.callback
+    callback = services.wecom_callback()
 
     def callback_post(query: bytes, body: bytes) -> int:
         """A message from WeCom: check, decrypt, journal (or record); the HTTP status."""

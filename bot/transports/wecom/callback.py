@@ -17,14 +17,11 @@ from urllib.parse import unquote
 from xml.parsers.expat import ExpatError
 
 import xmltodict
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.work.crypto import WeChatCrypto
-from wechatpy.work.exceptions import InvalidCorpIdException
-from wechatpy.work.parser import parse_message
 
 from bot.clock import Clock
 from bot.config import Config
 from bot.pipeline import Handled, Incoming, Pipeline
+from bot.transports.wecom import lean
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +29,9 @@ MAX_BODY = 1024 * 1024
 TIMESTAMP_WINDOW = 300  # seconds either side of now
 FILE_TYPES = {"image", "voice", "video", "file"}
 
-# Everything wechatpy may raise on hostile input (wecom.md lists them).
+# Everything wechatpy may raise on hostile input (wecom.md lists them), with its own two
+# exception types added where the crypto is loaded (WeComCallback).
 _DECODE_ERRORS = (
-    InvalidSignatureException,
-    InvalidCorpIdException,
     ExpatError,
     KeyError,
     TypeError,
@@ -71,9 +67,19 @@ class WeComCallback:
         self.config = config
         self.clock = clock
         self.pipeline = pipeline
+        # Loaded here, not when this module is imported: the web page's error types live here
+        # too, and only the process that takes WeCom's callbacks needs the crypto (lean.py).
+        lean.load()
+        from wechatpy.exceptions import InvalidSignatureException
+        from wechatpy.work.crypto import WeChatCrypto
+        from wechatpy.work.exceptions import InvalidCorpIdException
+        from wechatpy.work.parser import parse_message
+
         self.crypto = WeChatCrypto(
             config.wecom_token, config.wecom_encoding_aes_key, config.wecom_corp_id
         )
+        self.parse_message = parse_message
+        self.decode_errors = (InvalidSignatureException, InvalidCorpIdException, *_DECODE_ERRORS)
 
     # ------------------------------------------------------------------ checks
 
@@ -112,7 +118,7 @@ class WeComCallback:
         self._check_signature(signature, timestamp, nonce, echostr)
         try:
             return self.crypto.check_signature(signature, timestamp, nonce, echostr)
-        except _DECODE_ERRORS as exc:
+        except self.decode_errors as exc:
             raise CallbackError(400, f"echostr does not decrypt: {type(exc).__name__}") from None
 
     # ------------------------------------------------------------------ POST: a message
@@ -126,7 +132,7 @@ class WeComCallback:
         try:
             envelope = xmltodict.parse(body)["xml"]
             encrypted = envelope["Encrypt"]
-        except _DECODE_ERRORS as exc:
+        except self.decode_errors as exc:
             raise CallbackError(400, f"malformed envelope: {type(exc).__name__}") from None
         if not isinstance(encrypted, str) or not encrypted:
             raise CallbackError(400, "no Encrypt element")
@@ -135,9 +141,9 @@ class WeComCallback:
             plaintext = self.crypto.decrypt_message(
                 {"Encrypt": encrypted}, signature, timestamp, nonce
             )
-            message = parse_message(plaintext)
+            message = self.parse_message(plaintext)
             data = dict(message._data)  # raw fields: file and card events parse as Unknown
-        except _DECODE_ERRORS as exc:
+        except self.decode_errors as exc:
             raise CallbackError(400, f"does not decrypt or parse: {type(exc).__name__}") from None
         incoming = to_incoming(data)
         if incoming is None:

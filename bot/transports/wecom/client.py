@@ -14,14 +14,19 @@ from contextlib import contextmanager
 
 import requests
 import urllib3
-from wechatpy.exceptions import WeChatClientException
-from wechatpy.work import WeChatClient
 
-from bot.clock import Clock
-from bot.config import Config
-from bot.http import OutsideTransactions
-from bot.transports.wecom.errors import TOKEN_ERRORS, WeComError, scrub
-from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper
+from bot.transports.wecom import lean
+
+lean.load()  # before wechatpy: its Work client alone, not all of it (lean.py)
+
+from wechatpy.exceptions import WeChatClientException  # noqa: E402
+from wechatpy.work.client import WeChatClient  # noqa: E402
+
+from bot.clock import Clock  # noqa: E402
+from bot.config import Config  # noqa: E402
+from bot.http import OutsideTransactions  # noqa: E402
+from bot.transports.wecom.errors import TOKEN_ERRORS, WeComError, scrub  # noqa: E402
+from bot.transports.wecom.tokens import DatabaseSessionStorage, TokenKeeper  # noqa: E402
 
 log = logging.getLogger(__name__)
 

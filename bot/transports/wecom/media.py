@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from bot.evidence import EvidenceStore, EvidenceTooLarge, StoredFile
 from bot.pipeline import MediaError
-from bot.transports.wecom.client import WeComClient
 from bot.transports.wecom.errors import WeComError
+
+if TYPE_CHECKING:  # built on first use (bot/services.py): requests and wechatpy wait till then
+    from bot.transports.wecom.client import WeComClient
 
 _EXTENSIONS = {
     "image/png": ".png",

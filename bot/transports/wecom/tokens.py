@@ -9,11 +9,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import peewee
-from wechatpy.session import SessionStorage
 
-from bot.clock import Clock
-from models.db import database
-from models.messages import KeyValue
+from bot.transports.wecom import lean
+
+lean.load()  # before wechatpy (lean.py)
+
+from wechatpy.session import SessionStorage  # noqa: E402
+
+from bot.clock import Clock  # noqa: E402
+from models.db import database  # noqa: E402
+from models.messages import KeyValue  # noqa: E402
 
 REFRESH_MARGIN = timedelta(minutes=5)  # treat a token as expired a little early
 LOCK_TTL = timedelta(seconds=20)  # a fetcher that died releases the lock after this

@@ -19,6 +19,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.evidence import EvidenceStore
@@ -31,8 +32,10 @@ from bot.transports.base import (
     Throttled,
     TransientSendError,
 )
-from bot.transports.wecom.client import WeComClient
 from bot.transports.wecom.errors import WeComError
+
+if TYPE_CHECKING:  # built on first use (bot/services.py): requests and wechatpy wait till then
+    from bot.transports.wecom.client import WeComClient
 
 log = logging.getLogger(__name__)
 
