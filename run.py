@@ -37,7 +37,7 @@ import peewee
 from dotenv import dotenv_values
 from filelock import FileLock, Timeout
 
-from bot import health
+from bot import health, memory
 from bot.cli import ChineseArgumentParser, moment
 from bot.clock import Clock, FakeClock, OffsetClock
 from bot.config import SANDBOX_DATABASE, WECOM_APP_KEYS, Config, ConfigError, sqlite_url
@@ -459,6 +459,10 @@ def cmd_worker(config: Config, args) -> int:
         )
         for n in range(1, DOWNLOAD_THREADS + 1)
     ]
+    # After a reminder round or a digest (a scheduler tick) and once a burst of sends has
+    # drained, what they freed goes back to the operating system (bot/memory.py).
+    services.sender.on_drained = memory.give_back
+    memory.settle_startup()
     for thread in threads:
         thread.start()
     if scheduler is not None:
@@ -582,6 +586,7 @@ def scheduler_record(services: Services):
     def record(now: datetime) -> None:
         with database.connection_context():
             health.beat(health.SCHEDULER_KEY, now, pid=os.getpid(), host=platform.node())
+        memory.give_back()  # what the tick's round or digest freed (bot/memory.py)
 
     return record
 
@@ -1031,6 +1036,7 @@ def setup_logging(config: Config, command: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     from bot.backup import BackupError
 
+    memory.limit_arenas()  # before any thread starts (bot/memory.py)
     args = build_parser().parse_args(argv)
     configure_logging(logging.INFO)
     handlers = {

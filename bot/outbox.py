@@ -47,6 +47,7 @@ MERGE_SCAN = 1000  # replies to one person read at once for a merge
 FIRST_BACKOFF = 5.0  # seconds; doubles with each failure, up to the cap
 MIN_WAIT = timedelta(seconds=0.5)  # a put-back row is not claimed again sooner than this
 NEVER = datetime.min.replace(tzinfo=UTC)
+DRAINED_AFTER = 50  # rows sent in one burst before the sender's on_drained is called
 POISON_PROBES = 3  # the same row failing every probe this often: perhaps it fails on its own
 
 STATUS_LABELS = {
@@ -242,6 +243,9 @@ class OutboxSender:
         # channel -> what its outage answers so far say (none while it answers well).
         self._channels: dict[str, _ChannelState] = {}
         self._recovered = False  # a send just ended an outage (see run_once)
+        # Called when the sender goes idle after a burst of at least DRAINED_AFTER rows (a
+        # reminder round): the worker gives the memory back then (bot/memory.py, run.py).
+        self.on_drained: Callable[[], None] = lambda: None
         self._suspects: set[int] = set()  # rows seen failing on their own (see _note_outage)
         # (channel, recipient) -> until when rows to it wait behind a throttled one.
         self._waiting: dict[tuple[str, str], datetime] = {}
@@ -687,6 +691,7 @@ class OutboxSender:
 
     def loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
         """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds."""
+        burst = 0
         while not stop.is_set():
             self.wake.clear()  # before looking: a notify during the pass is kept for the wait
             try:
@@ -696,7 +701,11 @@ class OutboxSender:
                 log.exception("outbox sender: database error; will retry")
                 stats = SendStats()
             if stats.handled:
+                burst += stats.handled
                 continue
+            if burst >= DRAINED_AFTER:
+                self.on_drained()
+            burst = 0
             self.wake.wait(idle_seconds)
         drop_connection()
 

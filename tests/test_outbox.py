@@ -449,3 +449,32 @@ def test_the_replies_a_merged_message_carried_share_its_failure_and_expiry(db, c
     assert {r.status for r in li} == {"expired"}
     expired_notice = notices()[-1].content["text"]
     assert "6 条消息过了有效期" in expired_notice and "合并回复（6 条）" in expired_notice
+
+
+class Passes:
+    """A stop event that is set after `n` looks: the sender's loop runs exactly n passes."""
+
+    def __init__(self, n: int):
+        self.left = n
+
+    def is_set(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def test_the_sender_calls_on_drained_once_a_burst_has_gone_out_and_not_for_a_few(db, clock):
+    from bot.outbox import DRAINED_AFTER
+
+    outbox, transport = Outbox(clock), RecordingTransport()
+    sender = OutboxSender(transport, clock, batch=20)
+    drained = []
+    sender.on_drained = lambda: drained.append(len(transport.sent))
+    for n in range(3):
+        outbox.to_members([f"u{n}"], "m", f"few{n}")
+    sender.loop(Passes(3), idle_seconds=0)  # sends 3, finds nothing, finds nothing
+    assert len(transport.sent) == 3 and drained == []
+    for n in range(DRAINED_AFTER):
+        outbox.to_members([f"v{n}"], "m", f"burst{n}")
+    sender.loop(Passes(6), idle_seconds=0)  # 20, 20, 10, then idle: called once, not again
+    assert len(transport.sent) == 3 + DRAINED_AFTER
+    assert drained == [3 + DRAINED_AFTER]
