@@ -12,8 +12,9 @@ scheduler, outbox and sender are the same, without the WeCom client's HTTP sessi
 
 The resident set is sampled every 0.2 s; the peak and the figure once everything is sent are
 printed beside the target (issue 11): web + worker < 150 MB after the round. Then the same
-deployment with WeCom configured is started and measured at rest, and its figure after a round
-estimated as the sandbox's after-round figure plus the difference at rest.
+deployment with WeCom configured is started, answers one liaison through the encrypted callback
+and the WeCom client (both loaded on first use), and is measured; its figure after a round is
+estimated as the sandbox's after-round figure plus that difference from the sandbox at rest.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from callback_bench import FakeProcess, environment, fresh_database  # noqa: E402
+from callback_bench import (  # noqa: E402
+    AES_KEY,
+    AGENT_ID,
+    TOKEN,
+    CallbackClient,
+    FakeProcess,
+    environment,
+    fresh_database,
+    run_py,
+)
 from round_bench import build_campaign  # noqa: E402
 
 TARGET_MB = 150.0
@@ -78,8 +88,9 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1e6
 
 
-def start_bot(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
-    """`run.py ARGS` started; returns it and its worker's pid once the worker beats."""
+def start_bot(args: list[str], env: dict) -> tuple[subprocess.Popen, int, str]:
+    """`run.py ARGS` started; returns it, its worker's pid once the worker beats, and its
+    /healthz address."""
     bot = subprocess.Popen(
         [sys.executable, "run.py", *args],
         cwd=ROOT,
@@ -104,7 +115,7 @@ def start_bot(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
             with urllib.request.urlopen(url, timeout=5) as answer:
                 worker = json.loads(answer.read())["worker"].get("pid") or 0
             if worker:
-                return bot, worker
+                return bot, worker, url
         except OSError:
             pass  # 503 until the worker's first heartbeat
         time.sleep(0.2)
@@ -112,16 +123,32 @@ def start_bot(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
     raise SystemExit("the worker did not start")
 
 
-def idle_with_wecom(database_url: str) -> float:
-    """Web + worker at rest with WeCom configured (the fake in its own process): what the WeCom
-    client and its libraries add to the sandbox's figures above."""
+def wecom_after_a_reply(database_url: str) -> float:
+    """Web + worker with WeCom configured (the fake in its own process), once a liaison's
+    message has come in through the encrypted callback and its reply gone out through the
+    WeCom client: what the callback's crypto and the client add to the sandbox's figures.
+    (Both are loaded on first use, so a bot at rest that has done neither would show less.)"""
     with FakeProcess() as fake, tempfile.TemporaryDirectory() as tmp:
         env = environment(tmp, database_url, fake)
         prepare(env, database_url)
+        run_py(env, "say", "boss", "绑定", "li", "市监局")
         none = ["--env-file", f"{tmp}/empty.env"]
-        bot, worker = start_bot([*none, "serve"], env)
+        bot, worker, url = start_bot([*none, "serve"], env)
         try:
-            time.sleep(3)  # started: its first passes done
+            sent_before = outbox_state(env["DATABASE_URL"])[0]
+            callback = CallbackClient(
+                url.replace("/healthz", "/wecom/callback"), TOKEN, AES_KEY, fake.corp_id, AGENT_ID
+            )
+            callback.post(callback.text("li", "任务", 1))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                total, waiting = outbox_state(env["DATABASE_URL"])
+                if total > sent_before and not waiting:
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit("the reply to the liaison was not sent within 60 s")
+            time.sleep(1)
             return rss_mb([bot.pid, worker])
         finally:
             bot.terminate()
@@ -133,7 +160,7 @@ def measure(database_url: str) -> dict[str, float]:
         env = environment(tmp, database_url)
         assignments = prepare(env, database_url)
         none = ["--env-file", f"{tmp}/empty.env"]
-        bot, worker = start_bot([*none, "serve", "--at", START], env)
+        bot, worker, _ = start_bot([*none, "serve", "--at", START], env)
         try:
             pids = [bot.pid, worker]
             before = rss_mb(pids)
@@ -156,7 +183,7 @@ def measure(database_url: str) -> dict[str, float]:
         finally:
             bot.terminate()
             bot.wait(timeout=30)
-    wecom_idle = idle_with_wecom(database_url)
+    wecom = wecom_after_a_reply(database_url)
     return {
         "assignments": float(assignments),
         "messages": float(total),
@@ -165,8 +192,8 @@ def measure(database_url: str) -> dict[str, float]:
         "web+worker after MB": after,
         "  of which web MB": web_after,
         "  of which worker MB": after - web_after,
-        "WeCom mode, at rest MB": wecom_idle,
-        "WeCom mode after, est.": after + wecom_idle - before,
+        "WeCom, after 1 reply MB": wecom,
+        "WeCom mode after, est.": after + wecom - before,
     }
 
 
