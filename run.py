@@ -177,6 +177,11 @@ def serve(
     from bot.recorder import BatchRecorder
     from bot.web import create_app
 
+    # A stop asked for while we start (a service manager's SIGTERM right after the banner) is
+    # kept and honoured once the server could stop cleanly, never met by the default handler,
+    # which would end the process with the journal open.
+    stop_requested = threading.Event()
+    on_stop_signals(lambda *_: stop_requested.set())
     web_lock = hold_lock(web_lock_path(config))
     if web_lock is None:
         raise StartError(
@@ -240,9 +245,10 @@ def serve(
         )
     if banner:
         print(banner, flush=True)
-    on_stop_signals(_raise_interrupt)
     try:
-        server.run()
+        on_stop_signals(_raise_interrupt)
+        if not stop_requested.is_set():
+            server.run()
     except KeyboardInterrupt:
         pass
     finally:
