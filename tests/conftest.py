@@ -9,9 +9,11 @@ import os
 import shutil
 import socket
 import sys
+import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -32,7 +34,41 @@ from models.schema import ALL_MODELS  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 26, 10, 0, tzinfo=TZ)  # a Thursday
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _own_database(url: str) -> str:
+    """Under pytest-xdist each worker gets a database of its own beside TEST_DATABASE_URL's
+    (test_gw0, test_gw1…), created on first use: the workers run at once and every test starts
+    by putting its database back to the plan."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    import psycopg2
+    from psycopg2 import errors, sql
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{worker}"
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        conn.autocommit = True
+        for attempt in range(20):
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if cur.fetchone() is not None:
+                    break
+                try:
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                    break
+                except errors.ObjectInUse:  # another worker copying template1 now
+                    if attempt == 19:
+                        raise
+                    time_module.sleep(0.5)
+    finally:
+        conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+PG_URL = _own_database(os.environ.get("TEST_DATABASE_URL", ""))
 # A WeCom call inside a database transaction fails the test (bot/transports/wecom/client.py),
 # in this process and in the ones it starts.
 os.environ["DUBAN_STRICT_LAYERS"] = "1"
