@@ -8,12 +8,14 @@ stopped the way systemd (SIGTERM) or Windows (Ctrl+Break / Ctrl+C) stops it, or 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import datetime
 
 from conftest import TZ
 from fakes.wecom_server import Fault
-from service_setup import Proc, get_json, poll, wecom_env, write_env
+from service_setup import ROOT, Proc, clean_env, get_json, poll, wecom_env, write_env
 
 from bot.clock import FakeClock
 from bot.outbox import Outbox
@@ -193,3 +195,47 @@ def test_serve_stops_its_worker_with_it(tmp_path, db_url, db):
     db.connect(reuse_if_open=True)
     beat = KeyValue.get(KeyValue.key == "health:worker")
     assert str(child) in beat.value
+
+
+# `run.py web` with a stop that arrives while the server is being made (the moment a service
+# manager's SIGTERM can land before the banner): raised inside the process, so it is there at
+# exactly that point every time.
+STOP_WHILE_STARTING = """
+import signal, sys
+import waitress
+sys.path.insert(0, sys.argv[1])
+made = waitress.create_server
+def create_server(*args, **kwargs):
+    server = made(*args, **kwargs)
+    signal.raise_signal(signal.SIGTERM)
+    return server
+waitress.create_server = create_server
+import run
+sys.exit(run.main(["--env-file", sys.argv[2], "web"]))
+"""
+
+
+def test_a_stop_that_arrives_while_starting_ends_cleanly(tmp_path, db_url, db):
+    """CI's PostgreSQL run caught a SIGTERM just after the banner meeting the default handler:
+    exit -15 with the journal open. A stop asked for while starting is kept, the server never
+    serves, and the process closes everything and exits 0, its journal removed as a clean
+    stop does."""
+    db.close()
+    data = tmp_path / "data"
+    env_file = write_env(
+        tmp_path / "bot.env",
+        {"DATABASE_URL": db_url, "DATA_DIR": str(data), "BOT_ADMINS": "boss", "HTTP_PORT": "0"},
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_WHILE_STARTING, str(ROOT), str(env_file)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "服务已启动：" in output and "Traceback" not in output, output
+    assert data.is_dir() and list(data.glob("inbound-*.journal")) == []
