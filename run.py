@@ -838,7 +838,7 @@ def cmd_import(config: Config, args) -> int:
     import getpass
 
     from bot.commands.imports import report_text
-    from bot.importer import confirm, count_text, dry_run, pending_batch
+    from bot.importer import batch_changes, confirm, count_text, dry_run, pending_batch
     from bot.sheets import SheetError
 
     path = Path(args.file)
@@ -878,6 +878,13 @@ def cmd_import(config: Config, args) -> int:
             done = confirm(
                 batch, now, today, actor, services.pipeline.outbox, services.renderer, config, cal
             )
+        if done.refused is not None:
+            print(
+                f"未导入：{done.refused.where}的改动已无法按预览执行：{done.refused.message}"
+                "请重新运行预览，看过再确认。",
+                file=sys.stderr,
+            )
+            return 1
         if done.applied is None:
             print(
                 "未导入：预览之后系统中的期限、分工或节点已有变化。请重新运行预览，看过再确认。",
@@ -886,7 +893,8 @@ def cmd_import(config: Config, args) -> int:
             return 1
         services.sender.drain()
     print(
-        f"已导入“{path.name}”：{count_text(batch.changes)}。已通知 {done.told} 位联络员，改动已记入日志。"
+        f"已导入“{path.name}”：{count_text(batch_changes(batch))}。"
+        f"已通知 {done.told} 位联络员，改动已记入日志。"
     )
     return 0
 

@@ -317,8 +317,8 @@ def _scores(ws) -> None:
                         indicator.title,
                         float(indicator.max_points),
                         float(indicator.points) if indicator.points is not None else None,
-                        SOURCES.get(score.source, score.source) if score else "未评分",
-                        score.reason if score else "",
+                        _source(score, indicator),
+                        score.reason if score else _waiting(indicator),
                     ]
                 )
     ws.append([])
@@ -350,6 +350,18 @@ def _scores(ws) -> None:
             "",
         ]
     )
+
+
+def _source(score: Score | None, indicator) -> str:
+    if score is not None:
+        return SOURCES.get(score.source, score.source)
+    return "待审核" if indicator.waiting is not None else "未评分"
+
+
+def _waiting(indicator) -> str:
+    if indicator.waiting is None:
+        return ""
+    return f"按单位上报数据计算 {float(indicator.waiting):g} 分，办公室审核通过后计入"
 
 
 def _evidence(ws, tz: ZoneInfo) -> None:

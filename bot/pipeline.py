@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
+from bot.actions.files import queue_download
 from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
-from bot.commands.evidence import attach_file, queue_download
+from bot.commands.evidence import attach_file
+from bot.commands.reader import dispatch, runs_in_transaction
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
@@ -258,7 +260,7 @@ class Pipeline:
         if not self.registry.may_call_out(msg.text):
             return True
         try:
-            return self.registry.transactional(self.context_for(msg.userid), msg.text)
+            return runs_in_transaction(self.registry, self.context_for(msg.userid), msg.text)
         except Exception:  # reading failed: the transactional path answers it properly
             return True
 
@@ -294,17 +296,17 @@ class Pipeline:
                 return None
             return ctx.say("errors.j2", "not_bound", userid=msg.userid)
         if msg.kind == "text":
-            return self.registry.dispatch(ctx, msg.text)
+            return dispatch(self.registry, ctx, msg.text)
         if msg.kind in FILE_KINDS:
             if msg.file is not None:
                 return attach_file(ctx, msg.file, caption=msg.text)
             if msg.payload.get("media_id"):
-                queue_download(ctx, msg.payload)  # answered when the download is settled
+                queue_download(ctx, inbound, msg.payload)  # answered when the download is settled
             return None
         if msg.kind == "event":
             event = str(msg.payload.get("event", "")).lower()
             if event == "enter_agent":
-                return self.registry.dispatch(ctx, "帮助")
+                return dispatch(self.registry, ctx, "帮助")
             if event == "template_card_event":
                 return handle_card_click(ctx, msg.payload)
         return None

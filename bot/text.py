@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -286,3 +287,50 @@ def find_point(text: str) -> int | None:
         return None
     raw = match.group(1) or match.group(2)
     return _CHINESE_DIGITS.get(raw) or int(raw)
+
+
+# ------------------------------------------------------------------ where 交办 work comes from
+
+_BRACKETED = re.compile(r"[（(【\[]\s*([^（()）【】\[\]]{1,80}?)\s*[）)】\]]")
+_SOURCE_LABEL = re.compile(r"(?:来源|出处)\s*[:：]\s*([^\s，,。；;]+)")
+# The words that name a source, in the order they are tried (批示 before 会议: 会议上的批示 is
+# a leader's). Values are models.plan.Source's stored words.
+SOURCE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("领导批示", ("批示", "领导交办", "领导指示", "领导要求")),
+    ("会议议定", ("常务会议", "联席会议", "会议议定", "会议决定", "会议纪要", "专题会议")),
+    ("上级交办", ("上级交办", "上级部署", "市级交办", "省级交办", "市里交办", "省里交办")),
+    ("群众诉求", ("群众诉求", "群众反映", "12345", "信访件")),
+    ("办公室", ("办公室交办",)),
+)
+
+
+def source_of(words: str) -> str | None:
+    """The source a bracket's words name (县长批示 → 领导批示), or None."""
+    for source, keys in SOURCE_WORDS:
+        if any(key in words for key in keys):
+            return source
+    return None
+
+
+@dataclass(frozen=True)
+class SourceMark:
+    source: str | None  # None: the text names none
+    title: str  # the text without the marker
+    words: str  # what the marker said (县长批示：请抓紧推进), "" when none
+
+
+def read_source(text: str) -> SourceMark:
+    """Where a 交办 item comes from, as written anywhere in brackets (（联席会议议定）,
+    【县长批示：…】) or after 来源：; the title keeps everything outside the marker."""
+    for match in _BRACKETED.finditer(text):
+        source = source_of(match.group(1))
+        if source is not None:
+            title = (text[: match.start()] + text[match.end() :]).strip(" ，,。；;：:")
+            return SourceMark(source, title or text, match.group(1).strip())
+    match = _SOURCE_LABEL.search(text)
+    if match is not None:
+        source = source_of(match.group(1))
+        if source is not None:
+            title = (text[: match.start()] + text[match.end() :]).strip(" ，,。；;：:")
+            return SourceMark(source, title or text, match.group(1))
+    return SourceMark(None, text.strip(), "")

@@ -3,8 +3,8 @@ per-unit assignments with their deadlines and progress."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 import peewee
 
@@ -23,7 +23,23 @@ class Category(BaseModel):
     position = peewee.IntegerField(default=0)
 
 
-ITEM_SOURCES = ("领导批示", "会议议定", "办公室")
+class ItemKind(StrEnum):
+    TASK = "task"  # a main task of the plan, T1…
+    INDICATOR = "indicator"  # an assessment indicator, Z1…
+    ASSIGNED = "assigned"  # work the office or a leader assigns beyond the plan (交办), J1…
+
+
+class Source(StrEnum):
+    """Where a 交办 item comes from, as stored (the words themselves)."""
+
+    LEADER = "领导批示"
+    MEETING = "会议议定"
+    SUPERIOR = "上级交办"
+    PUBLIC = "群众诉求"
+    OFFICE = "办公室"
+
+
+ITEM_SOURCES = tuple(Source)
 
 
 class Item(BaseModel):
@@ -56,11 +72,11 @@ class Item(BaseModel):
 
     @property
     def is_indicator(self) -> bool:
-        return self.kind == "indicator"
+        return self.kind == ItemKind.INDICATOR
 
     @property
     def is_assigned(self) -> bool:
-        return self.kind == "assigned"
+        return self.kind == ItemKind.ASSIGNED
 
     @property
     def is_recurring(self) -> bool:
@@ -81,12 +97,34 @@ class Item(BaseModel):
         return Decimal(self.max_points or 0)
 
 
-ROLE_LABELS = {"lead": "牵头", "co": "配合"}
+class Role(StrEnum):
+    LEAD = "lead"  # 牵头
+    CO = "co"  # 配合
 
 
-SHARE, MILESTONE, OCCURRENCE = "share", "milestone", "occurrence"
-# open → review (待审核, when the office checks "done") → done; cancelled: 撤销 or removed.
-OPEN, REVIEW, DONE, CANCELLED = "open", "review", "done", "cancelled"
+ROLE_LABELS = {Role.LEAD: "牵头", Role.CO: "配合"}
+
+
+class Part(StrEnum):
+    """What an assignment row is: a unit's share of an item, one of its milestones, or one
+    occurrence of a recurring report."""
+
+    SHARE = "share"
+    MILESTONE = "milestone"
+    OCCURRENCE = "occurrence"
+
+
+class Status(StrEnum):
+    """open → review (待审核, when the office checks "done") → done; cancelled: 撤销 or removed."""
+
+    OPEN = "open"
+    REVIEW = "review"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+SHARE, MILESTONE, OCCURRENCE = Part.SHARE, Part.MILESTONE, Part.OCCURRENCE
+OPEN, REVIEW, DONE, CANCELLED = Status.OPEN, Status.REVIEW, Status.DONE, Status.CANCELLED
 
 
 class Assignment(BaseModel):
@@ -97,7 +135,7 @@ class Assignment(BaseModel):
 
     item = peewee.ForeignKeyField(Item, backref="assignments", on_delete="CASCADE")
     unit = peewee.ForeignKeyField(Unit, backref="assignments", on_delete="CASCADE")
-    role = peewee.CharField(max_length=8, default="co")
+    role = peewee.CharField(max_length=8, default=Role.CO)
     via_group = peewee.CharField(max_length=100, default="")
     deadline = peewee.DateField(null=True)
     status = peewee.CharField(max_length=16, default=OPEN)
@@ -160,8 +198,3 @@ def period_label(key: str) -> str:
     if rest.startswith("Q"):
         return f"{year}年第{'一二三四'[int(rest[1:]) - 1]}季度"
     return f"{year}年{int(rest)}月"
-
-    def days_overdue(self, today: date) -> int:
-        if self.status == "done" or self.deadline is None or today <= self.deadline:
-            return 0
-        return (today - self.deadline).days

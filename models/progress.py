@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import peewee
 
 from models.db import BaseModel, UTCDateTimeField
@@ -9,12 +11,18 @@ from models.org import Unit
 from models.plan import Assignment, Item
 
 
+class ReportKind(StrEnum):
+    PROGRESS = "progress"
+    DONE = "done"
+    CORRECTION = "correction"  # replaces the unit's last report (刚才报错了，应该是40%)
+
+
 class ProgressReport(BaseModel):
     assignment = peewee.ForeignKeyField(Assignment, backref="reports", on_delete="CASCADE")
     wecom_userid = peewee.CharField(max_length=64)
     percent = peewee.IntegerField()
     note = peewee.TextField(default="")
-    kind = peewee.CharField(max_length=16, default="progress")  # progress | done
+    kind = peewee.CharField(max_length=16, default=ReportKind.PROGRESS)
     created_at = UTCDateTimeField()
 
 
@@ -41,7 +49,22 @@ class Evidence(BaseModel):
         return cls.withdrawn_at.is_null()
 
 
-EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RequestKind(StrEnum):
+    EXTENSION = "extension"  # move a deadline
+    REMOVAL = "removal"  # remove one of the unit's milestones
+
+
+EXTENSION_STATUS = {
+    RequestStatus.PENDING: "待审批",
+    RequestStatus.APPROVED: "已批准",
+    RequestStatus.REJECTED: "已驳回",
+}
 
 
 class ExtensionRequest(BaseModel):
@@ -52,9 +75,9 @@ class ExtensionRequest(BaseModel):
     wecom_userid = peewee.CharField(max_length=64)
     old_deadline = peewee.DateField(null=True)
     requested_deadline = peewee.DateField(null=True)
-    kind = peewee.CharField(max_length=16, default="extension")
+    kind = peewee.CharField(max_length=16, default=RequestKind.EXTENSION)
     reason = peewee.TextField(default="")
-    status = peewee.CharField(max_length=16, default="pending")
+    status = peewee.CharField(max_length=16, default=RequestStatus.PENDING)
     decided_by = peewee.CharField(max_length=64, default="")
     decided_at = UTCDateTimeField(null=True)
     decision_note = peewee.TextField(default="")

@@ -168,6 +168,33 @@ def _steps(a: Row, today: date, cal: WorkCalendar, config: CampaignSettings, sup
     return steps
 
 
+def told_today(
+    assignments: list, now: datetime, config: CampaignSettings, cal: WorkCalendar
+) -> int:
+    """A notice just sent about a deadline (期限 in chat, an import's letter) stands for today's
+    reminder of it: today's ladder steps are recorded as sent with no recipients, so the unit is
+    not pinged twice the same day and the ladder goes on from the next working day."""
+    today = now.astimezone(config.timezone).date()
+    rows = []
+    for a in assignments:
+        if a.deadline is None:
+            continue
+        settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
+        for due in due_steps(a.deadline, today, cal, settings):
+            rows.append(
+                {
+                    "assignment": a.id,
+                    "step": due.step,
+                    "day": today,
+                    "recipients": "",
+                    "sent_at": now,
+                }
+            )
+    for start in range(0, len(rows), 500):
+        ReminderSent.insert_many(rows[start : start + 500]).on_conflict_ignore().execute()
+    return len(rows)
+
+
 def _leader_of(a: Row) -> str:
     """The leader who assigned this 交办 item themselves (escalations go back to them)."""
     return a.item.assigned_by if a.item.kind == "assigned" else ""

@@ -509,3 +509,23 @@ def figure_problem(spec: Mapping, value: Decimal) -> str:
     if kind == "amount" and value < 0:
         return f"不能为负数（{_num(value)}{unit}）。"
     return ""
+
+
+def figures_problem(inputs: Iterable[Mapping], values: Mapping[str, Decimal]) -> str:
+    """Why these figures cannot be reported together (Chinese), or "": each figure on its own
+    (`figure_problem`), then a part larger than its whole (`part_of` in the plan: 网络交易经营者
+    are some of the 市场主体, so the ratio of the two cannot pass 100 %)."""
+    specs = list(inputs)
+    for spec in specs:
+        problem = figure_problem(spec, values[spec["key"]])
+        if problem:
+            return f"{spec['label']}：{problem}"
+    labels = {spec["key"]: spec["label"] for spec in specs}
+    for spec in specs:
+        whole = spec.get("part_of")
+        if whole and whole in values and values[spec["key"]] > values[whole]:
+            return (
+                f"{spec['label']}（{_num(values[spec['key']])}）不能大于"
+                f"{labels.get(whole, whole)}（{_num(values[whole])}）：前者是后者的一部分。"
+            )
+    return ""

@@ -21,6 +21,7 @@ def load_scorecard() -> Scorecard:
     ]
     items = list(Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id))
     current = Score.current_with_source()
+    pending = Score.waiting()
     indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id]) for i in items]
     scores = {i.code: current[i.id][0] for i in items if i.id in current}
     # A computed score of an indicator with office-judged parts is only part of its score.
@@ -29,4 +30,5 @@ def load_scorecard() -> Scorecard:
         for i in items
         if i.id in current and current[i.id][1] == "computed" and not computes_fully(i.rule)
     }
-    return build_scorecard(level1, level2, indicators, scores, partial=partial)
+    waiting = {i.code: points for i in items if (points := pending.get(i.id)) is not None}
+    return build_scorecard(level1, level2, indicators, scores, partial=partial, waiting=waiting)

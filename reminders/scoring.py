@@ -20,6 +20,8 @@ class IndicatorScore:
     max_points: Decimal
     points: Decimal | None  # None: not yet scored
     partial: bool = False  # computed from figures in part; the office has still to judge the rest
+    # A score computed from a unit's figures that waits for the office (待审核): not counted.
+    waiting: Decimal | None = None
 
     @property
     def scored(self) -> bool:
@@ -54,6 +56,10 @@ class CategoryScore:
     @property
     def partial(self) -> int:
         return sum(1 for i in self.indicators if i.partial)
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for i in self.indicators if i.waiting is not None)
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,11 @@ class Scorecard:
         return sum(c.partial for c in self.categories)
 
     @property
+    def waiting(self) -> tuple[IndicatorScore, ...]:
+        """Indicators with a computed score waiting for the office (shown beside the total)."""
+        return tuple(i for c in self.categories for i in c.indicators if i.waiting is not None)
+
+    @property
     def fully_scored(self) -> int:
         return self.indicator_count - self.unscored - self.partial
 
@@ -105,16 +116,25 @@ def build_scorecard(
     scores: dict[str, Decimal],
     *,
     partial: set[str] | frozenset[str] = frozenset(),
+    waiting: dict[str, Decimal] | None = None,
     pass_total: Decimal = PASS_TOTAL,
     pass_ratio: Decimal = PASS_RATIO,
 ) -> Scorecard:
     """level1: (name, points); level2: (name, points, parent); indicators: (code, title, max,
     level2 name); scores: code -> points for scored indicators only; partial: codes whose score
-    is computed only in part."""
+    is computed only in part; waiting: code -> a computed score not yet accepted (not counted)."""
+    waiting = waiting or {}
     by_level2: dict[str, list[IndicatorScore]] = {name: [] for name, _, _ in level2}
     for code, title, maximum, parent in indicators:
         by_level2[parent].append(
-            IndicatorScore(code, title, Decimal(maximum), scores.get(code), code in partial)
+            IndicatorScore(
+                code,
+                title,
+                Decimal(maximum),
+                scores.get(code),
+                code in partial,
+                waiting.get(code),
+            )
         )
     tops = []
     for name, points in level1:

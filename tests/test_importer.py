@@ -32,8 +32,13 @@ def _plan(data: bytes, name: str = "表.xlsx"):
     return plan, [p.text for p in plan.problems]
 
 
+def _changes(plan) -> list[dict]:
+    """The planned changes as the dry run stores them (JSON)."""
+    return [c.to_json() for c in plan.changes]
+
+
 def _by_op(plan, op: str) -> list[dict]:
-    return [c for c in plan.changes if c["op"] == op]
+    return [c for c in _changes(plan) if c["op"] == op]
 
 
 def _send(services, userid: str, data: bytes, name: str, caption: str = "", ext: str = "x"):
@@ -91,13 +96,13 @@ def test_one_units_rules_with_the_task_and_unit_in_its_title(db, bot):
     plan, problems = _plan(layouts.unit_rules())
     assert [
         (m["code"], m["seq"], m["title"], m["deadline"], m["ongoing"], m["owner"])
-        for m in plan.changes
+        for m in _changes(plan)
     ] == [
         ("T11", 1, "开展网络交易违法行为专项整治", "2026-12-15", "", "lisi"),  # an Excel date cell
         ("T11", 2, "办结投诉举报案件并归档", "2026-12-31", "", ""),  # 2026.12
         ("T11", 3, "建立执法案卷评查制度", None, "常态化", ""),
     ]
-    assert {m["unit"] for m in plan.changes} == {"县市场监管局"}
+    assert {m["unit"] for m in _changes(plan)} == {"县市场监管局"}
     assert problems == [
         "“实施细则”第7行（C7）：“每月5日前”是定期报送的周期，只有交办事项可以定期报送；"
         "方案任务和节点请写一个期限"
@@ -192,7 +197,7 @@ def test_a_unit_written_wrongly_is_named_with_the_closest_unit(db):
     book.save(out)
     plan, problems = _plan(out.getvalue())
     assert problems[0] == "“Sheet”第2行（B2）：责任单位“县工信科枝局”未识别，是否为“县工信科技局”？"
-    assert plan.changes == [] or all(c["where"] != "“Sheet”第2行" for c in plan.changes)
+    assert _changes(plan) == [] or all(c["where"] != "“Sheet”第2行" for c in _changes(plan))
 
 
 def test_every_sheet_that_holds_no_table_is_named(db):
@@ -243,8 +248,13 @@ def test_confirm_applies_exactly_what_was_shown_logged_under_the_admin(services,
     assert _share("T11", "县市场监管局").deadline == date(2026, 12, 31)
     j1 = Item.get(Item.code == "J1")
     assert j1.kind == "assigned" and j1.assigned_by == "boss" and j1.source == "办公室"
-    logged = list(AuditEntry.select().where(AuditEntry.action == "import").order_by(AuditEntry.id))
+    logged = list(
+        AuditEntry.select()
+        .where(AuditEntry.summary.startswith("导入《任务分解表.xlsx》"))
+        .order_by(AuditEntry.id)
+    )
     assert len(logged) == len(shown) + 1 and {e.actor for e in logged} == {"boss"}
+    assert logged[-1].action == "import", "one entry for the batch, after one per change"
     assert "“任务分解表”第7行：T11 县市场监管局期限：未设期限 → 2026-12-31" in logged[2].summary
     notice = OutboxMessage.get(OutboxMessage.dedupe_key.startswith("import:"))
     assert (
@@ -461,8 +471,8 @@ def test_a_unit_marked_lead_leads_even_when_another_led_before(services, bot):
     book.save(out)
     plan, problems = _plan(out.getvalue())
     assert problems == []
-    assert [c["op"] for c in plan.changes] == ["share", "lead", "deadline"]
-    assert plan.changes[1]["before"] == "县市场监管局"
+    assert [c["op"] for c in _changes(plan)] == ["share", "lead", "deadline"]
+    assert _changes(plan)[1]["before"] == "县市场监管局"
     _send(services, "boss", out.getvalue(), "牵头.xlsx")
     assert "T11 牵头单位 县市场监管局 → 县工信科技局" in bot.say("boss", "导入")
     bot.say("boss", "导入 确认")

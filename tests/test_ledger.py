@@ -15,7 +15,8 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
     bot.say("boss", "期限 T7 2026-12-31")
     bot.say("li", "进度 T7 60% 初稿已完成")
     bot.say("boss", "评分 Z11 2.5 接口已提供")
-    bot.say("li", "数据 Z3 1200 8000")
+    bot.say("li", "数据 Z3 1200 8000")  # a unit's figures: they wait for the office
+    bot.say("boss", "数据 Z4 2")  # the office's own figures count at once
     stored = services.evidence.save(io.BytesIO(b"%PDF-1.4 x"), "方案.pdf")
     from bot.pipeline import Incoming
 
@@ -31,7 +32,10 @@ def test_the_ledger_holds_assignments_scores_evidence_and_the_log(bot, clock, se
     assert rows[("T11", "县市场监管局")][6] == "未开始"
     scores = {r[2]: r for r in book["评估得分"].iter_rows(min_row=2, values_only=True) if r[2]}
     assert scores["Z11"][6] == 2.5 and scores["Z11"][7] == "办公室评分"
-    assert scores["Z3"][6] == 2 and scores["Z3"][7] == "按上报数据计算"
+    assert scores["Z4"][6] == 2 and scores["Z4"][7] == "按上报数据计算"
+    assert (
+        scores["Z3"][6] is None and scores["Z3"][7] == "待审核" and "计算 2 分" in scores["Z3"][8]
+    )
     assert scores["Z1"][6] is None and scores["Z1"][7] == "未评分"
     evidence = list(book["佐证材料"].iter_rows(min_row=2, values_only=True))
     assert evidence[0][0] == "T7" and evidence[0][4] == "方案.pdf"

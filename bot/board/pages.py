@@ -1,10 +1,10 @@
 """What each board page shows, read from the campaign's data: nothing here writes.
 
-Each function takes the viewer and returns plain data for its template. The wording of a status
-comes from chat's own functions (`status_text`), scores from the scorecard, gap advice and score
-changes from the digest's builders, so the board and the chat never disagree. A unit's head or
-liaison sees the whole scorecard but only their own unit's items, files and milestones: every
-function filters by `viewer.may_see_unit` before anything leaves it.
+Each function takes the viewer and returns plain data for its template. The wording of a
+status comes from the one reading of state (reminders/state.py) the chat uses too, scores from
+the scorecard, gap advice and score changes from the digest's builders, so the board and the
+chat never disagree. A unit's head or liaison sees the whole scorecard but only their own unit's
+items, files and milestones: every function filters by `viewer.may_see_unit` before anything leaves it.
 
 The unit table reads ten thousand assignments as plain columns, colours are worked out once per
 (deadline, progress, start), and the calendar's working-day counts are remembered per pair of
@@ -21,7 +21,6 @@ from decimal import Decimal
 import peewee
 
 from bot.board.access import Viewer
-from bot.commands.common import status_text
 from bot.config import Config
 from models.db import database
 from models.org import Member, Unit
@@ -44,6 +43,7 @@ from reminders import digest
 from reminders.calendar import WorkCalendar
 from reminders.ladder import BLUE, RED, YELLOW, colour, overdue_workdays
 from reminders.scorecard import load_scorecard
+from reminders.state import WorkState, states
 from reminders.stored import load_calendar
 
 TREND_WEEKS = 26  # the trend shows at most this many weekly snapshots
@@ -459,22 +459,22 @@ def unit_page(viewer: Viewer, unit_id: int, at: Moment) -> dict:
         raise NotFound(unit_id)
     if not viewer.may_see_unit(unit.id):
         raise Forbidden(viewer.unit_name)
-    today, cal = at.today, at.cal
+    today = at.today
     rows = list(
         Assignment.select(Assignment, Item)
         .join(Item)
         .where((Assignment.unit == unit) & Item.cancelled_at.is_null())
         .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position, Assignment.seq)
     )
-    pending = _pending()
+    found = _states(rows, at)
     parts: dict[int, list[dict]] = defaultdict(list)
     for a in rows:
         if a.kind in (MILESTONE, OCCURRENCE) and a.status != CANCELLED:
-            parts[a.parent_id].append(_line(a, today, cal, pending))
+            parts[a.parent_id].append(_line(a, found[a.id]))
     shares = [a for a in rows if a.kind == SHARE and a.status != CANCELLED]
     items = []
     for a in sorted(shares, key=lambda a: _work_order(a, parts.get(a.id, []))):
-        line = _line(a, today, cal, pending)
+        line = _line(a, found[a.id])
         mine = parts.get(a.id, [])
         line["milestones"] = [p for p in mine if p["kind"] == MILESTONE]
         occurrences = [p for p in mine if p["kind"] == OCCURRENCE]
@@ -518,27 +518,22 @@ def unit_page(viewer: Viewer, unit_id: int, at: Moment) -> dict:
     }
 
 
-def _pending() -> set[int]:
-    """Assignments with an extension request waiting for the office: always a handful, so read
-    them all rather than send thousands of ids to the database."""
-    query = ExtensionRequest.select(ExtensionRequest.assignment).where(
-        ExtensionRequest.status == "pending"
-    )
-    return {assignment_id for (assignment_id,) in query.tuples()}
+def _states(rows: list[Assignment], at: Moment) -> dict[int, WorkState]:
+    return states(rows, at.today, at.cal, at.config.timezone)
 
 
-def _line(a: Assignment, today: date, cal, pending: set[int]) -> dict:
+def _line(a: Assignment, state: WorkState) -> dict:
     """One assignment as a table row: its code, what it is, its status in chat's words."""
-    open_ = a.status == OPEN
     return {
         "a": a,
         "kind": a.kind,
         "code": a.code,
         "name": a.title if a.kind == MILESTONE else a.item.title,
         "period": a.label if a.kind == OCCURRENCE else "",
-        "status": status_text(a, today, cal, a.id in pending),
-        "colour": colour(a.deadline, today, a.progress, cal, a.deadline_set_on) if open_ else "",
-        "overdue": overdue_workdays(a.deadline, today, cal) if open_ else 0,
+        "status": state.text(),
+        "progress": state.progress,
+        "colour": state.colour,
+        "overdue": state.overdue,
         "deadline": a.deadline,
     }
 
@@ -642,8 +637,8 @@ def indicator_page(viewer: Viewer, code: str, at: Moment) -> dict:
         .order_by(Assignment.role.desc(), Unit.position)
     )
     visible = [a for a in shares if viewer.may_see_unit(a.unit_id)]
-    pending = _pending()
-    lines = [{**_line(a, at.today, at.cal, pending), "unit": a.unit} for a in visible]
+    found = _states(visible, at)
+    lines = [{**_line(a, found[a.id]), "unit": a.unit} for a in visible]
     unit_filter = [a.unit_id for a in visible]
     reports = list(
         ProgressReport.select(ProgressReport, Assignment, Unit)
@@ -707,7 +702,6 @@ def indicator_page(viewer: Viewer, code: str, at: Moment) -> dict:
 def assigned(viewer: Viewer, at: Moment) -> dict:
     """Open 交办 items by source (领导批示, 会议议定, 办公室), overdue first. A unit's head or
     liaison sees the items assigned to their unit, with their unit's line only."""
-    today, cal = at.today, at.cal
     live = (Item.kind == "assigned") & Item.cancelled_at.is_null()
     items = {
         i.id: i
@@ -750,7 +744,7 @@ def assigned(viewer: Viewer, at: Moment) -> dict:
         a.item, a.unit = items[a.item_id], units_by_id[a.unit_id]
         rows.append(a)
     rows.sort(key=lambda a: (a.unit.position, a.deadline or date.max))
-    pending = _pending()
+    found = _states(rows, at)
     current: dict[int, Assignment] = {}  # a recurring share's earliest open occurrence
     for a in rows:
         if a.kind == OCCURRENCE and a.status in (OPEN, REVIEW):
@@ -767,7 +761,7 @@ def assigned(viewer: Viewer, at: Moment) -> dict:
         entry = by_item.setdefault(
             a.item_id, {"item": a.item, "lines": [], "overdue": 0, "deadline": None}
         )
-        line = _line(shown, today, cal, pending)
+        line = _line(shown, found[shown.id])
         line["unit"] = a.unit
         line["signed"] = a.signed_at is not None
         entry["lines"].append(line)

@@ -23,6 +23,7 @@ _MODULES = (
     "board",
     "sending",
 )
+REGISTRY.module_order = _MODULES
 for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 

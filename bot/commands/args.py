@@ -24,6 +24,9 @@ from bot.text import (
     parse_percent,
     parse_points,
 )
+from models.org import UnitMatch, match_unit
+from models.plan import Item
+from reminders.recurrence import parse_recurrence
 
 if TYPE_CHECKING:
     from bot.commands.registry import Context
@@ -116,8 +119,6 @@ class ItemArg(Arg):
         return f"“{word}”不是任务或指标编号，{ITEM_HELP}。"
 
     def convert(self, ctx, raw):
-        from models.plan import Item
-
         code, _, seq = raw.partition("-")
         item = Item.get_or_none(Item.code == code)
         if item is None:
@@ -257,6 +258,18 @@ class UserIdArg(Arg):
         return raw
 
 
+def resolve_units(token: str, *, allow_groups: bool = True) -> UnitMatch:
+    """The unit or group a typed name means, or an ArgError naming the candidates."""
+    match = match_unit(token, allow_groups=allow_groups)
+    if match.unit is None and match.group is None:
+        if match.candidates:
+            shown = "、".join(match.candidates[:6])
+            more = f"等 {len(match.candidates)} 个" if len(match.candidates) > 6 else ""
+            raise ArgError(f"“{token}”能对应多个单位：{shown}{more}，请写得更完整些。")
+        raise ArgError(f"找不到单位“{token}”。发送“单位”查看所有单位及简称。")
+    return match
+
+
 @dataclass(frozen=True)
 class UnitArg(Arg):
     """A unit (or, with `groups`, a unit group) as people write it: 市监局, 县工信局, 各镇…"""
@@ -270,8 +283,6 @@ class UnitArg(Arg):
         return _whole_word(scan, pos, lambda w: not looks_like_date(w) and not _CODE.fullmatch(w))
 
     def convert(self, ctx, raw):
-        from bot.commands.common import resolve_units
-
         match = resolve_units(raw, allow_groups=self.groups)
         if self.single and match.unit is None:
             raise ArgError(f"“{raw}”是单位组（{match.group.name}），这里需要一个具体单位。")
@@ -541,8 +552,6 @@ class DueArg(Arg):
         """A date, or a Recurrence."""
         if looks_like_date(raw):
             return DateArg.convert(self, ctx, raw)
-        from reminders.recurrence import parse_recurrence
-
         try:
             rule = parse_recurrence(raw)
         except ValueError as exc:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from bot.board import access
 from bot.commands.args import IntArg, Keyword, UserIdArg, _whole_word
-from bot.commands.common import audit
 from bot.commands.registry import CommandError, Context, command
 from models.board import BoardLink
 from models.org import Member
@@ -66,8 +65,7 @@ def link_revoke(ctx: Context, args) -> str:
     ended = access.revoke_link(link, ctx.userid, ctx.now)
     member = Member.get_or_none(Member.wecom_userid == link.wecom_userid)
     label = member.label if member else link.wecom_userid
-    audit(
-        ctx,
+    ctx.audit(
         "board_link_revoke",
         f"撤销看板个人链接 #{link.id}（{link.wecom_userid}），{ended} 个看板会话随之结束",
         before={"link": link.id, "userid": link.wecom_userid},
@@ -101,8 +99,7 @@ def link_issue(ctx: Context, args) -> str:
         )
     member = Member.get_or_none(Member.wecom_userid == args.userid)
     link, token = access.issue_link(args.userid, days, ctx.userid, ctx.now)
-    audit(
-        ctx,
+    ctx.audit(
         "board_link",
         f"生成看板个人链接 #{link.id}：{args.userid}，{days} 天内有效",
         unit_name=member.unit.name if member and member.unit_id else "",

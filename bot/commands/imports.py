@@ -7,10 +7,12 @@ from __future__ import annotations
 import io
 
 from bot.commands.args import Keyword
-from bot.commands.common import calendar
 from bot.commands.registry import CommandError, Context, command
 from bot.evidence import EvidenceStore, StoredFile
 from bot.importer import (
+    Change,
+    batch_changes,
+    cancel_batch,
     change_line,
     confirm,
     count_text,
@@ -19,10 +21,10 @@ from bot.importer import (
     problem_dicts,
     problem_text,
     report_workbook,
+    undone_extensions,
 )
 from bot.sheets import SheetError, is_spreadsheet
 from bot.text import find_code
-from models.imports import CANCELLED, ImportBatch
 
 SHOWN = 8  # changes and problems listed in the chat reply; the rest in the report file
 CONFIRM_HINT = (
@@ -63,7 +65,7 @@ def report_text(
 ) -> str:
     """The dry run in words: every change and problem (the CLI), or the first `limit`."""
     plan = run.plan
-    lines = [change_line(c) for c in plan.changes]
+    undone, lines = change_lines(plan.changes)
     problems = [p.text for p in plan.problems]
     shown = lines if limit is None else lines[:limit]
     shown_problems = problems if limit is None else problems[:limit]
@@ -72,6 +74,7 @@ def report_text(
         file_name=name,
         heading=f"读取 {plan.rows_read} 行。",
         counts=count_text(plan.changes),
+        undone=undone,
         changes=shown,
         more_changes=len(lines) - len(shown),
         problems=shown_problems,
@@ -80,6 +83,15 @@ def report_text(
         more_notes=0 if limit is None else max(0, len(plan.notes) - limit),
         report_file=report_file,
         confirm_hint=hint or CONFIRM_HINT,
+    )
+
+
+def change_lines(changes: list[Change]) -> tuple[list[str], list[str]]:
+    """The lines that undo an approved extension (a section of their own), and the others."""
+    undoing = {id(c) for c in undone_extensions(changes)}
+    return (
+        [change_line(c) for c in changes if id(c) in undoing],
+        [change_line(c) for c in changes if id(c) not in undoing],
     )
 
 
@@ -119,13 +131,15 @@ def import_status(ctx: Context, args) -> str:
             "没有等待确认的导入。把 Excel 文件（.xlsx 或 .xls：任务分解表、实施细则、期限表，"
             "或导出的台账）发给我，先看预览，再回复“导入 确认”。"
         )
-    lines = [change_line(c) for c in batch.changes]
+    changes = batch_changes(batch)
+    undone, lines = change_lines(changes)
     problems = [problem_text(p) for p in batch.problems or []]
     return ctx.renderer.render(
         "import_report.j2",
         file_name=batch.file_name,
         heading=f"预览于 {batch.created_at.astimezone(ctx.config.timezone):%m-%d %H:%M}，尚未确认。",
-        counts=count_text(batch.changes),
+        counts=count_text(changes),
+        undone=undone,
         changes=lines[:SHOWN],
         more_changes=max(0, len(lines) - SHOWN),
         problems=problems[:SHOWN],
@@ -151,8 +165,13 @@ def import_confirm(ctx: Context, args) -> str:
             "没有等待确认的导入：请先把 Excel 文件发给我，看过预览再确认。", show_usage=False
         )
     done = confirm(
-        batch, ctx.now, ctx.today, ctx.userid, ctx.outbox, ctx.renderer, ctx.config, calendar(ctx)
+        batch, ctx.now, ctx.today, ctx.userid, ctx.outbox, ctx.renderer, ctx.config, ctx.calendar
     )
+    if done.refused is not None:
+        return (
+            f"未导入：“{batch.file_name}”{done.refused.where}的改动已无法按预览执行："
+            f"{done.refused.message}请重新发送文件，看过新的预览再确认。"
+        )
     if done.applied is None:
         # Not a CommandError: the batch's "stale" mark must stay.
         return (
@@ -161,7 +180,7 @@ def import_confirm(ctx: Context, args) -> str:
         )
     codes = "、".join(done.applied.items)
     return (
-        f"已导入“{batch.file_name}”：{count_text(batch.changes)}。"
+        f"已导入“{batch.file_name}”：{count_text(batch_changes(batch))}。"
         + (f"新交办事项 {codes}，已请各单位签收。" if codes else "")
         + (f"已通知 {done.told} 位联络员。" if done.told else "")
         + "每项改动都已记入日志。"
@@ -178,5 +197,5 @@ def import_cancel(ctx: Context, args) -> str:
     batch = pending_batch(ctx.userid)
     if batch is None:
         raise CommandError("没有等待确认的导入。", show_usage=False)
-    ImportBatch.update(status=CANCELLED).where(ImportBatch.id == batch.id).execute()
+    cancel_batch(batch)
     return f"已放弃导入“{batch.file_name}”，什么也没有改动。"

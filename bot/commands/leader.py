@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from bot.commands.args import Keyword, UnitArg
-from bot.commands.common import calendar, deadline_label, overdue_days, pending_extensions
-from bot.commands.common import status_label as label_of
 from bot.commands.registry import Context, command
 from bot.render import markdown_to_text
+from bot.selfcheck import unconfirmed_groups
 from models.org import Member, Unit, UnitGroup
-from models.plan import MILESTONE, Assignment, Item
+from models.plan import Assignment, Item, Part, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport
-from reminders.ladder import BLUE, RED, YELLOW, colour
+from reminders import digest
+from reminders.ladder import BLUE, RED, YELLOW
 from reminders.scorecard import load_scorecard
+from reminders.state import deadline_label, open_work, states, unit_counts
 
 
 @command(
@@ -23,8 +24,6 @@ from reminders.scorecard import load_scorecard
     help="当前评估得分：各一级指标对照 75% 线、总分对照 85 分、是否合格",
 )
 def overview_cmd(ctx: Context, args) -> str:
-    from bot.selfcheck import unconfirmed_groups
-
     return ctx.renderer.render(
         "overview.j2", card=load_scorecard(), unconfirmed=unconfirmed_groups()
     )
@@ -43,19 +42,24 @@ def overdue_cmd(ctx: Context, args) -> str:
         .switch(Assignment)
         .join(Unit)
         .where(
-            (Assignment.status == "open")
+            (Assignment.status == Status.OPEN)
             & (Assignment.deadline < ctx.today)
             & Item.cancelled_at.is_null()
         )
         .order_by(Unit.position, Assignment.deadline, Item.position)
     )
+    found = states(rows, ctx.today, ctx.calendar, ctx.config.timezone)
     sections: dict[str, dict[str, list[dict]]] = {"plan": {}, "assigned": {}, "milestone": {}}
     for a in rows:
         section = (
-            "milestone" if a.kind == MILESTONE else "assigned" if a.item.is_assigned else "plan"
+            "milestone"
+            if a.kind == Part.MILESTONE
+            else "assigned"
+            if a.item.is_assigned
+            else "plan"
         )
         sections[section].setdefault(a.unit.name, []).append(
-            {"a": a, "days": overdue_days(ctx, a), "deadline": a.deadline.isoformat()}
+            {"a": a, "days": found[a.id].overdue, "deadline": a.deadline.isoformat()}
         )
     return ctx.renderer.render(
         "overdue.j2", sections=sections, total=len(rows), may_nudge=ctx.is_admin
@@ -70,9 +74,7 @@ def overdue_cmd(ctx: Context, args) -> str:
     help="预览本周通报（尚未发布的内容）",
 )
 def digest_preview(ctx: Context, args) -> str:
-    from reminders import digest
-
-    data = digest.build(ctx.now, ctx.config, calendar(ctx))
+    data = digest.build(ctx.now, ctx.config, ctx.calendar)
     # A person's chat gets text: WeCom shows no markdown there in the WeChat plugin.
     return "【预览，尚未发布】\n" + markdown_to_text(digest.render_markdown(data, ctx.renderer))
 
@@ -101,20 +103,13 @@ def units_cmd(ctx: Context, args) -> str:
 )
 def unit_summary(ctx: Context, args) -> str:
     unit = args.unit.unit
-    cal = calendar(ctx)
-    rows = list(
-        Assignment.select(Assignment, Item)
-        .join(Item)
-        .where(Assignment.unit == unit)
-        .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position)
-    )
-    open_rows = [a for a in rows if a.status == "open"]
-    pending = pending_extensions([a.id for a in open_rows])
-    shades = {
-        a.id: colour(a.deadline, ctx.today, a.progress, cal, a.deadline_set_on) for a in open_rows
-    }
+    cal = ctx.calendar
+    open_rows = [a for a in open_work([unit.id]) if a.status == Status.OPEN]
+    found = states(open_rows, ctx.today, cal, ctx.config.timezone)
+    shades = {a.id: found[a.id].colour for a in open_rows}
     counts = {shade: sum(1 for s in shades.values() if s == shade) for shade in (RED, YELLOW, BLUE)}
-    listed = [a for a in open_rows if a.deadline is not None][:12]
+    dated = [a for a in open_rows if a.deadline is not None]
+    listed = dated[:12]
     last = _last_report(unit)
     silent = (
         cal.workdays_between(last[0].astimezone(ctx.config.timezone).date(), ctx.today)
@@ -124,14 +119,12 @@ def unit_summary(ctx: Context, args) -> str:
     people = list(
         Member.select().where((Member.unit == unit) & (Member.active == True)).order_by(Member.id)  # noqa: E712
     )
+    tally = unit_counts([unit.id], ctx.today)[unit.id]
     return ctx.renderer.render(
         "unit_summary.j2",
         unit=unit,
         people=people,
-        total=len(rows),
-        done=len(rows) - len(open_rows),
-        open_count=len(open_rows),
-        undated=sum(1 for a in open_rows if a.deadline is None),
+        tally=tally,
         counts=counts,
         red=RED,
         yellow=YELLOW,
@@ -140,12 +133,12 @@ def unit_summary(ctx: Context, args) -> str:
             {
                 "a": a,
                 "colour": shades[a.id],
-                "status": label_of(ctx, a, a.id in pending),
+                "status": found[a.id].text(),
                 "deadline": deadline_label(a.deadline, a.ongoing),
             }
             for a in listed
         ],
-        more=max(0, sum(1 for a in open_rows if a.deadline is not None) - len(listed)),
+        more=max(0, len(dated) - len(listed)),
         last=last,
         silent=silent,
     )

@@ -3,8 +3,10 @@ the unit's list, an item's details, progress, completion, extensions, figures.""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from bot.actions.deadlines import request_extension
+from bot.actions.lookup import own_share, own_target, require_unit
+from bot.actions.progress import Reported, report_done, report_progress, reportable
+from bot.actions.scores import record_figures
 from bot.commands.args import (
     DateArg,
     ItemArg,
@@ -14,20 +16,7 @@ from bot.commands.args import (
     RestArg,
     WordArg,
 )
-from bot.commands.common import (
-    admin_userids,
-    audit,
-    deadline_label,
-    milestones_of,
-    open_work,
-    overdue_days,
-    own_assignment,
-    own_target,
-    pending_extensions,
-    refuse_if_request_pending,
-    require_unit,
-    status_label,
-)
+from bot.commands.common import status_labels
 from bot.commands.registry import (
     REGISTRY,
     CommandError,
@@ -36,12 +25,17 @@ from bot.commands.registry import (
     summary_help,
     summary_usage,
 )
-from bot.render import format_points
-from models.plan import DONE, MILESTONE, OPEN, REVIEW, Assignment, Item
-from models.progress import Evidence, ExtensionRequest, ProgressReport
-from models.scores import FigureReport, Score
+from models.plan import Assignment, Item, Part, Role, Status
+from models.progress import Evidence, ProgressReport
+from models.scores import Score
 from reminders.ladder import is_overdue
-from reminders.rules import RuleError, compute, figure_problem
+from reminders.state import (
+    checklist_coverage,
+    deadline_label,
+    milestones_of,
+    open_work,
+    unit_counts,
+)
 
 NOTE = RestArg("note", "说明")
 
@@ -71,18 +65,12 @@ def help_cmd(ctx: Context, args) -> str:
     )
 
 
-def _open_rows(unit) -> list[Assignment]:
-    return open_work([unit.id])
-
-
-def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
-    status = status_label(ctx, a, a.id in pending)
-    if a.kind == "share":
-        parts = milestones_of(a)
-        if parts:  # the share's progress derived from its milestones, beside any direct report
-            done = sum(1 for m in parts if m.status == DONE)
-            status += f"｜节点 {done}/{len(parts)}"
-    return {"a": a, "status": status, "deadline": deadline_label(a.deadline, a.ongoing)}
+def _rows(ctx: Context, rows: list[Assignment]) -> list[dict]:
+    labels = status_labels(ctx, rows)
+    return [
+        {"a": a, "status": labels[a.id], "deadline": deadline_label(a.deadline, a.ongoing)}
+        for a in rows
+    ]
 
 
 @command(
@@ -94,23 +82,17 @@ def _row(ctx: Context, a: Assignment, pending: set[int]) -> dict:
 )
 def my_tasks(ctx: Context, args) -> str:
     unit = require_unit(ctx)
-    open_rows = _open_rows(unit)
-    pending = pending_extensions([a.id for a in open_rows])
+    open_rows = open_work([unit.id])
     dated = [a for a in open_rows if a.deadline is not None]
     undated = [a for a in open_rows if a.deadline is None]
     shown = dated + undated if args.keyword else dated
-    done_count = (
-        Assignment.select()
-        .where((Assignment.unit == unit) & (Assignment.status == DONE) & Assignment.shares())
-        .count()
-    )
+    counts = unit_counts([unit.id], ctx.today)[unit.id]
     return ctx.renderer.render(
         "my_tasks.j2",
         unit=unit,
-        rows=[_row(ctx, a, pending) for a in shown],
+        rows=_rows(ctx, shown),
         hidden_undated=0 if args.keyword else len(undated),
-        open_count=len(open_rows),
-        done_count=done_count,
+        counts=counts,
     )
 
 
@@ -118,14 +100,15 @@ def open_items_summary(ctx: Context) -> dict | None:
     """For a greeting: the unit's open items, the overdue count and the three nearest."""
     if ctx.member is None or ctx.member.unit is None:
         return None
-    rows = _open_rows(ctx.member.unit)
+    rows = open_work([ctx.member.unit_id])
     dated = [a for a in rows if a.deadline is not None]
-    pending = pending_extensions([a.id for a in dated[:3]])
     return {
         "unit": ctx.member.unit,
         "open": len(rows),
-        "overdue": sum(1 for a in dated if is_overdue(a.deadline, ctx.today)),
-        "nearest": [_row(ctx, a, pending) for a in dated[:3]],
+        "overdue": sum(
+            1 for a in dated if a.status == Status.OPEN and is_overdue(a.deadline, ctx.today)
+        ),
+        "nearest": _rows(ctx, dated[:3]),
     }
 
 
@@ -138,12 +121,10 @@ def open_items_summary(ctx: Context) -> dict | None:
     example="任务 T7",
 )
 def task_detail(ctx: Context, args) -> str:
-    from bot.commands.evidence import checklist_coverage  # (evidence's commands list after these)
-
     item = args.item
     assignments = list(
         Assignment.select(Assignment)
-        .where((Assignment.item == item) & Assignment.shares())
+        .where((Assignment.item == item) & (Assignment.kind == Part.SHARE))
         .order_by(Assignment.role.desc(), Assignment.id)
     )
     mine = None
@@ -168,19 +149,24 @@ def task_detail(ctx: Context, args) -> str:
         if mine
         else []
     )
-    pending = pending_extensions([a.id for a in assignments])
-    done = sum(1 for a in assignments if a.status == "done")
-    overdue = sum(1 for a in assignments if a.status == "open" and overdue_days(ctx, a))
+    rows = _rows(ctx, assignments)
+    states = {r["a"].id: r for r in rows}
+    lead = next((a for a in assignments if a.role == Role.LEAD), None)
+    nxt = _next_due(item, mine)
     return ctx.renderer.render(
         "task_detail.j2",
         item=item,
-        assignments=[_row(ctx, a, pending) for a in assignments],
+        assignments=rows,
         list_units=len(assignments) <= 8,
-        done=done,
-        overdue=overdue,
+        lead=lead.unit.name if lead else "",
+        done=sum(1 for a in assignments if a.status == Status.DONE),
+        review=sum(1 for a in assignments if a.status == Status.REVIEW),
+        overdue=sum(1 for r in rows if "已逾期" in r["status"]),
+        signing=_signing(item, assignments),
+        next_due=nxt,
         mine=mine,
-        mine_status=status_label(ctx, mine, mine.id in pending) if mine else "",
-        mine_deadline=deadline_label(mine.deadline, mine.ongoing) if mine else "",
+        mine_status=states[mine.id]["status"] if mine else "",
+        mine_deadline=_due_text(item, mine, nxt) if mine else "",
         latest=latest,
         evidence_total=evidence_total,
         evidence_mine=len(mine_files),
@@ -189,59 +175,42 @@ def task_detail(ctx: Context, args) -> str:
         if item.is_indicator
         else [],
         score=Score.current_for(item) if item.is_indicator else None,
+        waiting=Score.waiting_for(item) if item.is_indicator else None,
         reports=ctx.may("unit"),
-        milestones=[
-            {
-                "m": m,
-                "status": status_label(ctx, m),
-                "deadline": deadline_label(m.deadline, m.ongoing),
-            }
-            for m in (milestones_of(mine) if mine else [])
-        ],
+        milestones=_rows(ctx, milestones_of(mine)) if mine else [],
     )
 
 
-def record_progress(
-    ctx: Context, assignment: Assignment, percent: int, note: str, kind: str
-) -> bool:
-    """Record a report. At 100 % the unit reports it done: 待审核 when the office reviews this
-    kind (the admins get a card), else done at once. Returns True when it awaits review."""
-    from bot.commands.review import needs_review, request_review  # (help lists review later)
+def _signing(item: Item, shares: list[Assignment]) -> dict | None:
+    """Who has signed for a 交办 item (签收) and who has not."""
+    if not item.is_assigned:
+        return None
+    signed = [a for a in shares if a.signed_at is not None]
+    return {
+        "signed": signed,
+        "unsigned": [a.unit.name for a in shares if a.signed_at is None],
+        "total": len(shares),
+    }
 
-    before = {"progress": assignment.progress, "status": assignment.status}
-    finished = percent == 100
-    review = finished and needs_review(ctx, assignment)
-    status = REVIEW if review else DONE if finished else OPEN
-    Assignment.update(
-        progress=percent,
-        status=status,
-        updated_at=ctx.now,
-        reported_at=ctx.now if finished else None,
-        done_at=ctx.now if status == DONE else None,
-    ).where(Assignment.id == assignment.id).execute()
-    ProgressReport.create(
-        assignment=assignment,
-        wecom_userid=ctx.userid,
-        percent=percent,
-        note=note,
-        kind=kind,
-        created_at=ctx.now,
+
+def _next_due(item: Item, mine: Assignment | None) -> Assignment | None:
+    """A recurring report's next occurrence due (the unit's own, else any unit's)."""
+    if not item.is_recurring:
+        return None
+    query = Assignment.select().where(
+        (Assignment.item == item)
+        & (Assignment.kind == Part.OCCURRENCE)
+        & (Assignment.status.in_((Status.OPEN, Status.REVIEW)))
     )
-    after = {"progress": percent, "status": status}
-    verb = "报告完成" if kind == "done" else f"报告进度 {percent}%"
-    audit(
-        ctx,
-        kind,
-        f"{assignment.unit.name}{verb}" + (f"：{note}" if note else ""),
-        item_code=assignment.item.code,
-        unit_name=assignment.unit.name,
-        before=before,
-        after=after,
-    )
-    if review:
-        assignment = Assignment.get_by_id(assignment.id)
-        request_review(ctx, assignment, note)
-    return review
+    if mine is not None:
+        query = query.where(Assignment.unit == mine.unit_id)
+    return query.order_by(Assignment.deadline).first()
+
+
+def _due_text(item: Item, a: Assignment, nxt: Assignment | None) -> str:
+    if item.is_recurring:
+        return f"{item.recurrence}" + (f"（本期 {nxt.deadline}）" if nxt and nxt.deadline else "")
+    return deadline_label(a.deadline, a.ongoing)
 
 
 @command(
@@ -253,38 +222,28 @@ def record_progress(
     example="进度 T7 60% 已完成初稿",
 )
 def progress_cmd(ctx: Context, args) -> str:
-    assignment = _reportable(ctx, args.item.item, args.item.seq)
-    note = args.note or ""
-    review = record_progress(
-        ctx, assignment, args.percent, note, "done" if args.percent == 100 else "progress"
-    )
+    target = reportable(ctx, own_target(ctx, args.item.item, args.item.seq))
+    reported = report_progress(ctx, target, args.percent, args.note or "")
+    return progress_reply(ctx, reported, args.note or "")
+
+
+def progress_reply(ctx: Context, reported: Reported, note: str) -> str:
+    a = reported.assignment
     return ctx.say(
         "replies.j2",
         "progress_recorded",
-        item=args.item.item,
-        percent=args.percent,
+        item=a.item,
+        percent=reported.percent,
         note=note,
-        review=review,
-        label=assignment.label,
-        title=_title(assignment),
+        review=reported.review,
+        label=a.label,
+        title=_title(a),
     )
 
 
 def _title(assignment: Assignment) -> str:
     """The words after a code in a reply: a milestone's label already holds its work."""
-    return "" if assignment.kind == MILESTONE else assignment.item.title
-
-
-def _reportable(ctx: Context, item: Item, seq: int | None = None) -> Assignment:
-    """The caller's unit's part of `item` that a report is about, if it can be reported on."""
-    target = own_target(ctx, item, seq)
-    if target.status == REVIEW:
-        raise CommandError(
-            f"{target.label} 已于 {target.reported_at.astimezone(ctx.config.timezone):%m-%d %H:%M} "
-            "报告完成，正在等待办公室审核。",
-            show_usage=False,
-        )
-    return target
+    return "" if assignment.kind == Part.MILESTONE else assignment.item.title
 
 
 @command(
@@ -296,22 +255,17 @@ def _reportable(ctx: Context, item: Item, seq: int | None = None) -> Assignment:
     example="完成 T7 材料已报送",
 )
 def done_cmd(ctx: Context, args) -> str:
-    item = args.item.item
     note = args.note or ""
-    assignment = _reportable(ctx, item, args.item.seq)
-    if assignment.status == DONE:
-        raise CommandError(
-            f"{assignment.label} 已经是“已完成”状态，无需重复报告。", show_usage=False
-        )
-    review = record_progress(ctx, assignment, 100, note, "done")
+    reported = report_done(ctx, own_target(ctx, args.item.item, args.item.seq), note)
+    a = reported.assignment
     return ctx.say(
         "replies.j2",
         "done_recorded",
-        item=item,
+        item=a.item,
         note=note,
-        review=review,
-        label=assignment.label,
-        title=_title(assignment),
+        review=reported.review,
+        label=a.label,
+        title=_title(a),
     )
 
 
@@ -328,46 +282,9 @@ def done_cmd(ctx: Context, args) -> str:
     example="延期 T7 2026-12-31 等待上级文件",
 )
 def extend_cmd(ctx: Context, args) -> str:
-    item, new_deadline, reason = args.item.item, args.date, args.reason
-    assignment = _reportable(ctx, item, args.item.seq)
-    code = assignment.code
-    if assignment.status == DONE:
-        raise CommandError(f"{code} 已完成，无需延期。", show_usage=False)
-    if assignment.deadline is None:
-        raise CommandError(f"{code} 还没有设定期限，无需申请延期。", show_usage=False)
-    if new_deadline <= assignment.deadline:
-        raise CommandError(f"新期限 {new_deadline} 应晚于现在的期限 {assignment.deadline}。")
-    if new_deadline < ctx.today:
-        raise CommandError(f"新期限 {new_deadline} 已经过去，请写今天以后的日期。")
-    refuse_if_request_pending(assignment)
-    request = ExtensionRequest.create(
-        assignment=assignment,
-        wecom_userid=ctx.userid,
-        old_deadline=assignment.deadline,
-        requested_deadline=new_deadline,
-        reason=reason,
-        created_at=ctx.now,
-    )
-    audit(
-        ctx,
-        "extension_request",
-        f"{assignment.unit.name}申请将 {code} 延期至 {new_deadline}：{reason}（申请 {request.id}）",
-        item_code=item.code,
-        unit_name=assignment.unit.name,
-        before={"deadline": str(assignment.deadline)},
-        after={"requested_deadline": str(new_deadline), "request": request.id},
-    )
-    notice = ctx.renderer.render(
-        "extension_to_admins.j2",
-        request=request,
-        item=item,
-        unit=assignment.unit,
-        requester=ctx.member.label if ctx.member else ctx.userid,
-    )
-    admins = admin_userids(ctx)
-    if admins:
-        ctx.outbox.to_members(admins, notice, f"extension-request:{request.id}")
-    return ctx.say("replies.j2", "extension_requested", request=request, item=item)
+    target = reportable(ctx, own_target(ctx, args.item.item, args.item.seq))
+    request = request_extension(ctx, target, args.date, args.reason)
+    return ctx.say("replies.j2", "extension_requested", request=request, item=args.item.item)
 
 
 @command(
@@ -380,89 +297,15 @@ def extend_cmd(ctx: Context, args) -> str:
 )
 def data_cmd(ctx: Context, args) -> str:
     item = args.item
-    if not item.is_quantitative:
-        raise CommandError(
-            f"{item.code} 是定性指标，由办公室评定，无需上报数据。", show_usage=False
-        )
-    inputs = item.inputs
-    labels = "、".join(
-        f"{i['label']}" + (f"（{i['unit']}）" if i.get("unit") else "") for i in inputs
-    )
-    if len(args.figures) != len(inputs):
-        raise CommandError(
-            f"{item.code} 需要按顺序上报 {len(inputs)} 个数：{labels}；您写了 {len(args.figures)} 个。"
-        )
-    values = {}
-    for spec, value in zip(inputs, args.figures, strict=True):
-        problem = figure_problem(spec, value)
-        if problem:
-            raise CommandError(f"{spec['label']}：{problem}")
-        values[spec["key"]] = str(value)
-    unit = ctx.member.unit if ctx.member is not None and ctx.member.unit is not None else None
+    unit = ctx.member.unit if ctx.member is not None else None
     if not ctx.is_admin:
-        own_assignment(ctx, item)
-    try:  # impossible figures (a zero denominator…) are refused before anything is stored
-        computed = compute(
-            item.rule or {},
-            inputs,
-            {key: Decimal(value) for key, value in values.items()},
-            item.max_points_value(),
-        )
-    except RuleError as exc:
-        raise CommandError(f"{item.code} 的数据有误：{exc}") from None
-    report = FigureReport.create(
-        item=item, unit=unit, wecom_userid=ctx.userid, values=values, created_at=ctx.now
-    )
-    shown = [
-        {"label": spec["label"], "unit": spec.get("unit", ""), "value": values[spec["key"]]}
-        for spec in inputs
-    ]
-    audit(
-        ctx,
-        "figures",
-        f"{unit.name if unit else ctx.userid}上报 {item.code} 数据："
-        + "；".join(f"{s['label']} {s['value']}{s['unit']}" for s in shown),
-        item_code=item.code,
-        unit_name=unit.name if unit else "",
-        after={"values": values, "report": report.id},
-    )
-    if computed is not None:
-        _record_computed_score(ctx, item, computed)
-    office = (
-        Score.select()
-        .where((Score.item == item) & (Score.source == "office"))
-        .order_by(Score.id.desc())
-        .first()
-    )
+        own_share(ctx, item)
+    recorded = record_figures(ctx, item, list(args.figures), unit)
     return ctx.renderer.render(
-        "figures_recorded.j2", item=item, shown=shown, computed=computed, office=office
-    )
-
-
-def _record_computed_score(ctx: Context, item: Item, computed) -> None:
-    """A new computed score when the figures change it; the office's own score still wins."""
-    previous = (
-        Score.select()
-        .where((Score.item == item) & (Score.source == "computed"))
-        .order_by(Score.id.desc())
-        .first()
-    )
-    if previous is not None and Decimal(previous.points) == computed.points:
-        return
-    Score.create(
+        "figures_recorded.j2",
         item=item,
-        points=computed.points,
-        reason="按上报数据计算：" + "；".join(computed.lines),
-        source="computed",
-        wecom_userid=ctx.userid,
-        created_at=ctx.now,
-    )
-    audit(
-        ctx,
-        "score_computed",
-        f"{item.code} 按上报数据计算得分："
-        f"{format_points(previous.points) if previous else '未评分'} → {format_points(computed.points)}",
-        item_code=item.code,
-        before={"points": str(previous.points) if previous else None},
-        after={"points": str(computed.points), "lines": list(computed.lines)},
+        shown=recorded.shown,
+        computed=recorded.computed,
+        office=recorded.office,
+        waiting=recorded.waiting,
     )

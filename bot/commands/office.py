@@ -7,6 +7,8 @@ import io
 from dataclasses import replace
 from datetime import date
 
+from bot.actions.calendar import delete_day, mark_year, set_day, unmark_year
+from bot.actions.records import exported, publish_digest
 from bot.commands.args import (
     ChoiceArg,
     DateArg,
@@ -17,8 +19,9 @@ from bot.commands.args import (
     WordArg,
     year_word,
 )
-from bot.commands.common import audit, calendar
 from bot.commands.registry import CommandError, Context, Reply, command
+from bot.evidence import EvidenceStore
+from bot.ledger import build_ledger
 from bot.render import format_size
 from bot.selfcheck import run_checks, worst
 from models.audit import AuditEntry
@@ -77,15 +80,8 @@ def selfcheck_cmd(ctx: Context, args) -> str:
     help="提前发布本周通报到领导小组群（每周只发一次）",
 )
 def digest_publish(ctx: Context, args) -> str:
-    from reminders import digest
-
-    result = digest.publish(
-        ctx.now, ctx.config, calendar(ctx), ctx.outbox, ctx.renderer, by=ctx.userid
-    )
-    if not result.published:
-        raise CommandError(f"{result.week} 周报未发布：{result.reason}。", show_usage=False)
-    audit(ctx, "digest", f"发布 {result.week} 周报到领导小组群")
-    return f"已发布 {result.week} 周报到领导小组群。"
+    week = publish_digest(ctx)
+    return f"已发布 {week} 周报到领导小组群。"
 
 
 YEAR = WordArg("year", "年份", check=year_word, message="“{word}”不是年份，请写四位数，如 2027。")
@@ -98,7 +94,7 @@ def _year(ctx: Context, year: int) -> int:
 
 
 def _show_calendar(ctx: Context, year: int) -> str:
-    cal = calendar(ctx)
+    cal = ctx.calendar
     entries = list(
         CalendarDay.select()
         .where(CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
@@ -141,32 +137,10 @@ def calendar_show(ctx: Context, args) -> str:
 )
 def calendar_mark(ctx: Context, args) -> str:
     year = _year(ctx, int(args.year))
-    existing = CalendarYear.get_or_none(CalendarYear.year == year)
     if args.mark == "done":
-        if existing is not None:
-            raise CommandError(
-                f"{year} 年已于 {existing.marked_at.astimezone(ctx.config.timezone):%m-%d} 标记为已录入。",
-                show_usage=False,
-            )
-        entries = calendar(ctx).office_entries(year)
-        if not entries and not calendar(ctx).package_covers(year):
-            raise CommandError(
-                f"{year} 年还没有录入任何节假日或调休，请先逐日录入："
-                "日历 日期 休 说明（调休上班：日历 日期 班 说明）。",
-                show_usage=False,
-            )
-        CalendarYear.create(year=year, marked_by=ctx.userid, marked_at=ctx.now)
-        audit(
-            ctx,
-            "calendar_year",
-            f"标记 {year} 年节假日和调休已全部录入（{entries} 天）",
-            after={"year": year},
-        )
+        entries = mark_year(ctx, year)
         return f"已标记：{year} 年的节假日和调休已全部录入（办公室录入 {entries} 天）。不再提示缺少 {year} 年的安排。"
-    if existing is None:
-        raise CommandError(f"{year} 年没有标记为已录入。", show_usage=False)
-    existing.delete_instance()
-    audit(ctx, "calendar_year", f"撤销 {year} 年“已录入”标记", before={"year": year})
+    unmark_year(ctx, year)
     return f"已撤销 {year} 年的“已录入”标记，将继续提示录入。"
 
 
@@ -195,37 +169,12 @@ _DAY_KINDS = (
 )
 def calendar_day(ctx: Context, args) -> str:
     day, kind, note = args.date, args.kind, args.note or ""
-    existing = CalendarDay.get_or_none(CalendarDay.day == day)
-    before = {"workday": existing.workday, "note": existing.note} if existing else None
     if kind == "delete":
-        if existing is None:
-            raise CommandError(f"{day} 没有办公室录入的安排。", show_usage=False)
-        existing.delete_instance()
-        audit(ctx, "calendar", f"删除日历安排 {day}", before=before)
+        delete_day(ctx, day)
         return f"已删除 {day} 的安排，恢复按国务院安排（或周一至周五）计算。"
-    workday = kind == "work"
-    if existing is None:
-        CalendarDay.create(
-            day=day, workday=workday, note=note, created_by=ctx.userid, created_at=ctx.now
-        )
-    else:
-        CalendarDay.update(workday=workday, note=note, created_by=ctx.userid).where(
-            CalendarDay.id == existing.id
-        ).execute()
-    label = "上班" if workday else "放假"
-    audit(
-        ctx,
-        "calendar",
-        f"日历：{day} {label}" + (f"（{note}）" if note else ""),
-        before=before,
-        after={"workday": workday, "note": note},
-    )
-    marked = CalendarYear.get_or_none(CalendarYear.year == day.year)
-    hint = (
-        ""
-        if marked or calendar(ctx).package_covers(day.year)
-        else f"全部录入后请发送“日历 {day.year} 已录入”。"
-    )
+    done = set_day(ctx, day, kind == "work", note)
+    label = "上班" if done.workday else "放假"
+    hint = "" if done.year_known else f"全部录入后请发送“日历 {day.year} 已录入”。"
     return f"已录入：{day} {label}{f'（{note}）' if note else ''}。提醒和周报将按此计算。{hint}"
 
 
@@ -236,14 +185,11 @@ def calendar_day(ctx: Context, args) -> str:
     help="导出 Excel 台账：任务进度、评估得分、佐证材料清单、操作记录",
 )
 def export_cmd(ctx: Context, args) -> str:
-    from bot.evidence import EvidenceStore
-    from bot.ledger import build_ledger
-
-    data = build_ledger(ctx.now, ctx.config.timezone, calendar(ctx))
+    data = build_ledger(ctx.now, ctx.config.timezone, ctx.calendar)
     name = f"示范区创建台账_{ctx.now:%Y%m%d_%H%M}.xlsx"
     store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
     stored = store.save(io.BytesIO(data), name)
-    audit(ctx, "export", f"导出台账 {name}（{format_size(stored.size)}）")
+    exported(ctx, "导出台账", name, stored.size)
     file = {
         "channel": "member",
         "recipients": [ctx.userid],

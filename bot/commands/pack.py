@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 from bot.commands.args import ItemArg, WordArg
-from bot.commands.common import audit
 from bot.commands.registry import CommandError, Context, command
 from bot.evidence import EvidenceStore
 from bot.pack import WECOM_FILE_LIMIT, build
@@ -57,8 +56,7 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pack = built.pack
-    audit(
-        ctx,
+    ctx.audit(
         "pack",
         f"生成迎检材料包（{pack.label}）：{len(pack.indicators)} 项指标、{len(pack.files)} 份材料、"
         f"{len(sent)} 个压缩包（{format_size(sum(s for _, s in sent))}）",

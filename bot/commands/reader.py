@@ -7,10 +7,13 @@ guesses a change to data. An unknown command is answered with the closest ones.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from difflib import SequenceMatcher
 from typing import TYPE_CHECKING
 
+from bot.actions.evidence import waiting_files
 from bot.commands.args import ArgError, ItemArg, code_at, number_at, percent_like
+from bot.commands.member import open_items_summary
 from bot.commands.registry import (
     Command,
     Context,
@@ -20,7 +23,9 @@ from bot.commands.registry import (
     echo,
     summary_usage,
 )
+from bot.commands.review import take_reason
 from bot.text import Scan
+from models.plan import Item
 
 if TYPE_CHECKING:
     pass
@@ -96,8 +101,6 @@ _EVIDENCE_WORDS = re.compile(
 
 def dispatch(registry: Registry, ctx: Context, text: str) -> str:
     if ctx.is_admin:  # asked for a reason (退回 on a card): this message may be it
-        from bot.commands.review import take_reason
-
         scan = Scan(text)
         is_command = registry.find_at(scan, scan.skip(0))[0] is not None
         answered = take_reason(ctx, text, is_command)
@@ -124,6 +127,14 @@ class _Greeting(Exception):
 
 class _Empty(Exception):
     pass
+
+
+def runs_in_transaction(registry: Registry, ctx: Context, text: str) -> bool:
+    """Whether answering `text` runs inside a transaction (all but 自检, which calls out)."""
+    try:
+        return understand(registry, ctx, text).form.transactional
+    except Exception:  # not a runnable command: refusals and questions are answered inside
+        return True
 
 
 def understand(registry: Registry, ctx: Context, text: str) -> Parsed:
@@ -168,8 +179,6 @@ def describe(registry: Registry, ctx: Context, text: str) -> str:
 
 
 def _shown(value) -> str:
-    from datetime import date
-
     if hasattr(value, "code"):
         return value.code
     if hasattr(value, "units") and hasattr(value, "group"):  # a UnitMatch
@@ -321,16 +330,10 @@ def _item_first(registry: Registry, ctx: Context, scan: Scan, code: str, end: in
 
 
 def _has_waiting_files(ctx: Context) -> bool:
-    from datetime import timedelta
-
-    from bot.commands.evidence import waiting_files
-
     return bool(waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5))))
 
 
 def _quantitative(code: str) -> bool:
-    from models.plan import Item
-
     item = Item.get_or_none(Item.code == code)
     return item is not None and item.is_quantitative
 
@@ -383,8 +386,6 @@ def closest_commands(
 
 def greeting(ctx: Context, *, thanks: bool) -> str:
     """A polite answer with the person's open items and how to report."""
-    from bot.commands.member import open_items_summary
-
     summary = open_items_summary(ctx) if ctx.may("unit") and ctx.member else None
     return ctx.renderer.render(
         "greeting.j2",

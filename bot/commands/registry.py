@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from itertools import pairwise
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+from bot.actions.base import Acting, Refused
 from bot.commands.args import Arg, ArgError, ChoiceArg, Keyword
 from bot.text import ParseError, Scan, fold
 from models.db import database
 
 if TYPE_CHECKING:
-    from bot.config import Config
-    from bot.outbox import Outbox
-    from bot.render import Renderer
     from models.messages import InboundMessage
-    from models.org import Member
 
 # member: anyone bound (or an admin); unit: a unit's liaison or head; leader: 领导; admin: 办公室.
 ACCESS_LEVELS = ("member", "unit", "leader", "admin")
@@ -47,32 +43,25 @@ class Reply(str):
         return reply
 
 
-class CommandError(Exception):
+class CommandError(Refused):
     """A refusal with a short Chinese explanation; the dispatcher adds the usage line."""
 
     def __init__(self, message: str, show_usage: bool = True):
         super().__init__(message)
-        self.message = message
         self.show_usage = show_usage
 
 
 @dataclass
-class Context:
-    """Everything a handler may use. Built once per inbound message."""
+class Context(Acting):
+    """Everything a handler may use. Built once per inbound message; it is the `Acting` of the
+    actions the handler calls, caused by that message."""
 
-    userid: str
-    member: Member | None
-    is_admin: bool
-    now: datetime
-    config: Config
-    outbox: Outbox
-    renderer: Renderer
     inbound: InboundMessage | None = None
     wecom: object | None = None  # the WeCom client, for 自检
 
-    @property
-    def today(self) -> date:
-        return self.now.astimezone(self.config.timezone).date()
+    def __post_init__(self) -> None:
+        if self.inbound is not None:
+            self.cause = str(self.inbound.id)
 
     @property
     def roles(self) -> frozenset[str]:
@@ -130,6 +119,7 @@ class Command:
     name: str
     aliases: tuple[str, ...]
     position: int
+    module: str = ""  # where it is declared: help lists commands module by module
     forms: list[Form] = field(default_factory=list)
 
     @property
@@ -260,6 +250,9 @@ def echo(text: str) -> str:
 class Registry:
     def __init__(self):
         self._commands: list[Command] = []
+        # The modules in the order help lists their commands (bot/commands/__init__.py), so
+        # the order does not depend on which module happened to be imported first.
+        self.module_order: tuple[str, ...] = ()
         self._by_name: dict[str, Command] = {}
         self._by_alias: dict[str, Command] = {}
 
@@ -285,7 +278,9 @@ class Registry:
         def register(handler: Handler) -> Handler:
             cmd = self._by_name.get(name)
             if cmd is None:
-                cmd = Command(name, tuple(aliases), len(self._commands))
+                cmd = Command(
+                    name, tuple(aliases), len(self._commands), handler.__module__.rsplit(".")[-1]
+                )
                 for alias in cmd.names:
                     key = fold(alias).lower()
                     if not key or " " in key:
@@ -307,7 +302,11 @@ class Registry:
 
     @property
     def commands(self) -> list[Command]:
-        return list(self._commands)
+        return sorted(self._commands, key=self._rank)
+
+    def _rank(self, cmd: Command) -> tuple[int, int]:
+        order = self.module_order
+        return (order.index(cmd.module) if cmd.module in order else len(order), cmd.position)
 
     @property
     def aliases(self) -> dict[str, Command]:
@@ -317,7 +316,7 @@ class Registry:
         return self._by_alias.get(fold(name).lower())
 
     def visible_to(self, ctx: Context) -> list[Command]:
-        return [c for c in self._commands if c.visible_forms(ctx)]
+        return [c for c in self.commands if c.visible_forms(ctx)]
 
     def find_at(self, scan: Scan, pos: int) -> tuple[Command | None, int]:
         """The command whose alias starts at `pos` (longest wins) and where the alias ends.
@@ -400,6 +399,8 @@ class Registry:
         except (CommandError, ArgError) as exc:
             usage = form.usage if exc.show_usage else ""
             return ctx.say("errors.j2", "with_usage", message=exc.message, usage=usage)
+        except Refused as exc:  # an action refused: what was written was understood
+            return ctx.say("errors.j2", "with_usage", message=exc.message, usage="")
         except ParseError as exc:
             return ctx.say("errors.j2", "with_usage", message=str(exc), usage=form.usage)
 
@@ -422,21 +423,6 @@ class Registry:
             if not all(form.transactional for form in cmd.forms)
             for name in cmd.names
         )
-
-    def transactional(self, ctx: Context, text: str) -> bool:
-        """Whether answering `text` runs inside a transaction (all but 自检, which calls out)."""
-        from bot.commands.reader import understand
-
-        try:
-            return understand(self, ctx, text).form.transactional
-        except Exception:  # not a runnable command: refusals and questions are answered inside
-            return True
-
-    def dispatch(self, ctx: Context, text: str) -> str:
-        """Read `text` the way people write it and answer; never raises for bad input."""
-        from bot.commands.reader import dispatch
-
-        return dispatch(self, ctx, text)
 
 
 def forbidden(form: Form) -> str:

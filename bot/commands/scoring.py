@@ -1,13 +1,12 @@
 """The office's scoring of indicators (评分): 0 to the indicator's full points, halves allowed,
-history kept; the office's score wins over one computed from reported figures."""
+history kept; the office's score wins over one computed from reported figures. The change is
+an action (bot/actions/scores.py)."""
 
 from __future__ import annotations
 
+from bot.actions.scores import score_indicator
 from bot.commands.args import ItemArg, PointsArg, RestArg
-from bot.commands.common import audit
-from bot.commands.registry import CommandError, Context, command
-from bot.render import format_points
-from models.scores import Score
+from bot.commands.registry import Context, command
 
 
 @command(
@@ -19,34 +18,12 @@ from models.scores import Score
     example="评分 Z11 2.5 平台用户数已达标",
 )
 def score_cmd(ctx: Context, args) -> str:
-    item, points = args.item, args.points
-    maximum = item.max_points_value()
-    if points > maximum:
-        raise CommandError(f"{item.code} 满分 {format_points(maximum)} 分，不能打 {points} 分。")
-    reason = args.reason or ""
-    previous = Score.current_for(item)
-    Score.create(
-        item=item,
-        points=points,
-        reason=reason,
-        source="office",
-        wecom_userid=ctx.userid,
-        created_at=ctx.now,
-    )
-    audit(
-        ctx,
-        "score",
-        f"{item.code} 评分：{format_points(previous.points) if previous else '未评分'} → "
-        f"{format_points(points)}" + (f"（{reason}）" if reason else ""),
-        item_code=item.code,
-        before={"points": str(previous.points) if previous else None},
-        after={"points": str(points), "reason": reason},
-    )
+    scored = score_indicator(ctx, args.item, args.points, args.reason or "")
     return ctx.say(
         "replies.j2",
         "scored",
-        item=item,
-        points=points,
-        maximum=maximum,
-        previous=previous.points if previous else None,
+        item=args.item,
+        points=scored.points,
+        maximum=scored.maximum,
+        previous=scored.previous,
     )

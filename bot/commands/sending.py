@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 import peewee
 
 from bot.commands.args import IntArg, Keyword
-from bot.commands.common import audit
 from bot.commands.registry import CommandError, Context, command
 from bot.outbox import NOTICE_PREFIX, STATUS_LABELS, describe
 from bot.selfcheck import duration_text
@@ -142,8 +141,7 @@ def _resend(ctx: Context, rows: list[OutboxMessage]) -> str:
             )
     ids = [row.id for row in rows]
     shown = "、".join(f"#{i}" for i in ids[:20]) + ("等" if len(ids) > 20 else "")
-    audit(
-        ctx,
+    ctx.audit(
         "resend",
         f"重发 {len(ids)} 条消息：{shown}"
         + (f"（连同合并的 {carried_total} 条回复）" if carried_total else ""),

@@ -47,6 +47,11 @@ def test_a_partly_computed_indicator_is_not_counted_as_scored(bot):
     bot.bind("li", "市监局")
     # Z11: points 1 and 2 come from figures, point 3 is the office's judgement.
     assert "其余部分由办公室评定" in bot.say("li", "数据 Z11 50 10 80")
+    waiting = bot.say("boss", "总览")
+    assert "已评 0 项，未评分 41 项" in waiting.splitlines()[0]
+    assert "待审核：Z11 1 分" in waiting, "a unit's figures count once the office accepts them"
+    bot.say("li", "完成 Z11 数据已报")
+    assert "计入总分" in bot.say("boss", "通过 Z11")
     reply = bot.say("boss", "总览")
     assert "已评 0 项，部分评分 1 项，未评分 40 项" in reply.splitlines()[0]
     assert "规范监管：1 / 25 分，75% 线 18.75 分 ✗ 未达标（部分评分 1 项）" in reply
@@ -110,7 +115,7 @@ def test_a_unit_summary_shows_items_colours_last_report_and_silence(bot, clock):
     bot.say("li", "进度 T11 40% 起草中")
     clock.set(clock.now().replace(day=30))  # the Monday after: 2 working days of silence
     reply = bot.say("lead", "单位 市监局")
-    assert reply.startswith("县市场监管局（市监局）：共 46 项")
+    assert reply.startswith("县市场监管局（市监局）：已完成 0 项，未完成 46 项\n")
     assert "红（逾期）1｜黄（临期或滞后）1" in reply
     assert "T11 报告进度 40%（li），已 2 个工作日没有报告" in reply
     assert "【红】T11" in reply and "已逾期 6 个工作日（40%）" in reply

@@ -172,6 +172,11 @@ def test_figures_compute_a_score_that_the_office_can_override(bot):
     bot.bind("tj", "市监局")
     reply = bot.say("tj", "数据 Z3 1200 8000")  # 15 %: the bound is inclusive -> 2 points
     assert "15.00%" in reply and "计算得分 2 / 2 分" in reply
+    assert "待办公室审核后计入总分" in reply
+    waiting = bot.say("boss", "总览")
+    assert "促进发展：0 / 20 分" in waiting and "待审核：Z3 2 分" in waiting
+    bot.say("tj", "完成 Z3 数据已报")
+    bot.say("boss", "通过 Z3")
     assert "促进发展：2 / 20 分" in bot.say("boss", "总览")
     bot.say("tj", "数据 Z3 1200 8000")  # the same figures: no second computed score
     assert Score.select().where(Score.source == "computed").count() == 1

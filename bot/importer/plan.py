@@ -1,7 +1,6 @@
-"""Excel import: the office's tables (bot/sheets.py) read against the plan, as a list of changes
-(deadlines, units, leads, milestones, 交办 items) and the problems found, by sheet, row and
-cell. Planning changes nothing; `apply_changes` applies a stored plan, in the caller's
-transaction, after the fingerprint of the data it was computed from is checked again."""
+"""Planning an import: the office's tables (bot/sheets.py) read against the data, as typed
+changes (deadlines, units, leads, milestones, 交办 items) and the problems found, by sheet, row
+and cell. Planning changes nothing; `fingerprint` is what the plan was computed from."""
 
 from __future__ import annotations
 
@@ -11,14 +10,24 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
+from bot.actions.assigned import leads_first
+from bot.actions.base import Refused
+from bot.actions.deadlines import approved_extension
+from bot.importer.changes import (
+    Change,
+    EditMilestone,
+    NewAssigned,
+    NewMilestone,
+    NewShare,
+    SetDeadline,
+    SetLead,
+)
 from bot.sheets import Due, Row, Table, parse_due, read_tables
-from bot.text import CODE_PATTERN, ParseError, fold
-from models.audit import AuditEntry
-from models.db import database
+from bot.text import CODE_PATTERN, ParseError, fold, read_source
 from models.org import GroupMember, Member, Unit, UnitGroup, fold_name, match_unit
-from models.plan import CANCELLED, DONE, MILESTONE, OCCURRENCE, SHARE, Assignment, Item
+from models.plan import CANCELLED, DONE, MILESTONE, OCCURRENCE, SHARE, Assignment, Item, Source
 
 EARLIEST = date(2023, 1, 1)  # the plan was issued in 2023: earlier dates are typos
 CLOSE_TITLE = 0.8  # how alike a written task must be to an item's title to be taken for it
@@ -50,12 +59,12 @@ class Problem:
 
 @dataclass
 class Plan:
-    """What an import would do: `changes` (JSON-able dicts, in the order they apply), the
-    problems by sheet, row and cell, notes (columns not imported, sheets skipped), and the
-    fingerprint of the data the changes were computed from."""
+    """What an import would do: `changes` (typed, in the order they apply), the problems by
+    sheet, row and cell, notes (columns not imported, sheets skipped), and the fingerprint of
+    the data the changes were computed from."""
 
     file_name: str
-    changes: list[dict] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fingerprint: str = ""
@@ -64,8 +73,16 @@ class Plan:
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for change in self.changes:
-            counts[change["op"]] = counts.get(change["op"], 0) + 1
+            counts[change.op] = counts.get(change.op, 0) + 1
         return counts
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A share of a 交办 item this import adds (what later rows need to know of it)."""
+
+    role: str
+    unit: str
 
 
 class StaleImport(Exception):
@@ -170,8 +187,8 @@ class _Planner:
             if key
         }
         # What this plan adds, so later rows see it (a second row for the same unit and task).
-        self.new_shares: dict[tuple[str, int], dict] = {}
-        self.new_items: dict[str, dict] = {}  # norm title -> the 交办 change
+        self.new_shares: dict[tuple[str, int], NewShare | _Planned] = {}
+        self.new_items: dict[str, NewAssigned] = {}  # norm title -> the 交办 change
         self.next_j = (
             max(
                 (
@@ -186,7 +203,7 @@ class _Planner:
         self.next_seq: dict[tuple[str, int], int] = {}
         self.seen_deadline: dict[tuple[str, int], tuple[str, str]] = {}
         self.seen_milestone: dict[tuple[str, int, str], str] = {}
-        self.planned: dict[int, dict] = {}  # assignment id -> its change (one change per row)
+        self.planned: dict[int, EditMilestone] = {}  # milestone id -> its change (one per row)
         self.unbound: dict[tuple[str, str], list[int]] = {}  # 责任人 not bound: their rows
 
     # -------------------------------------------------------------- rows
@@ -393,25 +410,22 @@ class _Planner:
         existing = self.shares.get((item.id, unit.id)) if item.id else None
         return existing or self.new_shares.get((item.code, unit.id))
 
-    def _add_share(self, item, unit, mark, group, where) -> dict:
+    def _add_share(self, item, unit, mark, group, where) -> NewShare:
         has_lead = any(
             a.role == "lead" for (i, _), a in self.shares.items() if i == item.id
-        ) or any(
-            c["role"] == "lead" for (code, _), c in self.new_shares.items() if code == item.code
-        )
+        ) or any(c.role == "lead" for (code, _), c in self.new_shares.items() if code == item.code)
         role = "lead" if mark == "lead" and not has_lead else "co"
-        change = {
-            "op": "share",
-            "item": item.id,
-            "code": item.code,
-            "unit_id": unit.id,
-            "unit": unit.name,
-            "role": role,
-            "via_group": group or "",
-            "deadline": None,
-            "ongoing": "",
-            "where": where,
-        }
+        change = NewShare(
+            where=where,
+            item=item.id,
+            code=item.code,
+            unit_id=unit.id,
+            unit=unit.name,
+            role=role,
+            via_group=group or "",
+            deadline=None,
+            ongoing="",
+        )
         self.plan.changes.append(change)
         self.new_shares[(item.code, unit.id)] = change
         return change
@@ -428,7 +442,7 @@ class _Planner:
             share = self._share_for(item, unit)
             if share is None:
                 share = self._add_share(item, unit, mark, group, where + matched)
-            role = share.role if isinstance(share, Assignment) else share.get("role")
+            role = share.role
             if mark == "lead" and role != "lead":
                 self._lead(item, unit, where)  # another unit led it: this one leads now
             if due is None:
@@ -436,22 +450,21 @@ class _Planner:
             self._set_due(table, row, item, unit, share, due, where + matched)
 
     def _lead(self, item: Item, unit: Unit, where: str) -> None:
-        if any(c["op"] == "lead" and c["item"] == item.id for c in self.plan.changes):
+        if any(isinstance(c, SetLead) and c.item == item.id for c in self.plan.changes):
             return
         before = next(
             (a.unit.name for (i, _), a in self.shares.items() if i == item.id and a.role == "lead"),
             None,
         )
         self.plan.changes.append(
-            {
-                "op": "lead",
-                "item": item.id,
-                "code": item.code,
-                "unit_id": unit.id,
-                "unit": unit.name,
-                "before": before,
-                "where": where,
-            }
+            SetLead(
+                where=where,
+                item=item.id,
+                code=item.code,
+                unit_id=unit.id,
+                unit=unit.name,
+                before=before,
+            )
         )
 
     def _set_due(self, table, row, item, unit, share, due: Due, where: str) -> None:
@@ -468,27 +481,29 @@ class _Planner:
                 )
             return
         self.seen_deadline[key] = (label, where)
-        if isinstance(share, dict):  # a share this import adds: it starts with this deadline
-            share["deadline"], share["ongoing"] = _iso(due.date), due.ongoing
+        if isinstance(share, NewShare):  # a share this import adds: it starts with this deadline
+            share.deadline, share.ongoing = _iso(due.date), due.ongoing
             return
         if share.status == CANCELLED:
             return
         same = share.deadline == due.date and bool(share.ongoing) == bool(due.ongoing)
         if same:
             return
-        change = {
-            "op": "deadline",
-            "assignment": share.id,
-            "code": item.code,
-            "unit_id": unit.id,
-            "unit": unit.name,
-            "before": _iso(share.deadline),
-            "before_ongoing": share.ongoing,
-            "deadline": _iso(due.date),
-            "ongoing": due.ongoing,
-            "where": where,
-        }
-        self.plan.changes.append(change)
+        extension = approved_extension(share)
+        self.plan.changes.append(
+            SetDeadline(
+                where=where,
+                assignment=share.id,
+                code=item.code,
+                unit_id=unit.id,
+                unit=unit.name,
+                before=_iso(share.deadline),
+                before_ongoing=share.ongoing,
+                deadline=_iso(due.date),
+                ongoing=due.ongoing,
+                undoes_extension=extension.id if extension is not None else None,
+            )
+        )
 
     def _milestones(self, table, row, code: str, item: Item | None, units, due, measure, where):
         if due is None:
@@ -564,19 +579,18 @@ class _Planner:
             seq = self.next_seq[seq_key]
             self.next_seq[seq_key] += 1
             self.plan.changes.append(
-                {
-                    "op": "milestone",
-                    "item": item.id if item is not None else None,
-                    "code": code,
-                    "seq": seq,
-                    "unit_id": unit.id,
-                    "unit": unit.name,
-                    "title": title,
-                    "deadline": _iso(due.date),
-                    "ongoing": due.ongoing,
-                    "owner": owner,
-                    "where": where,
-                }
+                NewMilestone(
+                    where=where,
+                    item=item.id if item is not None else None,
+                    code=code,
+                    seq=seq,
+                    unit_id=unit.id,
+                    unit=unit.name,
+                    title=title,
+                    deadline=_iso(due.date),
+                    ongoing=due.ongoing,
+                    owner=owner,
+                )
             )
 
     def _owner(self, table, row) -> str:
@@ -592,30 +606,29 @@ class _Planner:
     def _edit(self, milestone: Assignment, code, unit, title, due: Due, owner, where) -> None:
         if milestone.id in self.planned:
             return
-        changes = {}
+        change = EditMilestone(
+            where=where,
+            assignment=milestone.id,
+            code=f"{code}-{milestone.seq}",
+            unit_id=unit.id,
+            unit=unit.name,
+            title_before=milestone.title,
+            before=_iso(milestone.deadline),
+            before_ongoing=milestone.ongoing,
+            owner_before=milestone.owner_userid,
+        )
         if due is not None and (
             milestone.deadline != due.date or bool(milestone.ongoing) != bool(due.ongoing)
         ):
-            changes.update(deadline=_iso(due.date), ongoing=due.ongoing)
+            change.new_deadline = True
+            change.deadline, change.ongoing = _iso(due.date), due.ongoing
         if title and norm_title(title) != norm_title(milestone.title):
-            changes["title"] = title
+            change.title = title
         if owner and owner != milestone.owner_userid:
-            changes["owner"] = owner
-        if not changes or milestone.status in (DONE, CANCELLED):
+            change.owner = owner
+        touched = change.new_deadline or change.title is not None or change.owner is not None
+        if not touched or milestone.status in (DONE, CANCELLED):
             return
-        change = {
-            "op": "milestone_edit",
-            "assignment": milestone.id,
-            "code": f"{code}-{milestone.seq}",
-            "unit_id": unit.id,
-            "unit": unit.name,
-            "title_before": milestone.title,
-            "before": _iso(milestone.deadline),
-            "before_ongoing": milestone.ongoing,
-            "owner_before": milestone.owner_userid,
-            "where": where,
-            **changes,
-        }
         self.planned[milestone.id] = change
         self.plan.changes.append(change)
 
@@ -672,40 +685,36 @@ class _Planner:
                 return
             code = f"J{self.next_j}"
             self.next_j += 1
-            leads = [u for u, mark, _ in units if mark == "lead"]
-            if len(leads) > 1:
-                self.problem(table, row, "units", "只能有一个牵头单位")
+            try:
+                roles = leads_first([(u, mark == "lead", g or "") for u, mark, g in units])
+            except Refused as exc:
+                self.problem(table, row, "units", exc.message.rstrip("。"))
                 return
-            lead = leads[0] if leads else (units[0][0] if len(units) == 1 else None)
-            title, source = _source_of(task, row.text("source") + row.text("note"))
+            mark = read_source(task)
+            if mark.source is None:
+                noted = read_source(f"（{row.text('source')}）{row.text('note')}")
+                source = noted.source or Source.OFFICE
+            else:
+                source = mark.source
             rule = due.rule if due is not None and not measure else None
-            change = {
-                "op": "assigned",
-                "code": code,
-                "title": title[:200],
-                "source": source,
-                "units": [
-                    [
-                        u.id,
-                        u.name,
-                        "lead" if lead is not None and u.id == lead.id else "co",
-                        g or "",
-                    ]
-                    for u, _, g in units
-                ],
-                "deadline": _iso(due.date) if due is not None and not measure else None,
-                "ongoing": due.ongoing if due is not None and not measure else "",
-                "recurrence": rule.text if rule is not None else "",
-                "where": where,
-            }
+            change = NewAssigned(
+                where=where,
+                code=code,
+                title=mark.title[:200],
+                source=source,
+                units=[[u.id, u.name, str(role), g or ""] for u, role, g in roles],
+                deadline=_iso(due.date) if due is not None and not measure else None,
+                ongoing=due.ongoing if due is not None and not measure else "",
+                recurrence=rule.text if rule is not None else "",
+            )
             self.plan.changes.append(change)
             self.new_items[key] = change
-            for unit_id, name, role, _group in change["units"]:
-                self.new_shares[(code, unit_id)] = {"role": role, "unit": name}
+            for unit_id, name, role, _group in change.units:
+                self.new_shares[(code, unit_id)] = _Planned(role, name)
             if not measure:
                 return
         elif not measure:
-            self.problem(table, row, "task", f"与{change['where']}的交办事项重复")
+            self.problem(table, row, "task", f"与{change.where}的交办事项重复")
             return
         if due is not None and due.rule is not None:
             self.problem(table, row, "deadline", "节点只能写一个期限，不能写周期")
@@ -713,32 +722,19 @@ class _Planner:
         wanted = {unit.id for unit, _, _ in units} if units else None
         shares = [
             (self.units[unit_id], None, None)
-            for unit_id, _, _, _ in change["units"]
+            for unit_id, _, _, _ in change.units
             if wanted is None or unit_id in wanted
         ]
-        extra = [u for u, _, _ in units if (change["code"], u.id) not in self.new_shares]
+        extra = [u for u, _, _ in units if (change.code, u.id) not in self.new_shares]
         if extra:
             self.problem(
                 table,
                 row,
                 "units",
-                "、".join(u.name for u in extra) + f"不是{change['where']}交办事项的责任单位",
+                "、".join(u.name for u in extra) + f"不是{change.where}交办事项的责任单位",
             )
             return
-        self._milestones(table, row, change["code"], None, shares, due, measure, where)
-
-
-def _source_of(task: str, noted: str) -> tuple[str, str]:
-    """Where a 交办 item comes from, as the 交办 command reads it: （领导批示） in the task (taken
-    out of the title), or in the 来源 or 备注 column; the office's own work by default."""
-    from bot.commands.assigned import _SOURCE_MARK, _SOURCES
-
-    match = _SOURCE_MARK.search(task)
-    if match:
-        rest = (task[: match.start()] + task[match.end() :]).strip(" ，,。；;")
-        return rest or task, _SOURCES[match.group(1)]
-    match = _SOURCE_MARK.search(noted)
-    return task, _SOURCES[match.group(1)] if match else "办公室"
+        self._milestones(table, row, change.code, None, shares, due, measure, where)
 
 
 def _reason(exc: ParseError) -> str:
@@ -779,419 +775,3 @@ def plan_import(data: bytes, file_name: str, today: date) -> Plan:
         )
     planner.plan.fingerprint = fingerprint()
     return planner.plan
-
-
-# ---------------------------------------------------------------- applying
-
-
-@dataclass
-class Applied:
-    changes: int = 0
-    units: dict[int, list[str]] = field(default_factory=dict)  # unit id -> lines for liaisons
-    items: list[str] = field(default_factory=list)  # new 交办 codes
-    recurring: list[int] = field(default_factory=list)  # ids of new recurring items
-
-
-def apply_changes(
-    changes: list[dict], expected: str, now: datetime, today: date, actor: str, file_name: str
-) -> Applied:
-    """Apply stored changes exactly as planned, in the caller's transaction; StaleImport (and
-    nothing changed) if the data is no longer what they were computed from."""
-    if fingerprint() != expected:
-        raise StaleImport()
-    done = Applied()
-    items: dict[str, Item] = {}
-
-    def log(summary, change, **kwargs):
-        AuditEntry.record(
-            now,
-            actor,
-            "import",
-            f"导入《{file_name}》{change['where']}：{summary}",
-            item_code=change["code"].split("-")[0],
-            unit_name=change.get("unit", ""),
-            **kwargs,
-        )
-
-    def tell(unit_id, line):
-        done.units.setdefault(unit_id, []).append(line)
-
-    def item_of(code: str) -> Item:
-        if code not in items:
-            items[code] = Item.get(Item.code == code)
-        return items[code]
-
-    for change in changes:
-        op = change["op"]
-        done.changes += 1
-        if op == "assigned":
-            from bot.commands.assigned import ASSIGNED_POSITION
-
-            item = Item.create(
-                code=change["code"],
-                kind="assigned",
-                position=ASSIGNED_POSITION + int(change["code"][1:]),
-                title=change["title"],
-                body=change["title"],
-                section=change["source"],
-                units_text="、".join(name for _, name, _, _ in change["units"]),
-                source=change["source"],
-                assigned_by=actor,
-                created_at=now,
-                recurrence=change["recurrence"],
-            )
-            items[item.code] = item
-            for unit_id, _name, role, group in change["units"]:
-                Assignment.create(
-                    item=item,
-                    unit=unit_id,
-                    role=role,
-                    via_group=group if role != "lead" else "",
-                    deadline=_date(change["deadline"]),
-                    ongoing=change["ongoing"],
-                    deadline_set_on=today,
-                    updated_at=now,
-                )
-                tell(
-                    unit_id,
-                    f"新交办 {item.code} {item.title}（{_due_text(change)}），请发送“签收 {item.code}”",
-                )
-            if change["recurrence"]:
-                done.recurring.append(item.id)
-            done.items.append(item.code)
-            log(
-                f"交办 {item.code}（{change['source']}）{item.title}；"
-                + "、".join(
-                    n + ("（牵头）" if r == "lead" else "") for _, n, r, _ in change["units"]
-                )
-                + f"；{_due_text(change)}",
-                change,
-                after={
-                    k: change[k] for k in ("units", "deadline", "ongoing", "recurrence", "source")
-                },
-            )
-        elif op == "share":
-            Assignment.create(
-                item=change["item"],
-                unit=change["unit_id"],
-                role=change["role"],
-                via_group=change["via_group"],
-                deadline=_date(change["deadline"]),
-                ongoing=change["ongoing"],
-                deadline_set_on=today if change["deadline"] else None,
-                updated_at=now,
-            )
-            role = "牵头" if change["role"] == "lead" else "配合"
-            log(
-                f"{change['code']} 增加责任单位 {change['unit']}（{role}）"
-                + (
-                    f"，期限 {_due_text(change)}" if change["deadline"] or change["ongoing"] else ""
-                ),
-                change,
-                after={
-                    "role": change["role"],
-                    "deadline": change["deadline"],
-                    "ongoing": change["ongoing"],
-                },
-            )
-            tell(change["unit_id"], f"{change['code']} 增加本单位为责任单位（{role}）")
-        elif op == "lead":
-            Assignment.update(role="co").where(
-                (Assignment.item == change["item"])
-                & (Assignment.role == "lead")
-                & (Assignment.unit != change["unit_id"])
-            ).execute()
-            Assignment.update(role="lead", via_group="").where(
-                (Assignment.item == change["item"]) & (Assignment.unit == change["unit_id"])
-            ).execute()
-            log(
-                f"{change['code']} 牵头单位：{change['before'] or '未指定'} → {change['unit']}",
-                change,
-                before={"lead": change["before"]},
-                after={"lead": change["unit"]},
-            )
-        elif op == "deadline":
-            share = Assignment.get_by_id(change["assignment"])
-            Assignment.update(
-                deadline=_date(change["deadline"]),
-                ongoing=change["ongoing"],
-                updated_at=now,
-                deadline_set_on=share.deadline_set_on or today,
-            ).where(Assignment.id == share.id).execute()
-            before = change["before"] or change["before_ongoing"] or "未设期限"
-            log(
-                f"{change['code']} {change['unit']}期限：{before} → {_due_text(change)}",
-                change,
-                before={"deadline": change["before"], "ongoing": change["before_ongoing"]},
-                after={"deadline": change["deadline"], "ongoing": change["ongoing"]},
-            )
-            tell(change["unit_id"], f"{change['code']} 期限 {before} → {_due_text(change)}")
-        elif op == "milestone":
-            item = item_of(change["code"])
-            share = Assignment.get(
-                (Assignment.item == item)
-                & (Assignment.unit == change["unit_id"])
-                & Assignment.shares()
-            )
-            milestone = Assignment.create(
-                item=item,
-                unit=change["unit_id"],
-                role=share.role,
-                kind=MILESTONE,
-                slot=f"m{change['seq']}",
-                parent=share,
-                seq=change["seq"],
-                title=change["title"],
-                owner_userid=change["owner"],
-                deadline=_date(change["deadline"]),
-                ongoing=change["ongoing"],
-                deadline_set_on=today,
-                updated_at=now,
-            )
-            log(
-                f"{change['unit']}为 {item.code} 设节点 {milestone.code}：{_due_text(change)} {change['title']}"
-                + (f"（责任人 {change['owner']}）" if change["owner"] else ""),
-                change,
-                after={
-                    "milestone": milestone.code,
-                    "deadline": change["deadline"],
-                    "ongoing": change["ongoing"],
-                    "owner": change["owner"],
-                },
-            )
-            tell(
-                change["unit_id"],
-                f"新节点 {milestone.code} {change['title']}（{_due_text(change)}）",
-            )
-        elif op == "milestone_edit":
-            fields = {"updated_at": now}
-            if "deadline" in change:
-                fields.update(deadline=_date(change["deadline"]), ongoing=change["ongoing"])
-            if "title" in change:
-                fields["title"] = change["title"]
-            if "owner" in change:
-                fields["owner_userid"] = change["owner"]
-            Assignment.update(**fields).where(Assignment.id == change["assignment"]).execute()
-            parts = []
-            if "deadline" in change:
-                before = change["before"] or change["before_ongoing"] or "未设期限"
-                parts.append(f"期限 {before} → {_due_text(change)}")
-            if "title" in change:
-                parts.append(f"内容“{change['title_before']}”→“{change['title']}”")
-            if "owner" in change:
-                parts.append(f"责任人 {change['owner_before'] or '无'} → {change['owner']}")
-            log(
-                f"修改节点 {change['code']}（{change['unit']}）：" + "；".join(parts),
-                change,
-                before={
-                    "deadline": change["before"],
-                    "title": change["title_before"],
-                    "owner": change["owner_before"],
-                },
-                after={
-                    k: change[k] for k in ("deadline", "ongoing", "title", "owner") if k in change
-                },
-            )
-            tell(change["unit_id"], f"节点 {change['code']}：" + "；".join(parts))
-        else:  # pragma: no cover - a stored plan is written by this module
-            raise ValueError(f"unknown import change {op!r}")
-    return done
-
-
-def _due_text(change: dict) -> str:
-    if change.get("recurrence"):
-        return change["recurrence"]
-    if change.get("ongoing"):
-        return change["ongoing"]
-    return change.get("deadline") or "未设期限"
-
-
-# ---------------------------------------------------------------- what the clerk sees
-
-
-def change_line(change: dict) -> str:
-    """One planned change as the dry run shows it (and the log, once applied, says it)."""
-    op, where = change["op"], change["where"]
-    if op == "deadline":
-        before = change["before"] or change["before_ongoing"] or "未设期限"
-        return f"{where}：{change['code']} {change['unit']}期限 {before} → {_due_text(change)}"
-    if op == "share":
-        role = "牵头" if change["role"] == "lead" else "配合"
-        due = f"，期限 {_due_text(change)}" if change["deadline"] or change["ongoing"] else ""
-        return f"{where}：{change['code']} 增加责任单位 {change['unit']}（{role}）{due}"
-    if op == "lead":
-        return (
-            f"{where}：{change['code']} 牵头单位 {change['before'] or '未指定'} → {change['unit']}"
-        )
-    if op == "milestone":
-        return (
-            f"{where}：{change['unit']}新节点 {change['code']}-{change['seq']} "
-            f"{change['title']}（{_due_text(change)}）"
-        )
-    if op == "milestone_edit":
-        parts = []
-        if "deadline" in change:
-            before = change["before"] or change["before_ongoing"] or "未设期限"
-            parts.append(f"期限 {before} → {_due_text(change)}")
-        if "title" in change:
-            parts.append(f"内容改为“{change['title']}”")
-        if "owner" in change:
-            parts.append(f"责任人改为 {change['owner']}")
-        return f"{where}：节点 {change['code']}（{change['unit']}）" + "；".join(parts)
-    units = "、".join(n + ("（牵头）" if r == "lead" else "") for _, n, r, _ in change["units"])
-    if len(change["units"]) > 4:
-        lead = [n for _, n, r, _ in change["units"] if r == "lead"]
-        units = (f"{lead[0]}（牵头）等 " if lead else "") + f"{len(change['units'])} 个单位"
-    return (
-        f"{where}：新交办 {change['code']}（{change['source']}）{change['title']}；"
-        f"{units}；{_due_text(change)}"
-    )
-
-
-COUNT_LABELS = (
-    ("milestone", "新增节点 {} 个"),
-    ("milestone_edit", "修改节点 {} 个"),
-    ("deadline", "设定或修改期限 {} 处"),
-    ("share", "增加责任单位 {} 个"),
-    ("lead", "指定牵头单位 {} 项"),
-    ("assigned", "新增交办事项 {} 项"),
-)
-
-
-def count_text(changes: list[dict]) -> str:
-    counts: dict[str, int] = {}
-    for change in changes:
-        counts[change["op"]] = counts.get(change["op"], 0) + 1
-    return "，".join(label.format(counts[op]) for op, label in COUNT_LABELS if counts.get(op))
-
-
-def report_workbook(file_name: str, changes: list[dict], problems: list[dict], notes) -> bytes:
-    """The whole dry run as a workbook, for when the chat reply cannot show all of it."""
-    import io
-
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    book = Workbook()
-    ws = book.active
-    ws.title = "将要改动"
-    ws.append(["序号", "改动", "来源位置"])
-    for n, change in enumerate(changes, start=1):
-        ws.append([n, change_line(change).split("：", 1)[-1], change["where"]])
-    problems_ws = book.create_sheet("问题")
-    problems_ws.append(["工作表", "行", "单元格", "问题（这些行不会导入）"])
-    for p in problems:
-        problems_ws.append([p["sheet"], p["row"], p["cell"], p["message"]])
-    notes_ws = book.create_sheet("说明")
-    notes_ws.append([f"导入预览：{file_name}"])
-    for note in notes:
-        notes_ws.append([note])
-    for sheet, widths in ((ws, (6, 90, 30)), (problems_ws, (16, 6, 8, 90))):
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for index, width in enumerate(widths):
-            sheet.column_dimensions["ABCD"[index]].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def problem_dicts(problems: list[Problem]) -> list[dict]:
-    return [
-        {"sheet": p.sheet, "row": p.row, "cell": p.cell, "message": p.message} for p in problems
-    ]
-
-
-def problem_text(p: dict) -> str:
-    return Problem(p["sheet"], p["row"], p["cell"], p["message"]).text
-
-
-# ---------------------------------------------------------------- dry runs and their batches
-
-
-@dataclass
-class DryRun:
-    plan: Plan
-    sha256: str
-    batch: object | None  # the ImportBatch waiting for 导入 确认 (None: nothing to change)
-
-
-def dry_run(data: bytes, file_name: str, now: datetime, today: date, actor: str) -> DryRun:
-    """Plan an import and keep it for confirmation; the actor's earlier dry run is dropped."""
-    from models.imports import CANCELLED as BATCH_CANCELLED
-    from models.imports import PENDING, ImportBatch
-
-    sha = hashlib.sha256(data).hexdigest()
-    plan = plan_import(data, file_name, today)
-    ImportBatch.update(status=BATCH_CANCELLED).where(
-        (ImportBatch.created_by == actor) & (ImportBatch.status == PENDING)
-    ).execute()
-    batch = None
-    if plan.changes:
-        batch = ImportBatch.create(
-            created_by=actor,
-            created_at=now,
-            file_name=file_name[:255],
-            file_sha256=sha,
-            fingerprint=plan.fingerprint,
-            changes=plan.changes,
-            problems=problem_dicts(plan.problems),
-        )
-    return DryRun(plan, sha, batch)
-
-
-def pending_batch(actor: str, sha256: str | None = None):
-    from models.imports import PENDING, ImportBatch
-
-    query = ImportBatch.select().where(
-        (ImportBatch.created_by == actor) & (ImportBatch.status == PENDING)
-    )
-    if sha256 is not None:
-        query = query.where(ImportBatch.file_sha256 == sha256)
-    return query.order_by(ImportBatch.id.desc()).first()
-
-
-@dataclass
-class Confirmed:
-    applied: Applied | None  # None: refused, the data changed since the dry run
-    told: int = 0  # liaisons told of their units' changes
-
-
-def confirm(batch, now: datetime, today: date, actor: str, outbox, renderer, config, cal):
-    """Apply a batch exactly as shown (inside the caller's transaction), log it under `actor`,
-    tell each liaison once what changed for their unit; a batch whose data moved is marked
-    stale and nothing else changes."""
-    from bot.commands.common import liaisons_by_unit
-    from models.imports import APPLIED, STALE, ImportBatch
-
-    try:
-        with database.atomic():  # a savepoint: a failure half-way leaves nothing behind
-            applied = apply_changes(
-                batch.changes, batch.fingerprint, now, today, actor, batch.file_name
-            )
-    except StaleImport:
-        ImportBatch.update(status=STALE).where(ImportBatch.id == batch.id).execute()
-        return Confirmed(None)
-    if applied.recurring:
-        from reminders.jobs import ensure_occurrences
-
-        ensure_occurrences(now, config, cal, item_ids=applied.recurring)
-    ImportBatch.update(status=APPLIED, applied_at=now).where(ImportBatch.id == batch.id).execute()
-    AuditEntry.record(
-        now,
-        actor,
-        "import",
-        f"导入《{batch.file_name}》：{count_text(batch.changes)}（预览 {batch.id}）",
-        after={"batch": batch.id, "sha256": batch.file_sha256, "changes": len(batch.changes)},
-    )
-    told = 0
-    liaisons = liaisons_by_unit(sorted(applied.units))
-    for unit_id, lines in applied.units.items():
-        text = renderer.render(
-            "import_notice.j2", file_name=batch.file_name, unit=Unit.get_by_id(unit_id), lines=lines
-        )
-        for member in liaisons[unit_id]:
-            told += outbox.to_members(
-                [member.wecom_userid], text, f"import:{batch.id}:{member.wecom_userid}"
-            )
-    return Confirmed(applied, told)

@@ -1,0 +1,47 @@
+"""Files the platform still has to hand over (WeCom media): recorded when the message arrives,
+fetched by the worker's download threads, settled once. Settling writes only while the claim
+is still the writer's, so a worker whose lease lapsed settles nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.actions.base import Acting
+from bot.evidence import clean_name
+from models.messages import MediaDownload
+
+MEDIA_LIFETIME = timedelta(days=3)  # WeCom media ids expire after 3 days
+
+
+def queue_download(acting: Acting, inbound, payload: dict) -> None:
+    """A file to fetch from the platform: recorded now, fetched by the download threads (a
+    slow peer must not hold anyone's replies). Its answer comes when the download is settled."""
+    hint = clean_name(payload.get("file_name") or "") if payload.get("file_name") else ""
+    MediaDownload.insert(
+        inbound=inbound.id,
+        media_id=str(payload["media_id"])[:255],
+        file_name=hint,  # cut to fit, as every stored name is (PostgreSQL refuses longer ones)
+        wecom_userid=acting.userid,
+        attempts=0,
+        next_attempt_at=acting.now,
+        expires_at=inbound.received_at + MEDIA_LIFETIME,
+        created_at=acting.now,
+    ).on_conflict_ignore().execute()
+
+
+def settle(download: MediaDownload, **fields) -> bool:
+    """Write a download's outcome while the claim is still this worker's; False if its lease
+    lapsed and another worker took the download (that one answers)."""
+    return bool(
+        MediaDownload.update(**fields)
+        .where(
+            (MediaDownload.id == download.id)
+            & (MediaDownload.status == "fetching")
+            & (MediaDownload.next_attempt_at == download.next_attempt_at)
+        )
+        .execute()
+    )
+
+
+def admins_told(download: MediaDownload) -> None:
+    MediaDownload.update(admins_told=True).where(MediaDownload.id == download.id).execute()

@@ -1,0 +1,284 @@
+"""One reading of the campaign's state, used by every view (chat, digest, ledger, board, pack):
+what is done, waiting for review, in progress or overdue (in working days), signed for, who
+leads, and each share's progress, derived from its milestones when it has them.
+
+It reads the database and applies the pure rules (calendar, ladder); it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import peewee
+
+from models.plan import Assignment, Item, Part, Role, Status
+from models.progress import Evidence, ExtensionRequest, RequestStatus
+from reminders.calendar import WorkCalendar
+from reminders.ladder import (
+    DONE,
+    EXTENSION,
+    IN_PROGRESS,
+    NOT_STARTED,
+    OVERDUE,
+    REVIEWING,
+    STATUS_LABELS,
+    WITHDRAWN,
+    colour,
+    overdue_text,
+    overdue_workdays,
+    status_of,
+)
+
+
+@dataclass(frozen=True)
+class Milestones:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return self.done * 100 // self.total if self.total else 0
+
+
+@dataclass(frozen=True)
+class WorkState:
+    """How one assignment stands today, as every view shows it."""
+
+    key: str  # a reminders.ladder status key: done, reviewing, overdue, …
+    progress: int  # the share's milestones decide it when it has any; else the last report
+    reported_progress: int
+    milestones: Milestones | None
+    overdue: int  # working days past the deadline while open (0 on time or closed)
+    late: int  # working days past the deadline when it was reported done (0 on time)
+    extension_pending: bool
+    colour: str  # 红 / 黄 / 蓝 / ""
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.key]
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.key == OVERDUE or (self.key == EXTENSION and self.overdue > 0)
+
+    def text(self) -> str:
+        """未开始 / 进行中 60% / 已逾期 3 个工作日（40%） / 延期审批中 / 待审核 / 已完成, with the
+        milestones passed where the share has them."""
+        if self.key in (DONE, REVIEWING, WITHDRAWN):
+            text = STATUS_LABELS[self.key]
+        else:
+            parts = []
+            if self.is_overdue:
+                parts.append(f"{overdue_text(self.overdue)}（{self.progress}%）")
+            elif self.progress:
+                parts.append(f"{STATUS_LABELS[IN_PROGRESS]} {self.progress}%")
+            else:
+                parts.append(STATUS_LABELS[NOT_STARTED])
+            if self.key == EXTENSION:
+                parts.append(STATUS_LABELS[EXTENSION])
+            text = "｜".join(parts)
+        if self.milestones is not None:
+            text += f"｜节点 {self.milestones.done}/{self.milestones.total}"
+        return text
+
+
+MANY = 500  # more ids than this: read the whole (small) table rather than send the ids
+
+
+def milestone_counts(share_ids: Iterable[int]) -> dict[int, Milestones]:
+    """share id -> its milestones passed (done) and in all, for shares that have any."""
+    ids = set(share_ids)
+    if not ids:
+        return {}
+    done = peewee.fn.SUM(peewee.Case(None, [(Assignment.status == Status.DONE, 1)], 0))
+    where = (Assignment.kind == Part.MILESTONE) & (Assignment.status != Status.CANCELLED)
+    if len(ids) <= MANY:
+        where &= Assignment.parent.in_(sorted(ids))
+    query = (
+        Assignment.select(Assignment.parent, peewee.fn.COUNT(Assignment.id), done)
+        .where(where)
+        .group_by(Assignment.parent)
+        .tuples()
+    )
+    return {p: Milestones(int(d or 0), int(n)) for p, n, d in query if p in ids}
+
+
+def pending_extensions(assignment_ids: Iterable[int] | None = None) -> set[int]:
+    """The assignments (among these, or all) with a request waiting for the office: always a
+    handful, so they are read whole and filtered here."""
+    query = ExtensionRequest.select(ExtensionRequest.assignment).where(
+        ExtensionRequest.status == RequestStatus.PENDING
+    )
+    waiting = {assignment_id for (assignment_id,) in query.tuples()}
+    return waiting if assignment_ids is None else waiting & set(assignment_ids)
+
+
+def states(rows: list[Assignment], today: date, cal: WorkCalendar, tz) -> dict[int, WorkState]:
+    """assignment id -> its state today, read with two queries whatever the number of rows."""
+    shares = [a.id for a in rows if a.kind == Part.SHARE]
+    parts = milestone_counts(shares)
+    pending = pending_extensions(a.id for a in rows)
+    return {a.id: state_of(a, today, cal, tz, parts.get(a.id), a.id in pending) for a in rows}
+
+
+def state_of(
+    a: Assignment,
+    today: date,
+    cal: WorkCalendar,
+    tz,
+    milestones: Milestones | None = None,
+    extension_pending: bool = False,
+) -> WorkState:
+    progress = a.progress
+    if milestones is not None and a.status in (Status.OPEN,):
+        progress = milestones.percent
+    key = status_of(a.status, progress, a.deadline, today, extension_pending=extension_pending)
+    overdue = 0
+    if a.status == Status.OPEN:
+        overdue = overdue_workdays(a.deadline, today, cal)
+    late = 0
+    if a.status in (Status.DONE, Status.REVIEW) and a.deadline and a.reported_at:
+        late = overdue_workdays(a.deadline, a.reported_at.astimezone(tz).date(), cal)
+    shade = ""
+    if a.status == Status.OPEN:
+        shade = colour(a.deadline, today, progress, cal, a.deadline_set_on)
+    return WorkState(
+        key=key,
+        progress=100 if a.status in (Status.DONE, Status.REVIEW) else progress,
+        reported_progress=a.progress,
+        milestones=milestones,
+        overdue=overdue,
+        late=late,
+        extension_pending=extension_pending,
+        colour=shade,
+    )
+
+
+def deadline_label(deadline: date | None, ongoing: str = "") -> str:
+    """2026-12-31, or the word for ongoing work (长期坚持, from an imported sheet), or 未设期限."""
+    if deadline:
+        return deadline.isoformat()
+    return ongoing or "未设期限"
+
+
+def open_work(unit_ids: list[int], *, with_review: bool = True) -> list[Assignment]:
+    """What units still owe, one row each: their shares of plan items and of one-off 交办 items,
+    and the occurrence due now of each recurring 交办 item (milestones are listed under their
+    share). Nearest deadline first; withdrawn items are gone."""
+    statuses = (Status.OPEN, Status.REVIEW) if with_review else (Status.OPEN,)
+    rows = list(
+        Assignment.select(Assignment, Item)
+        .join(Item)
+        .where(
+            Assignment.unit.in_(unit_ids or [0])
+            & Assignment.status.in_(statuses)
+            & Item.cancelled_at.is_null()
+            & (Assignment.kind != Part.MILESTONE)
+        )
+        .order_by(Assignment.deadline.asc(nulls="LAST"), Item.position, Assignment.id)
+    )
+    current: set[tuple[int, int]] = set()
+    work = []
+    for a in rows:
+        if a.item.is_recurring:
+            if a.kind != Part.OCCURRENCE or (a.item_id, a.unit_id) in current:
+                continue  # the share itself, or a later occurrence
+            current.add((a.item_id, a.unit_id))
+        work.append(a)
+    return work
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """A unit's work as every view counts it: shares of one-off items and occurrences of
+    recurring reports (milestones are parts of shares, not counted apart); withdrawn items
+    are not counted. 待审核 is reported but not yet 已完成."""
+
+    open: int = 0  # not reported done (the current occurrence of a recurring report only)
+    review: int = 0  # reported done, waiting for the office
+    done: int = 0
+    overdue: int = 0  # open and past the deadline
+    undated: int = 0  # open without a deadline
+
+    @property
+    def unfinished(self) -> int:
+        return self.open + self.review
+
+
+def unit_counts(unit_ids: list[int], today: date) -> dict[int, UnitCounts]:
+    """unit id -> its counts (every unit asked for is present)."""
+    counts: dict[int, dict[str, int]] = {
+        uid: {"open": 0, "review": 0, "done": 0, "overdue": 0, "undated": 0} for uid in unit_ids
+    }
+    done_rows = (
+        Assignment.select(Assignment.unit, peewee.fn.COUNT(Assignment.id))
+        .join(Item)
+        .where(
+            Assignment.unit.in_(unit_ids or [0])
+            & (Assignment.status == Status.DONE)
+            & Item.cancelled_at.is_null()
+            & (
+                ((Assignment.kind == Part.SHARE) & (Item.recurrence == ""))
+                | (Assignment.kind == Part.OCCURRENCE)
+            )
+        )
+        .group_by(Assignment.unit)
+        .tuples()
+    )
+    for unit_id, n in done_rows:
+        counts[unit_id]["done"] = n
+    for a in open_work(unit_ids):
+        c = counts[a.unit_id]
+        if a.status == Status.REVIEW:
+            c["review"] += 1
+            continue
+        c["open"] += 1
+        if a.deadline is None:
+            c["undated"] += 1
+        elif today > a.deadline:
+            c["overdue"] += 1
+    return {uid: UnitCounts(**c) for uid, c in counts.items()}
+
+
+def milestones_of(share: Assignment, *, with_removed: bool = False) -> list[Assignment]:
+    """A unit's milestones (实施细则 节点) of its share, by number."""
+    query = Assignment.select().where(
+        (Assignment.parent == share) & (Assignment.kind == Part.MILESTONE)
+    )
+    if not with_removed:
+        query = query.where(Assignment.status != Status.CANCELLED)
+    return list(query.order_by(Assignment.seq))
+
+
+def lead_of(item: Item) -> Assignment | None:
+    return Assignment.get_or_none(
+        (Assignment.item == item) & (Assignment.kind == Part.SHARE) & (Assignment.role == Role.LEAD)
+    )
+
+
+# ------------------------------------------------------------------------------- evidence
+
+
+def checklist_coverage(item: Item, unit_id: int | None) -> list[dict]:
+    """Each checklist point of an indicator with the number of files that support it."""
+    query = Evidence.select(Evidence.point).where((Evidence.item == item) & Evidence.active())
+    if unit_id is not None:
+        query = query.where(Evidence.unit == unit_id)
+    counts: dict[int | None, int] = {}
+    for (point,) in query.tuples():
+        counts[point] = counts.get(point, 0) + 1
+    return [
+        {"n": n, "text": text, "count": counts.get(n, 0)}
+        for n, text in enumerate(item.checklist(), start=1)
+    ]
+
+
+def unit_file_count(item: Item | int, unit_id: int) -> int:
+    """The unit's files (not withdrawn) for an item: one per distinct file and point."""
+    return (
+        Evidence.select()
+        .where((Evidence.item == item) & (Evidence.unit == unit_id) & Evidence.active())
+        .count()
+    )
