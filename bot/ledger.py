@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 from bot.render import format_size
 from models.audit import AuditEntry
 from models.org import Unit
-from models.plan import MILESTONE, ROLE_LABELS, SHARE, Assignment, Item, period_label
-from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.plan import ROLE_LABELS, SHARE, Assignment, Item, ItemKind, Part, Status, period_label
+from models.progress import Evidence, ProgressReport
 from models.scores import Score
 from reminders.calendar import WorkCalendar
-from reminders.ladder import STATUS_LABELS, overdue_workdays, status_of
 from reminders.scorecard import load_scorecard
+from reminders.state import states
 
 HEADER_COLOUR = "DDEBF7"  # (openpyxl is imported when a ledger is made: 20 MB less a process)
 SOURCES = {"office": "办公室评分", "computed": "按上报数据计算"}
@@ -70,6 +70,7 @@ ACTIONS = {
 
 
 def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -> bytes:
+    # openpyxl costs about 20 MB per process: imported only when a ledger is made.
     from openpyxl import Workbook
 
     cal = cal or WorkCalendar()
@@ -77,7 +78,7 @@ def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -
     book = Workbook()
     _assignments(book.active, tz, today, cal)
     _assigned(book.create_sheet("交办事项"), tz, today, cal)
-    _milestones(book.create_sheet("节点"), today)
+    _milestones(book.create_sheet("节点"), tz, today, cal)
     _scores(book.create_sheet("评估得分"))
     _evidence(book.create_sheet("佐证材料"), tz)
     _log(book.create_sheet("操作记录"), tz)
@@ -89,6 +90,7 @@ def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -
 
 
 def _sheet(ws, title: str, headers: list[str], widths: list[int]) -> None:
+    # (openpyxl: imported with the ledger, see build_ledger)
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -119,7 +121,7 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
             "分工",
             "期限",
             "状态",
-            "逾期（工作日）",
+            "逾期（工作日）",  # past the deadline: still open, or when it was reported done
             "进度%",
             "最近报告",
             "报告时间",
@@ -127,12 +129,6 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
         ],
         [8, 10, 40, 22, 8, 12, 12, 10, 8, 40, 18, 12],
     )
-    pending = {
-        row.assignment_id
-        for row in ExtensionRequest.select(ExtensionRequest.assignment).where(
-            ExtensionRequest.status == "pending"
-        )
-    }
     latest: dict[int, ProgressReport] = {}
     for report in ProgressReport.select().order_by(ProgressReport.id):
         latest[report.assignment_id] = report
@@ -146,11 +142,14 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
         .join(Item)
         .switch(Assignment)
         .join(Unit)
-        .where(Assignment.shares() & (Item.kind != "assigned"))
+        .where((Assignment.kind == Part.SHARE) & (Item.kind != ItemKind.ASSIGNED))
         .order_by(Item.position, Assignment.role.desc(), Unit.position)
     )
-    for a in query:
+    rows = list(query)
+    found = states(rows, today, cal, tz)
+    for a in rows:
         report = latest.get(a.id)
+        state = found[a.id]
         ws.append(
             [
                 a.item.code,
@@ -159,13 +158,9 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 a.unit.name,
                 ROLE_LABELS.get(a.role, a.role),
                 due_cell(a),
-                STATUS_LABELS[
-                    status_of(
-                        a.status, a.progress, a.deadline, today, extension_pending=a.id in pending
-                    )
-                ],
-                overdue_workdays(a.deadline, today, cal) if a.status == "open" else 0,
-                a.progress,
+                state.label,
+                state.overdue or state.late,
+                state.progress,
                 report.note if report else "",
                 _local(report.created_at, tz) if report else None,
                 files.get(a.id, 0),
@@ -185,7 +180,7 @@ def due_cell(a: Assignment):
     return a.ongoing or a.deadline
 
 
-def _milestones(ws, today) -> None:
+def _milestones(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     """Each unit's milestones (实施细则 节点). Imported back, a row with a new 具体措施 under an
     item's code is a new milestone; a changed 完成时限 on a T7-1 row moves that milestone."""
     _sheet(
@@ -199,10 +194,12 @@ def _milestones(ws, today) -> None:
         .join(Item)
         .switch(Assignment)
         .join(Unit)
-        .where((Assignment.kind == MILESTONE) & (Assignment.status != "cancelled"))
+        .where((Assignment.kind == Part.MILESTONE) & (Assignment.status != Status.CANCELLED))
         .order_by(Item.position, Unit.position, Assignment.seq)
     )
-    for m in query:
+    rows = list(query)
+    found = states(rows, today, cal, tz)
+    for m in rows:
         ws.append(
             [
                 m.code,
@@ -211,18 +208,12 @@ def _milestones(ws, today) -> None:
                 m.unit.name,
                 due_cell(m),
                 m.owner_userid,
-                STATUS_LABELS[status_of(m.status, m.progress, m.deadline, today)],
+                found[m.id].label,
             ]
         )
     for row in ws.iter_rows(min_row=2, min_col=5, max_col=5):
         for cell in row:
             cell.number_format = "yyyy-mm-dd"
-
-
-def _status(a: Assignment, today, pending: set[int]) -> str:
-    return STATUS_LABELS[
-        status_of(a.status, a.progress, a.deadline, today, extension_pending=a.id in pending)
-    ]
 
 
 def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
@@ -250,21 +241,18 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
         ],
         [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30],
     )
-    pending = {
-        row.assignment_id
-        for row in ExtensionRequest.select(ExtensionRequest.assignment).where(
-            ExtensionRequest.status == "pending"
-        )
-    }
     query = (
         Assignment.select(Assignment, Item, Unit)
         .join(Item)
         .switch(Assignment)
         .join(Unit)
-        .where((Item.kind == "assigned") & (Assignment.kind != MILESTONE))
+        .where((Item.kind == ItemKind.ASSIGNED) & (Assignment.kind != Part.MILESTONE))
         .order_by(Item.position, Assignment.period, Assignment.role.desc(), Unit.position)
     )
-    for a in query:
+    rows = list(query)
+    found = states(rows, today, cal, tz)
+    for a in rows:
+        state = found[a.id]
         if a.item.is_recurring and a.kind == SHARE:
             period = f"周期：{a.item.recurrence}"
         else:
@@ -283,9 +271,9 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 _local(a.signed_at, tz)
                 if a.kind == SHARE and a.signed_at
                 else ("" if a.kind != SHARE else "未签收"),
-                _status(a, today, pending),
-                overdue_workdays(a.deadline, today, cal) if a.status == "open" else 0,
-                a.progress,
+                state.label,
+                state.overdue or state.late,
+                state.progress,
                 _local(a.reported_at, tz),
                 f"{a.reviewed_by} {_local(a.reviewed_at, tz):%Y-%m-%d %H:%M}"
                 if a.reviewed_at

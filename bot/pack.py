@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render import format_size
 from models.org import Unit
-from models.plan import Category, Item
+from models.plan import Category, Item, ItemKind
 from models.progress import Evidence
 
 WECOM_FILE_LIMIT = 20 * 1024 * 1024  # WeCom refuses larger files
@@ -100,6 +100,7 @@ class Gap:
 class Pack:
     label: str
     indicators: list[Item] = field(default_factory=list)
+    assigned: list[Item] = field(default_factory=list)  # 交办 items: their files, no checklist
     files: list[PackFile] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
     coverage: dict[int, list[tuple[int, str, int]]] = field(default_factory=dict)
@@ -115,15 +116,26 @@ def categories() -> tuple[dict[int, Category], list[Category]]:
     return {c.id: c for c in rows}, [c for c in rows if c.parent_id is None]
 
 
+ASSIGNED_SCOPES = ("交办", "交办事项")
+
+
 def select(scope: str | None) -> tuple[str, list[Item]] | None:
-    """The indicators a scope names: 全部 (or nothing), a code (Z12), a level-1 or level-2
-    category's name. None when it names nothing."""
-    query = Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id)
+    """The items a scope names: 全部 (or nothing: every indicator and every 交办 item not
+    withdrawn), a code (Z12, J3), 交办, a level-1 or level-2 category's name. None when it
+    names nothing."""
+    query = Item.select().where(Item.kind == ItemKind.INDICATOR).order_by(Item.position, Item.id)
     indicators = list(query)
+    assigned = list(
+        Item.select()
+        .where((Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null())
+        .order_by(Item.position, Item.id)
+    )
     if not scope or scope in ("全部", "all"):
-        return "全部", indicators
+        return "全部", indicators + assigned
+    if scope in ASSIGNED_SCOPES:
+        return "交办事项", assigned
     by_id, _ = categories()
-    found = [i for i in indicators if i.code == scope.upper()]
+    found = [i for i in indicators + assigned if i.code == scope.upper()]
     if found:
         return found[0].code, found
     for category in by_id.values():
@@ -137,19 +149,25 @@ def select(scope: str | None) -> tuple[str, list[Item]] | None:
     return None
 
 
-def gather(label: str, indicators: list[Item], evidence_root: Path, tz: ZoneInfo) -> Pack:
-    """What goes into the pack, named and ordered: gaps first, then each indicator's files."""
-    pack = Pack(label, indicators)
+def gather(label: str, chosen: list[Item], evidence_root: Path, tz: ZoneInfo) -> Pack:
+    """What goes into the pack, named and ordered: gaps first, then each indicator's files, then
+    each 交办 item's (in a folder of their own after the scorecard's)."""
+    indicators = [i for i in chosen if i.is_indicator]
+    pack = Pack(label, indicators, [i for i in chosen if i.is_assigned])
     by_id, level1 = categories()
     numbers = {c.id: n for n, c in enumerate(level1, start=1)}
+    assigned_folder = safe_name(f"{len(level1) + 1} 交办事项", MAX_FOLDER)
     units = {u.id: u for u in Unit.select()}
     files: dict[int, list[Evidence]] = {}
     for e in (
         Evidence.select()
-        .where(Evidence.item.in_([i.id for i in indicators] or [0]) & Evidence.active())
+        .where(Evidence.item.in_([i.id for i in chosen] or [0]) & Evidence.active())
         .order_by(Evidence.created_at, Evidence.id)
     ):
         files.setdefault(e.item_id, []).append(e)
+    for item in pack.assigned:
+        folder = f"{ROOT}/{assigned_folder}/{safe_name(f'{item.code} {item.title}', MAX_FOLDER)}"
+        _add_files(pack, item, files.get(item.id, []), [], folder, units, evidence_root, tz)
     for item in indicators:
         parent = by_id[by_id[item.category_id].parent_id]
         folder = (
@@ -168,35 +186,40 @@ def gather(label: str, indicators: list[Item], evidence_root: Path, tz: ZoneInfo
             for n, text, count in pack.coverage[item.id]:
                 if not count:
                     pack.gaps.append(Gap(item, f"第{n}项 {text} 缺佐证"))
-        taken: set[str] = set()
-        for e in mine:
-            unit = units.get(e.unit_id)
-            point = e.point if len(checklist) > 1 else None
-            when = e.created_at.astimezone(tz)
-            parts = [unit.short_name or unit.name if unit else "未知单位"]
-            if point:
-                parts.append(f"第{point}项")
-            parts += [f"{when:%Y%m%d}", e.original_name or "未命名文件"]
-            budget = min(MAX_FILE, MAX_PATH - utf16_len(folder) - 1)
-            name = _unique(safe_name("_".join(parts), budget), taken)
-            on_disk = evidence_root / e.sha256[:2] / e.sha256
-            pack.files.append(
-                PackFile(
-                    e,
-                    item,
-                    point,
-                    checklist[point - 1] if point else "",
-                    unit.name if unit else "",
-                    f"{folder}/{name}",
-                    on_disk,
-                    on_disk.is_file(),
-                )
-            )
-            if not on_disk.is_file():
-                pack.gaps.append(
-                    Gap(item, f"文件“{e.original_name}”在服务器上找不到（文件 {e.id}）")
-                )
+        _add_files(pack, item, mine, checklist, folder, units, evidence_root, tz)
+    # The scorecard's folders first, then the 交办 items', as the folders are numbered.
+    order = {item.id: n for n, item in enumerate(indicators + pack.assigned)}
+    pack.files.sort(key=lambda f: order[f.item.id])
     return pack
+
+
+def _add_files(pack, item, mine, checklist, folder, units, evidence_root, tz) -> None:
+    taken: set[str] = set()
+    for e in mine:
+        unit = units.get(e.unit_id)
+        point = e.point if len(checklist) > 1 else None
+        when = e.created_at.astimezone(tz)
+        parts = [unit.short_name or unit.name if unit else "未知单位"]
+        if point:
+            parts.append(f"第{point}项")
+        parts += [f"{when:%Y%m%d}", e.original_name or "未命名文件"]
+        budget = min(MAX_FILE, MAX_PATH - utf16_len(folder) - 1)
+        name = _unique(safe_name("_".join(parts), budget), taken)
+        on_disk = evidence_root / e.sha256[:2] / e.sha256
+        pack.files.append(
+            PackFile(
+                e,
+                item,
+                point,
+                checklist[point - 1] if point else "",
+                unit.name if unit else "",
+                f"{folder}/{name}",
+                on_disk,
+                on_disk.is_file(),
+            )
+        )
+        if not on_disk.is_file():
+            pack.gaps.append(Gap(item, f"文件“{e.original_name}”在服务器上找不到（文件 {e.id}）"))
 
 
 def split(pack: Pack, limit: int | None) -> int:
@@ -372,8 +395,8 @@ def build(
     chosen = select(normalize_scope(scope))
     if chosen is None:
         return None
-    label, indicators = chosen
-    pack = gather(label, indicators, evidence_root, tz)
+    label, items = chosen
+    pack = gather(label, items, evidence_root, tz)
     count = split(pack, limit)
     index = index_workbook(pack, tz, now, count)
     out_dir.mkdir(parents=True, exist_ok=True)

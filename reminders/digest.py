@@ -16,16 +16,18 @@ import peewee
 
 from models.db import database
 from models.org import Unit
-from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item
+from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import DigestSnapshot
 from models.scores import FigureReport
 from reminders.calendar import WorkCalendar
 from reminders.jobs import load_rows
-from reminders.ladder import RED, YELLOW, colour, is_overdue, overdue_workdays
+from reminders.ladder import RED, YELLOW, is_overdue, overdue_workdays
 from reminders.ports import CampaignSettings, Mail, Templates
+from reminders.rules import gap_to_pass
 from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard
+from reminders.state import milestone_counts, state_of
 
 
 def week_of(day: date) -> str:
@@ -73,7 +75,7 @@ def build(now: datetime, config: CampaignSettings, cal: WorkCalendar) -> dict:
         "date": today.isoformat(),
         "score": _score(card, before),
         "gap": _gap(card),
-        "items": _items_by_colour(plan, today, cal),
+        "items": _items_by_colour(plan, today, cal, config.timezone),
         "assigned": _assigned(assigned, today, cal),
         "milestones": _milestones_overdue(live, today, cal),
         "reviews": _reviews_waiting(today, cal, config.timezone),
@@ -205,11 +207,12 @@ def _score(card: Scorecard, before: dict | None) -> dict:
         "passed": card.passed,
         "unscored": card.unscored,
         "change": str(card.total - old_total) if old_total is not None else None,
+        # Computed from units' figures, waiting for the office: shown beside the total.
+        "waiting": [{"code": i.code, "points": str(i.waiting)} for i in card.waiting],
     }
 
 
 def _gap(card: Scorecard) -> dict:
-    from reminders.rules import gap_to_pass
 
     plan = gap_to_pass(card)
     units: dict[str, list[str]] = defaultdict(list)
@@ -252,21 +255,24 @@ def _gap(card: Scorecard) -> dict:
     }
 
 
-def _items_by_colour(rows, today: date, cal: WorkCalendar) -> dict:
+def _items_by_colour(rows, today: date, cal: WorkCalendar, tz) -> dict:
+    """Plan items overdue (红) and due soon or behind schedule (黄), by unit; a share's progress
+    follows its milestones (reminders.state), as everywhere."""
     red: dict[str, list[str]] = defaultdict(list)
     yellow: dict[str, list[str]] = defaultdict(list)
     open_rows = sorted(
-        (a for a in rows if a.status == "open"),
+        (a for a in rows if a.status == Status.OPEN),
         key=lambda a: (a.unit.position, a.deadline, a.item.position),
     )
+    parts = milestone_counts(a.id for a in open_rows)
     for a in open_rows:
-        shade = colour(a.deadline, today, a.progress, cal, a.deadline_set_on)
-        if shade == RED:
-            red[a.unit.name].append(
-                f"{a.item.code}（逾期 {cal.workdays_between(a.deadline, today)} 个工作日）"
+        state = state_of(a, today, cal, tz, parts.get(a.id))
+        if state.colour == RED:
+            red[a.unit.name].append(f"{a.item.code}（逾期 {state.overdue} 个工作日）")
+        elif state.colour == YELLOW:
+            yellow[a.unit.name].append(
+                f"{a.item.code}（{a.deadline:%m-%d} 到期，{state.progress}%）"
             )
-        elif shade == YELLOW:
-            yellow[a.unit.name].append(f"{a.item.code}（{a.deadline:%m-%d} 到期，{a.progress}%）")
     return {
         "red": [{"unit": u, "items": v} for u, v in red.items()],
         "yellow": [{"unit": u, "items": v} for u, v in yellow.items()],
@@ -352,6 +358,8 @@ def render_markdown(data: dict, renderer: Templates) -> str:
 
 
 def chart_png(data: dict) -> bytes:
+    # Pillow costs memory in every process; only the digest's chart needs it (measured with
+    # bench/memory_bench.py), so it is imported when a chart is drawn.
     from reminders.chart import Bar, render_chart
 
     score = data["score"]

@@ -266,6 +266,10 @@ def reminder_round(
             for entry in mine:
                 sent[(entry.assignment.id, entry.due.step)].add(member.wecom_userid)
         for entry in entries:
+            # Escalations go to heads and leaders: a unit without a head is not a unit
+            # without a liaison.
+            if entry.due.step in ("escalate", "leader"):
+                continue
             if not sent.get((entry.assignment.id, entry.due.step)):
                 result.units_without_liaison.add(entry.assignment.unit.name)
         sent_rows = [

@@ -17,14 +17,17 @@ from models.plan import Assignment, Item, Part, Role, Status
 from models.progress import Evidence, ExtensionRequest, RequestStatus
 from reminders.calendar import WorkCalendar
 from reminders.ladder import (
+    BLUE,
     DONE,
     EXTENSION,
     IN_PROGRESS,
     NOT_STARTED,
     OVERDUE,
+    RED,
     REVIEWING,
     STATUS_LABELS,
     WITHDRAWN,
+    YELLOW,
     colour,
     overdue_text,
     overdue_workdays,
@@ -190,56 +193,123 @@ def open_work(unit_ids: list[int], *, with_review: bool = True) -> list[Assignme
     return work
 
 
-@dataclass(frozen=True)
+@dataclass
 class UnitCounts:
-    """A unit's work as every view counts it: shares of one-off items and occurrences of
-    recurring reports (milestones are parts of shares, not counted apart); withdrawn items
-    are not counted. 待审核 is reported but not yet 已完成."""
+    """A unit's work as every view counts it (chat's 我的任务 and 单位, the board, the digest):
+    shares of one-off items and occurrences of recurring reports, a recurring report open only
+    in its current period; milestones are parts of shares, counted apart as overdue ones;
+    withdrawn items are not counted. 待审核 is reported but not yet 已完成."""
 
-    open: int = 0  # not reported done (the current occurrence of a recurring report only)
+    open: int = 0  # not reported done
     review: int = 0  # reported done, waiting for the office
     done: int = 0
     overdue: int = 0  # open and past the deadline
     undated: int = 0  # open without a deadline
+    red: int = 0
+    yellow: int = 0
+    blue: int = 0
+    milestones_overdue: int = 0
+    milestones_review: int = 0
 
     @property
     def unfinished(self) -> int:
         return self.open + self.review
 
+    @property
+    def total(self) -> int:
+        return self.open + self.review + self.done
 
-def unit_counts(unit_ids: list[int], today: date) -> dict[int, UnitCounts]:
-    """unit id -> its counts (every unit asked for is present)."""
-    counts: dict[int, dict[str, int]] = {
-        uid: {"open": 0, "review": 0, "done": 0, "overdue": 0, "undated": 0} for uid in unit_ids
-    }
-    done_rows = (
-        Assignment.select(Assignment.unit, peewee.fn.COUNT(Assignment.id))
-        .join(Item)
-        .where(
-            Assignment.unit.in_(unit_ids or [0])
-            & (Assignment.status == Status.DONE)
-            & Item.cancelled_at.is_null()
-            & (
-                ((Assignment.kind == Part.SHARE) & (Item.recurrence == ""))
-                | (Assignment.kind == Part.OCCURRENCE)
-            )
+
+def _day(value) -> date | None:
+    """A date column as the driver gave it (SQLite: text; PostgreSQL: a date)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def unit_counts(
+    unit_ids: list[int] | None, today: date, cal: WorkCalendar
+) -> dict[int, UnitCounts]:
+    """unit id -> its counts (every unit asked for is present; None: every unit).
+
+    One query of plain columns, read without peewee's per-row conversion (the board shows every
+    unit of a campaign of 10,000 assignments); colours are worked out once per (deadline,
+    progress, start) and a share's progress follows its milestones."""
+    query = (
+        Assignment.select(
+            Assignment.id,
+            Assignment.unit,
+            Assignment.kind,
+            Assignment.status,
+            Assignment.deadline,
+            Assignment.progress,
+            Assignment.deadline_set_on,
+            Assignment.parent,
+            Assignment.item,
+            Item.recurrence,
         )
-        .group_by(Assignment.unit)
-        .tuples()
+        .join(Item)
+        .where(Item.cancelled_at.is_null() & (Assignment.status != Status.CANCELLED))
     )
-    for unit_id, n in done_rows:
-        counts[unit_id]["done"] = n
-    for a in open_work(unit_ids):
-        c = counts[a.unit_id]
-        if a.status == Status.REVIEW:
-            c["review"] += 1
+    if unit_ids is not None:
+        query = query.where(Assignment.unit.in_(unit_ids or [0]))
+    rows = [
+        (aid, unit, kind, status, _day(deadline), progress, _day(set_on), parent, item, rule)
+        for aid, unit, kind, status, deadline, progress, set_on, parent, item, rule in (
+            Assignment._meta.database.execute_sql(*query.sql())
+        )
+    ]
+    counts: dict[int, UnitCounts] = {uid: UnitCounts() for uid in unit_ids or []}
+    parts: dict[int, list[int]] = {}  # share id -> [done, all] of its milestones
+    current: dict[tuple[int, int], tuple[date, int]] = {}  # (item, unit) -> open occurrence
+    for aid, unit, kind, status, deadline, _, _, parent, item, _ in rows:
+        if kind == Part.MILESTONE:
+            done_all = parts.setdefault(parent, [0, 0])
+            done_all[0] += status == Status.DONE
+            done_all[1] += 1
+            c = counts.setdefault(unit, UnitCounts())
+            if status == Status.REVIEW:
+                c.milestones_review += 1
+            elif status == Status.OPEN and overdue_workdays(deadline, today, cal):
+                c.milestones_overdue += 1
+        elif kind == Part.OCCURRENCE and status in (Status.OPEN, Status.REVIEW):
+            known = current.get((item, unit))
+            if known is None or (deadline or date.max, aid) < known:
+                current[(item, unit)] = (deadline or date.max, aid)
+    now_due = {aid for _, aid in current.values()}
+    shades: dict[tuple, str] = {}
+    for aid, unit, kind, status, deadline, progress, set_on, _, _, rule in rows:
+        if kind == Part.MILESTONE or (kind == Part.SHARE and rule):
+            continue  # a recurring report counts by its occurrences
+        c = counts.setdefault(unit, UnitCounts())
+        if status == Status.DONE:
+            c.done += 1
             continue
-        c["open"] += 1
-        if a.deadline is None:
-            c["undated"] += 1
-        elif today > a.deadline:
-            c["overdue"] += 1
-    return {uid: UnitCounts(**c) for uid, c in counts.items()}
+        if kind == Part.OCCURRENCE and aid not in now_due:
+            continue  # a later period, not due yet (or an earlier one superseded)
+        if status == Status.REVIEW:
+            c.review += 1
+            continue
+        c.open += 1
+        if deadline is None:
+            c.undated += 1
+            continue
+        if today > deadline:
+            c.overdue += 1
+        done_all = parts.get(aid)
+        if done_all and done_all[1]:
+            progress = done_all[0] * 100 // done_all[1]
+        key = (deadline, progress, set_on)
+        shade = shades.get(key)
+        if shade is None:
+            shade = shades[key] = colour(deadline, today, progress, cal, set_on)
+        if shade == RED:
+            c.red += 1
+        elif shade == YELLOW:
+            c.yellow += 1
+        elif shade == BLUE:
+            c.blue += 1
+    return counts
 
 
 def milestones_of(share: Assignment, *, with_removed: bool = False) -> list[Assignment]:

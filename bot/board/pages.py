@@ -41,9 +41,9 @@ from models.schedule import DigestSnapshot
 from models.scores import FigureReport, Score
 from reminders import digest
 from reminders.calendar import WorkCalendar
-from reminders.ladder import BLUE, RED, YELLOW, colour, overdue_workdays
+from reminders.ladder import RED
 from reminders.scorecard import load_scorecard
-from reminders.state import WorkState, states
+from reminders.state import UnitCounts, WorkState, states, unit_counts
 from reminders.stored import load_calendar
 
 TREND_WEEKS = 26  # the trend shows at most this many weekly snapshots
@@ -287,83 +287,53 @@ def units(viewer: Viewer, at: Moment, sort: str = "", order: str = "") -> dict:
 
 
 def unit_stats(unit_ids: list[int], at: Moment) -> dict[int, dict]:
-    """Per unit: 红/黄/蓝 counts of open work, overdue milestones, reports awaiting review, all
-    and finished work, the last report and the working days since, and the on-time rate of
-    recurring reports over their last RECORD_OCCURRENCES due occurrences.
-
-    One query of plain columns, read without peewee's per-row conversion: for a campaign of
-    10,000 assignments, model rows (or even converted tuples) cost most of the page's time."""
+    """Per unit: its counts as every view counts them (reminders.state.unit_counts: 红/黄/蓝 of
+    open work, overdue milestones, reports awaiting review, all and finished work), the last
+    report and the working days since, and the on-time rate of recurring reports over their
+    last RECORD_OCCURRENCES due occurrences."""
     today, cal = at.today, at.cal
-    stats = {
-        uid: {
-            "red": 0,
-            "yellow": 0,
-            "blue": 0,
-            "milestones": 0,
-            "review": 0,
-            "total": 0,
-            "done": 0,
-            "open": 0,
+    every = len(unit_ids) >= Unit.select().count()  # no list of 200 ids to send, then
+    counts = unit_counts(None if every else unit_ids, today, cal)
+    stats = {}
+    for uid in unit_ids:
+        c = counts.get(uid) or UnitCounts()
+        stats[uid] = {
+            "red": c.red,
+            "yellow": c.yellow,
+            "blue": c.blue,
+            "milestones": c.milestones_overdue,
+            "review": c.review + c.milestones_review,
+            "total": c.total,
+            "done": c.done,
+            "open": c.unfinished,
             "last": None,
             "last_what": "",
             "silent": None,
             "rate": None,
             "record": None,
         }
-        for uid in unit_ids
-    }
+    occurrences: dict[int, list[tuple]] = defaultdict(list)
     query = (
         Assignment.select(
             Assignment.unit,
-            Assignment.kind,
-            Assignment.status,
             Assignment.deadline,
-            Assignment.progress,
-            Assignment.deadline_set_on,
-            Item.recurrence,
+            Assignment.status,
             Assignment.reported_at,
             Assignment.done_at,
         )
         .join(Item)
-        .where(Item.cancelled_at.is_null() & (Assignment.status != CANCELLED))
+        .where(
+            Item.cancelled_at.is_null()
+            & (Assignment.kind == OCCURRENCE)
+            & (Assignment.status != CANCELLED)
+            & (Assignment.deadline < today)
+        )
     )
-    every = len(unit_ids) >= Unit.select().count()  # no list of 200 ids to send, then
     if not every:
         query = query.where(Assignment.unit.in_(unit_ids))
-    shades: dict[tuple, str] = {}  # a few hundred (deadline, progress, start) cover them all
-    occurrences: dict[int, list[tuple]] = defaultdict(list)
-    cursor = database.execute_sql(*query.sql())
-    for unit_id, kind, status, deadline, progress, set_on, recurrence, reported, done in cursor:
-        s = stats.get(unit_id)
-        if s is None:
-            continue
-        deadline = _date(deadline)
-        if status == REVIEW:
-            s["review"] += 1
-        if kind == MILESTONE:
-            if status == OPEN and overdue_workdays(deadline, today, cal):
-                s["milestones"] += 1
-            continue
-        if kind == SHARE and recurrence:
-            continue  # a recurring report counts by its occurrences
-        if kind == OCCURRENCE and deadline is not None and deadline < today:
-            occurrences[unit_id].append((deadline, status, reported or done))
-        s["total"] += 1
-        if status == "done":
-            s["done"] += 1
-        if status != OPEN:
-            continue
-        s["open"] += 1
-        key = (deadline, progress, set_on)
-        shade = shades.get(key)
-        if shade is None:
-            shade = shades[key] = colour(deadline, today, progress, cal, _date(set_on))
-        if shade == RED:
-            s["red"] += 1
-        elif shade == YELLOW:
-            s["yellow"] += 1
-        elif shade == BLUE:
-            s["blue"] += 1
+    for unit_id, deadline, status, reported, done in database.execute_sql(*query.sql()):
+        if unit_id in stats:
+            occurrences[unit_id].append((_date(deadline), status, reported or done))
     for uid, (when, what) in last_reports(None if every else unit_ids).items():
         if uid in stats:
             stats[uid]["last"] = when

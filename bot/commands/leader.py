@@ -12,7 +12,6 @@ from models.plan import Assignment, Item, Part, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport
 from reminders import digest
-from reminders.ladder import BLUE, RED, YELLOW
 from reminders.scorecard import load_scorecard
 from reminders.state import deadline_label, open_work, states, unit_counts
 
@@ -107,7 +106,6 @@ def unit_summary(ctx: Context, args) -> str:
     open_rows = [a for a in open_work([unit.id]) if a.status == Status.OPEN]
     found = states(open_rows, ctx.today, cal, ctx.config.timezone)
     shades = {a.id: found[a.id].colour for a in open_rows}
-    counts = {shade: sum(1 for s in shades.values() if s == shade) for shade in (RED, YELLOW, BLUE)}
     dated = [a for a in open_rows if a.deadline is not None]
     listed = dated[:12]
     last = _last_report(unit)
@@ -119,16 +117,12 @@ def unit_summary(ctx: Context, args) -> str:
     people = list(
         Member.select().where((Member.unit == unit) & (Member.active == True)).order_by(Member.id)  # noqa: E712
     )
-    tally = unit_counts([unit.id], ctx.today)[unit.id]
+    tally = unit_counts([unit.id], ctx.today, cal)[unit.id]
     return ctx.renderer.render(
         "unit_summary.j2",
         unit=unit,
         people=people,
         tally=tally,
-        counts=counts,
-        red=RED,
-        yellow=YELLOW,
-        blue=BLUE,
         rows=[
             {
                 "a": a,

@@ -4,7 +4,7 @@ the unit's list, an item's details, progress, completion, extensions, figures.""
 from __future__ import annotations
 
 from bot.actions.deadlines import request_extension
-from bot.actions.lookup import own_share, own_target, require_unit
+from bot.actions.lookup import current_occurrence, own_share, own_target, require_unit
 from bot.actions.progress import Reported, report_done, report_progress, reportable
 from bot.actions.scores import record_figures
 from bot.commands.args import (
@@ -68,7 +68,12 @@ def help_cmd(ctx: Context, args) -> str:
 def _rows(ctx: Context, rows: list[Assignment]) -> list[dict]:
     labels = status_labels(ctx, rows)
     return [
-        {"a": a, "status": labels[a.id], "deadline": deadline_label(a.deadline, a.ongoing)}
+        {
+            "a": a,
+            "current": a if a.kind == Part.OCCURRENCE else None,
+            "status": labels[a.id],
+            "deadline": deadline_label(a.deadline, a.ongoing),
+        }
         for a in rows
     ]
 
@@ -86,7 +91,7 @@ def my_tasks(ctx: Context, args) -> str:
     dated = [a for a in open_rows if a.deadline is not None]
     undated = [a for a in open_rows if a.deadline is None]
     shown = dated + undated if args.keyword else dated
-    counts = unit_counts([unit.id], ctx.today)[unit.id]
+    counts = unit_counts([unit.id], ctx.today, ctx.calendar)[unit.id]
     return ctx.renderer.render(
         "my_tasks.j2",
         unit=unit,
@@ -149,7 +154,15 @@ def task_detail(ctx: Context, args) -> str:
         if mine
         else []
     )
-    rows = _rows(ctx, assignments)
+    if item.is_recurring:  # each unit's current period stands for its share
+        shown = [current_occurrence(a) or a for a in assignments]
+        rows = _rows(ctx, shown)
+        for a, row in zip(assignments, rows, strict=True):
+            row["a"] = a
+            current = row.pop("current", None)
+            row["deadline"] = _due_text(item, a, current)
+    else:
+        rows = _rows(ctx, assignments)
     states = {r["a"].id: r for r in rows}
     lead = next((a for a in assignments if a.role == Role.LEAD), None)
     nxt = _next_due(item, mine)
@@ -166,7 +179,9 @@ def task_detail(ctx: Context, args) -> str:
         next_due=nxt,
         mine=mine,
         mine_status=states[mine.id]["status"] if mine else "",
-        mine_deadline=_due_text(item, mine, nxt) if mine else "",
+        mine_deadline=states[mine.id]["deadline"]
+        if mine and item.is_recurring
+        else (_due_text(item, mine, nxt) if mine else ""),
         latest=latest,
         evidence_total=evidence_total,
         evidence_mine=len(mine_files),

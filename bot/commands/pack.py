@@ -30,7 +30,8 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
         )
         if built is None:
             raise CommandError(
-                f"没有“{scope}”这一指标或类别：请写 Z 编号（如 Z12）、一级或二级指标名称（如 规范监管），或“全部”。"
+                f"没有“{scope}”这一指标或类别：请写 Z 编号（如 Z12）、J 编号、一级或二级指标名称"
+                "（如 规范监管）、“交办”或“全部”。"
             )
         store = EvidenceStore(exports, max_bytes=WECOM_FILE_LIMIT)
         sent = []
@@ -76,7 +77,7 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
     "材料包",
     aliases=("pack", "迎检材料包", "迎检"),
     access="admin",
-    help="生成迎检材料包（按一级指标、指标分文件夹，附目录.xlsx），缺佐证的先列出",
+    help="生成迎检材料包（按一级指标、指标分文件夹，交办事项单列，附目录.xlsx），缺佐证的先列出",
 )
 def pack_all(ctx: Context, args) -> str:
     return _send_pack(ctx, None)
@@ -85,8 +86,8 @@ def pack_all(ctx: Context, args) -> str:
 @command(
     "材料包",
     access="admin",
-    args=(ItemArg(kind="indicator"),),
-    help="一项指标的迎检材料包",
+    args=(ItemArg(),),
+    help="一项指标（或交办事项）的迎检材料包",
     example="材料包 Z12",
 )
 def pack_item(ctx: Context, args) -> str:
@@ -96,8 +97,8 @@ def pack_item(ctx: Context, args) -> str:
 @command(
     "材料包",
     access="admin",
-    args=(WordArg("scope", "类别|全部"),),
-    help="一个一级或二级指标类别（如 规范监管）的迎检材料包，或“全部”",
+    args=(WordArg("scope", "类别|交办|全部"),),
+    help="一个一级或二级指标类别（如 规范监管）的迎检材料包，或“交办”（全部交办事项）、“全部”",
     example="材料包 规范监管",
 )
 def pack_scope(ctx: Context, args) -> str:
