@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from peewee import Value, fn
 
-from bot.commands.evidence import download_failed, download_slow, download_succeeded
+from bot.file_replies import download_failed, download_slow, download_succeeded
 from bot.pipeline import MediaError, Pipeline
 from models.db import CONNECTION_ERRORS, database, is_postgres
 from models.messages import MediaDownload, OutboxMessage

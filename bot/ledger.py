@@ -291,7 +291,7 @@ def _scores(ws) -> None:
         [12, 14, 8, 10, 40, 8, 8, 14, 50],
     )
     card = load_scorecard()
-    items = {i.code: i for i in Item.select().where(Item.kind == "indicator")}
+    items = {i.code: i for i in Item.select().where(Item.kind == ItemKind.INDICATOR)}
     for category in card.categories:
         for child in category.children:
             for indicator in child.indicators:

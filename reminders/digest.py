@@ -16,7 +16,7 @@ import peewee
 
 from models.db import database
 from models.org import Unit
-from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item, Status
+from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item, ItemKind, Role, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import DigestSnapshot
 from models.scores import FigureReport
@@ -68,8 +68,8 @@ def build(now: datetime, config: CampaignSettings, cal: WorkCalendar) -> dict:
     before = previous.data if previous else None
     rows = load_rows(Assignment.deadline.is_null(False))  # read once for colours and ranking
     live = [a for a in rows if a.item.cancelled_at is None]
-    plan = [a for a in live if a.item.kind != "assigned" and a.kind == SHARE]
-    assigned = [a for a in live if a.item.kind == "assigned"]
+    plan = [a for a in live if a.item.kind != ItemKind.ASSIGNED and a.kind == SHARE]
+    assigned = [a for a in live if a.item.kind == ItemKind.ASSIGNED]
     return {
         "week": week_of(today),
         "date": today.isoformat(),
@@ -104,7 +104,7 @@ RECORD_OCCURRENCES = 8  # recurring reports: each unit's record over the last 8
 
 def _assigned(rows, today: date, cal: WorkCalendar) -> dict:
     """交办 items, apart from the plan: how many are open, the overdue and unsigned by unit."""
-    open_rows = [a for a in rows if a.status == "open"]
+    open_rows = [a for a in rows if a.status == Status.OPEN]
     overdue: dict[str, list[str]] = defaultdict(list)
     for a in sorted(open_rows, key=lambda a: (a.unit.position, a.deadline, a.item.position)):
         days = overdue_workdays(a.deadline, today, cal)
@@ -113,14 +113,16 @@ def _assigned(rows, today: date, cal: WorkCalendar) -> dict:
     unsigned = defaultdict(list)
     for a in load_rows(
         Assignment.shares()
-        & (Assignment.status == "open")
+        & (Assignment.status == Status.OPEN)
         & Assignment.signed_at.is_null()
         & Assignment.item.in_(
-            Item.select(Item.id).where((Item.kind == "assigned") & Item.cancelled_at.is_null())
+            Item.select(Item.id).where(
+                (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
+            )
         )
     ):
         unsigned[a.unit.name].append(a.code)
-    items = {a.item.id for a in rows if a.status in ("open", "review")}
+    items = {a.item.id for a in rows if a.status in (Status.OPEN, Status.REVIEW)}
     return {
         "open": len(items),
         "overdue": [{"unit": u, "items": v} for u, v in overdue.items()],
@@ -133,7 +135,11 @@ def _milestones_overdue(rows, today: date, cal: WorkCalendar) -> list[dict]:
     """Overdue milestones (实施细则 节点) per unit."""
     counts: dict[str, int] = defaultdict(int)
     for a in rows:
-        if a.kind == MILESTONE and a.status == "open" and overdue_workdays(a.deadline, today, cal):
+        if (
+            a.kind == MILESTONE
+            and a.status == Status.OPEN
+            and overdue_workdays(a.deadline, today, cal)
+        ):
             counts[a.unit.name] += 1
     return [{"unit": u, "count": n} for u, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
@@ -141,7 +147,7 @@ def _milestones_overdue(rows, today: date, cal: WorkCalendar) -> list[dict]:
 def _reviews_waiting(today: date, cal: WorkCalendar, tz) -> list[dict]:
     """Reports of "done" the office has not checked for more than REVIEW_LATE_DAYS working days."""
     late = []
-    for a in load_rows(Assignment.status == "review"):
+    for a in load_rows(Assignment.status == Status.REVIEW):
         if a.reported_at is None:
             continue
         days = cal.workdays_between(a.reported_at.astimezone(tz).date(), today)
@@ -156,7 +162,7 @@ def _recurring_record(today: date, tz) -> list[dict]:
     rows = load_rows(
         (Assignment.kind == OCCURRENCE)
         & (Assignment.deadline < today)
-        & (Assignment.status != "cancelled")
+        & (Assignment.status != Status.CANCELLED)
     )
     by_unit: dict[tuple[int, str], list] = defaultdict(list)
     for a in rows:
@@ -167,7 +173,7 @@ def _recurring_record(today: date, tz) -> list[dict]:
         on_time = late = missing = 0
         for a in last:
             reported = a.reported_at or a.done_at
-            if a.status not in ("done", "review") or reported is None:
+            if a.status not in (Status.DONE, Status.REVIEW) or reported is None:
                 missing += 1
             elif reported.astimezone(tz).date() <= a.deadline:
                 on_time += 1
@@ -232,7 +238,7 @@ def _gap(card: Scorecard) -> dict:
     for code, role, short_name, unit_name in query:
         name = short_name or unit_name
         units[code].append(name)
-        if role == "lead":
+        if role == Role.LEAD:
             leads[code] = name
     # Name the lead unit; all units only where the plan leaves the lead open.
     for code, lead in leads.items():
@@ -290,7 +296,7 @@ def _silent_units(now: datetime) -> list[str]:
 
     with_work = unit_ids(
         Assignment.select(Assignment.unit).where(
-            (Assignment.status == "open") & Assignment.deadline.is_null(False)
+            (Assignment.status == Status.OPEN) & Assignment.deadline.is_null(False)
         )
     )
     reported = (
@@ -329,7 +335,7 @@ def _ranking(rows, today: date, tz) -> list[dict]:
         .join(Unit)
         .where(
             Assignment.shares()
-            & (Assignment.status != "cancelled")
+            & (Assignment.status != Status.CANCELLED)
             & Assignment.deadline.is_null(False)
             & (Assignment.deadline < today)
         )
@@ -340,7 +346,7 @@ def _ranking(rows, today: date, tz) -> list[dict]:
         due[a.unit_id] += 1
         reported = a.reported_at or a.done_at
         if (
-            a.status in ("done", "review")
+            a.status in (Status.DONE, Status.REVIEW)
             and reported is not None
             and reported.astimezone(tz).date() <= a.deadline
         ):

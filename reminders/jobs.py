@@ -13,11 +13,21 @@ from decimal import Decimal
 
 from models.db import database
 from models.org import Member, Unit
-from models.plan import MILESTONE, OCCURRENCE, OPEN, SHARE, Assignment, Item, period_label
+from models.plan import (
+    MILESTONE,
+    OCCURRENCE,
+    OPEN,
+    SHARE,
+    Assignment,
+    Item,
+    ItemKind,
+    Status,
+    period_label,
+)
 from models.schedule import ReminderSent
 from models.scores import Score
 from reminders.calendar import WorkCalendar
-from reminders.ladder import Due, LadderSettings, colour, due_steps
+from reminders.ladder import Audience, Due, LadderSettings, Step, audience_of, colour, due_steps
 from reminders.ports import CampaignSettings, Mail, Templates
 
 # Deadlines further than this cannot reach the first step of the ladder today (7 working days
@@ -160,11 +170,11 @@ def _steps(a: Row, today: date, cal: WorkCalendar, config: CampaignSettings, sup
     settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
     steps = list(due_steps(a.deadline, today, cal, settings)) if a.deadline else []
     if a.id in superseded:  # a newer occurrence of the report is due: stop chasing this one
-        steps = [d for d in steps if d.step not in ("overdue", "escalate")]
-    overdue = [d for d in steps if d.step == "overdue"]
+        steps = [d for d in steps if d.step not in (Step.OVERDUE, Step.ESCALATE)]
+    overdue = [d for d in steps if d.step == Step.OVERDUE]
     leader = _leader_of(a)
     if overdue and leader and (-overdue[0].workdays_left - 1) % LEADER_EVERY == 0:
-        steps.append(Due("leader", overdue[0].workdays_left))
+        steps.append(Due(Step.LEADER, overdue[0].workdays_left))
     return steps
 
 
@@ -197,7 +207,7 @@ def told_today(
 
 def _leader_of(a: Row) -> str:
     """The leader who assigned this 交办 item themselves (escalations go back to them)."""
-    return a.item.assigned_by if a.item.kind == "assigned" else ""
+    return a.item.assigned_by if a.item.kind == ItemKind.ASSIGNED else ""
 
 
 def reminder_round(
@@ -231,7 +241,9 @@ def reminder_round(
         & Assignment.shares()
         & Assignment.signed_at.is_null()
         & Assignment.item.in_(
-            Item.select(Item.id).where((Item.kind == "assigned") & Item.cancelled_at.is_null())
+            Item.select(Item.id).where(
+                (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
+            )
         )
     )
     already = {
@@ -252,8 +264,8 @@ def reminder_round(
         created = (
             a.item.created_at.astimezone(config.timezone).date() if a.item.created_at else today
         )
-        if created < today and (a.id, "sign") not in already:
-            entries.append(Entry(a, Due("sign", 0), "", Decimal(0)))
+        if created < today and (a.id, Step.SIGN) not in already:
+            entries.append(Entry(a, Due(Step.SIGN, 0), "", Decimal(0)))
     if not entries:
         return result
     audience = _audience(entries)
@@ -268,7 +280,7 @@ def reminder_round(
         for entry in entries:
             # Escalations go to heads and leaders: a unit without a head is not a unit
             # without a liaison.
-            if entry.due.step in ("escalate", "leader"):
+            if audience_of(entry.due.step) != Audience.UNIT:
                 continue
             if not sent.get((entry.assignment.id, entry.due.step)):
                 result.units_without_liaison.add(entry.assignment.unit.name)
@@ -331,11 +343,11 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
     }
     audience: dict[tuple, list[Entry]] = defaultdict(list)
     for entry in entries:
-        a, step = entry.assignment, entry.due.step
-        if step == "escalate":
+        a, hears = entry.assignment, audience_of(entry.due.step)
+        if hears == Audience.HEADS:
             for member in heads.get(a.unit.id, []):
                 audience[(member, "escalation.j2", a.unit)].append(entry)
-        elif step == "leader":
+        elif hears == Audience.LEADER:
             member = leaders.get(_leader_of(a))
             if member is not None:
                 audience[(member, "leader_escalation.j2", None)].append(entry)
@@ -387,7 +399,7 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result,
             (e.assignment.code, f"{e.colour or '—'}｜{_when(e)}｜{e.assignment.progress}%")
             for e in entries
         ]
-        signing = all(e.due.step == "sign" for e in entries)
+        signing = all(e.due.step == Step.SIGN for e in entries)
         queued = outbox.card(
             now,
             kind="assign" if signing else "reminder",
@@ -409,7 +421,7 @@ def _send(outbox, renderer, now, today, member, unit, entries, template, result,
 
 
 def _when(entry: Entry) -> str:
-    if entry.due.step == "sign":
+    if entry.due.step == Step.SIGN:
         return "未签收"
     left = entry.due.workdays_left
     if left > 0:
@@ -429,7 +441,7 @@ def ensure_occurrences(
 
     today = now.astimezone(config.timezone).date()
     query = Item.select().where(
-        (Item.kind == "assigned") & (Item.recurrence != "") & Item.cancelled_at.is_null()
+        (Item.kind == ItemKind.ASSIGNED) & (Item.recurrence != "") & Item.cancelled_at.is_null()
     )
     if item_ids is not None:
         query = query.where(Item.id.in_(item_ids or [0]))
@@ -441,7 +453,9 @@ def ensure_occurrences(
         start = item.created_at.astimezone(config.timezone).date() if item.created_at else today
         shares = list(
             Assignment.select().where(
-                (Assignment.item == item) & Assignment.shares() & (Assignment.status != "cancelled")
+                (Assignment.item == item)
+                & Assignment.shares()
+                & (Assignment.status != Status.CANCELLED)
             )
         )
         window_start = start

@@ -9,10 +9,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 from reminders.calendar import WorkCalendar
 
 BLUE, YELLOW, RED = "蓝", "黄", "红"
+
+
+class Step(StrEnum):
+    """The ladder's steps, as stored (ReminderSent.step); BEFORE is stored as before_<N>."""
+
+    BEFORE = "before"  # N working days before the deadline
+    DUE = "due"  # the deadline's day
+    OVERDUE = "overdue"  # every working day while overdue
+    ESCALATE = "escalate"  # the unit's head, from the ESCALATE_AFTER-th overdue working day
+    LEADER = "leader"  # the leader who assigned a 交办 item, while it is overdue
+    SIGN = "sign"  # a 交办 share not yet signed for (签收)
+
+
+class Audience(StrEnum):
+    UNIT = "unit"  # the unit's liaisons (and a milestone's 责任人)
+    HEADS = "heads"  # the unit's heads
+    LEADER = "leader"  # the leader who assigned the item
+
+
+# Who hears each step: the ladder as a table.
+LADDER: dict[Step, Audience] = {
+    Step.BEFORE: Audience.UNIT,
+    Step.DUE: Audience.UNIT,
+    Step.OVERDUE: Audience.UNIT,
+    Step.ESCALATE: Audience.HEADS,
+    Step.LEADER: Audience.LEADER,
+    Step.SIGN: Audience.UNIT,
+}
+
+
+def step_of(stored: str) -> Step:
+    """ "before_3" -> Step.BEFORE; the other steps are stored by their own name."""
+    return Step.BEFORE if stored.startswith(Step.BEFORE + "_") else Step(stored)
+
+
+def audience_of(stored: str) -> Audience:
+    return LADDER[step_of(stored)]
 
 
 @dataclass(frozen=True)
@@ -41,15 +79,15 @@ def due_steps(
     due_day = effective_deadline(deadline, cal)
     if today < due_day:
         left = cal.workdays_between(today, due_day)
-        return [Due(f"before_{left}", left)] if left in settings.days_before else []
+        return [Due(f"{Step.BEFORE}_{left}", left)] if left in settings.days_before else []
     if today == due_day:
-        return [Due("due", 0)]
+        return [Due(Step.DUE, 0)]
     if today <= deadline:  # a day-off deadline: the days until it are not overdue yet
         return []
     overdue = cal.workdays_between(deadline, today)
-    steps = [Due("overdue", -overdue)]
+    steps = [Due(Step.OVERDUE, -overdue)]
     if overdue >= settings.escalate_after:
-        steps.append(Due("escalate", -overdue))
+        steps.append(Due(Step.ESCALATE, -overdue))
     return steps
 
 
@@ -81,27 +119,6 @@ def behind_schedule(deadline: date, today: date, progress: int, started_on: date
     return progress / 100 < min(max(share, 0.0), 1.0)
 
 
-# One meaning of a unit's status everywhere (chat, reminders, digest, ledger).
-NOT_STARTED, IN_PROGRESS, OVERDUE, EXTENSION, REVIEWING, DONE, WITHDRAWN = (
-    "not_started",
-    "in_progress",
-    "overdue",
-    "extension",
-    "reviewing",
-    "done",
-    "withdrawn",
-)
-STATUS_LABELS = {
-    NOT_STARTED: "未开始",
-    IN_PROGRESS: "进行中",
-    OVERDUE: "已逾期",
-    EXTENSION: "延期审批中",
-    REVIEWING: "待审核",
-    DONE: "已完成",
-    WITHDRAWN: "已撤销",
-}
-
-
 def overdue_workdays(deadline: date | None, today: date, cal: WorkCalendar) -> int:
     """How many working days an open item is past its deadline (0 if it is not): the working
     days after the deadline up to today, as the ladder counts them."""
@@ -112,29 +129,6 @@ def overdue_workdays(deadline: date | None, today: date, cal: WorkCalendar) -> i
 
 def is_overdue(deadline: date | None, today: date) -> bool:
     return deadline is not None and today > deadline
-
-
-def status_of(
-    status: str,
-    progress: int,
-    deadline: date | None,
-    today: date,
-    *,
-    extension_pending: bool = False,
-) -> str:
-    """done, withdrawn, reported done and awaiting review, a pending extension, overdue, then
-    in progress or not started."""
-    if status == "done":
-        return DONE
-    if status == "cancelled":
-        return WITHDRAWN
-    if status == "review":
-        return REVIEWING
-    if extension_pending:
-        return EXTENSION
-    if is_overdue(deadline, today):
-        return OVERDUE
-    return IN_PROGRESS if progress > 0 else NOT_STARTED
 
 
 def overdue_text(days: int) -> str:

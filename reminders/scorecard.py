@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from models.plan import Category, Item
+from models.plan import Category, Item, ItemKind
 from models.scores import Score
 from reminders.rules import computes_fully
 from reminders.scoring import Scorecard, build_scorecard
@@ -19,7 +19,9 @@ def load_scorecard() -> Scorecard:
         for c in categories
         if c.parent_id is not None
     ]
-    items = list(Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id))
+    items = list(
+        Item.select().where(Item.kind == ItemKind.INDICATOR).order_by(Item.position, Item.id)
+    )
     current = Score.current_with_source()
     pending = Score.waiting()
     indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id]) for i in items]

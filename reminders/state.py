@@ -10,29 +10,61 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 import peewee
 
 from models.plan import Assignment, Item, Part, Role, Status
 from models.progress import Evidence, ExtensionRequest, RequestStatus
 from reminders.calendar import WorkCalendar
-from reminders.ladder import (
-    BLUE,
-    DONE,
-    EXTENSION,
-    IN_PROGRESS,
-    NOT_STARTED,
-    OVERDUE,
-    RED,
-    REVIEWING,
-    STATUS_LABELS,
-    WITHDRAWN,
-    YELLOW,
-    colour,
-    overdue_text,
-    overdue_workdays,
-    status_of,
-)
+from reminders.ladder import BLUE, RED, YELLOW, colour, is_overdue, overdue_text, overdue_workdays
+
+
+class Shown(StrEnum):
+    """One meaning of a piece of work's status everywhere (chat, reminders, digest, ledger,
+    board), with its words."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    OVERDUE = "overdue"
+    EXTENSION = "extension"  # a request waits for the office
+    REVIEWING = "reviewing"  # reported done, waiting for 办结审核
+    DONE = "done"
+    WITHDRAWN = "withdrawn"
+
+
+STATUS_LABELS = {
+    Shown.NOT_STARTED: "未开始",
+    Shown.IN_PROGRESS: "进行中",
+    Shown.OVERDUE: "已逾期",
+    Shown.EXTENSION: "延期审批中",
+    Shown.REVIEWING: "待审核",
+    Shown.DONE: "已完成",
+    Shown.WITHDRAWN: "已撤销",
+}
+
+
+def status_of(
+    status: str,
+    progress: int,
+    deadline: date | None,
+    today: date,
+    *,
+    extension_pending: bool = False,
+) -> Shown:
+    """done, withdrawn, reported done and awaiting review, a pending extension, overdue, then
+    in progress or not started."""
+    if status == Status.DONE:
+        return Shown.DONE
+    if status == Status.CANCELLED:
+        return Shown.WITHDRAWN
+    if status == Status.REVIEW:
+        return Shown.REVIEWING
+    if extension_pending:
+        return Shown.EXTENSION
+    if is_overdue(deadline, today):
+        return Shown.OVERDUE
+    return Shown.IN_PROGRESS if progress > 0 else Shown.NOT_STARTED
 
 
 @dataclass(frozen=True)
@@ -49,7 +81,7 @@ class Milestones:
 class WorkState:
     """How one assignment stands today, as every view shows it."""
 
-    key: str  # a reminders.ladder status key: done, reviewing, overdue, …
+    key: Shown
     progress: int  # the share's milestones decide it when it has any; else the last report
     reported_progress: int
     milestones: Milestones | None
@@ -64,23 +96,23 @@ class WorkState:
 
     @property
     def is_overdue(self) -> bool:
-        return self.key == OVERDUE or (self.key == EXTENSION and self.overdue > 0)
+        return self.key == Shown.OVERDUE or (self.key == Shown.EXTENSION and self.overdue > 0)
 
     def text(self) -> str:
         """未开始 / 进行中 60% / 已逾期 3 个工作日（40%） / 延期审批中 / 待审核 / 已完成, with the
         milestones passed where the share has them."""
-        if self.key in (DONE, REVIEWING, WITHDRAWN):
+        if self.key in (Shown.DONE, Shown.REVIEWING, Shown.WITHDRAWN):
             text = STATUS_LABELS[self.key]
         else:
             parts = []
             if self.is_overdue:
                 parts.append(f"{overdue_text(self.overdue)}（{self.progress}%）")
             elif self.progress:
-                parts.append(f"{STATUS_LABELS[IN_PROGRESS]} {self.progress}%")
+                parts.append(f"{STATUS_LABELS[Shown.IN_PROGRESS]} {self.progress}%")
             else:
-                parts.append(STATUS_LABELS[NOT_STARTED])
-            if self.key == EXTENSION:
-                parts.append(STATUS_LABELS[EXTENSION])
+                parts.append(STATUS_LABELS[Shown.NOT_STARTED])
+            if self.key == Shown.EXTENSION:
+                parts.append(STATUS_LABELS[Shown.EXTENSION])
             text = "｜".join(parts)
         if self.milestones is not None:
             text += f"｜节点 {self.milestones.done}/{self.milestones.total}"

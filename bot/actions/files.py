@@ -43,5 +43,19 @@ def settle(download: MediaDownload, **fields) -> bool:
     )
 
 
-def admins_told(download: MediaDownload) -> None:
+def note_pending(acting: Acting, name: str, error: str) -> None:
+    """The first failed attempt of a file's download, in the log (it is retried)."""
+    acting.audit(
+        "evidence_pending",
+        f"收到文件“{name}”，暂未取回：{error[:100]}",
+        unit_name=acting.member.unit.name if acting.member and acting.member.unit else "",
+    )
+
+
+def warn_admins(acting: Acting, download: MediaDownload, name: str, error: str) -> None:
+    """Once per file, when its 3 days are nearly over: the admins may ask the sender again."""
     MediaDownload.update(admins_told=True).where(MediaDownload.id == download.id).execute()
+    text = acting.renderer.render(
+        "download_alert.j2", download=download, name=name, error=error[:200]
+    )
+    acting.tell(acting.admins(), text, f"download-alert:{download.id}")

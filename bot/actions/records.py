@@ -8,9 +8,11 @@ from bot.render import format_size
 from reminders import digest
 
 
-def exported(acting: Acting, what: str, name: str, size: int) -> None:
-    """A file the office took out: 导出台账, 佐证材料包."""
-    acting.audit("export", f"{what} {name}（{format_size(size)}）")
+def exported(
+    acting: Acting, what: str, name: str, size: int, *, action: str = "export", after=None
+) -> None:
+    """Files the office took out: 导出台账, 迎检材料包."""
+    acting.audit(action, f"{what}{' ' + name if name else ''}（{format_size(size)}）", after=after)
 
 
 def publish_digest(acting: Acting) -> str:

@@ -35,6 +35,9 @@ from models.plan import (
     Assignment,
     Category,
     Item,
+    ItemKind,
+    Role,
+    Status,
 )
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import DigestSnapshot
@@ -218,7 +221,7 @@ def _week_change(viewer: Viewer, at: Moment) -> dict:
     ).count()
     closed = for_unit(
         Assignment.select().where(
-            (Assignment.status == "done")
+            (Assignment.status == Status.DONE)
             & Assignment.done_at.is_null(False)
             & (Assignment.done_at >= since)
         ),
@@ -369,7 +372,7 @@ def _record(due: list[tuple], at: Moment) -> dict:
     on_time = late = missing = 0
     for deadline, status, reported in last:
         when = _moment(reported)
-        if status not in ("done", "review") or when is None:
+        if status not in (Status.DONE, Status.REVIEW) or when is None:
             missing += 1
         elif at.local_date(when) <= deadline:
             on_time += 1
@@ -534,7 +537,9 @@ def indicators(viewer: Viewer, at: Moment) -> dict:
     card = load_scorecard()
     items = {
         i.code: i
-        for i in Item.select().where(Item.kind == "indicator").order_by(Item.position, Item.id)
+        for i in Item.select()
+        .where(Item.kind == ItemKind.INDICATOR)
+        .order_by(Item.position, Item.id)
     }
     sources = Score.current_with_source()
     points: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
@@ -587,12 +592,12 @@ def _units_of(item_ids: list[int]) -> dict[int, list[str]]:
     )
     for item_id, role, short_name, name in query.tuples():
         label = short_name or name
-        names[item_id].append(f"{label}（牵头）" if role == "lead" else label)
+        names[item_id].append(f"{label}（牵头）" if role == Role.LEAD else label)
     return names
 
 
 def indicator_page(viewer: Viewer, code: str, at: Moment) -> dict:
-    item = Item.get_or_none((Item.code == code.upper()) & (Item.kind == "indicator"))
+    item = Item.get_or_none((Item.code == code.upper()) & (Item.kind == ItemKind.INDICATOR))
     if item is None:
         raise NotFound(code)
     category = Category.get_or_none(Category.id == item.category_id)
@@ -672,7 +677,7 @@ def indicator_page(viewer: Viewer, code: str, at: Moment) -> dict:
 def assigned(viewer: Viewer, at: Moment) -> dict:
     """Open 交办 items by source (领导批示, 会议议定, 办公室), overdue first. A unit's head or
     liaison sees the items assigned to their unit, with their unit's line only."""
-    live = (Item.kind == "assigned") & Item.cancelled_at.is_null()
+    live = (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
     items = {
         i.id: i
         for i in Item.select(

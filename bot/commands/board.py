@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.actions.links import issue_link, revoke_link
 from bot.board import access
 from bot.commands.args import IntArg, Keyword, UserIdArg, _whole_word
-from bot.commands.registry import CommandError, Context, command
+from bot.commands.registry import Context, command
 from models.board import BoardLink
 from models.org import Member
 
@@ -55,22 +56,9 @@ def link_list(ctx: Context, args) -> str:
     example="链接 撤销 3",
 )
 def link_revoke(ctx: Context, args) -> str:
-    link = BoardLink.get_or_none(BoardLink.id == args.number)
-    if link is None:
-        raise CommandError(
-            f"没有编号为 {args.number} 的看板链接。发送“链接”查看。", show_usage=False
-        )
-    if link.revoked_at is not None:
-        raise CommandError(f"看板链接 #{link.id} 已经撤销过了。", show_usage=False)
-    ended = access.revoke_link(link, ctx.userid, ctx.now)
+    link, ended = revoke_link(ctx, args.number)
     member = Member.get_or_none(Member.wecom_userid == link.wecom_userid)
     label = member.label if member else link.wecom_userid
-    ctx.audit(
-        "board_link_revoke",
-        f"撤销看板个人链接 #{link.id}（{link.wecom_userid}），{ended} 个看板会话随之结束",
-        before={"link": link.id, "userid": link.wecom_userid},
-        after={"revoked": True, "sessions_ended": ended},
-    )
     return ctx.say("board_link.j2", "revoked", link=link, label=label, sessions=ended)
 
 
@@ -84,36 +72,15 @@ def link_revoke(ctx: Context, args) -> str:
 )
 def link_issue(ctx: Context, args) -> str:
     days = args.days if args.days is not None else access.LINK_DAYS_DEFAULT
-    if not 1 <= days <= access.LINK_DAYS_MAX:
-        raise CommandError(f"天数应为 1 到 {access.LINK_DAYS_MAX}。")
-    config = ctx.config
-    if config.wecom_enabled and not config.board_base_url:
-        raise CommandError(
-            "看板尚未开通：请先在设置中填写 BOARD_BASE_URL（看板的对外地址），见 README“领导看板”。",
-            show_usage=False,
-        )
-    if access.viewer_for(args.userid, config) is None:
-        raise CommandError(
-            f"{args.userid} 还没有绑定，看板不知道该给他看什么。请先绑定，如：绑定 {args.userid} 县政府 领导。",
-            show_usage=False,
-        )
-    member = Member.get_or_none(Member.wecom_userid == args.userid)
-    link, token = access.issue_link(args.userid, days, ctx.userid, ctx.now)
-    ctx.audit(
-        "board_link",
-        f"生成看板个人链接 #{link.id}：{args.userid}，{days} 天内有效",
-        unit_name=member.unit.name if member and member.unit_id else "",
-        after={"link": link.id, "userid": args.userid, "days": days},
-    )
-    relative = not config.board_base_url
+    issued = issue_link(ctx, args.userid, days)
     return ctx.say(
         "board_link.j2",
         "issued",
-        link=link,
-        member=member or _Admin(args.userid),
+        link=issued.link,
+        member=issued.member or _Admin(args.userid),
         days=days,
-        url=access.link_url(config, token),
-        relative=relative,
+        url=access.link_url(ctx.config, issued.token),
+        relative=not ctx.config.board_base_url,
     )
 
 

@@ -5,8 +5,6 @@ A file the platform has to hand over is recorded at once and fetched by the down
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import peewee
 
 from bot.actions.evidence import (
@@ -16,14 +14,12 @@ from bot.actions.evidence import (
     refile,
     withdraw,
 )
-from bot.actions.files import admins_told, settle
 from bot.actions.lookup import own_share
 from bot.commands.args import Arg, IntArg, ItemArg, Keyword, RestArg
 from bot.commands.imports import import_file, is_import
 from bot.commands.registry import Context, command
 from bot.evidence import StoredFile
 from bot.text import find_point
-from models.messages import MediaDownload, OutboxMessage
 from models.org import Unit
 from models.plan import Item
 from models.progress import Evidence
@@ -37,7 +33,7 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
         return import_file(ctx, stored)
     filed = file_evidence(ctx, stored, caption)
     if filed.duplicate is not None and filed.assignment is not None:
-        return _duplicate_reply(ctx, filed)
+        return duplicate_reply(ctx, filed)
     if filed.assignment is None:  # (a copy already waiting is kept once: still to be filed)
         return ctx.say(
             "replies.j2",
@@ -49,7 +45,7 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
     return _attached_reply(ctx, [stored.original_name], filed.assignment.item, filed.count)
 
 
-def _duplicate_reply(ctx: Context, filed) -> str:
+def duplicate_reply(ctx: Context, filed) -> str:
     return ctx.say(
         "replies.j2",
         "evidence_duplicate",
@@ -68,109 +64,6 @@ def _attached_reply(ctx: Context, names: list[str], item: Item, count: int, unit
         count=count,
         coverage=checklist_coverage(item, unit_id) if item.is_indicator else [],
     )
-
-
-# A file message gets exactly one final answer (its evidence, or why there is none) and at most
-# one word before it ("正在取回", or "暂未取回，会自动重试"): one dedupe key for each.
-def _final_key(download: MediaDownload) -> str:
-    return f"download-done:{download.id}"
-
-
-def _waiting_key(download: MediaDownload) -> str:
-    return f"download-wait:{download.id}"
-
-
-def _name(download: MediaDownload) -> str:
-    return download.file_name or "图片/文件"
-
-
-def _told_waiting(download: MediaDownload) -> bool:
-    if download.attempts > 0:  # an attempt failed: the sender was told it would be retried
-        return True
-    return OutboxMessage.select().where(OutboxMessage.dedupe_key == _waiting_key(download)).exists()
-
-
-def _answer(ctx: Context, download: MediaDownload, text: str) -> None:
-    ctx.outbox.to_members(
-        [download.wecom_userid], text, _final_key(download), inbound=download.inbound_id
-    )
-
-
-def download_slow(ctx: Context, download: MediaDownload) -> None:
-    """The download is taking a while: say once that the file arrived and is being fetched."""
-    text = ctx.say("replies.j2", "file_fetching", name=_name(download))
-    ctx.outbox.to_members([download.wecom_userid], text, _waiting_key(download))
-
-
-def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile) -> bool:
-    """File the evidence and give the message its answer; False if the claim was lost."""
-    if not settle(download, status="done", last_error=""):
-        return False
-    # Asked after the settling UPDATE holds the row: a word the inbound thread was sending at
-    # this moment is committed by now, and seen.
-    told = _told_waiting(download)
-    caption = (download.inbound.text or "") if download.inbound_id else ""
-    # The sender has heard nothing yet: the answer a file gets at once (an import's dry run too).
-    if not told or is_import(ctx, stored, caption):
-        _answer(ctx, download, attach_file(ctx, stored, caption))
-        return True
-    filed = file_evidence(ctx, stored, caption)
-    if filed.duplicate is not None and filed.assignment is not None:
-        text = _duplicate_reply(ctx, filed)
-    else:
-        text = ctx.say(
-            "replies.j2",
-            "file_fetched",
-            names=[stored.original_name],
-            item=filed.assignment.item if filed.assignment else None,
-            count=filed.count,
-        )
-    _answer(ctx, download, text)
-    return True
-
-
-def download_failed(
-    ctx: Context, download: MediaDownload, error: str, *, permanent: bool = False
-) -> bool:
-    """Refused for good: say why. Otherwise back off, tell the sender once that it will be
-    retried, the admins once when the 3-day lifetime is close, and give up after it.
-    False if the claim was lost."""
-    attempts = download.attempts + 1
-    name = _name(download)
-    if permanent or ctx.now >= download.expires_at:
-        if not settle(download, status="failed", attempts=attempts, last_error=error[:500]):
-            return False
-        if permanent:
-            text = ctx.say("errors.j2", "file_refused", reason=error)
-        else:
-            text = ctx.say("replies.j2", "file_lost", name=name)
-        _answer(ctx, download, text)
-        return True
-    delay = timedelta(minutes=min(60, 2 ** min(attempts, 6)))
-    if not settle(
-        download,
-        status="pending",
-        attempts=attempts,
-        last_error=error[:500],
-        next_attempt_at=ctx.now + delay,
-    ):
-        return False
-    if attempts == 1:
-        ctx.audit(
-            "evidence_pending",
-            f"收到文件“{name}”，暂未取回：{error[:100]}",
-            unit_name=ctx.member.unit.name if ctx.member and ctx.member.unit else "",
-        )
-    text = ctx.say("replies.j2", "file_pending", name=name)
-    ctx.outbox.to_members([download.wecom_userid], text, _waiting_key(download))
-    if not download.admins_told and download.expires_at - ctx.now <= timedelta(hours=12):
-        admins_told(download)
-        download.attempts = attempts
-        text = ctx.renderer.render(
-            "download_alert.j2", download=download, name=name, error=error[:200]
-        )
-        ctx.tell(ctx.admins(), text, f"download-alert:{download.id}")
-    return True
 
 
 class PointArg(Arg):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from bot.commands.args import Keyword
-from bot.commands.registry import CommandError, Context, command
+from bot.commands.registry import CommandError, Context, Reply, command, file_message
 from bot.evidence import EvidenceStore, StoredFile
 from bot.importer import (
     Change,
@@ -53,11 +53,12 @@ def import_file(ctx: Context, stored: StoredFile) -> str:
 
 def render_dry_run(ctx: Context, run, name: str) -> str:
     plan = run.plan
-    report = ""
+    report, after = "", []
     if max(len(plan.changes), len(plan.problems), len(plan.notes)) > SHOWN:
         report = f"导入预览_{run.batch.id if run.batch else run.sha256[:8]}.xlsx"
-        _send_report(ctx, run, report)
-    return report_text(ctx.renderer, run, name, limit=SHOWN, report_file=report)
+        after.append(_report_file(ctx, run, report))
+    text = report_text(ctx.renderer, run, name, limit=SHOWN, report_file=report)
+    return Reply(text, after=after)  # the whole dry run follows the reply, as a workbook
 
 
 def report_text(
@@ -95,27 +96,13 @@ def change_lines(changes: list[Change]) -> tuple[list[str], list[str]]:
     )
 
 
-def _send_report(ctx: Context, run, name: str) -> None:
+def _report_file(ctx: Context, run, name: str) -> dict:
     """The whole dry run as a workbook, when the reply shows only the first lines of it."""
     plan = run.plan
     data = report_workbook(plan.file_name, plan.changes, problem_dicts(plan.problems), plan.notes)
     store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
     stored = store.save(io.BytesIO(data), name)
-    ctx.outbox.queue(
-        "member",
-        [ctx.userid],
-        {
-            "text": f"（文件）{name}",
-            "file": {
-                "sha256": stored.sha256,
-                "name": name,
-                "size": stored.size,
-                "store": "exports",
-            },
-        },
-        f"import-report:{ctx.inbound.id if ctx.inbound else stored.sha256}",
-        msg_type="file",
-    )
+    return file_message(ctx.userid, name, stored, f"import-report:{ctx.cause}")
 
 
 @command(

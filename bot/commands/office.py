@@ -19,7 +19,7 @@ from bot.commands.args import (
     WordArg,
     year_word,
 )
-from bot.commands.registry import CommandError, Context, Reply, command
+from bot.commands.registry import CommandError, Context, Reply, command, file_message
 from bot.evidence import EvidenceStore
 from bot.ledger import build_ledger
 from bot.render import format_size
@@ -190,21 +190,7 @@ def export_cmd(ctx: Context, args) -> str:
     store = EvidenceStore(ctx.config.data_dir / "exports", max_bytes=200 * 1024 * 1024)
     stored = store.save(io.BytesIO(data), name)
     exported(ctx, "导出台账", name, stored.size)
-    file = {
-        "channel": "member",
-        "recipients": [ctx.userid],
-        "content": {
-            "text": f"（文件）{name}",
-            "file": {
-                "sha256": stored.sha256,
-                "name": name,
-                "size": stored.size,
-                "store": "exports",
-            },
-        },
-        "dedupe_key": f"export:{ctx.inbound.id if ctx.inbound else stored.sha256}",
-        "msg_type": "file",
-    }
+    file = file_message(ctx.userid, name, stored, f"export:{ctx.cause}")
     # The file follows the reply that announces it.
     return Reply(
         f"台账已生成：{name}（{format_size(stored.size)}），随后以文件发送给您。", after=[file]

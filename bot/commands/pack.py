@@ -7,8 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bot.actions.records import exported
 from bot.commands.args import ItemArg, WordArg
-from bot.commands.registry import CommandError, Context, command
+from bot.commands.registry import CommandError, Context, Reply, command, file_message
 from bot.evidence import EvidenceStore
 from bot.pack import WECOM_FILE_LIMIT, build
 from bot.render import format_size
@@ -34,36 +35,25 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
                 "（如 规范监管）、“交办”或“全部”。"
             )
         store = EvidenceStore(exports, max_bytes=WECOM_FILE_LIMIT)
-        sent = []
+        sent, files = [], []
         for name, path in built.parts:
             with path.open("rb") as src:
                 stored = store.save(src, name)
-            ctx.outbox.queue(
-                "member",
-                [ctx.userid],
-                {
-                    "text": f"（文件）{name}",
-                    "file": {
-                        "sha256": stored.sha256,
-                        "name": name,
-                        "size": stored.size,
-                        "store": "exports",
-                    },
-                },
-                f"pack:{ctx.inbound.id if ctx.inbound else stored.sha256}:{len(sent)}",
-                msg_type="file",
-            )
+            files.append(file_message(ctx.userid, name, stored, f"pack:{ctx.cause}:{len(sent)}"))
             sent.append((name, stored.size))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     pack = built.pack
-    ctx.audit(
-        "pack",
-        f"生成迎检材料包（{pack.label}）：{len(pack.indicators)} 项指标、{len(pack.files)} 份材料、"
-        f"{len(sent)} 个压缩包（{format_size(sum(s for _, s in sent))}）",
+    exported(
+        ctx,
+        f"生成迎检材料包（{pack.label}）：{len(pack.indicators)} 项指标、{len(pack.assigned)} 项交办事项、"
+        f"{len(pack.files)} 份材料、{len(sent)} 个压缩包",
+        "",
+        sum(s for _, s in sent),
+        action="pack",
         after={"scope": pack.label, "parts": [n for n, _ in sent], "gaps": len(pack.gaps)},
     )
-    return ctx.renderer.render(
+    text = ctx.renderer.render(
         "pack_reply.j2",
         pack=pack,
         gaps=pack.gaps[:SHOWN_GAPS],
@@ -71,6 +61,7 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
         parts=[(n, format_size(s)) for n, s in sent],
         limit=format_size(WECOM_FILE_LIMIT),
     )
+    return Reply(text, after=files)  # the zips follow the reply that announces them
 
 
 @command(

@@ -43,6 +43,25 @@ class Reply(str):
         return reply
 
 
+def file_message(userid: str, name: str, stored, key: str) -> dict:
+    """A file the reply announces, sent after it (a Reply's `after`): from the exports store."""
+    return {
+        "channel": "member",
+        "recipients": [userid],
+        "content": {
+            "text": f"（文件）{name}",
+            "file": {
+                "sha256": stored.sha256,
+                "name": name,
+                "size": stored.size,
+                "store": "exports",
+            },
+        },
+        "dedupe_key": key,
+        "msg_type": "file",
+    }
+
+
 class CommandError(Refused):
     """A refusal with a short Chinese explanation; the dispatcher adds the usage line."""
 

@@ -27,7 +27,17 @@ from bot.importer.changes import (
 from bot.sheets import Due, Row, Table, parse_due, read_tables
 from bot.text import CODE_PATTERN, ParseError, fold, read_source
 from models.org import GroupMember, Member, Unit, UnitGroup, fold_name, match_unit
-from models.plan import CANCELLED, DONE, MILESTONE, OCCURRENCE, SHARE, Assignment, Item, Source
+from models.plan import (
+    CANCELLED,
+    DONE,
+    MILESTONE,
+    OCCURRENCE,
+    SHARE,
+    Assignment,
+    Item,
+    Role,
+    Source,
+)
 
 EARLIEST = date(2023, 1, 1)  # the plan was issued in 2023: earlier dates are typos
 CLOSE_TITLE = 0.8  # how alike a written task must be to an item's title to be taken for it
@@ -412,8 +422,10 @@ class _Planner:
 
     def _add_share(self, item, unit, mark, group, where) -> NewShare:
         has_lead = any(
-            a.role == "lead" for (i, _), a in self.shares.items() if i == item.id
-        ) or any(c.role == "lead" for (code, _), c in self.new_shares.items() if code == item.code)
+            a.role == Role.LEAD for (i, _), a in self.shares.items() if i == item.id
+        ) or any(
+            c.role == Role.LEAD for (code, _), c in self.new_shares.items() if code == item.code
+        )
         role = "lead" if mark == "lead" and not has_lead else "co"
         change = NewShare(
             where=where,
@@ -453,7 +465,11 @@ class _Planner:
         if any(isinstance(c, SetLead) and c.item == item.id for c in self.plan.changes):
             return
         before = next(
-            (a.unit.name for (i, _), a in self.shares.items() if i == item.id and a.role == "lead"),
+            (
+                a.unit.name
+                for (i, _), a in self.shares.items()
+                if i == item.id and a.role == Role.LEAD
+            ),
             None,
         )
         self.plan.changes.append(

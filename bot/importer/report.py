@@ -15,6 +15,7 @@ from bot.importer.changes import (
     SetLead,
 )
 from bot.importer.plan import Problem
+from models.plan import Role
 
 
 def due_text(change: Change) -> str:
@@ -37,7 +38,7 @@ def change_line(change: Change) -> str:
         )
         return f"{where}：{change.code} {change.unit}期限 {before} → {due_text(change)}{undo}"
     if isinstance(change, NewShare):
-        role = "牵头" if change.role == "lead" else "配合"
+        role = "牵头" if change.role == Role.LEAD else "配合"
         due = f"，期限 {due_text(change)}" if change.deadline or change.ongoing else ""
         return f"{where}：{change.code} 增加责任单位 {change.unit}（{role}）{due}"
     if isinstance(change, SetLead):

@@ -321,7 +321,9 @@ def test_an_import_that_would_undo_an_approved_extension_says_so_apart(bot, serv
     data = _sheet([["T7", None, "市监局", "2026-12-10"], ["T11", None, "市监局", "2026-12-20"]])
     reply = _send_file(services, "boss", data, "期限.xlsx", "", "x")
     undo, rest = reply.split("其他改动：")
-    assert "会撤销办公室已批准的延期" in undo and "T7 县市场监管局期限 2026-12-31 → 2026-12-10" in undo
+    assert (
+        "会撤销办公室已批准的延期" in undo and "T7 县市场监管局期限 2026-12-31 → 2026-12-10" in undo
+    )
     assert f"申请 {request.id}" in undo
     assert "T7" not in rest and "T11 县市场监管局期限" in rest
 

@@ -232,7 +232,7 @@ def test_a_download_whose_claim_was_taken_over_answers_nothing(wecom, fake, cloc
     clock.set(first.next_attempt_at)  # its lease lapses
     second, _ = wecom.downloader.claim()
     assert second.id == first.id and second.next_attempt_at > first.next_attempt_at
-    from bot.commands.evidence import download_succeeded
+    from bot.file_replies import download_succeeded
 
     stored = wecom.pipeline.media.fetch(first.media_id, first.file_name)
     with database.atomic():
