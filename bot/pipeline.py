@@ -23,7 +23,7 @@ from bot.commands.evidence import attach_file, queue_download
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
-from bot.outbox import Outbox
+from bot.outbox.writer import Outbox
 from bot.render import Renderer
 from models.db import CONNECTION_ERRORS, database
 from models.messages import InboundMessage

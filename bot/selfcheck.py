@@ -11,7 +11,8 @@ from datetime import date, datetime, timedelta
 import peewee
 
 from bot.config import Config
-from models.messages import InboundMessage, MediaDownload, OutboxMessage
+from bot.outbox import views as outbox_views
+from models.messages import InboundMessage, MediaDownload
 from models.org import admin_userids
 from reminders.stored import load_calendar
 
@@ -346,26 +347,12 @@ def _board(config: Config) -> Check:
 
 
 def _outbox(now: datetime) -> Check:
-    pending = OutboxMessage.select().where(OutboxMessage.status.in_(("pending", "sending")))
-    oldest = pending.order_by(OutboxMessage.id).first()
-    since = now - timedelta(days=7)
-    recent = (OutboxMessage.failed_at.is_null(False) & (OutboxMessage.failed_at >= since)) | (
-        OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
-    )
-    given_up = dict(
-        OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
-        .where(OutboxMessage.status.in_(("failed", "expired")) & recent)
-        .group_by(OutboxMessage.status)
-        .tuples()
-    )
+    pending = outbox_views.waiting()
+    oldest = pending.first()
+    given_up = outbox_views.given_up_since(now - timedelta(days=7))
     backlog = pending.count()
     if given_up:
-        last = (
-            OutboxMessage.select()
-            .where(OutboxMessage.status.in_(("failed", "expired")))
-            .order_by(OutboxMessage.id.desc())
-            .first()
-        )
+        last = outbox_views.last_given_up()
         counts = "、".join(
             f"{n} 条{label}"
             for status, label in (("failed", "发送失败"), ("expired", "过期未能送达"))

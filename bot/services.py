@@ -15,7 +15,8 @@ from bot.config import Config
 from bot.downloads import Downloader
 from bot.evidence import EvidenceStore
 from bot.flood import FLOOD_REPLIES
-from bot.outbox import Outbox, OutboxSender
+from bot.outbox.sender import OutboxSender
+from bot.outbox.writer import Outbox
 from bot.pipeline import Pipeline
 from bot.render import Renderer
 from bot.transports.base import Transport
