@@ -78,22 +78,29 @@ class LeasedQueue:
         """Claim up to `limit` claimable rows (and `where`) in `order`, leased until now + lease;
         `also`: more columns to set in the same UPDATE (e.g. attempts + 1). Returns the claimed
         rows as they are now, by id. One statement, in a transaction of its own (or a savepoint
-        of the caller's): the UPDATE checks again that each row is claimable, so a row another
-        worker took between the choice and the write is not taken. On PostgreSQL the chosen rows
-        are locked and rows another claim has locked are skipped (SKIP LOCKED), so concurrent
-        claims neither wait on nor take each other's rows."""
+        of the caller's): the UPDATE checks again that each chosen row is claimable, so a row
+        another worker took between the choice and the write is not taken. On PostgreSQL the
+        chosen rows are locked and rows another claim has locked are skipped (SKIP LOCKED), so
+        concurrent claims neither wait on nor take each other's rows.
+
+        The choice is a CTE, not `id IN (SELECT … LIMIT n)`: PostgreSQL may run such a subquery
+        again while the UPDATE proceeds, and a locking subquery run again skips the rows this
+        same UPDATE has just changed and picks the next ones, so more than `limit` rows were
+        claimed. A CTE that locks is run once."""
         model = self.model
+        key = model._meta.primary_key
         condition = self.claimable(now)
         if where is not None:
             condition &= where
         chosen = (
-            model.select(model._meta.primary_key)
+            model.select(key)
             .where(condition)
             .order_by(*(self._field(name) for name in self.order))
             .limit(limit)
         )
         if is_postgres():
             chosen = chosen.for_update("FOR UPDATE SKIP LOCKED")
+        chosen = chosen.cte("chosen")
         values = {
             self._field(self.status): self.leased,
             self._field(self.lease): now + lease,
@@ -102,7 +109,8 @@ class LeasedQueue:
         with model._meta.database.atomic():
             rows = list(
                 model.update(values)
-                .where(model._meta.primary_key.in_(chosen) & self.claimable(now))
+                .with_cte(chosen)
+                .where(key.in_(chosen.select(chosen.c[key.column_name])) & self.claimable(now))
                 .returning(model)
                 .execute()
             )

@@ -19,7 +19,7 @@ LEASE = timedelta(minutes=2)
 
 class Job(BaseModel):
     name = peewee.CharField(max_length=16)
-    status = peewee.CharField(max_length=16, default="ready")
+    status = peewee.CharField(max_length=16, default="ready", index=True)
     lease_until = UTCDateTimeField(null=True)
     due_at = UTCDateTimeField(null=True)
     attempts = peewee.IntegerField(default=0)
@@ -60,6 +60,18 @@ def test_claims_due_rows_in_order_up_to_the_limit_and_leases_them(jobs):
     assert QUEUE.claim(T0, LEASE, 5) == []
     five = T0 + timedelta(minutes=5)  # "later" is due, the others' leases have lapsed
     assert [job.name for job in QUEUE.claim(five, LEASE, 5)] == ["a", "b", "c", "later"]
+
+
+def test_a_claim_takes_no_more_than_its_limit_however_many_are_due(jobs):
+    """PostgreSQL may run an `IN (SELECT … LIMIT n FOR UPDATE)` again mid-UPDATE and take more
+    than n rows (it did, with 25 due and a limit of 20): the choice must be made once."""
+    Job.insert_many([{"name": f"j{i:02}"} for i in range(60)]).execute()
+    first = QUEUE.claim(T0, LEASE, 20, also={"attempts": Job.attempts + 1})
+    assert [job.name for job in first] == [f"j{i:02}" for i in range(20)]
+    assert Job.select().where(Job.status == "taken").count() == 20
+    assert len(QUEUE.claim(T0, LEASE, 25)) == 25
+    assert len(QUEUE.claim(T0, LEASE, 25)) == 15
+    assert Job.select().where(Job.attempts > 1).count() == 0
 
 
 def test_a_claim_sets_more_columns_and_takes_only_what_where_allows(jobs):
