@@ -24,6 +24,7 @@ from peewee import Value, fn
 from bot.file_replies import download_failed, download_slow, download_succeeded
 from bot.pipeline import MediaError, Pipeline
 from models.db import CONNECTION_ERRORS, database, is_postgres
+from models.leases import LeasedQueue
 from models.messages import MediaDownload, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,18 @@ SLOW_NOTICE_SECONDS = 3.0  # a file not fetched this long after it arrived: "正
 # A claim outlives its deadline by this much: the deadline is checked between reads, and one
 # read may take up to the client's read timeout (10 s).
 LEASE_MARGIN = timedelta(seconds=60)
+# pending (due at next_attempt_at) -> fetching (leased until next_attempt_at) -> done | failed,
+# or back to pending for a retry. The lease is kept in next_attempt_at: a download whose worker
+# died is due again when its lease ends. Outcomes are written by bot/commands/evidence.py under
+# the same compare-and-set (status and next_attempt_at as claimed).
+QUEUE = LeasedQueue(
+    MediaDownload,
+    ready="pending",
+    leased="fetching",
+    lease="next_attempt_at",
+    due="next_attempt_at",
+    order=("next_attempt_at", "id"),
+)
 
 
 class DownloadStopped(MediaError):
@@ -78,7 +91,8 @@ class Downloader:
         self.clock = pipeline.clock
         self.deadline_seconds = deadline_seconds
         self.slow_notice_seconds = slow_notice_seconds
-        self._released: list[int] = []  # claims to hand back once the database answers again
+        # Claims to hand back once the database answers again.
+        self._released: list[MediaDownload] = []
         self._lock = threading.Lock()
 
     @property
@@ -90,54 +104,31 @@ class Downloader:
 
     # ------------------------------------------------------------------ claims
 
-    def release_claims(self, ids: list[int] | None = None) -> int:
-        """Hand claimed downloads back at once: those given, or (ids None) every one, when the
-        single worker starts and knows that no one else is fetching."""
-        query = MediaDownload.update(status="pending", next_attempt_at=self.clock.now()).where(
-            MediaDownload.status == "fetching"
-        )
-        if ids is not None:
-            if not ids:
-                return 0
-            query = query.where(MediaDownload.id.in_(ids))
-        with database.atomic():
-            return query.execute()
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds: the longest deadline an attempt gets, and the margin. One
+        lease for every claim keeps the claim one statement; the attempt's own deadline is
+        what stops the download (see Watch)."""
+        longest = min(self.deadline_seconds * 2**10, DEADLINE_MAX_SECONDS)
+        return timedelta(seconds=longest) + LEASE_MARGIN
+
+    def release_claims(self) -> int:
+        """Hand every claimed download back at once: when the single worker starts and knows
+        that no one else is fetching."""
+        return QUEUE.release_all(self.clock.now())
 
     def claim(self) -> tuple[MediaDownload, float] | None:
-        """One due download (a new file, a retry, or one whose worker died), claimed for as long
-        as its deadline allows, and that deadline."""
+        """One due download (a new file, a retry, or one whose worker died), claimed, and the
+        deadline of this attempt."""
         with self._lock:
             released, self._released = self._released, []
         if released:
-            self.release_claims(released)
-        now = self.clock.now()
-        due = list(
-            MediaDownload.select()
-            .where(
-                MediaDownload.status.in_(("pending", "fetching"))
-                & (MediaDownload.next_attempt_at <= now)
-            )
-            .order_by(MediaDownload.next_attempt_at, MediaDownload.id)
-            .limit(5)
-        )
-        for download in due:
-            seconds = self.deadline_for(download)
-            lease = now + timedelta(seconds=seconds) + LEASE_MARGIN
-            # Compare and set: another thread or worker that read the same row claims nothing.
-            with database.atomic():
-                claimed = (
-                    MediaDownload.update(status="fetching", next_attempt_at=lease)
-                    .where(
-                        (MediaDownload.id == download.id)
-                        & (MediaDownload.status == download.status)
-                        & (MediaDownload.next_attempt_at == download.next_attempt_at)
-                    )
-                    .execute()
-                )
-            if claimed:
-                download.status, download.next_attempt_at = "fetching", lease
-                return download, seconds
-        return None
+            QUEUE.hand_back(released, self.clock.now())
+        claimed = QUEUE.claim(self.clock.now(), self.lease)
+        if not claimed:
+            return None
+        download = claimed[0]
+        return download, self.deadline_for(download)
 
     # ------------------------------------------------------------------ fetching
 
@@ -155,7 +146,7 @@ class Downloader:
         try:
             stored = self.media.fetch(download.media_id, download.file_name, watch)
         except DownloadStopped:
-            self.release_claims([download.id])
+            QUEUE.hand_back([download], self.clock.now())
             return True
         except MediaError as exc:
             error = exc
@@ -173,7 +164,7 @@ class Downloader:
             # Nothing of the outcome was committed; the file, if fetched, is on disk by its hash.
             # Hand the download back on the next pass instead of after its lease.
             with self._lock:
-                self._released.append(download.id)
+                self._released.append(download)
             raise
         if not settled:
             log.warning("download %s was taken over by another worker meanwhile", download.id)

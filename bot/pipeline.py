@@ -25,9 +25,10 @@ from bot.commands.reader import dispatch, runs_in_transaction
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
-from bot.outbox import Outbox
+from bot.outbox.writer import Outbox
 from bot.render import Renderer
 from models.db import CONNECTION_ERRORS, database
+from models.leases import LeasedQueue
 from models.messages import InboundMessage
 from models.org import Member
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 FILE_KINDS = ("file", "image", "voice", "video")
 LEASE = timedelta(minutes=5)
+# received -> processing (leased until lease_until) -> done | failed
+QUEUE = LeasedQueue(InboundMessage, ready="received", leased="processing")
 # A run of messages shares one transaction for at most this long (see _process_run).
 RUN_SECONDS = 0.05
 
@@ -57,6 +60,14 @@ class Handled:
     duplicate: bool
     inbound_id: int | None = None
     reply: str | None = None
+
+
+class LeaseLost(Exception):
+    """A claimed message was claimed again by another worker after this one's lease lapsed."""
+
+    def __init__(self, inbound_id: int):
+        super().__init__(inbound_id)
+        self.inbound_id = inbound_id
 
 
 class MediaError(Exception):
@@ -105,7 +116,8 @@ class Pipeline:
         # A received message nobody waits for (WeCom's callback): None, recorded like the rest;
         # run.py's web process sets the journal (bot/recorder.py), which answers before commit.
         self.accept = accept
-        self._released: list[int] = []  # claims to hand back once the database is reachable
+        # Claims to hand back once the database is reachable (the worker's thread only).
+        self._released: list[InboundMessage] = []
 
     # ------------------------------------------------------------------ receiving
 
@@ -147,38 +159,18 @@ class Pipeline:
 
     # ------------------------------------------------------------------ processing
 
-    def release_claims(self, ids: list[int] | None = None) -> int:
-        """Hand claimed messages back at once instead of after their lease: those given, or
-        (ids None) every one, when the single worker starts and knows no one else holds any."""
-        query = InboundMessage.update(status="received", lease_until=None).where(
-            InboundMessage.status == "processing"
-        )
-        if ids is not None:
-            if not ids:
-                return 0
-            query = query.where(InboundMessage.id.in_(ids))
-        with database.atomic():
-            return query.execute()
+    def release_claims(self) -> int:
+        """Hand every claimed message back at once instead of after its lease: when the single
+        worker starts and knows no one else holds any."""
+        return QUEUE.release_all(self.clock.now())
 
-    def claim_pending(self, limit: int = 20) -> list[int]:
-        """Claim received messages (and ones whose worker died) for processing."""
+    def claim_pending(self, limit: int = 20) -> list[InboundMessage]:
+        """Claim received messages (and ones whose worker died) for processing, oldest first."""
         if self._released:
             # Messages a lost connection interrupted (nothing of them was committed).
-            self.release_claims(self._released)
+            QUEUE.hand_back(self._released, self.clock.now())
             self._released = []
-        now = self.clock.now()
-        waiting = (InboundMessage.status == "received") | (
-            (InboundMessage.status == "processing") & (InboundMessage.lease_until < now)
-        )
-        ids = InboundMessage.select(InboundMessage.id).where(waiting).order_by(InboundMessage.id)
-        with database.atomic():
-            rows = (
-                InboundMessage.update(status="processing", lease_until=now + LEASE)
-                .where(InboundMessage.id.in_(ids.limit(limit)))
-                .returning(InboundMessage.id)
-                .execute()
-            )
-            return sorted(row.id for row in rows)
+        return QUEUE.claim(self.clock.now(), LEASE, limit)
 
     def process_pending(self, limit: int = 20) -> int:
         """Claim up to `limit` received messages and process them, several to a transaction."""
@@ -195,56 +187,69 @@ class Pipeline:
         return len(claimed)
 
     def process(self, inbound_id: int) -> str | None:
-        """Decide and answer one claimed message; its reply is queued in the same transaction."""
+        """Decide and answer one message this caller claimed (`handle`); its reply is queued in
+        the same transaction. None also when the claim was lost meanwhile (nothing was done)."""
         replies: list[str | None] = []
-        self._process_run([inbound_id], replies)
-        return replies[0]
+        self._process_run([InboundMessage.get_by_id(inbound_id)], replies)
+        return replies[0] if replies else None
 
-    def _process_run(self, ids: list[int], replies: list | None = None) -> int:
-        """Process the first of `ids` and, in the same transaction, those after it, until one
-        must run on its own or the run has taken RUN_SECONDS; returns how many were processed.
+    def _process_run(self, rows: list[InboundMessage], replies: list | None = None) -> int:
+        """Process the first of the claimed `rows` and, in the same transaction, those after
+        it, until one must run on its own or the run has taken RUN_SECONDS; returns how many
+        were processed (or given up: see LeaseLost).
 
         One commit for the run instead of one per message: under a burst the write lock and the
         commit are shared, and each reply still waits at most RUN_SECONDS for its commit. Every
-        message is decided inside its own savepoint, so a crash undoes only its own change."""
-        first = InboundMessage.get_by_id(ids[0])
+        message is decided inside its own savepoint, so a crash undoes only its own change. A
+        message is marked processed only while this worker's lease on it holds: if it lapsed
+        and another worker claimed the message meanwhile, the run is undone and left to that
+        worker (the rest of this claim lapsed with it)."""
+        first = rows[0]
         msg = _incoming_from(first)
         now = self.clock.now()
-        if msg.kind == "text" and not self._transactional(msg):
-            # A command that calls out (自检) must not hold a transaction, and with it SQLite's
-            # write lock, while it waits: it only reads, so it runs first, on its own.
-            reply, status = self._decide_safely(first, msg, atomic=False)
-            with database.atomic():
-                self._answer(first, msg, reply, status, now)
-            self.on_queued()
-            if replies is not None:
-                replies.append(reply)
-            return 1
-        began = time.perf_counter()
-        downloads = False
-        count = 0
-        with database.atomic():
-            inbound = first
-            while True:
-                reply, status = self._decide_safely(inbound, msg)
-                self._answer(inbound, msg, reply, status, now)
+        answered: list[str | None] = []
+        try:
+            if msg.kind == "text" and not self._transactional(msg):
+                # A command that calls out (自检) must not hold a transaction, and with it
+                # SQLite's write lock, while it waits: it only reads, so it runs first, alone.
+                reply, status = self._decide_safely(first, msg, atomic=False)
+                with database.atomic():
+                    self._answer(first, msg, reply, status, now)
+                self.on_queued()
                 if replies is not None:
                     replies.append(reply)
-                count += 1
-                downloads |= bool(
-                    msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id")
-                )
-                if count == len(ids) or time.perf_counter() - began > RUN_SECONDS:
-                    break
-                inbound = InboundMessage.get_by_id(ids[count])
-                msg = _incoming_from(inbound)
-                if msg.kind == "text" and not self._transactional(msg):
-                    break  # it runs first in the next run, outside a transaction
-                now = self.clock.now()
+                return 1
+            began = time.perf_counter()
+            downloads = False
+            with database.atomic():
+                inbound = first
+                while True:
+                    reply, status = self._decide_safely(inbound, msg)
+                    self._answer(inbound, msg, reply, status, now)
+                    answered.append(reply)
+                    downloads |= bool(
+                        msg.kind in FILE_KINDS and msg.file is None and msg.payload.get("media_id")
+                    )
+                    if len(answered) == len(rows) or time.perf_counter() - began > RUN_SECONDS:
+                        break
+                    inbound = rows[len(answered)]
+                    msg = _incoming_from(inbound)
+                    if msg.kind == "text" and not self._transactional(msg):
+                        break  # it runs first in the next run, outside a transaction
+                    now = self.clock.now()
+        except LeaseLost as lost:
+            log.warning(
+                "inbound message %s was claimed by another worker after this one's lease "
+                "lapsed: its work here is undone",
+                lost.inbound_id,
+            )
+            return len(rows)
         self.on_queued()
         if downloads:
             self.on_download()
-        return count
+        if replies is not None:
+            replies.extend(answered)
+        return len(answered)
 
     def _decide_safely(self, inbound, msg, *, atomic: bool = True) -> tuple[str | None, str]:
         try:
@@ -265,14 +270,14 @@ class Pipeline:
             return True
 
     def _answer(self, inbound, msg, reply, status, now) -> None:
-        """Queue the reply and mark the message processed (inside the caller's transaction)."""
+        """Mark the message processed and queue its reply (inside the caller's transaction);
+        LeaseLost if the claim is no longer this worker's."""
+        if not QUEUE.settle(inbound, status=status, processed_at=now):
+            raise LeaseLost(inbound.id)
         if reply:
             self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
             for message in getattr(reply, "after", ()):  # what the reply announces comes after it
                 self.outbox.queue(**message)
-        InboundMessage.update(status=status, processed_at=now, lease_until=None).where(
-            InboundMessage.id == inbound.id
-        ).execute()
 
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
         member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712

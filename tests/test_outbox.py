@@ -270,6 +270,18 @@ def test_a_claim_whose_lease_ran_out_is_sent_again_exactly_once(db, clock):
     assert len(transport.sent) == 1
 
 
+def test_a_claim_takes_one_batch_however_many_rows_wait(db, clock):
+    """On PostgreSQL the claim's choice of rows once ran again mid-UPDATE and took all 25
+    waiting rows for a batch of 20 (a stopping worker then sent them all)."""
+    outbox = Outbox(clock)
+    for n in range(25):
+        outbox.to_members(["li"], f"第 {n} 项", f"nudge:{n}")
+    sender = OutboxSender(RecordingTransport(), clock, batch=20)
+    assert [row.dedupe_key for row in sender.claim()] == [f"nudge:{n}" for n in range(20)]
+    assert OutboxMessage.select().where(OutboxMessage.status == "sending").count() == 20
+    assert len(sender.claim()) == 5
+
+
 def test_a_crashing_transport_does_not_stop_the_sender(db, clock):
     class Broken:
         name = "broken"

@@ -74,3 +74,34 @@ def test_received_messages_keep_every_field(services, clock):
     )
     assert row.payload == {"media_id": "m"} and row.status == "received"
     assert row.received_at == clock.now() and row.lease_until is None
+
+
+def test_a_worker_whose_lease_lapsed_and_was_taken_over_changes_nothing(services, bot, clock):
+    """Two workers (one pipeline each): the first claims a message and stalls past its lease,
+    the second claims and answers it; the first's late work is undone, not done twice."""
+    from bot.pipeline import LEASE
+    from models.audit import AuditEntry
+
+    bot.bind("li", "市监局")
+    services.pipeline.receive(Incoming("wecom", "late-1", "li", text="进度 T7 60% 初稿"))
+    stalled, taker = services.pipeline, Pipeline(services.config, clock, services.renderer)
+    (claimed,) = stalled.claim_pending()
+    clock.advance(seconds=LEASE.total_seconds())
+    assert taker.process_pending() == 1
+    audits = AuditEntry.select().count()
+    assert stalled._process_run([claimed]) == 1, "given up, not retried"
+    assert AuditEntry.select().count() == audits, "the progress is reported once"
+    replies = OutboxMessage.select().where(OutboxMessage.inbound == claimed.id)
+    assert replies.count() == 1
+    assert InboundMessage.get_by_id(claimed.id).status == "done"
+    assert stalled.claim_pending() == [] and taker.claim_pending() == []
+
+
+def test_a_message_claimed_by_a_dead_worker_is_handed_back_at_start(services, bot, clock):
+    bot.bind("li", "市监局")
+    services.pipeline.receive(Incoming("wecom", "dead-1", "li", text="帮助"))
+    (held,) = services.pipeline.claim_pending()
+    assert services.pipeline.claim_pending() == [], "still leased"
+    assert services.pipeline.release_claims() == 1
+    assert InboundMessage.get_by_id(held.id).status == "received"
+    assert services.pipeline.process_pending() == 1

@@ -29,7 +29,7 @@ from models.plan import Item
 from reminders.recurrence import parse_recurrence
 
 if TYPE_CHECKING:
-    from bot.commands.registry import Context
+    from bot.actions.base import Acting
 
 _CODE = re.compile(CODE_PATTERN + r"(?![0-9A-Za-z])")
 _PART = re.compile(CODE_PATTERN + r"-([1-9][0-9]?)(?![0-9A-Za-z%.])")  # T7-2: a milestone
@@ -72,7 +72,7 @@ class Arg:
     def bad_shape(self, word: str) -> str:
         return f"“{word}”不是{self.label}。"
 
-    def convert(self, ctx: Context, raw: Any) -> Any:
+    def convert(self, ctx: Acting, raw: Any) -> Any:
         return raw
 
 

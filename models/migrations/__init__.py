@@ -1,8 +1,11 @@
 """Schema versions: each module `vNNNN_name.py` has `up(db)`; applied ones are recorded in a table.
 
 The first migration creates every table from a frozen snapshot of the models as they were then;
-later migrations change the schema with `playhouse.migrate`. A test checks that a fresh database
-migrated up has exactly the schema the current models describe.
+later migrations change the schema with `playhouse.migrate` (`SchemaMigrator.from_database`).
+A migration never imports the live models or their field classes: it declares the tables and
+field classes it needs as they stood then, so changing a model later cannot change what an old
+migration does. Tests check that a fresh database migrated up has exactly the schema the current
+models describe, and that databases filled under older schemas are carried forward.
 """
 
 from __future__ import annotations

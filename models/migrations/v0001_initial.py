@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import peewee
 
-from models.db import JSONField, UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
+
+
+class JSONField(peewee.TextField):
+    """Frozen here: JSON kept as text, as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:

@@ -4,9 +4,15 @@ answer on each outbox row, and a lease on inbound messages being processed."""
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import JSONField, UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
+
+
+class JSONField(peewee.TextField):
+    """Frozen here: JSON kept as text, as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -49,9 +55,7 @@ def up(db: peewee.Database) -> None:
         clicked_at = UTCDateTimeField(null=True)
         created_at = UTCDateTimeField()
 
-    migrator = (
-        PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase) else SqliteMigrator(db)
-    )
+    migrator = SchemaMigrator.from_database(db)
     migrate(
         migrator.add_column("inbound_message", "lease_until", UTCDateTimeField(null=True)),
         migrator.add_column("outbox_message", "result", JSONField(null=True)),

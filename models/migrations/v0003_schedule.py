@@ -4,9 +4,15 @@ the day an assignment's deadline was first set (for the 'behind schedule' colour
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import JSONField, UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
+
+
+class JSONField(peewee.TextField):
+    """Frozen here: JSON kept as text, as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -42,8 +48,6 @@ def up(db: peewee.Database) -> None:
         created_at = UTCDateTimeField()
         published_by = peewee.CharField(max_length=64, default="")
 
-    migrator = (
-        PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase) else SqliteMigrator(db)
-    )
+    migrator = SchemaMigrator.from_database(db)
     migrate(migrator.add_column("assignment", "deadline_set_on", peewee.DateField(null=True)))
     db.create_tables([CalendarDay, ReminderSent, DigestSnapshot])

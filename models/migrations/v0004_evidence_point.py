@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
 
 def up(db: peewee.Database) -> None:
-    migrator = (
-        PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase) else SqliteMigrator(db)
-    )
+    migrator = SchemaMigrator.from_database(db)
     migrate(migrator.add_column("evidence", "point", peewee.IntegerField(null=True)))

@@ -4,9 +4,11 @@ withdrawn without being erased, and the office can mark a year's holidays as ful
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -20,8 +22,7 @@ def up(db: peewee.Database) -> None:
         marked_by = peewee.CharField(max_length=64, default="")
         marked_at = UTCDateTimeField()
 
-    postgres = isinstance(db, peewee.PostgresqlDatabase)
-    migrator = PostgresqlMigrator(db) if postgres else SqliteMigrator(db)
+    migrator = SchemaMigrator.from_database(db)
     migrate(
         migrator.add_column("evidence", "withdrawn_at", UTCDateTimeField(null=True)),
         migrator.add_column(

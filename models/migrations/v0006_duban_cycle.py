@@ -5,9 +5,11 @@ milestones and recurring occurrences as assignments of their own (kind, slot, pa
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -19,8 +21,7 @@ def up(db: peewee.Database) -> None:
     class Assignment(Base):
         pass
 
-    postgres = isinstance(db, peewee.PostgresqlDatabase)
-    m = PostgresqlMigrator(db) if postgres else SqliteMigrator(db)
+    m = SchemaMigrator.from_database(db)
     text = peewee.CharField
     migrate(
         m.add_column("item", "source", text(max_length=16, default="")),

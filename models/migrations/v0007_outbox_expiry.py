@@ -4,15 +4,15 @@ matter (`expires_at`, or OUTBOX_MAX_AGE_HOURS), and records when it was given up
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
-    migrator = (
-        PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase) else SqliteMigrator(db)
-    )
+    migrator = SchemaMigrator.from_database(db)
     migrate(
         migrator.add_column("outbox_message", "expires_at", UTCDateTimeField(null=True)),
         migrator.add_column("outbox_message", "failed_at", UTCDateTimeField(null=True)),

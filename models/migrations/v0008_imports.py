@@ -4,9 +4,15 @@ such (长期坚持, 持续推进, 常态化: no deadline) on assignments."""
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import JSONField, UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
+
+
+class JSONField(peewee.TextField):
+    """Frozen here: JSON kept as text, as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -26,6 +32,5 @@ def up(db: peewee.Database) -> None:
             table_name = "import_batch"
 
     db.create_tables([ImportBatch])
-    postgres = isinstance(db, peewee.PostgresqlDatabase)
-    m = PostgresqlMigrator(db) if postgres else SqliteMigrator(db)
+    m = SchemaMigrator.from_database(db)
     migrate(m.add_column("assignment", "ongoing", peewee.CharField(max_length=16, default="")))

@@ -8,9 +8,15 @@ from __future__ import annotations
 import json
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import JSONField, UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
+
+
+class JSONField(peewee.TextField):
+    """Frozen here: JSON kept as text, as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -40,17 +46,13 @@ def up(db: peewee.Database) -> None:
         ended_at = UTCDateTimeField(null=True)
 
     db.create_tables([BoardLink, BoardSession])
-    migrator = (
-        PostgresqlMigrator(db) if isinstance(db, peewee.PostgresqlDatabase) else SqliteMigrator(db)
-    )
+    migrator = SchemaMigrator.from_database(db)
     migrate(migrator.add_column("digest_snapshot", "score", JSONField(null=True)))
     rows = db.execute_sql("SELECT id, data FROM digest_snapshot").fetchall()
+    update = f"UPDATE digest_snapshot SET score = {db.param} WHERE id = {db.param}"
     for snapshot_id, data in rows:
         score = (json.loads(data) if data else {}).get("score")
         if score is not None:
             db.execute_sql(
-                "UPDATE digest_snapshot SET score = %s WHERE id = %s"
-                if isinstance(db, peewee.PostgresqlDatabase)
-                else "UPDATE digest_snapshot SET score = ? WHERE id = ?",
-                (json.dumps(score, ensure_ascii=False, sort_keys=True), snapshot_id),
+                update, (json.dumps(score, ensure_ascii=False, sort_keys=True), snapshot_id)
             )

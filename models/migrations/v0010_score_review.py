@@ -5,9 +5,11 @@ comes from. Scores already stored were counted before this version and stay acce
 from __future__ import annotations
 
 import peewee
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.migrate import SchemaMigrator, migrate
 
-from models.db import UTCDateTimeField
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """Frozen here: a timestamp column (naive UTC), as models/db.py's field stored it then."""
 
 
 def up(db: peewee.Database) -> None:
@@ -22,8 +24,7 @@ def up(db: peewee.Database) -> None:
     class FigureReport(Base):
         pass
 
-    postgres = isinstance(db, peewee.PostgresqlDatabase)
-    m = PostgresqlMigrator(db) if postgres else SqliteMigrator(db)
+    m = SchemaMigrator.from_database(db)
     migrate(
         m.add_column("score", "state", peewee.CharField(max_length=16, default="accepted")),
         m.add_column(

@@ -145,7 +145,11 @@ def test_healthz_fails_within_the_set_time_after_the_worker_is_killed(tmp_path, 
         assert body["worker"]["pid"] == worker.popen.pid and body["reasons"] == []
         # Its first heartbeat comes before it has finished starting: kill it once started.
         worker_log = tmp_path / "logs" / "bot-worker.log"
-        assert poll(lambda: "worker started" in worker_log.read_text(encoding="utf-8"), 30)
+        # (The log file itself is made with the first line: on a loaded machine, after the
+        # first heartbeat.)
+        assert poll(
+            lambda: worker_log.exists() and "worker started" in worker_log.read_text("utf-8"), 30
+        )
 
         worker.popen.kill()  # SIGKILL on POSIX, TerminateProcess on Windows: no goodbye
         killed = time.monotonic()

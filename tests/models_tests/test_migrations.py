@@ -89,3 +89,94 @@ def test_a_database_filled_under_the_previous_schema_is_carried_forward(empty_db
         deadline=date(2026, 12, 10),
     )
     assert Assignment.select().count() == 2
+
+
+def test_a_database_filled_under_the_first_schema_is_carried_to_the_last(empty_db):
+    """Version 1 with a row in the tables people fill first (a unit, an item, a share, a
+    member, a report, a message in and its reply out, a score, an audit entry): every later
+    migration, table rebuilds on SQLite included, keeps them and gives new columns their
+    defaults."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from models.audit import AuditEntry
+    from models.messages import InboundMessage, OutboxMessage
+    from models.org import Member
+    from models.plan import Assignment
+    from models.progress import ProgressReport
+    from models.scores import Score
+
+    migrate(empty_db, upto=1)
+    run = empty_db.execute_sql
+    run("INSERT INTO unit (name, short_name, aliases, is_member, is_town, position) "
+        "VALUES ('县市场监管局', '市监局', '', TRUE, FALSE, 1)")  # fmt: skip
+    run("INSERT INTO item (code, kind, position, title, body, section, nature, method, sources, "
+        "units_text, units_inferred) VALUES ('Z3', 'indicator', 3, '网络交易', '', '', '', '', '', "
+        "'县市场监管局', FALSE)")  # fmt: skip
+    run("INSERT INTO assignment (item_id, unit_id, role, via_group, deadline, status, progress) "
+        "VALUES (1, 1, 'lead', '', '2026-12-31', 'open', 40)")  # fmt: skip
+    run("INSERT INTO member (wecom_userid, display_name, unit_id, role, active, bound_at, "
+        "bound_by) VALUES ('li', '李', 1, 'liaison', TRUE, '2026-11-01 00:00:00', 'boss')")  # fmt: skip
+    run("INSERT INTO progress_report (assignment_id, wecom_userid, percent, note, kind, "
+        "created_at) VALUES (1, 'li', 40, '过半', 'progress', '2026-11-02 00:00:00')")  # fmt: skip
+    run("INSERT INTO inbound_message (transport, external_id, wecom_userid, kind, text, payload, "
+        "status, received_at, processed_at) VALUES ('wecom', 'm1', 'li', 'text', '进度 Z3 四成', "
+        "NULL, 'done', '2026-11-02 00:00:00', '2026-11-02 00:00:01')")  # fmt: skip
+    run("INSERT INTO outbox_message (dedupe_key, channel, recipient, msg_type, content, status, "
+        "attempts, last_error, created_at, sent_at, inbound_id) VALUES ('reply:1', 'member', "
+        "'li', 'text', '{\"text\": \"已记录\"}', 'sent', 1, '', '2026-11-02 00:00:01', "
+        "'2026-11-02 00:00:02', 1)")  # fmt: skip
+    run("INSERT INTO score (item_id, points, reason, source, wecom_userid, created_at) VALUES "
+        "(1, 1.5, '核定', 'office', 'boss', '2026-11-03 00:00:00')")  # fmt: skip
+    run("INSERT INTO audit_entry (at, actor, action, item_code, unit_name, summary) VALUES "
+        "('2026-11-02 00:00:00', 'li', 'progress', 'Z3', '县市场监管局', '进度 四成')")  # fmt: skip
+    assert migrate(empty_db)[0] == "v0002_wecom"
+    share = Assignment.get()
+    assert (share.kind, share.status, share.progress, share.deadline) == (
+        "share",
+        "open",
+        40,
+        date(2026, 12, 31),
+    )
+    assert ProgressReport.get().assignment_id == share.id
+    assert Member.get().roles == {"liaison"}
+    inbound = InboundMessage.get()
+    assert (inbound.status, inbound.lease_until) == ("done", None)
+    reply = OutboxMessage.get()
+    assert reply.content == {"text": "已记录"} and reply.inbound_id == inbound.id
+    assert (reply.result, reply.expires_at, reply.failed_at) == (None, None, None)
+    assert reply.sent_at == datetime(2026, 11, 2, 0, 0, 2, tzinfo=UTC)
+    assert Score.get().points == Decimal("1.5")
+    assert AuditEntry.get().summary == "进度 四成"
+
+
+def test_migrations_keep_their_own_schema_and_ask_playhouse_for_the_migrator():
+    """A migration must mean tomorrow what it means today: it imports neither the live models
+    nor their field classes (anything of this project), and takes its migrator from
+    `SchemaMigrator.from_database` instead of choosing one by database type itself."""
+    import ast
+    from pathlib import Path
+
+    import models.migrations
+
+    folder = Path(models.migrations.__file__).parent
+    modules = sorted(folder.glob("v[0-9][0-9][0-9][0-9]_*.py"))
+    assert len(modules) >= 9
+    found = []
+    for path in modules:
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if not node.level else ["(relative)"]
+            for name in names:
+                if name.split(".")[0] in ("models", "bot", "reminders", "(relative)"):
+                    found.append(f"{path.name} imports {name}")
+        for chosen in ("PostgresqlMigrator", "SqliteMigrator", "isinstance(db"):
+            if chosen in source:
+                found.append(f"{path.name} chooses its migrator itself ({chosen})")
+        if "playhouse.migrate" in source and "SchemaMigrator.from_database(db)" not in source:
+            found.append(f"{path.name} does not use SchemaMigrator.from_database")
+    assert found == []

@@ -1,8 +1,6 @@
-"""The outbox: every message that leaves is a row first, written with the change that caused it.
-
-`Outbox` queues rows (idempotent by a unique dedupe key). `OutboxSender` claims due rows with a
-lease, hands them to a transport, and marks them sent, or schedules a retry, or records a
-permanent failure. A row whose lease ran out (its sender died mid-send) is claimed again.
+"""The outbox's sender: claims due rows with a lease (models/leases.py), hands them to a
+transport, and marks them sent, or schedules a retry, or records a permanent failure. A row
+whose lease ran out (its sender died mid-send) is claimed again.
 
 Nothing is lost when the platform misbehaves: a transient failure keeps a row alive until it is
 delivered or too old to matter (`expires_at`, else OUTBOX_MAX_AGE_HOURS), then it is marked
@@ -10,7 +8,7 @@ delivered or too old to matter (`expires_at`, else OUTBOX_MAX_AGE_HOURS), then i
 channel is held and probed with one row at a time, so a long outage costs a request every few
 minutes, not one per row. A wait for the bot's own pacing (`Throttled`) is not a failure: the
 row goes back in line, uncounted, and later rows to the same people wait behind it. A flood of
-replies to one person is sent as one merged message (bot/flood.py).
+replies to one person is sent as one merged message (bot/outbox/merging.py).
 """
 
 from __future__ import annotations
@@ -23,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 import peewee
 
-from bot.cards import BUTTONS, card_payload
 from bot.clock import Clock
-from bot.flood import Owed, merged_text
+from bot.outbox.merging import merge_floods, settle_carried
+from bot.outbox.views import carried_rows, describe, recipients, recipients_label
+from bot.outbox.writer import NOTICE_PREFIX, Outbox
 from bot.render import Renderer
-from bot.task_ids import new_task_id
 from bot.transports.base import (
     Outgoing,
     SendError,
@@ -35,157 +33,23 @@ from bot.transports.base import (
     TransientSendError,
     Transport,
 )
-from models.db import CONNECTION_ERRORS, database, drop_connection, is_postgres, warm_connection
-from models.messages import InboundMessage, InteractiveCard, OutboxMessage
+from models.db import CONNECTION_ERRORS, database, drop_connection, warm_connection
+from models.leases import LeasedQueue
+from models.messages import InteractiveCard, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-NOTICE_PREFIX = "send-notice:"
-REPLY_PREFIX = "reply:"
-MERGED_LIMIT = 2048  # bytes: WeCom's limit for an app text message
-MERGE_SCAN = 1000  # replies to one person read at once for a merge
 FIRST_BACKOFF = 5.0  # seconds; doubles with each failure, up to the cap
 MIN_WAIT = timedelta(seconds=0.5)  # a put-back row is not claimed again sooner than this
 NEVER = datetime.min.replace(tzinfo=UTC)
 DRAINED_AFTER = 50  # rows sent in one burst before the sender's on_drained is called
 POISON_PROBES = 3  # the same row failing every probe this often: perhaps it fails on its own
 
-STATUS_LABELS = {
-    "pending": "待发",
-    "sending": "发送中",
-    "merged": "已合并待发",
-    "sent": "已发送",
-    "failed": "失败",
-    "expired": "已过期",
-}
-# What a row is, by its dedupe key (longest prefix first), for the admins' eyes.
-KIND_LABELS = (
-    ("digest-chart:", "周报得分图"),
-    ("digest:", "周报"),
-    ("remind:", "提醒"),
-    ("reply:", "回复"),
-    ("nudge:", "催办"),
-    ("send-notice:", "发送异常通知"),
-    ("deadline", "期限通知"),
-    ("extension", "延期"),
-    ("download", "文件取回"),
-    ("export:", "台账"),
-    ("import-report:", "导入预览"),
-    ("import:", "导入通知"),
-    ("pack:", "迎检材料包"),
-    ("welcome", "绑定通知"),
-    ("calendar-warning:", "日历提示"),
-    ("coordinate:", "协调请求"),
+# pending -> sending (leased until lease_until) -> sent | failed | expired, or back to pending
+# (due at next_attempt_at).
+QUEUE = LeasedQueue(
+    OutboxMessage, ready="pending", leased="sending", lease="lease_until", due="next_attempt_at"
 )
-
-
-class Outbox:
-    """Writes outgoing messages into the outbox table (inside the caller's transaction)."""
-
-    def __init__(self, clock: Clock):
-        self.clock = clock
-
-    def queue(
-        self,
-        channel: str,
-        recipients: list[str] | tuple[str, ...],
-        content: dict,
-        dedupe_key: str,
-        *,
-        msg_type: str = "text",
-        inbound: InboundMessage | None = None,
-        expires_at: datetime | None = None,
-    ) -> bool:
-        """Queue one message; False if a message with this dedupe key was queued before.
-        `expires_at`: when it is no longer worth sending (default: OUTBOX_MAX_AGE_HOURS)."""
-        if channel not in ("member", "group"):
-            raise ValueError(f"unknown channel {channel!r}")
-        recipient = "|".join(sorted(set(recipients)))
-        if channel == "member" and not recipient:
-            raise ValueError("a member message needs at least one recipient")
-        inserted = (
-            OutboxMessage.insert(
-                dedupe_key=dedupe_key[:191],
-                channel=channel,
-                recipient=recipient,
-                msg_type=msg_type,
-                content=content,
-                status="pending",
-                created_at=self.clock.now(),
-                inbound=inbound,
-                expires_at=expires_at,
-            )
-            .on_conflict_ignore()
-            .as_rowcount()
-            .execute()
-        )
-        return bool(inserted)
-
-    def to_members(self, userids, text: str, dedupe_key: str, **kwargs) -> bool:
-        return self.queue("member", list(userids), {"text": text}, dedupe_key, **kwargs)
-
-    def card(
-        self,
-        now: datetime,
-        *,
-        kind: str,
-        userid: str,
-        title: str,
-        description: str,
-        rows: list[tuple[str, str]],
-        text: str,
-        dedupe_key: str,
-        task_id: str = "",
-        id_parts: tuple = (),
-        buttons: tuple[tuple[str, str, int], ...] = BUTTONS,
-        subject: str = "",
-        expires_at: datetime | None = None,
-        url: str = "",
-    ) -> bool:
-        """Queue one button card (with its text fallback) to one person, and remember it.
-        `task_id`, or a new one made from `id_parts` (unique for the app's life, see
-        bot/task_ids.py); `subject`: what a click acts on, when not the rows' codes (a review:
-        the assignment id); `url`: where a tap on the card leads (the board's page)."""
-        task_id = task_id or new_task_id(*id_parts)
-        card = card_payload(
-            title=title,
-            description=description,
-            rows=rows,
-            task_id=task_id,
-            buttons=buttons,
-            url=url,
-        )
-        queued = self.queue(
-            "member",
-            [userid],
-            {"text": text, "card": card},
-            dedupe_key,
-            msg_type="card",
-            expires_at=expires_at,
-        )
-        if queued:
-            row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])
-            InteractiveCard.insert(
-                task_id=task_id,
-                outbox=row.id,  # so the sender can follow a task id WeCom made us change
-                kind=kind,
-                wecom_userid=userid,
-                item_codes=subject or "|".join(code for code, _ in rows),
-                created_at=now,
-            ).on_conflict_ignore().execute()
-        return queued
-
-    def to_group(
-        self,
-        text: str,
-        dedupe_key: str,
-        *,
-        msg_type: str = "markdown",
-        expires_at: datetime | None = None,
-    ) -> bool:
-        return self.queue(
-            "group", [], {"text": text}, dedupe_key, msg_type=msg_type, expires_at=expires_at
-        )
 
 
 @dataclass
@@ -254,36 +118,17 @@ class OutboxSender:
         self.wake.set()
 
     def claim(self) -> list[OutboxMessage]:
+        """Due rows (and rows whose sender's lease lapsed), oldest first, leased to this sender;
+        each claim counts an attempt. Rows of a held channel wait."""
         now = self.clock.now()
-        due = (OutboxMessage.status == "pending") & (
-            OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now)
-        )
-        expired = (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
-        where = due | expired
         held = [c for c, state in self._channels.items() if state.held_until > now]
-        if held:
-            where &= OutboxMessage.channel.not_in(held)
-        ids = (
-            OutboxMessage.select(OutboxMessage.id)
-            .where(where)
-            .order_by(OutboxMessage.id)
-            .limit(self.batch)
+        return QUEUE.claim(
+            now,
+            self.lease,
+            self.batch,
+            where=OutboxMessage.channel.not_in(held) if held else None,
+            also={"attempts": OutboxMessage.attempts + 1},
         )
-        if is_postgres():
-            ids = ids.for_update("FOR UPDATE SKIP LOCKED")
-        with database.atomic():
-            query = (
-                OutboxMessage.update(
-                    status="sending",
-                    lease_until=now + self.lease,
-                    attempts=OutboxMessage.attempts + 1,
-                )
-                .where(OutboxMessage.id.in_(ids))
-                .returning(OutboxMessage)
-            )
-            rows = list(query.execute())
-        rows.sort(key=lambda row: row.id)
-        return rows
 
     def run_once(self) -> SendStats:
         stats = SendStats()
@@ -313,28 +158,15 @@ class OutboxSender:
         while self._unrecorded:
             self._unrecorded[0]()
             self._unrecorded.pop(0)
-        if self._untried:
-            with database.atomic():
-                for row in self._untried:
-                    OutboxMessage.update(
-                        status="pending", lease_until=None, attempts=OutboxMessage.attempts - 1
-                    ).where(
-                        (OutboxMessage.id == row.id)
-                        & (OutboxMessage.status == "sending")
-                        & (OutboxMessage.lease_until == row.lease_until)
-                    ).execute()
+        if self._untried:  # back in line, their attempt not counted
+            QUEUE.hand_back(self._untried, self.clock.now(), attempts=OutboxMessage.attempts - 1)
             self._untried = []
 
     def release_leases(self) -> int:
         """At the start of the single worker: rows a dead sender held go back to pending at once.
         One of them may have been delivered just before the crash; its resend carries the same
         JSON, which WeCom's duplicate check absorbs."""
-        with database.atomic():
-            return (
-                OutboxMessage.update(status="pending", lease_until=None)
-                .where(OutboxMessage.status == "sending")
-                .execute()
-            )
+        return QUEUE.release_all(self.clock.now())
 
     def _record(self, record: Callable[[], None]) -> None:
         """Write an outcome; if the database is away, keep it for `_settle`."""
@@ -374,7 +206,7 @@ class OutboxSender:
         message = Outgoing(
             id=row.id,
             channel=row.channel,
-            recipients=_recipients(row),
+            recipients=recipients(row),
             msg_type=msg_type,
             content=content,
         )
@@ -473,7 +305,7 @@ class OutboxSender:
                     "card": {**row.content["card"], "task_id": delivered.task_id},
                 }
         now = self.clock.now()
-        carried = _carried(row)
+        carried = carried_rows(row)
         if carried:
             result = {**(result or {}), "merged": len(carried)}
         with database.atomic():
@@ -486,7 +318,7 @@ class OutboxSender:
                 **changes,
             )
             if marked and carried:
-                _settle_carried(carried, status="sent", sent_at=now)
+                settle_carried(carried, status="sent", sent_at=now)
             if marked and "content" in changes:
                 self._follow_task_id(row, old_task_id, delivered.task_id)
             if marked and last_error:
@@ -524,7 +356,9 @@ class OutboxSender:
             with database.atomic():
                 marked = self._mark(row, status="failed", last_error=error, failed_at=now)
                 if marked:
-                    _settle_carried(_carried(row), status="failed", last_error=error, failed_at=now)
+                    settle_carried(
+                        carried_rows(row), status="failed", last_error=error, failed_at=now
+                    )
                     self._tell_admins(
                         row,
                         "failed",
@@ -549,16 +383,7 @@ class OutboxSender:
     def _mark(self, row: OutboxMessage, **values) -> bool:
         """Record the outcome; only the holder of the current lease may (False otherwise)."""
         with database.atomic():
-            updated = (
-                OutboxMessage.update(lease_until=None, **values)
-                .where(
-                    (OutboxMessage.id == row.id)
-                    & (OutboxMessage.status == "sending")
-                    & (OutboxMessage.lease_until == row.lease_until)
-                )
-                .execute()
-            )
-        return bool(updated)
+            return QUEUE.settle(row, **values)
 
     def _tell_admins(self, row: OutboxMessage, macro: str, *, key: str, **context) -> None:
         """Queue one notice to the admins about a row; never about a notice (no loops)."""
@@ -579,9 +404,7 @@ class OutboxSender:
         too_old = (OutboxMessage.expires_at.is_null(False) & (OutboxMessage.expires_at <= now)) | (
             OutboxMessage.expires_at.is_null() & (OutboxMessage.created_at <= now - self.max_age)
         )
-        waiting = (OutboxMessage.status == "pending") | (
-            (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
-        )
+        waiting = (OutboxMessage.status == "pending") | QUEUE.lapsed(now)
         candidates = list(
             OutboxMessage.select().where(waiting & too_old).order_by(OutboxMessage.id)
         )
@@ -596,14 +419,14 @@ class OutboxSender:
             )
             rows.sort(key=lambda r: r.id)
             for row in rows:
-                _settle_carried(_carried(row), status="expired", failed_at=now)
+                settle_carried(carried_rows(row), status="expired", failed_at=now)
             told = [r for r in rows if not r.dedupe_key.startswith(NOTICE_PREFIX)]
             if told and self.admins():
                 text = self.renderer.snippet(
                     "outbox.j2",
                     "expired",
                     rows=[describe(r) for r in told[:8]],
-                    total=sum(1 + len(_carried(r)) for r in told),
+                    total=sum(1 + len(carried_rows(r)) for r in told),
                 )
                 key = f"{NOTICE_PREFIX}expired:{told[0].id}:{now:%Y%m%d%H%M%S%f}"
                 Outbox(self.clock).to_members(self.admins(), text, key)
@@ -616,75 +439,9 @@ class OutboxSender:
     # ------------------------------------------------------------------ floods
 
     def merge_floods(self) -> int:
-        """More than `flood_replies` replies due to one person at once: the oldest carries one
-        message that stands for them all (bot/flood.py); the others are marked `merged` and are
-        sent with it. Only replies never tried are merged: a row once tried must send the same
-        JSON again (WeCom's duplicate check), and the merged text is stored in the carrier
-        before it is sent, for the same reason. Returns how many rows were merged."""
-        now = self.clock.now()
-        due = (
-            (OutboxMessage.status == "pending")
-            & (OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now))
-            & (OutboxMessage.channel == "member")
-            & (OutboxMessage.msg_type == "text")
-            & (OutboxMessage.attempts == 0)
-            & OutboxMessage.dedupe_key.startswith(REPLY_PREFIX)
-            & ~OutboxMessage.recipient.contains("|")
-        )
-        floods = (
-            OutboxMessage.select(OutboxMessage.recipient)
-            .where(due)
-            .group_by(OutboxMessage.recipient)
-            .having(peewee.fn.COUNT(OutboxMessage.id) > self.flood_replies)
-            .tuples()
-        )
-        merged = 0
-        for (recipient,) in list(floods):
-            rows = list(
-                OutboxMessage.select()
-                .where(due & (OutboxMessage.recipient == recipient))
-                .order_by(OutboxMessage.id)
-                .limit(MERGE_SCAN)
-            )
-            asked = dict(
-                InboundMessage.select(InboundMessage.id, InboundMessage.text)
-                .where(InboundMessage.id.in_([r.inbound_id for r in rows if r.inbound_id]))
-                .tuples()
-            )
-            owed = [
-                Owed(r.id, r.content.get("text", ""), asked.get(r.inbound_id, ""), r.created_at)
-                for r in rows
-            ]
-            text = merged_text(owed, self._render_merged, MERGED_LIMIT)
-            carrier, others = rows[0], [r.id for r in rows[1:]]
-            try:
-                with database.atomic():
-                    taken = (
-                        OutboxMessage.update(
-                            msg_type="merged",
-                            content={**carrier.content, "merged": {"text": text, "rows": others}},
-                        )
-                        .where(
-                            (OutboxMessage.id == carrier.id)
-                            & (OutboxMessage.status == "pending")
-                            & (OutboxMessage.attempts == 0)
-                        )
-                        .execute()
-                    )
-                    count = (
-                        OutboxMessage.update(status="merged", result={"merged_into": carrier.id})
-                        .where(OutboxMessage.id.in_(others) & (OutboxMessage.status == "pending"))
-                        .execute()
-                    )
-                    if not taken or count != len(others):
-                        raise _Changed  # another sender took some: leave them all single
-            except _Changed:
-                continue
-            log.info(
-                "outbox: %s replies to %s merged into row %s", len(rows), recipient, carrier.id
-            )
-            merged += len(others)
-        return merged
+        """More than `flood_replies` replies due to one person go out as one (see
+        bot/outbox/merging.py). Returns how many rows were merged."""
+        return merge_floods(self.clock.now(), self.flood_replies, self._render_merged)
 
     def _render_merged(self, **context) -> str:
         return self.renderer.snippet("outbox.j2", "merged_replies", **context)
@@ -710,90 +467,6 @@ class OutboxSender:
         drop_connection()
 
 
-# ---------------------------------------------------------------------- rows as people see them
-
-
-@dataclass(frozen=True)
-class RowView:
-    """One outbox row described for the admins (notices, 发件箱)."""
-
-    id: int
-    status: str
-    status_label: str
-    kind: str
-    recipients: str
-    error: str
-    created_at: datetime
-    failed_at: datetime | None
-    next_at: datetime | None
-    expires_at: datetime | None
-    attempts: int
-
-
-def describe(row: OutboxMessage, names: dict[str, str] | None = None) -> RowView:
-    kind = next((label for prefix, label in KIND_LABELS if row.dedupe_key.startswith(prefix)), "")
-    carried = _carried(row)
-    if carried:
-        kind = f"合并回复（{len(carried) + 1} 条）"
-    preview = " ".join((row.content.get("text") or "").split())
-    preview = preview if len(preview) <= 14 else preview[:14] + "…"
-    if preview and not carried:
-        kind = f"{kind or '消息'}“{preview}”"
-    return RowView(
-        id=row.id,
-        status=row.status,
-        status_label=STATUS_LABELS.get(row.status, row.status),
-        kind=kind or "消息",
-        recipients=recipients_label(row, names),
-        error=_short(row.last_error),
-        created_at=row.created_at,
-        failed_at=row.failed_at or row.created_at,
-        next_at=row.next_attempt_at,
-        expires_at=row.expires_at,
-        attempts=row.attempts,
-    )
-
-
-def recipients_label(row: OutboxMessage, names: dict[str, str] | None = None) -> str:
-    if row.channel != "member":
-        return "领导小组群"
-    userids = _recipients(row)
-    shown = [f"{u}（{names[u]}）" if names and names.get(u) else u for u in userids[:3]]
-    more = f" 等 {len(userids)} 人" if len(userids) > 3 else ""
-    return "、".join(shown) + more
-
-
-def _short(error: str, limit: int = 60) -> str:
-    error = " ".join((error or "").split())
-    return error if len(error) <= limit else error[:limit] + "…"
-
-
-def _recipients(row: OutboxMessage) -> tuple[str, ...]:
-    return tuple(r for r in row.recipient.split("|") if r)
-
-
-def _wait_keys(row: OutboxMessage) -> list[tuple[str, str]]:
-    """Whom a row is paced by: each recipient, or the group. Card updates are not messages."""
-    if row.msg_type == "card_update":
-        return []
-    if row.channel == "group":
-        return [("group", "")]
-    return [("member", userid) for userid in _recipients(row)]
-
-
-def _carried(row: OutboxMessage) -> list[int]:
-    """The rows whose replies this row's merged message carries."""
-    return list((row.content.get("merged") or {}).get("rows") or [])
-
-
-def _settle_carried(ids: list[int], **values) -> None:
-    """The rows a merged message carried share its outcome (they keep their own content)."""
-    if ids:
-        OutboxMessage.update(**values).where(
-            OutboxMessage.id.in_(ids) & (OutboxMessage.status == "merged")
-        ).execute()
-
-
 @dataclass
 class _ChannelState:
     """A channel (members, the group) after outage answers: held until when, how many in a
@@ -806,12 +479,10 @@ class _ChannelState:
     checking: int | None = None
 
 
-class _Changed(Exception):
-    """Rows changed under a merge: roll it back."""
-
-
-def outbox_counts() -> dict[str, int]:
-    query = OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id)).group_by(
-        OutboxMessage.status
-    )
-    return dict(query.tuples())
+def _wait_keys(row: OutboxMessage) -> list[tuple[str, str]]:
+    """Whom a row is paced by: each recipient, or the group. Card updates are not messages."""
+    if row.msg_type == "card_update":
+        return []
+    if row.channel == "group":
+        return [("group", "")]
+    return [("member", userid) for userid in recipients(row)]
