@@ -326,3 +326,38 @@ def test_an_allowed_import_breaks_its_cycle_and_no_other(tmp_path):
     assert [
         line.split(":")[0] for line in import_cycles(import_graph(root), {("bot.b", "bot.a")})
     ] == ["bot.a ⇄ bot.c"]
+
+
+# ---------------------------------------------------------------- one home for every change
+
+WRITING_CALLS = {"execute", "create", "get_or_create", "delete_instance", "insert_many", "audit"}
+
+
+def writes_in(path: Path) -> list[str]:
+    """Calls in a module that write the database themselves (a query run with .execute(), a
+    row created or deleted, an audit entry recorded) rather than through bot/actions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in WRITING_CALLS
+        ):
+            found.append(f"{path.name}:{node.lineno} .{node.func.attr}()")
+    return found
+
+
+def test_chat_command_modules_write_no_table_themselves():
+    """Chat commands parse and call bot/actions; views read reminders/state (issue 19)."""
+    commands = sorted((ROOT / "bot" / "commands").glob("*.py"))
+    assert commands
+    assert [w for path in commands for w in writes_in(path)] == []
+
+
+def test_the_write_check_sees_a_write(tmp_path):
+    module = tmp_path / "member.py"
+    module.write_text("def f(ctx):\n    Assignment.update(progress=1).execute()\n")
+    assert writes_in(module) == ["member.py:2 .execute()"]
+    module.write_text("def f(ctx):\n    ctx.audit('x', 'y')\n")
+    assert writes_in(module) == ["member.py:2 .audit()"]

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 
 import peewee
 
+from bot.actions.records import resend
 from bot.commands.args import IntArg, Keyword
 from bot.commands.registry import CommandError, Context, command
 from bot.outbox import NOTICE_PREFIX, STATUS_LABELS, describe
+from bot.outbox.views import GIVEN_UP
 from bot.selfcheck import duration_text
 from models.messages import OutboxMessage
 from models.org import Member
@@ -32,7 +34,6 @@ class RowArg(IntArg):
 RECENT_DAYS = 7  # what 发件箱 lists and 重发 全部 resends
 SHOWN = 10
 STATUS_ORDER = ("pending", "sending", "merged", "sent", "failed", "expired")
-GIVEN_UP = ("failed", "expired")
 
 
 def _names(rows: list[OutboxMessage]) -> dict[str, str]:
@@ -107,48 +108,10 @@ def outbox_overview(ctx: Context, args) -> str:
 
 
 def _resend(ctx: Context, rows: list[OutboxMessage]) -> str:
-    """Back to pending, counted afresh: no attempts, a new OUTBOX_MAX_AGE_HOURS to live. A
-    message that carried merged replies is taken apart: it and the replies it carried go back
-    one by one (merged again if they are still a flood)."""
-    expires = ctx.now + timedelta(hours=ctx.config.outbox_max_age_hours)
-    fresh = {
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": None,
-        "lease_until": None,
-        "failed_at": None,
-        "expires_at": expires,
-    }
     names = _names(rows)
-    views = [describe(row, names) for row in rows]
-    carried_total = 0
-    for row in rows:
-        changes = dict(fresh)
-        carried = list((row.content.get("merged") or {}).get("rows") or [])
-        if row.msg_type == "merged":
-            changes["msg_type"] = "text"
-            changes["content"] = {k: v for k, v in row.content.items() if k != "merged"}
-        if (row.result or {}).get("merged_into"):
-            changes["result"] = None
-        OutboxMessage.update(**changes).where(
-            (OutboxMessage.id == row.id) & OutboxMessage.status.in_(GIVEN_UP)
-        ).execute()
-        if carried:
-            carried_total += (
-                OutboxMessage.update(**fresh, result=None)
-                .where(OutboxMessage.id.in_(carried) & OutboxMessage.status.in_(GIVEN_UP))
-                .execute()
-            )
-    ids = [row.id for row in rows]
-    shown = "、".join(f"#{i}" for i in ids[:20]) + ("等" if len(ids) > 20 else "")
-    ctx.audit(
-        "resend",
-        f"重发 {len(ids)} 条消息：{shown}"
-        + (f"（连同合并的 {carried_total} 条回复）" if carried_total else ""),
-        before={"rows": [[row.id, row.status, row.last_error[:200]] for row in rows]},
-        after={"status": "pending", "carried": carried_total},
-    )
-    return ctx.say("outbox.j2", "resent", rows=views, merged=carried_total)
+    views = [describe(row, names) for row in rows]  # as they were: failed or expired
+    carried = resend(ctx, rows)
+    return ctx.say("outbox.j2", "resent", rows=views, merged=carried)
 
 
 @command(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.cards import BUTTONS, card_payload
 from bot.clock import Clock
+from bot.outbox.views import GIVEN_UP
 from bot.task_ids import new_task_id
 from models.messages import InboundMessage, InteractiveCard, OutboxMessage
 
@@ -122,3 +123,36 @@ class Outbox:
         return self.queue(
             "group", [], {"text": text}, dedupe_key, msg_type=msg_type, expires_at=expires_at
         )
+
+
+def put_back(rows: list[OutboxMessage], expires_at: datetime) -> int:
+    """重发: failed or expired rows back in line, counted afresh (no attempts, a new expiry). A
+    message that carried merged replies is taken apart: it and the replies it carried go back
+    one by one (merged again if they are still a flood). Returns how many carried rows went
+    back with them; a row no longer given up is left alone."""
+    given_up = OutboxMessage.status.in_(GIVEN_UP)
+    fresh = {
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "failed_at": None,
+        "expires_at": expires_at,
+    }
+    carried_total = 0
+    for row in rows:
+        changes = dict(fresh)
+        carried = list((row.content.get("merged") or {}).get("rows") or [])
+        if row.msg_type == "merged":
+            changes["msg_type"] = "text"
+            changes["content"] = {k: v for k, v in row.content.items() if k != "merged"}
+        if (row.result or {}).get("merged_into"):
+            changes["result"] = None
+        OutboxMessage.update(**changes).where((OutboxMessage.id == row.id) & given_up).execute()
+        if carried:
+            carried_total += (
+                OutboxMessage.update(**fresh, result=None)
+                .where(OutboxMessage.id.in_(carried) & given_up)
+                .execute()
+            )
+    return carried_total
