@@ -40,8 +40,8 @@ class FakeClock(Clock):
     """A clock that only moves when told to."""
 
     def __init__(self, start: datetime, tz: ZoneInfo | None = None):
-        tz = tz or start.tzinfo or ZoneInfo("Asia/Shanghai")
-        super().__init__(tz)  # type: ignore[arg-type]
+        zone = tz or start.tzinfo or ZoneInfo("Asia/Shanghai")
+        super().__init__(zone)  # type: ignore[arg-type]
         self._now = start if start.tzinfo else start.replace(tzinfo=tz)
 
     def now(self) -> datetime:

@@ -159,7 +159,10 @@ class Downloader:
                 if stored is not None:
                     settled = download_succeeded(ctx, download, stored)
                 else:
-                    settled = download_failed(ctx, download, str(error), permanent=error.permanent)
+                    failure = error or MediaError("取回时出错")
+                    settled = download_failed(
+                        ctx, download, str(failure), permanent=failure.permanent
+                    )
         except CONNECTION_ERRORS:
             # Nothing of the outcome was committed; the file, if fetched, is on disk by its hash.
             # Hand the download back on the next pass instead of after its lease.

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from models.private import private_dir
 
@@ -70,6 +70,12 @@ def clean_name(name: str) -> str:
     return name[:200] or "未命名文件"
 
 
+class Readable(Protocol):
+    """What the store reads from: a file, or a download from the platform (its `read(n)`)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class EvidenceStore:
     def __init__(self, root: Path, max_bytes: int):
         self.root = Path(root)
@@ -80,7 +86,7 @@ class EvidenceStore:
             raise ValueError("not a sha256 hex digest")
         return self.root / sha256[:2] / sha256
 
-    def save(self, stream: BinaryIO, original_name: str) -> StoredFile:
+    def save(self, stream: Readable, original_name: str) -> StoredFile:
         """Stream into a temp file with a size cap, then rename into place by content hash."""
         private_dir(self.root)
         tmp_dir = private_dir(self.root / "tmp")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.render import format_size
 from models.audit import AuditEntry
 from models.org import Unit
-from models.plan import ROLE_LABELS, SHARE, Assignment, Item, ItemKind, Part, Status, period_label
+from models.plan import SHARE, Assignment, Item, ItemKind, Part, Status, period_label
 from models.progress import Evidence, ProgressReport
 from models.scores import Score
 from reminders.calendar import WorkCalendar
@@ -136,7 +136,7 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     for evidence in Evidence.select(Evidence.assignment).where(
         Evidence.assignment.is_null(False) & Evidence.active()
     ):
-        files[evidence.assignment_id] += 1
+        files[evidence.assignment_id or 0] += 1
     query = (
         Assignment.select(Assignment, Item, Unit)
         .join(Item)
@@ -148,7 +148,7 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     rows = list(query)
     found = states(rows, today, cal, tz)
     for a in rows:
-        report = latest.get(a.id)
+        latest_report = latest.get(a.id)
         state = found[a.id]
         ws.append(
             [
@@ -156,13 +156,13 @@ def _assignments(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 "评估指标" if a.item.is_indicator else "主要任务",
                 a.item.title,
                 a.unit.name,
-                ROLE_LABELS.get(a.role, a.role),
+                a.role_label,
                 due_cell(a),
                 state.label,
                 state.overdue or state.late,
                 state.progress,
-                report.note if report else "",
-                _local(report.created_at, tz) if report else None,
+                latest_report.note if latest_report else "",
+                _local(latest_report.created_at, tz) if latest_report else None,
                 files.get(a.id, 0),
             ]
         )
@@ -266,7 +266,7 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 a.item.assigned_by,
                 _local(a.item.created_at, tz),
                 a.unit.name,
-                ROLE_LABELS.get(a.role, a.role),
+                a.role_label,
                 due_cell(a),
                 _local(a.signed_at, tz)
                 if a.kind == SHARE and a.signed_at
@@ -381,13 +381,13 @@ def _evidence(ws, tz: ZoneInfo) -> None:
         key=lambda e: (items[e.item_id].position if e.item_id in items else 10**6, e.id),
     )
     for e in files:
-        item = items.get(e.item_id)
+        item = items.get(e.item_id or 0)
         ws.append(
             [
                 item.code if item else "（待归档）",
                 item.title if item else "",
                 _point_text(item, e.point),
-                units.get(e.unit_id, ""),
+                units.get(e.unit_id or 0, ""),
                 e.original_name,
                 format_size(e.size),
                 e.content_type,

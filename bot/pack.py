@@ -143,7 +143,8 @@ def select(scope: str | None) -> tuple[str, list[Item]] | None:
             chosen = [
                 i
                 for i in indicators
-                if i.category_id == category.id or by_id[i.category_id].parent_id == category.id
+                if i.category_id == category.id
+                or by_id[i.category_id or 0].parent_id == category.id
             ]
             return category.name, chosen
     return None
@@ -164,12 +165,12 @@ def gather(label: str, chosen: list[Item], evidence_root: Path, tz: ZoneInfo) ->
         .where(Evidence.item.in_([i.id for i in chosen] or [0]) & Evidence.active())
         .order_by(Evidence.created_at, Evidence.id)
     ):
-        files.setdefault(e.item_id, []).append(e)
+        files.setdefault(e.item_id or 0, []).append(e)
     for item in pack.assigned:
         folder = f"{ROOT}/{assigned_folder}/{safe_name(f'{item.code} {item.title}', MAX_FOLDER)}"
         _add_files(pack, item, files.get(item.id, []), [], folder, units, evidence_root, tz)
     for item in indicators:
-        parent = by_id[by_id[item.category_id].parent_id]
+        parent = by_id[by_id[item.category_id or 0].parent_id or 0]
         folder = (
             f"{ROOT}/{safe_name(f'{numbers[parent.id]} {parent.name}', MAX_FOLDER)}/"
             f"{safe_name(f'{item.code} {item.title}', MAX_FOLDER)}"

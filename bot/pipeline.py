@@ -155,6 +155,7 @@ class Pipeline:
         received = self.receive(msg, claim=True)
         if received.duplicate:
             return received
+        assert received.inbound_id is not None  # recorded, not journaled: it has its id
         return Handled(False, received.inbound_id, self.process(received.inbound_id))
 
     # ------------------------------------------------------------------ processing

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from models.db import CONNECTION_ERRORS, database, drop_connection
 from models.messages import InboundMessage
@@ -81,7 +82,7 @@ class BatchRecorder:
         self._stopping = False
         # The journal: None (accept waits for the commit, like record), else its path.
         self.journal_path = journal
-        self._journal = None
+        self._journal: BinaryIO | None = None
         self._journal_lock = threading.Lock()
         self._written = 0  # journaled rows written since the journal was last emptied
         self._committed = 0  # of those, committed (or given up as impossible to store)

@@ -36,7 +36,7 @@ class Renderer:
     @property
     def board_url(self) -> str:
         """The board's address for links in messages ("" without BOARD_BASE_URL)."""
-        return self.env.globals["board_url"]
+        return str(self.env.globals["board_url"])
 
     def format_when(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
         return value.astimezone(self.tz).strftime(fmt)

@@ -16,6 +16,7 @@ from bot.board.access import fingerprint
 from bot.config import Config
 from bot.outbox import views as outbox_views
 from bot.transports.wecom.errors import WeComError
+from models.db import tuples
 from models.messages import InboundMessage, MediaDownload
 from models.org import UnitGroup, admin_userids
 from models.plan import Assignment, Item
@@ -70,7 +71,7 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
 def unconfirmed_groups() -> list[str]:
     """Unit groups whose membership the plan leaves open and the office has not confirmed."""
     query = UnitGroup.select(UnitGroup.name).where(UnitGroup.confirmed_at.is_null())
-    return [name for (name,) in query.order_by(UnitGroup.position).tuples()]
+    return [name for (name,) in tuples(query.order_by(UnitGroup.position))]
 
 
 def _plan_open_questions() -> Check:
@@ -207,7 +208,7 @@ def _processes(config: Config, now: datetime) -> list[Check]:
     for state in health.parts(now, limit):
         name = health.LABELS[state.name]
         if state.status == health.OK:
-            detail = f"最近一次在 {duration_text(timedelta(seconds=state.seconds_ago))}前"
+            detail = f"最近一次在 {duration_text(timedelta(seconds=state.seconds_ago or 0))}前"
             if state.name == "worker" and state.info.get("pid"):
                 detail += f"（进程 {state.info['pid']}，{state.info.get('host', '')}）"
             checks.append(Check(name, OK, detail))
@@ -355,7 +356,7 @@ def _outbox(now: datetime) -> Check:
         return Check(
             "发件箱",
             FAIL,
-            f"近 7 天有 {counts}，待发 {backlog} 条；最近的错误：{last.last_error[:120]}",
+            f"近 7 天有 {counts}，待发 {backlog} 条；最近的错误：{last.last_error[:120] if last else ''}",
             "按错误提示处理（常见：可信IP、收件人不在可见范围），然后发送“发件箱”查看编号，"
             "“重发 编号”或“重发 全部”重新发送",
         )

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import peewee
 
@@ -27,6 +28,9 @@ from bot.transports.wecom.transport import WeComTransport
 from models.db import drop_connection, warm_connection
 from models.org import admin_userids
 
+if TYPE_CHECKING:
+    from bot.transports.wecom.client import WeComClient
+
 log = logging.getLogger(__name__)
 
 # Messages claimed by one pass of the worker; they are processed a run to a transaction (see
@@ -44,16 +48,16 @@ class Services:
     evidence: EvidenceStore
     transport: Transport
     sender: OutboxSender
-    callback: object | None = None  # WeComCallback, once wecom_callback() has built it
+    callback: WeComCallback | None = None  # once wecom_callback() has built it
     client: object | None = None  # WeComClient (built on first use) when WeCom is configured
     wake: threading.Event = field(default_factory=threading.Event)
     downloader: Downloader | None = None
     downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
     # In the web process: wakes the worker process (run.py sets it; a no-op in one process).
     remote_wake: Callable[[], None] | None = None
-    callback_factory: Callable[[], object] | None = None
+    callback_factory: Callable[[], WeComCallback] | None = None
 
-    def wecom_callback(self) -> object | None:
+    def wecom_callback(self) -> WeComCallback | None:
         """The WeCom callback handler, built on the first call: only the process that takes
         WeCom's callbacks loads wechatpy's crypto (7 MB). None without WeCom."""
         if self.callback is None and self.callback_factory is not None:
@@ -148,7 +152,7 @@ def build_services(config: Config, clock: Clock, transport: Transport | None = N
 
         # Built on first use: the web process needs it only for a board sign-in, so it does
         # not carry requests and wechatpy's client (10 MB) for nothing.
-        client = OnFirstUse(wecom_client)
+        client = cast("WeComClient", OnFirstUse(wecom_client))
         transport = WeComTransport(config, client)
         media = WeComMedia(client, evidence)
         flood_replies = FLOOD_REPLIES

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.text import ParseError, fold, parse_date
+from reminders.recurrence import Recurrence, parse_recurrence
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 HEADER_SCAN_ROWS = 20  # the header is within the first rows: title rows sit above it
@@ -276,7 +277,7 @@ def find_table(grid: Grid) -> Table:
     header = None
     for r in range(1, min(grid.rows, HEADER_SCAN_ROWS) + 1):
         fields = {field_of(header_name(grid.value(r, c))) for c in range(1, grid.cols + 1)}
-        if _is_header(fields - {None}):
+        if _is_header({f for f in fields if f is not None}):
             header = r
             break
     if header is None:
@@ -397,7 +398,7 @@ class Due:
     """What a deadline cell says: a date, a recurring rule (交办 only), or ongoing work."""
 
     date: date | None = None
-    rule: object | None = None  # reminders.recurrence.Recurrence
+    rule: Recurrence | None = None
     ongoing: str = ""
 
     @property
@@ -420,8 +421,6 @@ def parse_due(value, today: date) -> Due:
     """A deadline cell: an Excel date, 2026/12/31, 2026.12, 2026年12月底前, 12月20日前,
     2026年第四季度, 年底前, 上半年; 每季度末, 每月5日前 (a rule); 长期坚持, 持续推进, 常态化.
     Raises ParseError with the reason for anything else: nothing is guessed."""
-    from reminders.recurrence import parse_recurrence
-
     if isinstance(value, datetime):
         return Due(date=value.date())
     if isinstance(value, date):

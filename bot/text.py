@@ -327,10 +327,10 @@ def read_source(text: str) -> SourceMark:
         if source is not None:
             title = (text[: match.start()] + text[match.end() :]).strip(" ，,。；;：:")
             return SourceMark(source, title or text, match.group(1).strip())
-    match = _SOURCE_LABEL.search(text)
-    if match is not None:
-        source = source_of(match.group(1))
+    label = _SOURCE_LABEL.search(text)
+    if label is not None:
+        source = source_of(label.group(1))
         if source is not None:
-            title = (text[: match.start()] + text[match.end() :]).strip(" ，,。；;：:")
-            return SourceMark(source, title or text, match.group(1))
+            title = (text[: label.start()] + text[label.end() :]).strip(" ，,。；;：:")
+            return SourceMark(source, title or text, label.group(1))
     return SourceMark(None, text.strip(), "")

@@ -39,6 +39,7 @@ class BoardSession(BaseModel):
     wecom_userid = peewee.CharField(max_length=64)
     via = peewee.CharField(max_length=16)  # wecom | link | sandbox
     link = peewee.ForeignKeyField(BoardLink, null=True, backref="sessions", on_delete="CASCADE")
+    link_id: int | None
     created_at = UTCDateTimeField()
     expires_at = UTCDateTimeField()
     ended_at = UTCDateTimeField(null=True)

@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import peewee
@@ -152,6 +153,10 @@ class UTCDateTimeField(peewee.DateTimeField):
 
 
 class BaseModel(peewee.Model):
+    # peewee adds this primary key (and each foreign key's `<name>_id`, annotated on the
+    # models) on its own; declared so that a type checker knows them.
+    id = peewee.AutoField()
+
     class Meta:
         database = database
         legacy_table_names = False
@@ -165,3 +170,8 @@ class JSONField(peewee.TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
+
+
+def tuples(query: peewee.SelectBase) -> list[tuple[Any, ...]]:
+    """A query's rows as plain tuples (peewee's `.tuples()`, typed as what it gives)."""
+    return list(query.tuples())

@@ -17,21 +17,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import peewee
 
 from models.db import is_postgres
 
+M = TypeVar("M", bound=peewee.Model)
+
 
 @dataclass(frozen=True)
-class LeasedQueue:
+class LeasedQueue(Generic[M]):
     """One table's queue. `lease` names the column holding the lease's end; `due`, when given,
     the column a ready row waits for (NULL: at once). They may be the same column (a download
     keeps its next attempt and its lease in one): a lease then ends where the next attempt
     begins, and a row handed back is due at once. `order` is the order rows are claimed in."""
 
-    model: type[peewee.Model]
+    model: type[M]
     ready: str
     leased: str
     lease: str = "lease_until"
@@ -61,6 +63,10 @@ class LeasedQueue:
             ready &= due.is_null() | (due <= now)
         return ready | self.lapsed(now)
 
+    def _key(self) -> peewee.Field:
+        key: peewee.Field = self.model._meta.primary_key  # type: ignore[assignment]
+        return key
+
     def _ours(self, lease: datetime | None) -> peewee.Expression:
         return (self._field(self.status) == self.leased) & (self._field(self.lease) == lease)
 
@@ -74,7 +80,7 @@ class LeasedQueue:
         *,
         where: peewee.Expression | None = None,
         also: dict[str, Any] | None = None,
-    ) -> list[peewee.Model]:
+    ) -> list[M]:
         """Claim up to `limit` claimable rows (and `where`) in `order`, leased until now + lease;
         `also`: more columns to set in the same UPDATE (e.g. attempts + 1). Returns the claimed
         rows as they are now, by id. One statement, in a transaction of its own (or a savepoint
@@ -88,19 +94,19 @@ class LeasedQueue:
         same UPDATE has just changed and picks the next ones, so more than `limit` rows were
         claimed. A CTE that locks is run once."""
         model = self.model
-        key = model._meta.primary_key
+        key: peewee.Field = model._meta.primary_key  # type: ignore[assignment]
         condition = self.claimable(now)
         if where is not None:
             condition &= where
-        chosen = (
+        query = (
             model.select(key)
             .where(condition)
             .order_by(*(self._field(name) for name in self.order))
             .limit(limit)
         )
         if is_postgres():
-            chosen = chosen.for_update("FOR UPDATE SKIP LOCKED")
-        chosen = chosen.cte("chosen")
+            query = query.for_update("FOR UPDATE SKIP LOCKED")  # type: ignore[arg-type]
+        chosen = query.cte("chosen")
         values = {
             self._field(self.status): self.leased,
             self._field(self.lease): now + lease,
@@ -148,7 +154,7 @@ class LeasedQueue:
             for lease, ids in by_lease.items():
                 handed += (
                     self.model.update(changes)
-                    .where(self.model._meta.primary_key.in_(ids) & self._ours(lease))
+                    .where(self._key().in_(ids) & self._ours(lease))
                     .execute()
                 )
         return handed

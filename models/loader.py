@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -134,7 +135,7 @@ class _Upserter:
 
 def _differs(current, new) -> bool:
     if isinstance(new, peewee.Model):
-        return current is None or current.id != new.id
+        return current is None or current.id != new.id  # type: ignore[attr-defined]
     return current != new
 
 
@@ -264,7 +265,7 @@ def _load_assignments(
                 for unit_id in members[name]:
                     rows.append({"item": item.id, "unit": unit_id, "role": "co", "via": name})
     # An explicitly named unit wins over the same unit reached through a group.
-    chosen: dict[tuple[int, int], dict] = {}
+    chosen: dict[tuple[Any, Any], dict] = {}
     for row in rows:
         key = (row["item"], row["unit"])
         if key not in chosen or (chosen[key]["via"] and not row["via"]):

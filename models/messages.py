@@ -105,6 +105,7 @@ class OutboxMessage(BaseModel):
     created_at = UTCDateTimeField()
     sent_at = UTCDateTimeField(null=True)
     inbound = peewee.ForeignKeyField(InboundMessage, null=True, on_delete="SET NULL")
+    inbound_id: int | None
     result = JSONField(null=True)  # what the platform answered: msgid, invalid recipients…
     # Not worth sending after this (a reminder after its day); None: OUTBOX_MAX_AGE_HOURS after
     # created_at. A row still unsent then is marked expired and the admins are told.
@@ -124,6 +125,7 @@ class MediaDownload(BaseModel):
     """A file a person sent whose bytes are still to be fetched (WeCom media ids live 3 days)."""
 
     inbound = peewee.ForeignKeyField(InboundMessage, unique=True, on_delete="CASCADE")
+    inbound_id: int
     media_id = peewee.CharField(max_length=255)
     file_name = peewee.CharField(max_length=255, default="")
     wecom_userid = peewee.CharField(max_length=64)
@@ -141,6 +143,7 @@ class InteractiveCard(BaseModel):
 
     task_id = peewee.CharField(max_length=128, unique=True)
     outbox = peewee.ForeignKeyField(OutboxMessage, null=True, on_delete="SET NULL")
+    outbox_id: int | None
     kind = peewee.CharField(max_length=16)  # nudge | reminder
     wecom_userid = peewee.CharField(max_length=64)
     item_codes = peewee.TextField(default="")  # "T7|Z3"

@@ -61,7 +61,9 @@ class UnitGroup(BaseModel):
 
 class GroupMember(BaseModel):
     group = peewee.ForeignKeyField(UnitGroup, backref="memberships", on_delete="CASCADE")
+    group_id: int
     unit = peewee.ForeignKeyField(Unit, backref="group_memberships", on_delete="CASCADE")
+    unit_id: int
 
     class Meta:
         indexes = ((("group", "unit"), True),)
@@ -71,6 +73,7 @@ class Member(BaseModel):
     wecom_userid = peewee.CharField(max_length=64, unique=True)
     display_name = peewee.CharField(max_length=100, default="")
     unit = peewee.ForeignKeyField(Unit, backref="members", null=True, on_delete="SET NULL")
+    unit_id: int | None
     role = peewee.CharField(max_length=64, default="liaison")  # join_roles(): "leader|head"
     active = peewee.BooleanField(default=True)
     bound_at = UTCDateTimeField()

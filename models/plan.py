@@ -19,6 +19,7 @@ class Category(BaseModel):
 
     name = peewee.CharField(max_length=50, unique=True)
     parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="CASCADE")
+    parent_id: int | None
     points = peewee.DecimalField(max_digits=6, decimal_places=2)
     position = peewee.IntegerField(default=0)
 
@@ -53,6 +54,7 @@ class Item(BaseModel):
     body = peewee.TextField(default="")
     section = peewee.CharField(max_length=100, default="")
     category = peewee.ForeignKeyField(Category, null=True, backref="items", on_delete="SET NULL")
+    category_id: int | None
     nature = peewee.CharField(max_length=16, default="")
     max_points = peewee.DecimalField(max_digits=6, decimal_places=2, null=True)
     rule = JSONField(null=True)
@@ -134,7 +136,9 @@ class Assignment(BaseModel):
     'occurrence', period "2026-03"). All run on the same ladder, cards, evidence and log."""
 
     item = peewee.ForeignKeyField(Item, backref="assignments", on_delete="CASCADE")
+    item_id: int
     unit = peewee.ForeignKeyField(Unit, backref="assignments", on_delete="CASCADE")
+    unit_id: int
     role = peewee.CharField(max_length=8, default=Role.CO)
     via_group = peewee.CharField(max_length=100, default="")
     deadline = peewee.DateField(null=True)
@@ -148,6 +152,7 @@ class Assignment(BaseModel):
     kind = peewee.CharField(max_length=16, default=SHARE)
     slot = peewee.CharField(max_length=32, default=SHARE)  # share | m<seq> | p<period>: unique
     parent = peewee.ForeignKeyField("self", null=True, backref="parts", on_delete="CASCADE")
+    parent_id: int | None
     seq = peewee.IntegerField(null=True)  # a milestone's number: T7-<seq>
     period = peewee.CharField(max_length=16, default="")  # an occurrence's period key
     title = peewee.CharField(max_length=200, default="")  # a milestone's work
@@ -163,7 +168,7 @@ class Assignment(BaseModel):
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
+        return ROLE_LABELS.get(Role(self.role), self.role) if self.role in set(Role) else self.role
 
     @classmethod
     def shares(cls):

@@ -19,6 +19,7 @@ class ReportKind(StrEnum):
 
 class ProgressReport(BaseModel):
     assignment = peewee.ForeignKeyField(Assignment, backref="reports", on_delete="CASCADE")
+    assignment_id: int
     wecom_userid = peewee.CharField(max_length=64)
     percent = peewee.IntegerField()
     note = peewee.TextField(default="")
@@ -30,8 +31,11 @@ class Evidence(BaseModel):
     """One evidence file's metadata; the bytes live under DATA_DIR by SHA-256, never by name."""
 
     item = peewee.ForeignKeyField(Item, null=True, backref="evidence", on_delete="SET NULL")
+    item_id: int | None
     unit = peewee.ForeignKeyField(Unit, null=True, on_delete="SET NULL")
+    unit_id: int | None
     assignment = peewee.ForeignKeyField(Assignment, null=True, on_delete="SET NULL")
+    assignment_id: int | None
     wecom_userid = peewee.CharField(max_length=64)
     original_name = peewee.CharField(max_length=255, default="")
     sha256 = peewee.CharField(max_length=64)
@@ -72,6 +76,7 @@ class ExtensionRequest(BaseModel):
     milestones (kind 'removal'). Decided in chat with 批准 / 驳回."""
 
     assignment = peewee.ForeignKeyField(Assignment, backref="extensions", on_delete="CASCADE")
+    assignment_id: int
     wecom_userid = peewee.CharField(max_length=64)
     old_deadline = peewee.DateField(null=True)
     requested_deadline = peewee.DateField(null=True)
@@ -85,4 +90,5 @@ class ExtensionRequest(BaseModel):
 
     @property
     def status_label(self) -> str:
-        return EXTENSION_STATUS.get(self.status, self.status)
+        known = self.status in set(RequestStatus)
+        return EXTENSION_STATUS[RequestStatus(self.status)] if known else self.status

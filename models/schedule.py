@@ -29,6 +29,7 @@ class CalendarYear(BaseModel):
 
 class ReminderSent(BaseModel):
     assignment = peewee.ForeignKeyField(Assignment, backref="reminders", on_delete="CASCADE")
+    assignment_id: int
     step = peewee.CharField(
         max_length=16
     )  # before_7 | before_3 | before_1 | due | overdue | escalate

@@ -31,7 +31,9 @@ class FigureReport(BaseModel):
     """Figures a unit reported for a quantitative indicator (`数据 Z3 …`), stored as given."""
 
     item = peewee.ForeignKeyField(Item, backref="figures", on_delete="CASCADE")
+    item_id: int
     unit = peewee.ForeignKeyField(Unit, null=True, on_delete="SET NULL")
+    unit_id: int | None
     wecom_userid = peewee.CharField(max_length=64)
     values = JSONField()
     created_at = UTCDateTimeField()
@@ -42,6 +44,7 @@ class Score(BaseModel):
     never changed in place; only a computed score's `state` moves (pending → accepted/returned)."""
 
     item = peewee.ForeignKeyField(Item, backref="scores", on_delete="CASCADE")
+    item_id: int
     points = peewee.DecimalField(max_digits=6, decimal_places=2)
     reason = peewee.TextField(default="")
     source = peewee.CharField(max_length=16, default=ScoreSource.OFFICE)
@@ -50,7 +53,9 @@ class Score(BaseModel):
     state = peewee.CharField(max_length=16, default=ScoreState.ACCEPTED)
     # A computed score: the unit whose figures it comes from, and those figures.
     unit = peewee.ForeignKeyField(Unit, null=True, on_delete="SET NULL")
+    unit_id: int | None
     figures = peewee.ForeignKeyField(FigureReport, null=True, on_delete="SET NULL")
+    figures_id: int | None
     decided_by = peewee.CharField(max_length=64, default="")
     decided_at = UTCDateTimeField(null=True)
 

@@ -6,10 +6,21 @@ Monday–Friday plus the office's entries, and never raises. All "N working days
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Protocol
 
 import chinese_calendar
 
 WARN_DAYS_BEFORE_YEAR_END = 60
+
+
+class Workdays(Protocol):
+    """What the rules ask of a calendar (a WorkCalendar, or the board's memoising wrapper)."""
+
+    def is_workday(self, day: date) -> bool: ...
+
+    def previous_workday(self, day: date) -> date: ...
+
+    def workdays_between(self, start: date, end: date) -> int: ...
 
 
 class WorkCalendar:

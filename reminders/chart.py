@@ -153,7 +153,7 @@ def _fontconfig_candidates() -> list[str]:
         )
     except (OSError, subprocess.SubprocessError):
         return []
-    paths = []
+    paths: list[str] = []
     for line in result.stdout.splitlines():
         path = line.strip().removesuffix(":").strip()
         if path.lower().endswith(FONT_SUFFIXES):
@@ -162,7 +162,7 @@ def _fontconfig_candidates() -> list[str]:
 
 
 def _walk_candidates(dirs: Iterable[str] | None = None) -> list[str]:
-    paths = []
+    paths: list[str] = []
     for root in font_dirs() if dirs is None else dirs:
         for folder, _dirs, files in os.walk(root):
             paths.extend(
@@ -371,7 +371,7 @@ def track_boxes(count: int) -> list[tuple[int, int, int, int]]:
 
 def _text_width(draw: ImageDraw.ImageDraw, text: str, font) -> int:
     left, _top, right, _bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left
+    return int(right - left)
 
 
 def _fitted(draw, text: str, make_font: FontMaker, size: int, max_width: int, *, keep: str = ""):

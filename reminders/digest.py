@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import peewee
 
-from models.db import database
+from models.db import database, tuples
 from models.org import Unit
 from models.plan import MILESTONE, OCCURRENCE, SHARE, Assignment, Item, ItemKind, Role, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport
@@ -232,10 +232,9 @@ def _gap(card: Scorecard) -> dict:
         .join(Unit)
         .where(Item.code.in_(codes or [""]) & Assignment.shares())
         .order_by(Assignment.role.desc(), Unit.position)
-        .tuples()
     )
     leads: dict[str, str] = {}
-    for code, role, short_name, unit_name in query:
+    for code, role, short_name, unit_name in tuples(query):
         name = short_name or unit_name
         units[code].append(name)
         if role == Role.LEAD:
@@ -328,8 +327,8 @@ def _silent_units(now: datetime) -> list[str]:
 def _ranking(rows, today: date, tz) -> list[dict]:
     """Units by on-time rate: shares reported done by their deadline among those already due.
     A report awaiting the office's review counts by when it was made (办结审核 may come later)."""
-    due = defaultdict(int)
-    on_time = defaultdict(int)
+    due: dict[int, int] = defaultdict(int)
+    on_time: dict[int, int] = defaultdict(int)
     query = (
         Assignment.select(Assignment, Unit)
         .join(Unit)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from models.db import database
+from models.db import database, tuples
 from models.org import Member, Unit
 from models.plan import (
     MILESTONE,
@@ -131,7 +131,7 @@ def load_rows(where) -> list[Row]:
     }
     units = {u.id: u for u in Unit.select(Unit.id, Unit.name, Unit.short_name, Unit.position)}
     query = Assignment.select(*_ROW_FIELDS).where(where)
-    return [Row(row[0], items[row[1]], units[row[2]], *row[3:]) for row in query.tuples()]
+    return [Row(row[0], items[row[1]], units[row[2]], *row[3:]) for row in tuples(query)]
 
 
 @dataclass(frozen=True)
@@ -312,12 +312,13 @@ def _superseded(rows: list[Row], today: date) -> set[int]:
         & (Assignment.deadline <= today)
         & Assignment.item.in_(sorted({a.item.id for a in open_ones.values()}))
     )
-    for item_id, unit_id, deadline in query.tuples():
+    for item_id, unit_id, deadline in tuples(query):
         latest_due[(item_id, unit_id)].append(deadline)
     return {
         a.id
         for a in open_ones.values()
-        if any(d > a.deadline for d in latest_due.get((a.item.id, a.unit.id), []))
+        if a.deadline is not None
+        and any(d > a.deadline for d in latest_due.get((a.item.id, a.unit.id), []))
     }
 
 
@@ -348,9 +349,9 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
             for member in heads.get(a.unit.id, []):
                 audience[(member, "escalation.j2", a.unit)].append(entry)
         elif hears == Audience.LEADER:
-            member = leaders.get(_leader_of(a))
-            if member is not None:
-                audience[(member, "leader_escalation.j2", None)].append(entry)
+            leader = leaders.get(_leader_of(a))
+            if leader is not None:
+                audience[(leader, "leader_escalation.j2", None)].append(entry)
         else:
             told = set()
             for member in liaisons.get(a.unit.id, []):
@@ -381,10 +382,11 @@ def _people(unit_ids: list[int]) -> tuple[dict[int, list[Member]], dict[int, lis
         Member.unit.in_(unit_ids) & (Member.having("liaison") | Member.having("head"))
     )
     for member in query.order_by(Member.id):
+        unit_id = member.unit_id or 0
         if "liaison" in member.roles:
-            liaisons[member.unit_id].append(member)
+            liaisons[unit_id].append(member)
         if "head" in member.roles:
-            heads[member.unit_id].append(member)
+            heads[unit_id].append(member)
     return liaisons, heads
 
 

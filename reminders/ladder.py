@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from reminders.calendar import WorkCalendar
+from reminders.calendar import Workdays
 
 BLUE, YELLOW, RED = "蓝", "黄", "红"
 
@@ -65,14 +65,12 @@ class Due:
     workdays_left: int  # > 0 before the deadline, 0 on it, < 0 overdue (working days)
 
 
-def effective_deadline(deadline: date, cal: WorkCalendar) -> date:
+def effective_deadline(deadline: date, cal: Workdays) -> date:
     """A deadline that falls on a day off is due on the working day before it."""
     return deadline if cal.is_workday(deadline) else cal.previous_workday(deadline)
 
 
-def due_steps(
-    deadline: date, today: date, cal: WorkCalendar, settings: LadderSettings
-) -> list[Due]:
+def due_steps(deadline: date, today: date, cal: Workdays, settings: LadderSettings) -> list[Due]:
     """The ladder steps reached today (none on a day off)."""
     if not cal.is_workday(today):
         return []
@@ -95,7 +93,7 @@ def colour(
     deadline: date | None,
     today: date,
     progress: int,
-    cal: WorkCalendar,
+    cal: Workdays,
     started_on: date | None = None,
 ) -> str:
     """红 overdue; 黄 due within 3 working days or behind schedule; 蓝 due within 7; else ""."""
@@ -119,7 +117,7 @@ def behind_schedule(deadline: date, today: date, progress: int, started_on: date
     return progress / 100 < min(max(share, 0.0), 1.0)
 
 
-def overdue_workdays(deadline: date | None, today: date, cal: WorkCalendar) -> int:
+def overdue_workdays(deadline: date | None, today: date, cal: Workdays) -> int:
     """How many working days an open item is past its deadline (0 if it is not): the working
     days after the deadline up to today, as the ladder counts them."""
     if deadline is None or today <= deadline:

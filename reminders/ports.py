@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, time
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 
@@ -21,7 +21,7 @@ class Mail(Protocol):
         self,
         channel: str,
         recipients: Sequence[str],
-        content: dict,
+        content: dict[str, Any],
         dedupe_key: str,
         *,
         msg_type: str = "text",
@@ -29,7 +29,12 @@ class Mail(Protocol):
     ) -> bool: ...
 
     def to_members(
-        self, userids: Sequence[str], text: str, dedupe_key: str, *, expires_at=None
+        self,
+        userids: Sequence[str],
+        text: str,
+        dedupe_key: str,
+        *,
+        expires_at: datetime | None = None,
     ) -> bool: ...
 
     def to_group(
@@ -47,7 +52,7 @@ class Mail(Protocol):
         rows: list[tuple[str, str]],
         text: str,
         dedupe_key: str,
-        id_parts: tuple = (),
+        id_parts: tuple[object, ...] = (),
         expires_at: datetime | None = None,
         url: str = "",
     ) -> bool: ...
@@ -56,23 +61,35 @@ class Mail(Protocol):
 class Templates(Protocol):
     """Renders the Chinese texts (bot.render.Renderer)."""
 
-    board_url: str  # the leaders' board, or "" when it has no address
+    @property
+    def board_url(self) -> str:
+        """The leaders' board, or "" when it has no address."""
+        ...
 
-    def render(self, name: str, **context) -> str: ...
+    def render(self, name: str, /, **context: Any) -> str: ...
 
 
 class CampaignSettings(Protocol):
-    """The settings the rounds read (bot.config.Config has them all)."""
+    """The settings the rounds read (bot.config.Config has them all, frozen)."""
 
-    timezone: ZoneInfo
-    admins: frozenset[str]
-    remind_at: time
-    digest_at: time
-    quiet_start: time
-    remind_days_before: Sequence[int]
-    node_remind_days_before: Sequence[int]
-    escalate_after: int
-    recurring_day_off: str
+    @property
+    def timezone(self) -> ZoneInfo: ...
+    @property
+    def admins(self) -> frozenset[str]: ...
+    @property
+    def remind_at(self) -> time: ...
+    @property
+    def digest_at(self) -> time: ...
+    @property
+    def quiet_start(self) -> time: ...
+    @property
+    def remind_days_before(self) -> Sequence[int]: ...
+    @property
+    def node_remind_days_before(self) -> Sequence[int]: ...
+    @property
+    def escalate_after(self) -> int: ...
+    @property
+    def recurring_day_off(self) -> str: ...
 
     def in_quiet_hours(self, moment: datetime) -> bool: ...
 

@@ -63,7 +63,7 @@ class Recurrence:
     def text(self) -> str:
         """The canonical Chinese form; parse_recurrence(rule.text) == rule."""
         if self.kind == WEEKLY:
-            return f"每周{_WEEKDAY_NAMES[self.weekday]}"
+            return f"每周{_WEEKDAY_NAMES[self.weekday or 0]}"
         if self.kind == MONTHLY:
             return f"每月{self.day}日"
         if self.kind == MONTH_END:
@@ -230,7 +230,7 @@ def periods(rule: Recurrence, start: date, end: date) -> list[Period]:
     """The rule's periods whose nominal day lies in [start, end], in order (none if end < start)."""
     if rule.kind == WEEKLY:
         found = []
-        day = start + timedelta(days=(rule.weekday - start.weekday()) % 7)
+        day = start + timedelta(days=((rule.weekday or 0) - start.weekday()) % 7)
         while day <= end:
             year, week, _ = day.isocalendar()
             found.append(Period(f"{year}-W{week:02d}", f"{year}年第{week}周", day))
@@ -238,9 +238,9 @@ def periods(rule: Recurrence, start: date, end: date) -> list[Period]:
         return found
     candidates: list[Period] = []
     if rule.kind in (MONTHLY, MONTH_END):
-        day = 31 if rule.kind == MONTH_END else rule.day
+        day_of_month = 31 if rule.kind == MONTH_END else (rule.day or 1)
         for year, month in _months(start, end):
-            nominal = _month_day(year, month, day)
+            nominal = _month_day(year, month, day_of_month)
             candidates.append(Period(f"{year}-{month:02d}", f"{year}年{month}月", nominal))
     elif rule.kind == QUARTER_END:
         for year, month in _months(start, end):
@@ -250,7 +250,8 @@ def periods(rule: Recurrence, start: date, end: date) -> list[Period]:
                 candidates.append(Period(f"{year}-Q{quarter}", label, _month_day(year, month, 31)))
     else:
         for year in range(start.year, end.year + 1):
-            candidates.append(Period(f"{year}", f"{year}年", date(year, rule.month, rule.day)))
+            nominal = date(year, rule.month or 1, rule.day or 1)
+            candidates.append(Period(f"{year}", f"{year}年", nominal))
     return [period for period in candidates if start <= period.nominal <= end]
 
 

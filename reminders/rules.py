@@ -101,7 +101,7 @@ def compute(
     """
     if not isinstance(rule, Mapping):
         return None
-    kind = rule.get("type")
+    kind = str(rule.get("type") or "")
     handler = _HANDLERS.get(kind)
     if handler is None:
         return None
@@ -299,7 +299,7 @@ def _years_beat_rule(r: _Rule):
 
 
 def _count_rule(r: _Rule):
-    key = r.rule.get("input")
+    key = str(r.rule.get("input") or "")
     count = r.figure(key)
     label = r.label(key)
     if count < 0:

@@ -44,7 +44,7 @@ class SchedulerLock:
         self.path = Path(data_dir) / f"scheduler-{digest}.lock"  # one per database
         self.database_url = database_url
         self._file: FileLock | None = None
-        self._pg = None
+        self._pg: peewee.Database | None = None
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

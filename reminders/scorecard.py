@@ -24,7 +24,7 @@ def load_scorecard() -> Scorecard:
     )
     current = Score.current_with_source()
     pending = Score.waiting()
-    indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id]) for i in items]
+    indicators = [(i.code, i.title, i.max_points_value(), names[i.category_id or 0]) for i in items]
     scores = {i.code: current[i.id][0] for i in items if i.id in current}
     # A computed score of an indicator with office-judged parts is only part of its score.
     partial = {

@@ -7,16 +7,18 @@ It reads the database and applies the pure rules (calendar, ladder); it changes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 from enum import StrEnum
+from typing import Any
 
 import peewee
 
+from models.db import tuples
 from models.plan import Assignment, Item, Part, Role, Status
 from models.progress import Evidence, ExtensionRequest, RequestStatus
-from reminders.calendar import WorkCalendar
+from reminders.calendar import Workdays
 from reminders.ladder import BLUE, RED, YELLOW, colour, is_overdue, overdue_text, overdue_workdays
 
 
@@ -135,9 +137,8 @@ def milestone_counts(share_ids: Iterable[int]) -> dict[int, Milestones]:
         Assignment.select(Assignment.parent, peewee.fn.COUNT(Assignment.id), done)
         .where(where)
         .group_by(Assignment.parent)
-        .tuples()
     )
-    return {p: Milestones(int(d or 0), int(n)) for p, n, d in query if p in ids}
+    return {p: Milestones(int(d or 0), int(n)) for p, n, d in tuples(query) if p in ids}
 
 
 def pending_extensions(assignment_ids: Iterable[int] | None = None) -> set[int]:
@@ -146,11 +147,13 @@ def pending_extensions(assignment_ids: Iterable[int] | None = None) -> set[int]:
     query = ExtensionRequest.select(ExtensionRequest.assignment).where(
         ExtensionRequest.status == RequestStatus.PENDING
     )
-    waiting = {assignment_id for (assignment_id,) in query.tuples()}
+    waiting = {assignment_id for (assignment_id,) in tuples(query)}
     return waiting if assignment_ids is None else waiting & set(assignment_ids)
 
 
-def states(rows: list[Assignment], today: date, cal: WorkCalendar, tz) -> dict[int, WorkState]:
+def states(
+    rows: Sequence[Assignment], today: date, cal: Workdays, tz: tzinfo
+) -> dict[int, WorkState]:
     """assignment id -> its state today, read with two queries whatever the number of rows."""
     shares = [a.id for a in rows if a.kind == Part.SHARE]
     parts = milestone_counts(shares)
@@ -161,8 +164,8 @@ def states(rows: list[Assignment], today: date, cal: WorkCalendar, tz) -> dict[i
 def state_of(
     a: Assignment,
     today: date,
-    cal: WorkCalendar,
-    tz,
+    cal: Workdays,
+    tz: tzinfo,
     milestones: Milestones | None = None,
     extension_pending: bool = False,
 ) -> WorkState:
@@ -252,16 +255,14 @@ class UnitCounts:
         return self.open + self.review + self.done
 
 
-def _day(value) -> date | None:
+def _day(value: object) -> date | None:
     """A date column as the driver gave it (SQLite: text; PostgreSQL: a date)."""
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
 
 
-def unit_counts(
-    unit_ids: list[int] | None, today: date, cal: WorkCalendar
-) -> dict[int, UnitCounts]:
+def unit_counts(unit_ids: list[int] | None, today: date, cal: Workdays) -> dict[int, UnitCounts]:
     """unit id -> its counts (every unit asked for is present; None: every unit).
 
     One query of plain columns, read without peewee's per-row conversion (the board shows every
@@ -309,7 +310,7 @@ def unit_counts(
             if known is None or (deadline or date.max, aid) < known:
                 current[(item, unit)] = (deadline or date.max, aid)
     now_due = {aid for _, aid in current.values()}
-    shades: dict[tuple, str] = {}
+    shades: dict[tuple[date, int, date | None], str] = {}
     for aid, unit, kind, status, deadline, progress, set_on, _, _, rule in rows:
         if kind == Part.MILESTONE or (kind == Part.SHARE and rule):
             continue  # a recurring report counts by its occurrences
@@ -328,9 +329,9 @@ def unit_counts(
             continue
         if today > deadline:
             c.overdue += 1
-        done_all = parts.get(aid)
-        if done_all and done_all[1]:
-            progress = done_all[0] * 100 // done_all[1]
+        tally = parts.get(aid)
+        if tally and tally[1]:
+            progress = tally[0] * 100 // tally[1]
         key = (deadline, progress, set_on)
         shade = shades.get(key)
         if shade is None:
@@ -363,13 +364,13 @@ def lead_of(item: Item) -> Assignment | None:
 # ------------------------------------------------------------------------------- evidence
 
 
-def checklist_coverage(item: Item, unit_id: int | None) -> list[dict]:
+def checklist_coverage(item: Item, unit_id: int | None) -> list[dict[str, Any]]:
     """Each checklist point of an indicator with the number of files that support it."""
     query = Evidence.select(Evidence.point).where((Evidence.item == item) & Evidence.active())
     if unit_id is not None:
         query = query.where(Evidence.unit == unit_id)
     counts: dict[int | None, int] = {}
-    for (point,) in query.tuples():
+    for (point,) in tuples(query):
         counts[point] = counts.get(point, 0) + 1
     return [
         {"n": n, "text": text, "count": counts.get(n, 0)}

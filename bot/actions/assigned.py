@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import peewee
 
 from bot.actions.base import Acting, Refused, liaisons_by_unit
 from bot.actions.lookup import own_share
 from bot.cards import queue_card, task_id_for
+from models.db import tuples
 from models.org import Unit
 from models.plan import Assignment, Item, ItemKind, Part, Role, Source, Status
 from reminders.jobs import ensure_occurrences
@@ -29,7 +31,7 @@ def default_source(acting: Acting) -> Source:
 def next_code() -> str:
     numbers = [
         int(code[1:])
-        for (code,) in Item.select(Item.code).where(Item.code.startswith("J")).tuples()
+        for (code,) in tuples(Item.select(Item.code).where(Item.code.startswith("J")))
         if code[1:].isdigit()
     ]
     return f"J{max(numbers, default=0) + 1}"
@@ -40,7 +42,7 @@ def leads_first(named: list[tuple[Unit, bool, str]]) -> list[tuple[Unit, Role, s
     itself wins over the same unit reached through a group). The unit marked 牵头 leads; when
     none is marked, the first unit named directly (not through a group) leads, as the plan's
     own brackets read; a single unit always leads."""
-    units: dict[int, list] = {}
+    units: dict[int, list[Any]] = {}
     for unit, marked, group in named:
         seen = units.get(unit.id)
         if seen is None:

@@ -137,7 +137,8 @@ def liaisons_by_unit(unit_ids: Iterable[int]) -> dict[int, list[Member]]:
         return result
     query = Member.select().where(Member.unit.in_(ids) & Member.having("liaison"))
     for member in query.order_by(Member.id):
-        result[member.unit_id].append(member)
+        if member.unit_id is not None:
+            result[member.unit_id].append(member)
     return result
 
 

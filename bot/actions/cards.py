@@ -5,6 +5,7 @@ action of its own module, called by the way in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.actions.base import Acting
 from bot.cards import BUTTON_DONE
@@ -20,7 +21,7 @@ class Click:
     task_id: str
 
 
-def record_click(acting: Acting, payload: dict) -> Click | None:
+def record_click(acting: Acting, payload: dict[str, Any]) -> Click | None:
     """A template_card_event: the first click on one of this person's cards, recorded and
     logged; None when it is not ours, not theirs, or already handled (WeCom may deliver the
     event more than once)."""
@@ -55,7 +56,7 @@ def record_click(acting: Acting, payload: dict) -> Click | None:
     return Click(card.kind, key, codes, "", task_id)
 
 
-def _update_card(acting: Acting, payload: dict, task_id: str, key: str) -> None:
+def _update_card(acting: Acting, payload: dict[str, Any], task_id: str, key: str) -> None:
     """Replace the buttons by what was chosen, so the card cannot be clicked twice."""
     response_code = str(payload.get("ResponseCode") or "")
     if response_code:

@@ -285,7 +285,7 @@ def approved_extension(share: Assignment) -> ExtensionRequest | None:
     """The approved extension the share's current deadline comes from, if it does."""
     if share.deadline is None:
         return None
-    return (
+    found: ExtensionRequest | None = (
         ExtensionRequest.select()
         .where(
             (ExtensionRequest.assignment == share)
@@ -296,6 +296,7 @@ def approved_extension(share: Assignment) -> ExtensionRequest | None:
         .order_by(ExtensionRequest.id.desc())
         .first()
     )
+    return found
 
 
 # ------------------------------------------------------------------- units, leads

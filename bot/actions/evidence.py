@@ -77,7 +77,7 @@ def _caption_point(item: Item, caption: str) -> int | None:
 
 def same_file(sha256: str, unit_id: int, item_id: int, point: int | None) -> Evidence | None:
     """The evidence already counted for this unit, item and point with the same bytes."""
-    return (
+    found: Evidence | None = (
         Evidence.select()
         .where(
             (Evidence.sha256 == sha256)
@@ -90,6 +90,7 @@ def same_file(sha256: str, unit_id: int, item_id: int, point: int | None) -> Evi
         .order_by(Evidence.id)
         .first()
     )
+    return found
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,9 @@ def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> File
     return Filed(share, named, unit_file_count(share.item, share.unit_id))
 
 
-def waiting_files(acting: Acting, within: timedelta = timedelta(days=PENDING_DAYS)) -> list:
+def waiting_files(
+    acting: Acting, within: timedelta = timedelta(days=PENDING_DAYS)
+) -> list[Evidence]:
     """The acting person's files not yet filed under an item, sent within `within`."""
     return list(
         Evidence.select()
@@ -189,7 +192,8 @@ def attach_waiting(acting: Acting, share: Assignment, point: int | None) -> Atta
             "没有待归档的文件。请先发送文件（图片或文档），再发送“佐证 编号”。"
             "归错了可以发送“佐证 列表”查看文件号，再“佐证 改归 文件号 编号”。"
         )
-    filed, repeats = [], []
+    filed: list[Evidence] = []
+    repeats: list[str] = []
     for evidence in waiting:
         earlier = same_file(evidence.sha256, share.unit_id, item.id, point)
         if earlier is not None or any(e.sha256 == evidence.sha256 for e in filed):
@@ -222,8 +226,8 @@ def _set_aside(acting: Acting, evidence: Evidence, kept: Evidence) -> None:
     acting.audit(
         "evidence_withdraw",
         f"文件 {evidence.id}“{evidence.original_name}”与文件 {kept.id} 相同，不重复计入",
-        item_code=kept.item.code if kept.item_id else "",
-        unit_name=kept.unit.name if kept.unit_id else "",
+        item_code=kept.item.code if kept.item is not None else "",
+        unit_name=kept.unit.name if kept.unit is not None else "",
         before={"withdrawn": False},
         after={"withdrawn": True, "same_as": kept.id},
     )
@@ -259,7 +263,8 @@ def refile(acting: Acting, evidence: Evidence, item: Item, point: int | None) ->
             f"{item.code} 不是{unit.name if unit else '该单位'}的责任事项，不能归到这里。"
         )
     point = point_in(item, point)
-    before = {"item": evidence.item.code if evidence.item else None, "point": evidence.point}
+    old_code: str | None = evidence.item.code if evidence.item else None
+    before = {"item": old_code, "point": evidence.point}
     if before == {"item": item.code, "point": point}:
         raise Refused(f"文件 {evidence.id} 已经归在 {item.code}，没有变化。")
     earlier = same_file(evidence.sha256, share.unit_id, item.id, point)
@@ -280,7 +285,7 @@ def refile(acting: Acting, evidence: Evidence, item: Item, point: int | None) ->
         before=before,
         after={"item": item.code, "point": point},
     )
-    return Refiled(before["item"], point, unit_file_count(item, share.unit_id))
+    return Refiled(old_code, point, unit_file_count(item, share.unit_id))
 
 
 def withdraw(acting: Acting, evidence: Evidence, reason: str) -> None:

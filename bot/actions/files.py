@@ -5,15 +5,16 @@ is still the writer's, so a worker whose lease lapsed settles nothing."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.actions.base import Acting
 from bot.evidence import clean_name
-from models.messages import MediaDownload
+from models.messages import InboundMessage, MediaDownload
 
 MEDIA_LIFETIME = timedelta(days=3)  # WeCom media ids expire after 3 days
 
 
-def queue_download(acting: Acting, inbound, payload: dict) -> None:
+def queue_download(acting: Acting, inbound: InboundMessage, payload: dict[str, Any]) -> None:
     """A file to fetch from the platform: recorded now, fetched by the download threads (a
     slow peer must not hold anyone's replies). Its answer comes when the download is settled."""
     hint = clean_name(payload.get("file_name") or "") if payload.get("file_name") else ""
@@ -29,7 +30,7 @@ def queue_download(acting: Acting, inbound, payload: dict) -> None:
     ).on_conflict_ignore().execute()
 
 
-def settle(download: MediaDownload, **fields) -> bool:
+def settle(download: MediaDownload, **fields: Any) -> bool:
     """Write a download's outcome while the claim is still this worker's; False if its lease
     lapsed and another worker took the download (that one answers)."""
     return bool(

@@ -38,7 +38,7 @@ def issue_link(acting: Acting, userid: str, days: int) -> Issued:
     acting.audit(
         "board_link",
         f"生成看板个人链接 #{link.id}：{userid}，{days} 天内有效",
-        unit_name=member.unit.name if member and member.unit_id else "",
+        unit_name=member.unit.name if member is not None and member.unit is not None else "",
         after={"link": link.id, "userid": userid, "days": days},
     )
     return Issued(link, token, member)

@@ -39,7 +39,7 @@ def own_share(acting: Acting, item: Item) -> Assignment:
 
 def current_occurrence(share: Assignment) -> Assignment | None:
     """A recurring item's occurrence the unit reports now: the earliest one not yet done."""
-    return (
+    found: Assignment | None = (
         Assignment.select()
         .where(
             (Assignment.parent == share)
@@ -49,6 +49,7 @@ def current_occurrence(share: Assignment) -> Assignment | None:
         .order_by(Assignment.deadline)
         .first()
     )
+    return found
 
 
 def milestone_of(share: Assignment, seq: int) -> Assignment:

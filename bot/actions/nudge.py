@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import peewee
+
 from bot.actions.base import Acting, Refused, liaisons_by_unit
 from bot.cards import queue_card, task_id_for
 from models.plan import Assignment, Item, Status
@@ -17,7 +19,7 @@ class Nudged:
     missing: list[str] = field(default_factory=list)  # units without a liaison
 
 
-def open_rows(where) -> list[Assignment]:
+def open_rows(where: peewee.Expression) -> list[Assignment]:
     """Open work matching `where`, nearest deadline first (what a 催办 lists)."""
     return list(
         Assignment.select(Assignment, Item)

@@ -71,7 +71,8 @@ def report_done(acting: Acting, target: Assignment, note: str = "") -> Reported:
 def _record(
     acting: Acting, target: Assignment, percent: int, note: str, kind: ReportKind
 ) -> Reported:
-    before = {"progress": target.progress, "status": target.status}
+    previous: int = target.progress
+    before = {"progress": previous, "status": target.status}
     finished = percent == 100
     review = finished and needs_review(acting, target)
     status = Status.REVIEW if review else Status.DONE if finished else Status.OPEN
@@ -106,4 +107,4 @@ def _record(
     )
     if review:
         request_review(acting, Assignment.get_by_id(target.id), note)
-    return Reported(target, percent, before["progress"], status, review, kind)
+    return Reported(target, percent, previous, status, review, kind)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from bot.actions.base import Acting
 from models.messages import KeyValue
@@ -17,7 +18,7 @@ def _key(userid: str) -> str:
     return f"prompt:{userid}"
 
 
-def ask(acting: Acting, question: dict, ttl: timedelta = QUESTION_TTL) -> None:
+def ask(acting: Acting, question: dict[str, Any], ttl: timedelta = QUESTION_TTL) -> None:
     """Remember that the acting person was asked `question` (JSON-able); replaces any other."""
     KeyValue.delete().where(KeyValue.key == _key(acting.userid)).execute()
     KeyValue.create(
@@ -25,7 +26,7 @@ def ask(acting: Acting, question: dict, ttl: timedelta = QUESTION_TTL) -> None:
     )
 
 
-def take(acting: Acting) -> dict | None:
+def take(acting: Acting) -> dict[str, Any] | None:
     """The question the acting person was asked and has not answered, removed as it is read
     (whatever the answer, it is asked once); None when there is none or it expired."""
     row = KeyValue.get_or_none(KeyValue.key == _key(acting.userid))
@@ -34,4 +35,5 @@ def take(acting: Acting) -> dict | None:
     KeyValue.delete().where(KeyValue.key == row.key).execute()
     if row.expires_at is not None and row.expires_at <= acting.now:
         return None
-    return json.loads(row.value)
+    question: dict[str, Any] = json.loads(row.value)
+    return question

@@ -4,6 +4,7 @@ weekly digest): nothing of the campaign changes, but who did it and when is kept
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.actions.base import Acting, Refused
 from bot.outbox.writer import put_back
@@ -13,7 +14,13 @@ from reminders import digest
 
 
 def exported(
-    acting: Acting, what: str, name: str, size: int, *, action: str = "export", after=None
+    acting: Acting,
+    what: str,
+    name: str,
+    size: int,
+    *,
+    action: str = "export",
+    after: dict[str, Any] | None = None,
 ) -> None:
     """Files the office took out: 导出台账, 迎检材料包."""
     acting.audit(action, f"{what}{' ' + name if name else ''}（{format_size(size)}）", after=after)

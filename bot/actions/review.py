@@ -5,6 +5,7 @@ count; sending it back sets them aside. The office can switch review off per kin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.actions.base import Acting, Refused, liaisons_by_unit
 from bot.actions.lookup import short
@@ -136,7 +137,17 @@ def send_back(acting: Acting, assignment: Assignment, reason: str) -> Reviewed:
     return Reviewed(assignment, False, scores)
 
 
-def _decide(acting, assignment, values, action, summary, after, template, *, reason) -> None:
+def _decide(
+    acting: Acting,
+    assignment: Assignment,
+    values: dict[str, Any],
+    action: str,
+    summary: str,
+    after: dict[str, Any],
+    template: str,
+    *,
+    reason: str,
+) -> None:
     """Record the office's decision on a report of "done", log it, tell the unit."""
     if not acting.is_admin:
         raise Refused("只有领导小组办公室可以审核。")

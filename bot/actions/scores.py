@@ -20,7 +20,7 @@ from reminders.rules import Computed, RuleError, compute, figures_problem
 @dataclass(frozen=True)
 class FiguresRecorded:
     report: FigureReport
-    shown: list[dict]  # label, unit, value of each figure, in the plan's order
+    shown: list[dict[str, str]]  # label, unit, value of each figure, in the plan's order
     computed: Computed | None  # the score the figures give (None: the office judges it all)
     waiting: bool  # the computed score waits for the office (待审核)
     office: Score | None  # the office's own score, which stays in force
@@ -110,7 +110,7 @@ def _record_computed(
         if previous.state == ScoreState.PENDING and accepted:
             decide_scores(acting, item, [previous], ScoreState.ACCEPTED, "办公室上报数据")
             return False
-        return previous.state == ScoreState.PENDING
+        return bool(previous.state == ScoreState.PENDING)
     state = ScoreState.ACCEPTED if accepted else ScoreState.PENDING
     Score.create(
         item=item,

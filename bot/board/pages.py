@@ -17,12 +17,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import peewee
 
 from bot.board.access import Viewer
 from bot.config import Config
-from models.db import database
+from models.db import database, tuples
 from models.org import Member, Unit
 from models.plan import (
     CANCELLED,
@@ -159,11 +160,10 @@ def _trend(card, this_week: str) -> list[dict]:
     snapshot yet, today's is this week's)."""
     # The score column, not the snapshot's data: 26 whole digests of a large campaign are
     # megabytes of JSON, a second's work for PostgreSQL to take apart on every view.
-    rows = list(
+    rows = tuples(
         DigestSnapshot.select(DigestSnapshot.week, DigestSnapshot.score)
         .order_by(DigestSnapshot.week.desc())
         .limit(TREND_WEEKS)
-        .tuples()
     )
     points = []
     for week, score in reversed(rows):
@@ -297,7 +297,7 @@ def unit_stats(unit_ids: list[int], at: Moment) -> dict[int, dict]:
     today, cal = at.today, at.cal
     every = len(unit_ids) >= Unit.select().count()  # no list of 200 ids to send, then
     counts = unit_counts(None if every else unit_ids, today, cal)
-    stats = {}
+    stats: dict[int, dict[str, Any]] = {}
     for uid in unit_ids:
         c = counts.get(uid) or UnitCounts()
         stats[uid] = {
@@ -341,7 +341,7 @@ def unit_stats(unit_ids: list[int], at: Moment) -> dict[int, dict]:
         if uid in stats:
             stats[uid]["last"] = when
             stats[uid]["last_what"] = what
-            stats[uid]["silent"] = cal.workdays_between(at.local_date(when), today)
+            stats[uid]["silent"] = cal.workdays_between(at.local_date(when) or today, today)
     for uid, due in occurrences.items():
         record = _record(due, at)
         stats[uid]["record"] = record
@@ -443,7 +443,7 @@ def unit_page(viewer: Viewer, unit_id: int, at: Moment) -> dict:
     parts: dict[int, list[dict]] = defaultdict(list)
     for a in rows:
         if a.kind in (MILESTONE, OCCURRENCE) and a.status != CANCELLED:
-            parts[a.parent_id].append(_line(a, found[a.id]))
+            parts[a.parent_id or 0].append(_line(a, found[a.id]))
     shares = [a for a in rows if a.kind == SHARE and a.status != CANCELLED]
     items = []
     for a in sorted(shares, key=lambda a: _work_order(a, parts.get(a.id, []))):
@@ -543,11 +543,10 @@ def indicators(viewer: Viewer, at: Moment) -> dict:
     }
     sources = Score.current_with_source()
     points: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
-    for item_id, point, count in (
+    for item_id, point, count in tuples(
         Evidence.select(Evidence.item, Evidence.point, peewee.fn.COUNT(Evidence.id))
         .where(Evidence.active() & Evidence.item.in_([i.id for i in items.values()] or [0]))
         .group_by(Evidence.item, Evidence.point)
-        .tuples()
     ):
         points[item_id][point] += count
     unit_names = _units_of([i.id for i in items.values()])
@@ -590,7 +589,7 @@ def _units_of(item_ids: list[int]) -> dict[int, list[str]]:
         .where(Assignment.shares() & Assignment.item.in_(item_ids or [0]))
         .order_by(Assignment.item, Assignment.role.desc(), Unit.position)
     )
-    for item_id, role, short_name, name in query.tuples():
+    for item_id, role, short_name, name in tuples(query):
         label = short_name or name
         names[item_id].append(f"{label}（牵头）" if role == Role.LEAD else label)
     return names
@@ -646,8 +645,8 @@ def indicator_page(viewer: Viewer, code: str, at: Moment) -> dict:
         files_query = files_query.where(Evidence.unit.in_(unit_filter or [0]))
     files = list(files_query.order_by(Evidence.created_at.desc(), Evidence.id.desc()))
     counts: dict[int | None, int] = defaultdict(int)
-    for (point,) in (
-        Evidence.select(Evidence.point).where((Evidence.item == item) & Evidence.active()).tuples()
+    for (point,) in tuples(
+        Evidence.select(Evidence.point).where((Evidence.item == item) & Evidence.active())
     ):
         counts[point] += 1
     checklist = [
@@ -722,9 +721,9 @@ def assigned(viewer: Viewer, at: Moment) -> dict:
     found = _states(rows, at)
     current: dict[int, Assignment] = {}  # a recurring share's earliest open occurrence
     for a in rows:
-        if a.kind == OCCURRENCE and a.status in (OPEN, REVIEW):
+        if a.kind == OCCURRENCE and a.status in (OPEN, REVIEW) and a.parent_id is not None:
             known = current.get(a.parent_id)
-            if known is None or a.deadline < known.deadline:
+            if known is None or (a.deadline or date.max) < (known.deadline or date.max):
                 current[a.parent_id] = a
     by_item: dict[int, dict] = {}
     for a in rows:

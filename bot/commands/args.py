@@ -134,7 +134,7 @@ class ItemArg(Arg):
 class ItemRef:
     """An item, or one of a unit's milestones of it (seq: T7-<seq>)."""
 
-    item: object
+    item: Item
     seq: int | None = None
 
     @property

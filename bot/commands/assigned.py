@@ -4,6 +4,8 @@ possibly recurring (每月5日…), and withdrawn (撤销) without ever being de
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.actions.assigned import (
     AssignSpec,
     assign_item,
@@ -108,7 +110,7 @@ def assigned_list(ctx: Context, args) -> str:
         (Assignment.kind == Part.SHARE) & Assignment.item.in_([i.id for i in items] or [0])
     ):
         shares.setdefault(a.item_id, []).append(a)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in items:
         mine = shares.get(item.id, [])
         open_ones = [a for a in mine if a.status == Status.OPEN]

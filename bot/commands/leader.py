@@ -58,7 +58,7 @@ def overdue_cmd(ctx: Context, args) -> str:
             else "plan"
         )
         sections[section].setdefault(a.unit.name, []).append(
-            {"a": a, "days": found[a.id].overdue, "deadline": a.deadline.isoformat()}
+            {"a": a, "days": found[a.id].overdue, "deadline": str(a.deadline)}
         )
     return ctx.renderer.render(
         "overdue.j2", sections=sections, total=len(rows), may_nudge=ctx.is_admin
@@ -87,7 +87,7 @@ def digest_preview(ctx: Context, args) -> str:
 def units_cmd(ctx: Context, args) -> str:
     members: dict[int, list[Member]] = {}
     for m in Member.select().where(Member.active == True).order_by(Member.id):  # noqa: E712
-        members.setdefault(m.unit_id, []).append(m)
+        members.setdefault(m.unit_id or 0, []).append(m)
     units = list(Unit.select().order_by(Unit.position, Unit.id))
     groups = [(g, len(g.units())) for g in UnitGroup.select().order_by(UnitGroup.position)]
     return ctx.renderer.render("units.j2", units=units, members=members, groups=groups)

@@ -105,7 +105,7 @@ def open_items_summary(ctx: Context) -> dict | None:
     """For a greeting: the unit's open items, the overdue count and the three nearest."""
     if ctx.member is None or ctx.member.unit is None:
         return None
-    rows = open_work([ctx.member.unit_id])
+    rows = open_work([ctx.member.unit.id])
     dated = [a for a in rows if a.deadline is not None]
     return {
         "unit": ctx.member.unit,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bot.actions.records import exported
 from bot.commands.args import ItemArg, WordArg
@@ -35,7 +36,8 @@ def _send_pack(ctx: Context, scope: str | None) -> str:
                 "（如 规范监管）、“交办”或“全部”。"
             )
         store = EvidenceStore(exports, max_bytes=WECOM_FILE_LIMIT)
-        sent, files = [], []
+        sent: list[tuple[str, int]] = []
+        files: list[dict[str, Any]] = []
         for name, path in built.parts:
             with path.open("rb") as src:
                 stored = store.save(src, name)

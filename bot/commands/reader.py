@@ -289,6 +289,7 @@ def _reparse(registry: Registry, ctx: Context, name: str, code: str, rest: str) 
     """Read "<name> <code> <rest>" as if typed in that order (the rest keeps its punctuation)."""
     text = Scan(f"{name} {code} {rest}".strip())
     cmd, end = registry.find_at(text, 0)
+    assert cmd is not None, name  # `name` is a command's own name
     parsed = registry.parse(ctx, cmd, text, end)
     _check_done(ctx, parsed)
     return parsed

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.actions.base import Acting, Refused
 from bot.commands.args import Arg, ArgError, ChoiceArg, Keyword
@@ -37,7 +37,9 @@ ECHO_LIMIT = 20  # a refusal quotes at most this much of what was typed
 class Reply(str):
     """A reply with messages that must follow it, in order (导出: the text, then the file)."""
 
-    def __new__(cls, text: str, after: list[dict] | None = None):
+    after: list[dict[str, Any]]
+
+    def __new__(cls, text: str, after: list[dict[str, Any]] | None = None) -> Reply:
         reply = super().__new__(cls, text)
         reply.after = list(after or [])
         return reply
@@ -235,13 +237,14 @@ def best_failure(failures: list[Failure], words: int = 0) -> Failure | None:
 def _fixed_words(arg: Arg) -> list[str]:
     if isinstance(arg, ChoiceArg):
         return list(dict.fromkeys(meaning for _, meaning in arg.choices))
+    assert isinstance(arg, Keyword)
     return [arg.words[0]]
 
 
 def explain(failure: Failure, scan: Scan) -> str:
     word = scan.word(failure.pos)[0] or scan.text[failure.pos : failure.pos + 1]
     word = echo(word)
-    if failure.kind == "bad":
+    if failure.kind == "bad" and failure.arg is not None:
         return failure.arg.bad_shape(word)
     if failure.form is not None and not failure.form.args:
         return f"“{failure.form.command}”不需要参数，直接发送“{failure.form.command}”即可。"
@@ -387,7 +390,7 @@ class Registry:
             # The same thing missing from several forms: "请写明编号或单位".
             alike = [f for f in failures if f.kind == "missing" and f.pos == failure.pos]
             message = explain_missing(alike)
-            usage = summary_usage(cmd.name, [f.form for f in alike])
+            usage = summary_usage(cmd.name, [f.form for f in alike if f.form is not None])
         elif failure.kind == "bad" and isinstance(failure.arg, Keyword | ChoiceArg):
             # Several forms want a fixed word here: name them all ("确认", "加", "减").
             alike = [
@@ -397,13 +400,14 @@ class Registry:
                 and f.pos == failure.pos
                 and isinstance(f.arg, Keyword | ChoiceArg)
             ]
-            words = [w for f in alike for w in _fixed_words(f.arg)]
+            words = [w for f in alike if f.arg is not None for w in _fixed_words(f.arg)]
             word = echo(scan.word(failure.pos)[0])
             shown = "、".join(f"“{w}”" for w in dict.fromkeys(words))
             message = f"“{word}”看不懂，这里可以写{shown}。"
-            usage = failure.form.usage
+            usage = failure.form.usage if failure.form is not None else ""
         else:
-            message, usage = explain(failure, scan), failure.form.usage
+            message = explain(failure, scan)
+            usage = failure.form.usage if failure.form is not None else ""
         raise Refusal(message, usage)
 
     def run(self, ctx: Context, parsed: Parsed) -> str:
@@ -482,7 +486,7 @@ def summary_usage(name: str, forms: list[Form]) -> str:
         return " ".join(parts)
     rest = forms[1:]
     if all(f.args and isinstance(f.args[0], Keyword) for f in rest):
-        words = "|".join(dict.fromkeys(f.args[0].words[0] for f in rest))
+        words = "|".join(dict.fromkeys(_fixed_words(f.args[0])[0] for f in rest))
         return f"{forms[0].usage}（另有 {name} {words}…）"
     if len(forms) > 2:
         return f"{forms[0].usage}（另有 {len(forms) - 1} 种写法，见“帮助 {name}”）"

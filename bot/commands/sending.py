@@ -14,6 +14,7 @@ from bot.commands.registry import CommandError, Context, command
 from bot.outbox import NOTICE_PREFIX, STATUS_LABELS, describe
 from bot.outbox.views import GIVEN_UP
 from bot.selfcheck import duration_text
+from models.db import tuples
 from models.messages import OutboxMessage
 from models.org import Member
 
@@ -43,7 +44,7 @@ def _names(rows: list[OutboxMessage]) -> dict[str, str]:
     query = Member.select(Member.wecom_userid, Member.display_name).where(
         Member.wecom_userid.in_(sorted(userids))
     )
-    return {userid: name for userid, name in query.tuples() if name}
+    return {userid: name for userid, name in tuples(query) if name}
 
 
 def _recent_given_up(now: datetime) -> list[OutboxMessage]:
@@ -71,10 +72,12 @@ def _recent_given_up(now: datetime) -> list[OutboxMessage]:
     help="查看发件箱：各状态的消息数、最早的待发消息、近 7 天失败或过期的消息（带编号）",
 )
 def outbox_overview(ctx: Context, args) -> str:
-    counts = dict(
-        OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
-        .group_by(OutboxMessage.status)
-        .tuples()
+    counts: dict[str, int] = dict(
+        tuples(
+            OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id)).group_by(
+                OutboxMessage.status
+            )
+        )
     )
     shown_counts = [
         (STATUS_LABELS.get(status, status), counts[status])

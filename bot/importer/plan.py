@@ -188,7 +188,7 @@ class _Planner:
             if a.kind == SHARE:
                 self.shares[(a.item_id, a.unit_id)] = a
             elif a.status != CANCELLED:
-                self.milestones.setdefault(a.parent_id, []).append(a)
+                self.milestones.setdefault(a.parent_id or 0, []).append(a)
         self.units = {u.id: u for u in Unit.select()}
         self.people = {
             key: m.wecom_userid
@@ -292,8 +292,13 @@ class _Planner:
                 return
         where = f"“{table.sheet}”第{row.number}行"
         measure = row.text("measure")
-        recurring = item is not None and item.is_recurring
-        if recurring and due is not None and due.rule is None and not measure:
+        if (
+            item is not None
+            and item.is_recurring
+            and due is not None
+            and due.rule is None
+            and not measure
+        ):
             self.problem(
                 table,
                 row,
@@ -312,7 +317,7 @@ class _Planner:
                 "方案任务和节点请写一个期限",
             )
             return
-        if seq is not None:
+        if seq is not None and item is not None:
             self._milestone_edit(table, row, item, seq, units, due, where)
         elif item is not None and measure:
             self._milestones(table, row, item.code, item, units, due, measure, where)

@@ -11,7 +11,7 @@ import peewee
 
 from bot.flood import Owed, merged_text
 from bot.outbox.writer import REPLY_PREFIX
-from models.db import database
+from models.db import database, tuples
 from models.messages import InboundMessage, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -40,23 +40,24 @@ def merge_floods(now: datetime, more_than: int, render: Callable[..., str]) -> i
         .where(due)
         .group_by(OutboxMessage.recipient)
         .having(peewee.fn.COUNT(OutboxMessage.id) > more_than)
-        .tuples()
     )
     merged = 0
-    for (recipient,) in list(floods):
+    for (recipient,) in tuples(floods):
         rows = list(
             OutboxMessage.select()
             .where(due & (OutboxMessage.recipient == recipient))
             .order_by(OutboxMessage.id)
             .limit(MERGE_SCAN)
         )
-        asked = dict(
-            InboundMessage.select(InboundMessage.id, InboundMessage.text)
-            .where(InboundMessage.id.in_([r.inbound_id for r in rows if r.inbound_id]))
-            .tuples()
+        asked: dict[int, str] = dict(
+            tuples(
+                InboundMessage.select(InboundMessage.id, InboundMessage.text).where(
+                    InboundMessage.id.in_([r.inbound_id for r in rows if r.inbound_id])
+                )
+            )
         )
         owed = [
-            Owed(r.id, r.content.get("text", ""), asked.get(r.inbound_id, ""), r.created_at)
+            Owed(r.id, r.content.get("text", ""), asked.get(r.inbound_id or 0, ""), r.created_at)
             for r in rows
         ]
         text = merged_text(owed, render, MERGED_LIMIT)

@@ -319,7 +319,7 @@ class OutboxSender:
             )
             if marked and carried:
                 settle_carried(carried, status="sent", sent_at=now)
-            if marked and "content" in changes:
+            if marked and "content" in changes and delivered.task_id and old_task_id:
                 self._follow_task_id(row, old_task_id, delivered.task_id)
             if marked and last_error:
                 self._tell_admins(

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import peewee
 
+from models.db import tuples
 from models.messages import InteractiveCard, OutboxMessage
 
 STATUS_LABELS = {
@@ -118,14 +119,14 @@ def outbox_counts() -> dict[str, int]:
     query = OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id)).group_by(
         OutboxMessage.status
     )
-    return dict(query.tuples())
+    return {status: count for status, count in tuples(query)}
 
 
 def count_with_status(status: str) -> int:
     return OutboxMessage.select().where(OutboxMessage.status == status).count()
 
 
-def waiting() -> peewee.ModelSelect:
+def waiting() -> peewee.ModelSelect[OutboxMessage]:
     """Rows not yet out and not given up, oldest first."""
     return (
         OutboxMessage.select().where(OutboxMessage.status.in_(WAITING)).order_by(OutboxMessage.id)
@@ -139,10 +140,12 @@ def given_up_since(since: datetime) -> dict[str, int]:
         OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
     )
     return dict(
-        OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
-        .where(OutboxMessage.status.in_(GIVEN_UP) & recent)
-        .group_by(OutboxMessage.status)
-        .tuples()
+        tuples(
+            OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
+            .where(OutboxMessage.status.in_(GIVEN_UP) & recent)
+            .group_by(OutboxMessage.status)
+            .tuples()
+        )
     )
 
 

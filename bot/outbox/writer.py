@@ -3,7 +3,9 @@ the change that caused it, once per dedupe key. Sending is bot/outbox/sender.py'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.cards import BUTTONS, card_payload
 from bot.clock import Clock
@@ -25,8 +27,8 @@ class Outbox:
     def queue(
         self,
         channel: str,
-        recipients: list[str] | tuple[str, ...],
-        content: dict,
+        recipients: Sequence[str],
+        content: dict[str, Any],
         dedupe_key: str,
         *,
         msg_type: str = "text",

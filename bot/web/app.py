@@ -27,7 +27,7 @@ def create_app(services: Services) -> Flask:
     # (Flask's default /static route stays as it was: nothing is there, every file is a 404.)
     app = Flask("bot.web", template_folder=str(TEMPLATE_DIR))
     # Chinese errors readable as they are (a refused page shows its JSON in the browser).
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's default provider
     # Uploads are capped by the evidence limit plus room for the form fields.
     app.config["MAX_CONTENT_LENGTH"] = config.evidence_max_bytes + 64 * 1024
     web = WebDeps(
@@ -61,7 +61,7 @@ def create_app(services: Services) -> Flask:
     if config.sandbox_enabled:
         app.register_blueprint(board.sandbox_signin)
     if web.callback is not None:
-        app.wsgi_app = callback.FastPath(app.wsgi_app, web)
+        app.wsgi_app = callback.FastPath(app.wsgi_app, web)  # type: ignore[method-assign]
     return app
 
 

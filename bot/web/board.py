@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask import Blueprint, Response, g, jsonify, redirect, request, send_file
+from werkzeug.wrappers import Response as BaseResponse
 
 from bot.board import access, charts, pages
 from bot.board.access import SESSION_COOKIE, STATE_COOKIE
@@ -89,7 +90,7 @@ def _notice(kind: str, status: int, **context) -> Response:
     return _render("notice", status, kind=kind, **context)
 
 
-def _set_session_cookie(response: Response, value: str, session) -> Response:
+def _set_session_cookie(response: BaseResponse, value: str, session) -> BaseResponse:
     web = deps()
     seconds = int((session.expires_at - web.clock.now()).total_seconds())
     response.set_cookie(
@@ -104,7 +105,7 @@ def _set_session_cookie(response: Response, value: str, session) -> Response:
     return response
 
 
-def _clear(response: Response, name: str, path: str) -> Response:
+def _clear(response: BaseResponse, name: str, path: str) -> BaseResponse:
     response.delete_cookie(
         name, path=path, secure=deps().config.board_secure, httponly=True, samesite="Lax"
     )
@@ -130,7 +131,7 @@ def _who():
     return None
 
 
-def _sign_in() -> Response:
+def _sign_in() -> BaseResponse:
     config = deps().config
     if not config.wecom_enabled:
         return _clear(_notice("sandbox", 401), SESSION_COOKIE, "/board")
@@ -330,8 +331,8 @@ def evidence_file(evidence_id: int):
         viewer.userid,
         "board_file",
         f"在看板打开佐证材料 #{evidence.id} {evidence.original_name}",
-        item_code=evidence.item.code if evidence.item_id else "",
-        unit_name=evidence.unit.name if evidence.unit_id else "",
+        item_code=evidence.item.code if evidence.item is not None else "",
+        unit_name=evidence.unit.name if evidence.unit is not None else "",
         after={"evidence": evidence.id},
     )
     inline = evidence.content_type in INLINE_TYPES

@@ -26,6 +26,7 @@ routes = Blueprint("wecom", __name__)
 
 def receive(web: WebDeps, query: bytes, body: bytes) -> int:
     """A message from WeCom: check, decrypt, journal (or record); the HTTP status."""
+    assert web.callback is not None  # the route exists only with WeCom configured
     try:
         handled = web.callback.receive(parse_query(query), body)
     except CallbackError as exc:

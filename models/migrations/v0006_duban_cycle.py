@@ -36,7 +36,9 @@ def up(db: peewee.Database) -> None:
         m.add_column(
             "assignment",
             "parent_id",
-            peewee.ForeignKeyField(Assignment, Assignment.id, null=True, on_delete="CASCADE"),
+            peewee.ForeignKeyField(
+                Assignment, Assignment._meta.primary_key, null=True, on_delete="CASCADE"
+            ),
         ),
         m.add_column("assignment", "seq", peewee.IntegerField(null=True)),
         m.add_column("assignment", "period", text(max_length=16, default="")),

@@ -30,12 +30,14 @@ def up(db: peewee.Database) -> None:
         m.add_column(
             "score",
             "unit_id",
-            peewee.ForeignKeyField(Unit, Unit.id, null=True, on_delete="SET NULL"),
+            peewee.ForeignKeyField(Unit, Unit._meta.primary_key, null=True, on_delete="SET NULL"),
         ),
         m.add_column(
             "score",
             "figures_id",
-            peewee.ForeignKeyField(FigureReport, FigureReport.id, null=True, on_delete="SET NULL"),
+            peewee.ForeignKeyField(
+                FigureReport, FigureReport._meta.primary_key, null=True, on_delete="SET NULL"
+            ),
         ),
         m.add_column("score", "decided_by", peewee.CharField(max_length=64, default="")),
         m.add_column("score", "decided_at", UTCDateTimeField(null=True)),

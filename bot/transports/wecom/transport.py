@@ -188,7 +188,8 @@ class WeComTransport:
         """One payload per part. Two parts of one row with the same words (rare: a repeated
         2 KB block) would be the same JSON, and WeCom would drop the second: a repeat gets the
         next interval."""
-        payloads, seen = [], Counter()
+        payloads: list[dict] = []
+        seen: Counter[str] = Counter()
         for part in split_utf8(text, APP_TEXT_LIMIT):
             payloads.append(self._payload(message, msgtype, {"content": part}, repeat=seen[part]))
             seen[part] += 1
