@@ -1,6 +1,7 @@
 """The bot's settings: one frozen object built from a mapping and validated at start.
 
-Only `run.py` reads the environment; it passes the merged mapping here.
+Only the composition root (`bot/runtime/`) reads the environment; it passes the merged
+mapping here.
 """
 
 from __future__ import annotations

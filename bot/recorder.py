@@ -201,7 +201,7 @@ class BatchRecorder:
         return pending.result
 
     def run(self) -> None:
-        """The writer thread's body (started by run.py); returns after stop() once the queue
+        """The writer thread's body (started by bot/runtime); returns after stop() once the queue
         is written, or at once if the database is away then (the journal keeps the rows)."""
         try:
             while True:

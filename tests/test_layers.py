@@ -16,6 +16,11 @@ PURE = ("words", "calendar", "ladder", "scoring", "rules", "recurrence", "chart"
 PURE_MAY_USE = {"chinese_calendar", "PIL"}
 # Only these modules may talk HTTP to the outside themselves; the rest go through them.
 HTTP_MODULES = {"bot.http"}
+# The composition root (with run.py): it reads the environment, opens sockets, starts threads,
+# and nothing else in the project imports it.
+ROOT_PACKAGE = "bot.runtime"
+# bot/http.py reads the test suite's strict switch (DUBAN_STRICT_LAYERS), and nothing else.
+READS_ENVIRONMENT = {"bot.http"}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -64,6 +69,32 @@ def http_calls(path: Path) -> list[int]:
     return lines
 
 
+def process_calls(path: Path) -> list[tuple[int, str]]:
+    """(line, what) for each read of the environment, new thread and new socket in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            what = f"{node.value.id}.{node.attr}"
+            if what in (
+                "os.environ",
+                "os.getenv",
+                "os.putenv",
+                "threading.Thread",
+                "socket.socket",
+            ):
+                found.append((node.lineno, what))
+        if isinstance(node, ast.ImportFrom) and node.module in ("os", "threading", "socket"):
+            for alias in node.names:
+                if alias.name in ("environ", "getenv", "Thread", "socket"):
+                    found.append((node.lineno, f"{node.module}.{alias.name}"))
+    return found
+
+
+def in_root(name: str) -> bool:
+    return name == ROOT_PACKAGE or name.startswith(ROOT_PACKAGE + ".")
+
+
 def violations(root: Path) -> list[str]:
     found = []
     for rank, package in enumerate(PACKAGES):
@@ -71,9 +102,19 @@ def violations(root: Path) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             name = module_name(path, root)
             pure = package == "reminders" and name.split(".")[-1] in PURE
+            if not in_root(name):
+                for line, what in process_calls(path):
+                    if not (what.startswith("os.") and name in READS_ENVIRONMENT):
+                        found.append(
+                            f"{path.relative_to(root)}:{line} uses {what}: only the composition "
+                            f"root ({ROOT_PACKAGE}) reads the environment, starts threads and "
+                            "opens sockets"
+                        )
             for line, target in imports_of(path, root):
                 top = target.split(".")[0]
                 where = f"{path.relative_to(root)}:{line} imports {target}"
+                if in_root(target) and not in_root(name):
+                    found.append(f"{where}: nothing imports the composition root")
                 if top in PACKAGES and top not in allowed:
                     found.append(f"{where}: {package} sits below {top}")
                 parts = target.split(".")
@@ -98,6 +139,48 @@ def violations(root: Path) -> list[str]:
 
 def test_the_source_keeps_its_layers():
     assert violations(ROOT) == []
+
+
+def root_cycles(root: Path) -> list[list[str]]:
+    """Import cycles among the composition root's modules (nothing outside imports them, so a
+    cycle through one of them lies within the package)."""
+    folder = root / Path(*ROOT_PACKAGE.split("."))
+    modules = {module_name(p, root): p for p in folder.rglob("*.py")}
+    graph = {
+        name: {t for _, t in imports_of(path, root) if t in modules and t != name}
+        for name, path in modules.items()
+    }
+    cycles, done = [], set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycles.append([*trail[trail.index(name) :], name])
+            return
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            visit(target, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    return cycles
+
+
+def test_the_composition_root_has_no_import_cycle():
+    assert root_cycles(ROOT) == []
+    names = {module_name(p, ROOT) for p in (ROOT / "bot" / "runtime").rglob("*.py")}
+    assert {"bot.runtime.cli", "bot.runtime.processes", "bot.runtime.worker"} <= names
+
+
+def test_run_py_only_starts_the_command_line():
+    """run.py is the entry point and nothing more: the composition root is bot/runtime/."""
+    targets = {t for _, t in imports_of(ROOT / "run.py", ROOT)}
+    assert {t.split(".")[0] for t in targets} <= {"sys", "bot"}
+    assert {t for t in targets if t.startswith("bot")} == {
+        "bot.runtime.cli",
+        "bot.runtime.cli.entry",
+    }
 
 
 def test_every_package_is_scanned():
@@ -139,12 +222,24 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ({"reminders/digest.py": "import requests\n"}, "reminders/ sends nothing"),
         ({"bot/selfcheck.py": "import requests\nrequests.get('http://x', timeout=1)\n"}, "HTTP"),
         ({"bot/x.py": "from . import y\nfrom ..reminders import jobs\n"}, None),
+        ({"bot/web.py": "from bot.runtime import wake\n"}, "nothing imports the composition root"),
+        ({"models/db.py": "import os\nos.environ.get('X')\n"}, "only the composition root"),
+        ({"bot/x.py": "import threading\nthreading.Thread(target=f)\n"}, "only the composition"),
+        ({"reminders/x.py": "from socket import socket\n"}, "only the composition root"),
+        ({"bot/runtime/cli.py": "import os\nimport threading\nos.environ['A']\n"}, None),
         ({"reminders/jobs.py": "from .ladder import Due\nfrom ..bot import cards\n"}, "below bot"),
     ],
 )
 def test_the_checker_catches_each_kind_of_break(tmp_path, files, expected):
+    (tmp_path / "bot" / "runtime").mkdir(parents=True, exist_ok=True)
     found = violations(_tree(tmp_path, files))
     if expected is None:
         assert found == []
     else:
         assert len(found) >= 1 and all(expected in line for line in found), found
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path):
+    _tree(tmp_path, {"bot/runtime/__init__.py": "", "bot/runtime/a.py": "from bot.runtime import b\n",
+                     "bot/runtime/b.py": "from bot.runtime.a import x\n"})  # fmt: skip
+    assert root_cycles(tmp_path) == [["bot.runtime.a", "bot.runtime.b", "bot.runtime.a"]]

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from service_setup import ROOT
 
-from run import build_parser
+from bot.runtime.cli import build_parser
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 WINDOWS = ROOT / "deploy" / "windows"

@@ -210,8 +210,8 @@ def create_server(*args, **kwargs):
     signal.raise_signal(signal.SIGTERM)
     return server
 waitress.create_server = create_server
-import run
-sys.exit(run.main(["--env-file", sys.argv[2], "web"]))
+from bot.runtime.cli import main
+sys.exit(main(["--env-file", sys.argv[2], "web"]))
 """
 
 
