@@ -30,12 +30,15 @@ from bot.runtime.startup import (
     StartError,
     clock_at,
     clock_banner,
-    load_config,
+    config_from,
     make_services,
     prepare_database,
+    read_settings,
     running_clock,
     secure_data,
+    settle_settings_file,
     setup_logging,
+    storage_line,
 )
 from bot.runtime.worker import run_worker
 from bot.selfcheck import FAIL, run_checks, worst
@@ -116,6 +119,7 @@ def _confirmed(prompt: str) -> bool:
 
 
 def cmd_init(config: Config, _args) -> int:
+    print(storage_line(config))
     open_database(config.database_url)
     with database.connection_context():
         applied = migrate(database.obj)
@@ -428,8 +432,11 @@ def main(argv: list[str] | None = None) -> int:
         "pack": cmd_pack,
     }
     try:
-        config = load_config(args.env_file)
+        source = read_settings(args.env_file)
+        config = config_from(source)
         setup_logging(config, args.command)
+        quiet = getattr(args, "with_parent", False)  # serve's worker: serve has said it all
+        config = settle_settings_file(source, config, quiet=quiet)
         secure_data(config)
         return handlers[args.command](config, args)
     except (ConfigError, PlanError, StartError, backup.BackupError) as exc:

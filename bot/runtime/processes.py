@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.clock import Clock, OffsetClock
 from bot.config import SANDBOX_DATABASE, Config, sqlite_url
 from bot.runtime.files import hold_lock, inbound_journal_path, wake_port_path, web_lock_path
-from bot.runtime.startup import StartError
+from bot.runtime.startup import StartError, storage_line
 from bot.runtime.wake import RemoteWake
 from bot.services import Services
 from models.db import database
@@ -112,6 +112,7 @@ def serve(
     port = server.effective_port
     url = f"http://{_url_host(config.http_host)}:{port}"
     log.info("web process started on %s (pid %s)", url, os.getpid())
+    print(storage_line(config), flush=True)
     print(f"服务已启动：{url}/healthz", flush=True)
     if config.sandbox_enabled:
         # The sandbox answers only to the names it is configured for (its Host check): on a

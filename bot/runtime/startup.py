@@ -4,17 +4,17 @@ problem the user can fix, said in one Chinese sentence."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from bot.clock import Clock, FakeClock, OffsetClock
-from bot.config import Config
+from bot.config import Config, unknown_settings_text
 from bot.logs import configure_logging, worker_log_file
+from bot.runtime.envfile import EnvFile, EnvFileError, exposed_to, read_env_file, tighten_env_file
 from bot.services import Services, build_services
 from models.db import database, is_postgres, open_database
 from models.loader import load_plan, plan_is_loaded
@@ -30,17 +30,75 @@ class StartError(Exception):
     """A problem the user can fix, said in one sentence that names what to change (exit 2)."""
 
 
-def load_config(env_file: str | None = None) -> Config:
-    """Settings from the env file (.env in the working directory unless --env-file names one),
-    overridden by the real environment. Relative paths mean the working directory."""
+# How a user starts this program, for messages that say what to run.
+PROGRAM = "dubanbot" if getattr(sys, "frozen", False) else "python3 run.py"
+
+
+def read_settings(env_file: str | None = None) -> EnvFile | None:
+    """The settings file: the one --env-file names (it must exist), else .env in the working
+    directory if there is one. None: no settings file."""
     if env_file is not None and not os.path.isfile(env_file):
         # python-dotenv silently ignores a missing file: a typo would run on the defaults.
         raise StartError(
             f"找不到设置文件 {env_file}（--env-file）：请检查路径；"
             "不写 --env-file 时读取当前目录下的 .env（没有也可以）"
         )
-    file_values = {k: v for k, v in dotenv_values(env_file or ".env").items() if v is not None}
-    return Config.from_mapping({**file_values, **os.environ}, base_dir=Path.cwd())
+    path = Path(env_file if env_file is not None else ".env")
+    if not path.is_file():
+        return None
+    try:
+        return read_env_file(path)
+    except EnvFileError as exc:
+        raise StartError(str(exc)) from None
+
+
+def config_from(source: EnvFile | None) -> Config:
+    """The settings file's values overridden by the real environment. Relative paths mean the
+    settings file's folder (so `--env-file /opt/dubanbot/.env` means /opt/dubanbot/data from
+    any working directory), or the working directory when there is no settings file."""
+    values = source.values if source is not None else {}
+    base = source.path.parent if source is not None else Path.cwd()
+    config = Config.from_mapping({**values, **os.environ}, base_dir=base)
+    if source is None:
+        return config
+    return dataclasses.replace(config, env_file=source.path, unknown_settings=source.unknown)
+
+
+def load_config(env_file: str | None = None) -> Config:
+    return config_from(read_settings(env_file))
+
+
+def settle_settings_file(source: EnvFile | None, config: Config, *, quiet: bool) -> Config:
+    """At start: say which settings file is read (or that there is none), in which encoding
+    when it is not plain UTF-8, and which of its keys are no setting; make it its owner's
+    only when it holds a secret (POSIX); record who else may still read it (自检 shows it).
+    `quiet`: a worker started by `serve`, whose parent has said all this already."""
+    if source is None:
+        if not quiet:
+            log.info(
+                "未找到 .env，使用默认设置（在 %s 中查找；也可以用 --env-file 指定设置文件）",
+                Path.cwd(),
+            )
+        return config
+    if not quiet:
+        if source.encoding != "UTF-8":
+            log.info("设置文件 %s 的编码为 %s，已按此读取", source.path, source.encoding)
+        if source.unknown:
+            log.warning(
+                "设置文件 %s 中有不认识的设置，它们不起作用：%s（设置名见 config.example.env）",
+                source.path,
+                unknown_settings_text(source.unknown),
+            )
+    tightened = tighten_env_file(source)
+    if tightened:
+        log.warning("%s", tightened)
+    return dataclasses.replace(config, env_file_readers=exposed_to(source))
+
+
+def storage_line(config: Config) -> str:
+    """The start-up line: which settings, database and data folder this process uses."""
+    settings = str(config.env_file) if config.env_file else "未找到 .env，使用默认设置"
+    return f"设置文件：{settings}；数据库：{config.database_text}；数据文件夹：{config.data_dir}"
 
 
 def secure_data(config: Config) -> None:

@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.runtime.files import hold_lock, wake_port_path, worker_lock_path
 from bot.runtime.processes import on_stop_signals, watch_parent
-from bot.runtime.startup import make_services, prepare_database, running_clock
+from bot.runtime.startup import make_services, prepare_database, running_clock, storage_line
 from bot.runtime.wake import listen_for_wakes
 from bot.services import DOWNLOAD_THREADS, Services
 from models.db import database
@@ -55,6 +55,8 @@ def sweep_temp(services: Services, config: Config) -> None:
 def run_worker(config: Config, args) -> int:
     """The background worker: one per deployment (a lock file under DATA_DIR)."""
     clock = running_clock(config, args)
+    if not getattr(args, "with_parent", False):  # serve's worker: serve has said where
+        print(storage_line(config), flush=True)
     prepare_database(config, clock, load=False)
     services = make_services(config, clock)
     lock_path = worker_lock_path(config)
