@@ -34,6 +34,7 @@ from bot.runtime.startup import (
     make_services,
     prepare_database,
     read_settings,
+    require_database,
     running_clock,
     secure_data,
     settle_settings_file,
@@ -130,14 +131,23 @@ def cmd_init(config: Config, _args) -> int:
     return 0
 
 
+DEMO_FOLDER = "demo"  # under DATA_DIR
+
+
 def demo_config(config: Config) -> Config:
-    """The demo's own database (DATA_DIR/demo.db) and admin; never WeCom, whatever .env holds."""
+    """The demo's own folder (DATA_DIR/demo: its database, evidence, exports, locks) and admin;
+    never WeCom and no daily backups, whatever .env holds. A real backup then holds none of the
+    demo's files, and deleting the folder resets the demo."""
+    folder = config.data_dir / DEMO_FOLDER
     return dataclasses.replace(
         config,
-        database_url=sqlite_url(config.data_dir / "demo.db"),
+        data_dir=folder,
+        database_url=sqlite_url(folder / "demo.db"),
         sandbox_use_main_database=False,  # the demo's database is its own, always
         admins=config.admins | {DEMO_ADMIN},
         wecom_corp_id="",
+        backup_dir=folder / "backups",
+        backup_daily_at=None,
     )
 
 
@@ -154,7 +164,8 @@ def cmd_demo(config: Config, args) -> int:
     seed_demo_once(clock)
     people = "\n".join(f"  {u}：{unit} {name}" for u, name, unit, _ in DEMO_PEOPLE)
     banner = (
-        f"演示数据库：{config.data_dir / 'demo.db'}（与正式数据库分开）\n"
+        f"演示数据库：{config.database_text}（演示的数据和文件都在 {config.data_dir}，"
+        "与正式数据分开；删掉这个文件夹即可重置演示）\n"
         f"可以扮演的人员：\n{people}\n"
         "在沙盒页面选择人员后发送“帮助”开始。按 Ctrl+C 退出。"
     )
@@ -162,6 +173,8 @@ def cmd_demo(config: Config, args) -> int:
     child_env = {
         "BOT_ADMINS": ",".join(sorted(config.admins)),
         **{key: "" for key in WECOM_APP_KEYS},
+        "BACKUP_DAILY_AT": "",
+        "BACKUP_DIR": str(config.backup_dir),
     }
     serve(config, make_services(config, clock), worker_argv(args, clock), banner, child_env)
     return 0
@@ -172,6 +185,8 @@ def cmd_say(config: Config, args) -> int:
     clock = clock_at(config, args.at)
     if args.demo:
         config = demo_config(config)
+    else:
+        require_database(config, "say")
     # Setting-up notices go to stderr: stdout carries the reply alone (for pipes and scripts).
     prepare_database(config, clock, out=sys.stderr)
     if args.demo:
@@ -188,6 +203,7 @@ def cmd_say(config: Config, args) -> int:
 
 def cmd_selfcheck(config: Config, args) -> int:
     clock = clock_at(config, args.at)
+    require_database(config, "selfcheck")
     prepare_database(config, clock)
     services = make_services(config, clock)
     with database.connection_context():
@@ -199,6 +215,7 @@ def cmd_selfcheck(config: Config, args) -> int:
 def cmd_remind(config: Config, args) -> int:
     """One reminder round as if the clock read --at; delivers what it queued, prints a summary."""
     clock = clock_at(config, args.at)
+    require_database(config, "remind")
     prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
@@ -214,6 +231,7 @@ def cmd_remind(config: Config, args) -> int:
 def cmd_digest(config: Config, args) -> int:
     """This week's digest as if the clock read --at: --preview prints it, else publishes if due."""
     clock = clock_at(config, args.at)
+    require_database(config, "digest")
     prepare_database(config, clock)
     services = build_services(config, clock)
     with database.connection_context():
@@ -235,6 +253,7 @@ def cmd_import(config: Config, args) -> int:
         raise StartError(f"找不到文件 {path}")
     data = path.read_bytes()
     clock = Clock(config.timezone)
+    require_database(config, "import")
     prepare_database(config, clock, out=sys.stderr)
     services = make_services(config, clock)
     actor = args.by or f"cli:{getpass.getuser()}"
@@ -283,6 +302,7 @@ def cmd_import(config: Config, args) -> int:
 def cmd_pack(config: Config, args) -> int:
     """材料包 to disk: one zip, no size limit."""
     clock = Clock(config.timezone)
+    require_database(config, "pack")
     prepare_database(config, clock, out=sys.stderr)
     out = Path(args.out) if args.out else None
     now = clock.now()
@@ -350,7 +370,9 @@ def build_parser() -> ChineseArgumentParser:
         ),
         START_HELP,
     )
-    at_option(command("demo", "用单独的演示数据库（DATA_DIR/demo.db）启动浏览器沙盒"), START_HELP)
+    at_option(
+        command("demo", "用单独的演示数据库（DATA_DIR/demo/demo.db）启动浏览器沙盒"), START_HELP
+    )
     command("init", "创建数据库并载入方案（重复运行安全）")
     selfcheck = command(
         "selfcheck", "自检：配置、管理员、企业微信连接、发件箱、文件下载、节假日日历"
@@ -364,7 +386,7 @@ def build_parser() -> ChineseArgumentParser:
     say.add_argument("userid", help="以谁的身份发送（企业微信 userid，如 demo_scj）")
     say.add_argument("text", nargs="+", metavar="消息", help="消息内容，可以有空格，如 我的任务")
     say.add_argument(
-        "--demo", action="store_true", help="发到演示数据库（DATA_DIR/demo.db，含演示人员）"
+        "--demo", action="store_true", help="发到演示数据库（DATA_DIR/demo/demo.db，含演示人员）"
     )
     at_option(say, "假定现在的时间，" + AT_HELP)
     importer = command(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.clock import Clock, FakeClock, OffsetClock
-from bot.config import Config, unknown_settings_text
+from bot.config import Config, database_text, unknown_settings_text
 from bot.logs import configure_logging, worker_log_file
 from bot.runtime.envfile import EnvFile, EnvFileError, exposed_to, read_env_file, tighten_env_file
 from bot.services import Services, build_services
@@ -144,6 +144,28 @@ def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=Non
             migrate(database.obj)
         if load and not plan_is_loaded():
             print(load_plan(clock.now()).summary(), file=out or sys.stdout)
+
+
+def require_database(config: Config, command: str) -> None:
+    """Commands that read or change the campaign (selfcheck, say, remind…) work on a database
+    `init` made and never make one themselves: run in the wrong folder, or with another
+    settings file, they would otherwise leave an empty data/bot.db there and answer from it."""
+    if config.is_sqlite:
+        path = Path(database_text(config.database_url))
+        if path.is_file() and path.stat().st_size > 0:
+            return
+        missing = f"还没有数据库 {path}"
+    else:
+        open_database(config.database_url)
+        with database.connection_context():
+            if database.table_exists("schema_version"):
+                return
+        missing = f"数据库 {config.database_text} 中还没有建表"
+    settings = f" --env-file {config.env_file}" if config.env_file else ""
+    raise StartError(
+        f"{missing}：请先运行 {PROGRAM}{settings} init（建库并载入方案），再运行 {command}；"
+        "如果数据库在别处，请检查设置文件（--env-file）或当前目录是否正确"
+    )
 
 
 def make_services(config: Config, clock: Clock) -> Services:
