@@ -31,6 +31,7 @@ from bot.runtime.startup import (
     clock_at,
     clock_banner,
     config_from,
+    database_problem,
     make_services,
     prepare_database,
     read_settings,
@@ -45,7 +46,7 @@ from bot.runtime.worker import run_worker
 from bot.selfcheck import FAIL, run_checks, worst
 from bot.services import build_services
 from bot.sheets import SheetError
-from models.db import database, open_database
+from models.db import CONNECTION_ERRORS, database, open_database
 from models.loader import PlanError, load_plan
 from models.migrations import migrate, newest_version
 from reminders import digest
@@ -62,9 +63,14 @@ def cmd_serve(config: Config, args) -> int:
             "回调按真实时间校验，提醒也会按假定的日期发给真实的人"
         )
     clock = running_clock(config, args)
-    prepare_database(config, clock)
     supervised = worker_argv(args, clock) if args.command != "web" else None
-    serve(config, make_services(config, clock), supervised, clock_banner(clock))
+    serve(
+        config,
+        make_services(config, clock),
+        supervised,
+        clock_banner(clock),
+        prepare=lambda: prepare_database(config, clock),
+    )
     return 0
 
 
@@ -463,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](config, args)
     except (ConfigError, PlanError, StartError, backup.BackupError) as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except CONNECTION_ERRORS as exc:  # a one-off command does not wait for the database
+        print(
+            f"{database_problem(config, exc)}：请检查 DATABASE_URL 和数据库服务是否已启动",
+            file=sys.stderr,
+        )
         return 2
     except BrokenPipeError:
         raise  # our reader went away (see entry): not a start-up problem

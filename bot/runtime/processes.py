@@ -13,15 +13,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.clock import Clock, OffsetClock
 from bot.config import SANDBOX_DATABASE, Config, sqlite_url
 from bot.runtime.files import hold_lock, inbound_journal_path, wake_port_path, web_lock_path
-from bot.runtime.startup import StartError, storage_line
+from bot.runtime.startup import (
+    StartError,
+    database_problem,
+    storage_line,
+    wait_for_database,
+)
 from bot.runtime.wake import RemoteWake
 from bot.services import Services
-from models.db import database
+from models.db import CONNECTION_ERRORS, database
 
 log = logging.getLogger("run")
 
@@ -63,10 +69,16 @@ def serve(
     worker_argv: list[str] | None,
     banner: str = "",
     child_env: dict | None = None,
+    prepare: Callable[[], None] | None = None,
 ):
     """HTTP in this process; the background worker (inbound processing, the outbox sender) in a
     child process, so that processing never slows down the acknowledgement of a callback.
-    `worker_argv` None: no child (`run.py web`; the worker is a service of its own)."""
+    `worker_argv` None: no child (`run.py web`; the worker is a service of its own).
+
+    `prepare` opens and migrates the database (None: done already). If the database cannot be
+    reached (PostgreSQL still starting after a reboot), the server starts all the same: WeCom's
+    callbacks are journaled and acknowledged, and the writer commits them once a retry in the
+    background has reached the database."""
     # Imported here, not at the top: the worker process, which imports this module for its
     # signals, never loads the web stack (waitress, Flask, the app: 7 MB measured).
     from waitress import create_server
@@ -88,14 +100,39 @@ def serve(
     wake = RemoteWake(wake_port_path(config))
     # WeCom's callbacks are acknowledged once journaled; the writer commits them and wakes the
     # worker. What a killed process left in the journal goes in first (see bot/recorder.py).
-    recorder = BatchRecorder(journal=inbound_journal_path(config), on_committed=wake)
-    with database.connection_context():
-        recorder.open_journal()
+    journal = inbound_journal_path(config)
+    recorder = BatchRecorder(journal=journal, on_committed=wake)
+    ready = prepare is None
+    if prepare is not None:
+        try:
+            prepare()
+            ready = True
+        except CONNECTION_ERRORS as exc:
+            log.warning(
+                "%s：网页服务照常启动，企业微信发来的消息先记入 %s，连上数据库后写入",
+                database_problem(config, exc),
+                journal,
+            )
+    if ready:
+        with database.connection_context():
+            recorder.open_journal()
+    else:
+        recorder.open_journal(replay=False)  # the journal's rows wait for the writer
     services.pipeline.record = recorder.record
     services.pipeline.accept = recorder.accept
     services.remote_wake = wake  # a recorded sandbox message wakes the worker process
     services.pipeline.on_queued = wake  # a sandbox reply queued here: the worker sends it
-    writer = threading.Thread(target=recorder.run, name="inbound-writer", daemon=True)
+    stopping = threading.Event()
+
+    def write() -> None:
+        """The writer; first, when the database was away at start, the wait for it."""
+        if not ready and not wait_for_database(
+            prepare, config, stopping, f"企业微信发来的消息仍先记入 {journal}", failed=True
+        ):
+            return
+        recorder.run()
+
+    writer = threading.Thread(target=write, name="inbound-writer", daemon=True)
     writer.start()
     try:
         server = create_server(
@@ -107,6 +144,7 @@ def serve(
             **CONNECTIONS,
         )
     except OSError as exc:
+        stopping.set()
         recorder.stop()
         writer.join(timeout=5)
         recorder.close_journal()
@@ -153,6 +191,7 @@ def serve(
         if supervisor is not None:
             supervisor.stop()
         server.close()
+        stopping.set()
         recorder.stop()
         writer.join(timeout=5)
         recorder.close_journal()

@@ -8,6 +8,8 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from bot.config import Config, database_text, unknown_settings_text
 from bot.logs import configure_logging, worker_log_file
 from bot.runtime.envfile import EnvFile, EnvFileError, exposed_to, read_env_file, tighten_env_file
 from bot.services import Services, build_services
-from models.db import database, is_postgres, open_database
+from models.db import CONNECTION_ERRORS, database, is_postgres, open_database
 from models.loader import load_plan, plan_is_loaded
 from models.migrations import migrate
 from models.private import private_tree, tighten
@@ -144,6 +146,45 @@ def prepare_database(config: Config, clock: Clock, *, load: bool = True, out=Non
             migrate(database.obj)
         if load and not plan_is_loaded():
             print(load_plan(clock.now()).summary(), file=out or sys.stdout)
+
+
+FIRST_RETRY = 1.0  # seconds before the database is tried again; doubles up to RETRY_CAP
+RETRY_CAP = 30.0
+
+
+def database_problem(config: Config, exc: Exception) -> str:
+    """Why the database could not be reached, in one line (the driver's first line)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"无法连接数据库 {config.database_text}（{reason[:200]}）"
+
+
+def wait_for_database(
+    prepare: Callable[[], None],
+    config: Config,
+    stop: threading.Event,
+    meanwhile: str,
+    *,
+    failed: bool = False,
+) -> bool:
+    """Run `prepare` (open, migrate) until the database answers: after a reboot PostgreSQL may
+    well come up after the bot. Each failed try is one Chinese log line, no traceback; the
+    pause doubles from 1 s to 30 s; once through after a failure, that is said too. `failed`:
+    a try has failed already (pause before the first). False: `stop` was set first."""
+    pause = FIRST_RETRY
+    while True:
+        if failed:
+            if stop.wait(pause):
+                return False
+            pause = min(pause * 2, RETRY_CAP)
+        try:
+            prepare()
+        except CONNECTION_ERRORS as exc:
+            log.warning("%s：%s；%g 秒后重试", database_problem(config, exc), meanwhile, pause)
+            failed = True
+        else:
+            if failed:
+                log.warning("已连上数据库 %s", config.database_text)
+            return True
 
 
 def require_database(config: Config, command: str) -> None:

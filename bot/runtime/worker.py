@@ -21,7 +21,13 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.runtime.files import hold_lock, wake_port_path, worker_lock_path
 from bot.runtime.processes import on_stop_signals, watch_parent
-from bot.runtime.startup import make_services, prepare_database, running_clock, storage_line
+from bot.runtime.startup import (
+    make_services,
+    prepare_database,
+    running_clock,
+    storage_line,
+    wait_for_database,
+)
 from bot.runtime.wake import listen_for_wakes
 from bot.services import DOWNLOAD_THREADS, Services
 from models.db import database
@@ -57,7 +63,18 @@ def run_worker(config: Config, args) -> int:
     clock = running_clock(config, args)
     if not getattr(args, "with_parent", False):  # serve's worker: serve has said where
         print(storage_line(config), flush=True)
-    prepare_database(config, clock, load=False)
+    stop = threading.Event()
+    on_stop_signals(lambda *_: stop.set())
+    if getattr(args, "with_parent", False):
+        watch_parent(stop)
+    # Started before its database (a reboot): wait for it, stoppable, instead of exiting.
+    if not wait_for_database(
+        lambda: prepare_database(config, clock, load=False),
+        config,
+        stop,
+        "后台进程等数据库可用后再开始工作",
+    ):
+        return 0
     services = make_services(config, clock)
     lock_path = worker_lock_path(config)
     lock = hold_lock(lock_path)
@@ -65,10 +82,6 @@ def run_worker(config: Config, args) -> int:
         print(f"另一个后台进程已在运行（{lock_path}），本进程退出。", file=sys.stderr)
         return 3
     yield_processor()
-    stop = threading.Event()
-    on_stop_signals(lambda *_: stop.set())
-    if getattr(args, "with_parent", False):
-        watch_parent(stop)
     started = clock.now()
     beat_every = health.heartbeat_seconds(config.health_worker_silent_seconds)
     threads: list[threading.Thread] = []
