@@ -27,6 +27,7 @@ from bot.pipeline import Incoming
 from bot.runtime.files import hold_lock, web_lock_path, worker_lock_path
 from bot.runtime.processes import serve, worker_argv
 from bot.runtime.startup import (
+    PROGRAM,
     StartError,
     clock_at,
     clock_banner,
@@ -348,7 +349,9 @@ EPILOG = """例子：
 
 def build_parser() -> ChineseArgumentParser:
     parser = ChineseArgumentParser(
-        prog="run.py", description="新绛县示范区创建督办机器人", epilog=EPILOG
+        prog=PROGRAM.removeprefix("python3 "),
+        description="新绛县示范区创建督办机器人",
+        epilog=EPILOG.replace("python3 run.py", PROGRAM),
     )
     parser.add_argument(
         "--env-file",

@@ -31,8 +31,16 @@ from models.db import CONNECTION_ERRORS, database
 
 log = logging.getLogger("run")
 
-# The command line that starts this program again (the supervised worker).
+# The command line that starts this program again (the supervised worker): this Python with
+# run.py, or in the offline bundle (PyInstaller: sys.frozen) the bundle's own program.
 ENTRY = Path(__file__).resolve().parents[2] / "run.py"
+
+
+def program_argv() -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, str(ENTRY)]
+
 
 # The ways a process is asked to stop: SIGTERM (systemd, docker, kill), SIGINT (Ctrl+C, and how
 # WinSW and NSSM stop a Windows service: they send the console a Ctrl+C), SIGBREAK (Ctrl+Break,
@@ -254,7 +262,7 @@ def _raise_interrupt(_signum, _frame):
 
 def worker_argv(args, clock: Clock) -> list[str]:
     """The command line of the background worker: the same env file, the same clock."""
-    argv = [sys.executable, str(ENTRY)]
+    argv = program_argv()
     if args.env_file is not None:
         argv += ["--env-file", os.path.abspath(args.env_file)]
     argv.append("worker")
