@@ -1,6 +1,6 @@
 """The command line's parser in Chinese: argparse's own words (usage, section titles, -h, its
 error messages) are English; this parser says them in Chinese. The commands themselves are
-declared in `run.py`."""
+declared in `bot/runtime/cli.py`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The bot's settings: one frozen object built from a mapping and validated at start.
 
-Only `run.py` reads the environment; it passes the merged mapping here.
+Only the composition root (`bot/runtime/`) reads the environment; it passes the merged
+mapping here.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ _HOST_ENTRY = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SANDBOX_DATABASE = "sandbox.db"  # under DATA_DIR: the remote sandbox's own database
+READERS_UNKNOWN = "?"  # in Config.env_file_readers: the file's permissions could not be read
 
 
 class ConfigError(ValueError):
@@ -182,6 +184,19 @@ class Config:
     board_base_url: str = ""  # no trailing slash; the board lives under /board
     board_session_hours: int = 12
     wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # Where the settings came from, set by the composition root after from_mapping (自检 shows
+    # them): the settings file read (None: none was found), its keys that are no setting, each
+    # with the setting it probably means ("" when none is close), and who besides the service's
+    # own account may read the file although it holds a secret.
+    env_file: Path | None = None
+    unknown_settings: tuple[tuple[str, str], ...] = ()
+    env_file_readers: tuple[str, ...] = ()
+
+    @property
+    def database_text(self) -> str:
+        """The database as people read it: a SQLite file's path, or PostgreSQL's address
+        without its password."""
+        return database_text(self.database_url)
 
     @property
     def board_enabled(self) -> bool:
@@ -415,6 +430,28 @@ class Config:
             board_session_hours=session_hours,
             wecom_oauth_url=oauth_url,
         )
+
+
+def unknown_settings_text(unknown: tuple[tuple[str, str], ...]) -> str:
+    """(("HTTP_PROT", "HTTP_PORT"), ("FOO", "")) -> HTTP_PROT（是不是 HTTP_PORT？）、FOO"""
+    return "、".join(f"{key}（是不是 {guess}？）" if guess else key for key, guess in unknown)
+
+
+def database_text(url: str) -> str:
+    """sqlite:////srv/data/bot.db -> /srv/data/bot.db; a password in a PostgreSQL address ->
+    ***. For messages and logs: never the password."""
+    if url.startswith("sqlite:///"):
+        return unquote(url[len("sqlite:///") :])
+    parts = urlsplit(url)
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def sqlite_url(path: Path) -> str:

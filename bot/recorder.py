@@ -92,18 +92,58 @@ class BatchRecorder:
 
     # ------------------------------------------------------------------ the journal
 
-    def open_journal(self) -> int:
+    def open_journal(self, *, replay: bool = True) -> int:
         """At start, before the first callback: put what the journal holds into the database
         and open it for appending. Returns how many rows were new. The caller holds the web
-        lock, so no other process writes this journal."""
+        lock, so no other process writes this journal.
+
+        `replay` False (the database is not reachable yet): what the journal holds stays in
+        it and waits in the queue, like a row journaled since, for the writer to commit once
+        it runs; the file is appended to. Returns how many rows wait."""
         if self.journal_path is None:
             return 0
         # The messages' words: owner-only, like the database (see models/private.py).
         private_dir(self.journal_path.parent)
+        if not replay:
+            waiting = self._requeue(self.journal_path)
+            private_file(self.journal_path)
+            self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - for the process's life
+            return waiting
         added = self.replay(self.journal_path)
         private_file(self.journal_path)
         self._journal = open(self.journal_path, "wb")  # noqa: SIM115 - open for the process's life
         return added
+
+    def _requeue(self, path: Path) -> int:
+        """The journal's complete lines queued for the writer, as journaled rows; a line cut
+        short by a crash (never acknowledged) is cut off the file, so the next line appended
+        starts on a line of its own."""
+        if not path.exists():
+            return 0
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with open(path, "r+b") as journal:
+                journal.truncate(end)
+        rows = []
+        for line in data[:end].split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                rows.append(_Pending(_values(line), journaled=True))
+            except (ValueError, TypeError) as exc:
+                log.error("inbound journal: unreadable line skipped (%s)", exc)
+        with self._journal_lock:
+            self._written += len(rows)
+        with self._ready:
+            self._queue.extend(rows)
+        if rows:
+            log.warning(
+                "inbound journal: %d acknowledged message(s) from before the last stop wait "
+                "for the database",
+                len(rows),
+            )
+        return len(rows)
 
     @staticmethod
     def replay(path: Path, chunk: int = 500) -> int:
@@ -202,7 +242,7 @@ class BatchRecorder:
         return pending.result
 
     def run(self) -> None:
-        """The writer thread's body (started by run.py); returns after stop() once the queue
+        """The writer thread's body (started by bot/runtime); returns after stop() once the queue
         is written, or at once if the database is away then (the journal keeps the rows)."""
         try:
             while True:

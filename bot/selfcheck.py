@@ -5,6 +5,7 @@ Used by the `自检` command and by `python3 run.py selfcheck` (which exits non-
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,7 +14,7 @@ import peewee
 from bot import health
 from bot.backup import daily_archives, newest_archive
 from bot.board.access import fingerprint
-from bot.config import Config
+from bot.config import READERS_UNKNOWN, Config, unknown_settings_text
 from bot.outbox import views as outbox_views
 from bot.transports.wecom.errors import WeComError
 from models.db import tuples
@@ -23,6 +24,7 @@ from models.plan import Assignment, Item
 from reminders.stored import load_calendar
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+WINDOWS = sys.platform == "win32"
 LABELS = {OK: "正常", WARN: "注意", FAIL: "故障"}
 
 
@@ -39,7 +41,9 @@ class Check:
 
 
 def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
-    checks = [Check("配置", OK, "设置已读取并通过校验")]
+    checks = [_settings(config)]
+    if config.env_file_readers:
+        checks.append(_settings_access(config))
     checks.append(_database())
     if checks[-1].level == OK:
         checks.append(_admins(config))
@@ -102,6 +106,42 @@ def _plan_open_questions() -> Check:
         "；".join(parts),
         "核对单位组后发送“群组 组名 确认”；发送“牵头”查看没有牵头单位的事项，用“牵头 编号 单位”指定",
     )
+
+
+def _settings(config: Config) -> Check:
+    """Which settings, database and data folder are used; keys of the file that are no
+    setting (a misspelt HTTP_PROT leaves HTTP_PORT at its default in silence)."""
+    source = f"读取 {config.env_file}" if config.env_file else "未找到 .env，使用默认设置"
+    where = f"{source}；数据库 {config.database_text}；数据文件夹 {config.data_dir}"
+    if not config.unknown_settings:
+        return Check("配置", OK, f"设置已读取并通过校验（{where}）")
+    return Check(
+        "配置",
+        WARN,
+        f"设置文件中有不认识的设置，它们不起作用：{unknown_settings_text(config.unknown_settings)}"
+        f"（{where}）",
+        f"在 {config.env_file} 中改正设置名（所有设置见 config.example.env），然后重新启动服务",
+    )
+
+
+def _settings_access(config: Config) -> Check:
+    """A settings file with the WeCom Secret that others may read (POSIX when it could not be
+    tightened at start; Windows, where the bot changes no permissions, by its access list)."""
+    path = config.env_file
+    readers = "、".join(config.env_file_readers)
+    if WINDOWS:
+        advice = (
+            f'在管理员命令提示符中运行：icacls "{path}" /inheritance:r /grant:r "%USERNAME%:F" '
+            "/grant:r *S-1-5-18:F /grant:r *S-1-5-32-544:F（只留本人、SYSTEM 和管理员；"
+            "服务以别的账户运行时再加 /grant:r 该账户:R）"
+        )
+    else:
+        advice = f"运行 chmod 600 {path}，并用 chown 让运行本服务的用户拥有它"
+    if config.env_file_readers == (READERS_UNKNOWN,):
+        detail = f"{path} 含有企业微信 Secret 等密钥，无法读取它的权限，不知道还有谁能读取它"
+    else:
+        detail = f"{path} 含有企业微信 Secret 等密钥，除本人外 {readers} 也能读取"
+    return Check("设置文件权限", WARN, detail, advice)
 
 
 def worst(checks: list[Check]) -> str:

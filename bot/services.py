@@ -53,7 +53,7 @@ class Services:
     wake: threading.Event = field(default_factory=threading.Event)
     downloader: Downloader | None = None
     downloads: threading.Event = field(default_factory=threading.Event)  # wakes download threads
-    # In the web process: wakes the worker process (run.py sets it; a no-op in one process).
+    # In the web process: wakes the worker process (bot/runtime sets it; a no-op in one process).
     remote_wake: Callable[[], None] | None = None
     callback_factory: Callable[[], WeComCallback] | None = None
 

@@ -85,7 +85,7 @@ _OTHER_WEIGHT_FILES = ("msyhbd", "msyhl", "dengb", "dengl")
 
 def font_dirs(platform: str | None = None, windows_dir: str | None = None) -> tuple[str, ...]:
     """Where this system keeps its fonts. Windows: the Fonts folder of the Windows directory
-    (asked of the system, not of %WINDIR%: only run.py reads the environment)."""
+    (asked of the system, not of %WINDIR%: only the composition root reads the environment)."""
     platform = platform or sys.platform
     if platform == "win32":
         return (os.path.join(windows_dir or _windows_dir(), "Fonts"),)

@@ -102,9 +102,12 @@ class SchedulerDeps(Protocol):
     """What the scheduler is handed: a clock, the settings, the templates, a way to make a Mail
     and a way to tell the sender there is something to send. Not the WeCom client."""
 
-    clock: Clock
-    config: CampaignSettings
-    renderer: Templates
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def config(self) -> CampaignSettings: ...
+    @property
+    def renderer(self) -> Templates: ...
 
     def mail(self) -> Mail: ...
 

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from skips import closing_line, skip_reason  # noqa: E402
+
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.services import build_services  # noqa: E402
@@ -69,9 +71,18 @@ def _own_database(url: str) -> str:
 
 
 PG_URL = _own_database(os.environ.get("TEST_DATABASE_URL", ""))
+
 # A WeCom call inside a database transaction fails the test (bot/transports/wecom/client.py),
 # in this process and in the ones it starts.
 os.environ["DUBAN_STRICT_LAYERS"] = "1"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A closing line that names what was skipped (browser, CJK font…) and the command that
+    installs what it needs: a skip must never pass unnoticed."""
+    line = closing_line([skip_reason(r) for r in terminalreporter.stats.get("skipped", [])])
+    if line:
+        terminalreporter.write_line(line, yellow=True)
 
 
 # ---------------------------------------------------------------- no network beyond this machine

@@ -110,6 +110,15 @@ def get_json(url: str, timeout: float = 10) -> tuple[int, dict]:
         return err.code, json.loads(err.read())
 
 
+def text_of(path: Path) -> str:
+    """The file's text, or "" while it does not exist yet: a process writes its log file (and
+    other files) some time after it starts, so a poll must not fail on the first look."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
 def poll(predicate, timeout: float, every: float = 0.1):
     """The first truthy value of predicate() within timeout seconds, else None."""
     deadline = time.monotonic() + timeout

@@ -138,12 +138,12 @@ def test_restore_asks_and_accepts_yes_typed(site):
 
 
 def test_restore_is_refused_while_the_bot_runs(site):
-    import run
+    from bot.runtime.files import hold_lock, worker_lock_path
 
     config, env_file = site
     archive = backup.make_backup(config, datetime(2026, 11, 26, 11, 0, tzinfo=TZ)).path
     before = every_row(backup.sqlite_path(config.database_url))
-    held = run.hold_lock(run.worker_lock_path(config))  # a worker of this database runs
+    held = hold_lock(worker_lock_path(config))  # a worker of this database runs
     try:
         done = run_py(env_file, "restore", "--yes", str(archive))
     finally:

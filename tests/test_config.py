@@ -108,13 +108,13 @@ def test_example_env_lists_every_setting_with_a_comment():
 
 
 def test_environment_wins_over_dotenv(tmp_path, monkeypatch):
-    import run
+    from bot.runtime.startup import load_config
 
     env_file = tmp_path / ".env"
     env_file.write_text("HTTP_PORT=9001\nBOT_ADMINS=fromfile\n", encoding="utf-8")
     monkeypatch.setenv("HTTP_PORT", "9002")
     monkeypatch.delenv("BOT_ADMINS", raising=False)
-    config = run.load_config(str(env_file))
+    config = load_config(str(env_file))
     assert config.http_port == 9002
     assert config.admins == {"fromfile"}
 

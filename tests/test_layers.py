@@ -21,6 +21,11 @@ HTTP_MODULES = {"bot.http"}
 # is left: the command modules and the importer go through bot/actions and reminders/state. An
 # entry whose import is gone fails the test, so the list can only shrink.
 ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = set()
+# The composition root (with run.py): it reads the environment, opens sockets, starts threads,
+# and nothing else in the project imports it.
+ROOT_PACKAGE = "bot.runtime"
+# bot/http.py reads the test suite's strict switch (DUBAN_STRICT_LAYERS), and nothing else.
+READS_ENVIRONMENT = {"bot.http"}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -69,6 +74,32 @@ def http_calls(path: Path) -> list[int]:
     return lines
 
 
+def process_calls(path: Path) -> list[tuple[int, str]]:
+    """(line, what) for each read of the environment, new thread and new socket in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            what = f"{node.value.id}.{node.attr}"
+            if what in (
+                "os.environ",
+                "os.getenv",
+                "os.putenv",
+                "threading.Thread",
+                "socket.socket",
+            ):
+                found.append((node.lineno, what))
+        if isinstance(node, ast.ImportFrom) and node.module in ("os", "threading", "socket"):
+            for alias in node.names:
+                if alias.name in ("environ", "getenv", "Thread", "socket"):
+                    found.append((node.lineno, f"{node.module}.{alias.name}"))
+    return found
+
+
+def in_root(name: str) -> bool:
+    return name == ROOT_PACKAGE or name.startswith(ROOT_PACKAGE + ".")
+
+
 def violations(root: Path) -> list[str]:
     found = []
     for rank, package in enumerate(PACKAGES):
@@ -76,9 +107,19 @@ def violations(root: Path) -> list[str]:
         for path in sorted((root / package).rglob("*.py")):
             name = module_name(path, root)
             pure = package == "reminders" and name.split(".")[-1] in PURE
+            if not in_root(name):
+                for line, what in process_calls(path):
+                    if not (what.startswith("os.") and name in READS_ENVIRONMENT):
+                        found.append(
+                            f"{path.relative_to(root)}:{line} uses {what}: only the composition "
+                            f"root ({ROOT_PACKAGE}) reads the environment, starts threads and "
+                            "opens sockets"
+                        )
             for line, target in imports_of(path, root):
                 top = target.split(".")[0]
                 where = f"{path.relative_to(root)}:{line} imports {target}"
+                if in_root(target) and not in_root(name):
+                    found.append(f"{where}: nothing imports the composition root")
                 if top in PACKAGES and top not in allowed:
                     found.append(f"{where}: {package} sits below {top}")
                 parts = target.split(".")
@@ -212,6 +253,22 @@ def test_the_source_keeps_its_layers():
     assert violations(ROOT) == []
 
 
+def test_the_composition_root_is_split_as_documented():
+    """(Its modules have no import cycle: test_no_import_cycle_between_project_modules.)"""
+    names = {module_name(p, ROOT) for p in (ROOT / "bot" / "runtime").rglob("*.py")}
+    assert {"bot.runtime.cli", "bot.runtime.processes", "bot.runtime.worker"} <= names
+
+
+def test_run_py_only_starts_the_command_line():
+    """run.py is the entry point and nothing more: the composition root is bot/runtime/."""
+    targets = {t for _, t in imports_of(ROOT / "run.py", ROOT)}
+    assert {t.split(".")[0] for t in targets} <= {"sys", "bot"}
+    assert {t for t in targets if t.startswith("bot")} == {
+        "bot.runtime.cli",
+        "bot.runtime.cli.entry",
+    }
+
+
 def test_every_package_is_scanned():
     """The scan sees the files it should: a checker that reads nothing would pass anything."""
     names = {module_name(p, ROOT) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
@@ -251,10 +308,16 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ({"reminders/digest.py": "import requests\n"}, "reminders/ sends nothing"),
         ({"bot/selfcheck.py": "import requests\nrequests.get('http://x', timeout=1)\n"}, "HTTP"),
         ({"bot/x.py": "from . import y\nfrom ..reminders import jobs\n"}, None),
+        ({"bot/web.py": "from bot.runtime import wake\n"}, "nothing imports the composition root"),
+        ({"models/db.py": "import os\nos.environ.get('X')\n"}, "only the composition root"),
+        ({"bot/x.py": "import threading\nthreading.Thread(target=f)\n"}, "only the composition"),
+        ({"reminders/x.py": "from socket import socket\n"}, "only the composition root"),
+        ({"bot/runtime/cli.py": "import os\nimport threading\nos.environ['A']\n"}, None),
         ({"reminders/jobs.py": "from .ladder import Due\nfrom ..bot import cards\n"}, "below bot"),
     ],
 )
 def test_the_checker_catches_each_kind_of_break(tmp_path, files, expected):
+    (tmp_path / "bot" / "runtime").mkdir(parents=True, exist_ok=True)
     found = violations(_tree(tmp_path, files))
     if expected is None:
         assert found == []

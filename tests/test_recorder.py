@@ -150,6 +150,42 @@ def test_a_journal_left_by_a_killed_process_is_replayed_once(db, tmp_path, clock
     assert not path.exists()
 
 
+def test_a_journal_found_while_the_database_is_away_waits_for_the_writer(db, tmp_path, clock):
+    """Started before the database (a reboot): the journal's lines are not replayed at start
+    but queued, new callbacks are appended after them (after the cut line is cut off), and
+    the writer puts them all in once it runs; one committed before is not added twice."""
+    from bot.recorder import _line
+
+    path = tmp_path / "inbound.journal"
+    InboundMessage.record(**_values(clock, "old"))
+    cut = _line(_values(clock, "cut"))[:-9]
+    path.write_bytes(_line(_values(clock, "old")) + _line(_values(clock, "left")) + cut)
+    recorder = BatchRecorder(journal=path)
+    committed = threading.Event()
+    recorder.on_committed = committed.set
+    db.close()
+    assert recorder.open_journal(replay=False) == 2
+    recorder.accept(**_values(clock, "new"))
+    assert [line.split(b'"external_id":"')[1].split(b'"')[0] for line in _lines(path)] == [
+        b"old",
+        b"left",
+        b"new",
+    ], "the cut line is gone, the new one starts a line of its own"
+    assert recorder.backlog() == 3
+    writer = threading.Thread(target=recorder.run, daemon=True)
+    writer.start()
+    assert committed.wait(10)
+    deadline = time.monotonic() + 10
+    while recorder.backlog() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recorder.stop()
+    writer.join(timeout=5)
+    recorder.close_journal()
+    database.connect(reuse_if_open=True)
+    assert sorted(r.external_id for r in InboundMessage.select()) == ["left", "new", "old"]
+    assert not path.exists(), "all committed"
+
+
 def test_while_the_database_is_away_callbacks_are_accepted_and_go_in_after(
     journaled, clock, monkeypatch
 ):

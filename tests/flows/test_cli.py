@@ -119,6 +119,7 @@ def test_remind_and_digest_through_the_cli(tmp_path):
 
 
 def test_selfcheck_follows_the_clock(tmp_path, campaign_clock):
+    assert run(tmp_path, "init").returncode == 0
     check = run(tmp_path, "selfcheck", "--at", campaign_clock.arg)
     assert check.returncode == 0, check.stdout + check.stderr  # warnings only: no WeCom yet
     year = campaign_clock.at.year
@@ -129,6 +130,7 @@ def test_selfcheck_follows_the_clock(tmp_path, campaign_clock):
 
 
 def test_selfcheck_fails_when_nobody_is_an_admin(tmp_path):
+    assert run(tmp_path, "init").returncode == 0
     check = run(tmp_path, "selfcheck", "--at", "2026-11-26T09:30", env_extra={"BOT_ADMINS": ""})
     assert check.returncode == 1
     line = next(line for line in check.stdout.splitlines() if "管理员" in line)
@@ -137,17 +139,42 @@ def test_selfcheck_fails_when_nobody_is_an_admin(tmp_path):
 
 
 def test_say_talks_to_the_demo_database(tmp_path, campaign_clock):
-    """`say --demo` uses ./data/demo.db with the demo's people, seeded at the --at time."""
+    """`say --demo` uses ./data/demo/demo.db with the demo's people, seeded at the --at time;
+    everything the demo keeps is in that folder of its own."""
     result = run(tmp_path, "say", "--demo", "--at", campaign_clock.arg, "demo_scj", "任务", "T11")
     assert result.returncode == 0, result.stderr
     overdue = (campaign_clock.at.date() - timedelta(days=3)).isoformat()  # the demo's T11
     assert "T11" in result.stdout and overdue in result.stdout, result.stdout
     assert "已载入演示数据" in result.stderr, "set-up notices stay out of the reply"
     assert "已载入演示数据" not in result.stdout and "方案已载入" not in result.stdout
-    assert (tmp_path / "data" / "demo.db").is_file() and not (tmp_path / "data" / "bot.db").exists()
+    assert (tmp_path / "data" / "demo" / "demo.db").is_file()
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["demo"], "nothing beside it"
     again = run(tmp_path, "say", "--demo", "--at", campaign_clock.arg, "demo_admin", "日志", "T11")
     assert again.returncode == 0 and "T11" in again.stdout
     assert "已载入演示数据" not in again.stderr, "seeded once"
+    ledger = run(tmp_path, "say", "--demo", "--at", campaign_clock.arg, "demo_admin", "导出")
+    assert ledger.returncode == 0 and ".xlsx" in ledger.stdout, ledger.stdout
+    exports = (tmp_path / "data" / "demo" / "exports").rglob("*")
+    assert any(p.is_file() for p in exports), "the ledger is kept in the demo's own folder"
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["demo"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["selfcheck"],
+        ["say", "boss", "帮助"],
+        ["remind"],
+    ],
+)
+def test_commands_never_create_a_database_and_say_to_init(tmp_path, args):
+    """Run in the wrong folder (or without the service's --env-file), a command used to leave
+    an empty data/bot.db behind and answer from it."""
+    done = run(tmp_path, *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "还没有数据库" in done.stderr and "python3 run.py init" in done.stderr, done.stderr
+    assert str(tmp_path / "data" / "bot.db") in done.stderr
+    assert not (tmp_path / "data").exists(), "nothing was created"
 
 
 @pytest.mark.parametrize("command", ["serve", "demo"])

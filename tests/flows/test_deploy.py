@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import PurePosixPath
 
 import pytest
 from service_setup import ROOT
 
-from run import build_parser
+from bot.config import Config
+from bot.runtime.cli import build_parser
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 WINDOWS = ROOT / "deploy" / "windows"
@@ -52,6 +54,49 @@ def test_the_units_run_web_and_worker_with_the_same_settings():
     for unit in ("dubanbot-web.service", "dubanbot-worker.service"):
         text = (SYSTEMD / unit).read_text(encoding="utf-8")
         assert "Restart=always" in text and "KillSignal=SIGTERM" in text
+
+
+def _sections(unit: str) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    current = None
+    for line in (SYSTEMD / unit).read_text(encoding="utf-8").splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+        elif "=" in line and not line.startswith("#") and current is not None:
+            key, value = line.split("=", 1)
+            current[key] = value
+    return sections
+
+
+@pytest.mark.parametrize("unit", ["dubanbot-web.service", "dubanbot-worker.service"])
+def test_the_units_stop_retrying_and_write_only_the_data_folder(unit):
+    """A wrong setting no longer restarts for ever; the program folder is root's and read-only
+    to the service, which may write its data folder only: the folder DATA_DIR's default means
+    beside the unit's --env-file."""
+    sections = _sections(unit)
+    assert int(sections["Unit"]["StartLimitIntervalSec"]) >= 60
+    assert 1 <= int(sections["Unit"]["StartLimitBurst"]) <= 10
+    service = sections["Service"]
+    assert "2" in service["RestartPreventExitStatus"].split(), "a setting to fix: no restart"
+    assert service["ProtectSystem"] == "strict"
+    data = Config.from_mapping({}, base_dir=PurePosixPath(INSTALL_DIR)).data_dir
+    assert service["ReadWritePaths"].split() == [PurePosixPath(data).as_posix()]
+    for setting in ("NoNewPrivileges", "PrivateTmp", "ProtectHome"):
+        assert service[setting] == "yes", setting
+
+
+def test_the_readme_service_steps_keep_the_code_root_owned_and_env_private():
+    """The README's Linux steps: .env owned by the service user, mode 0600; the data folder the
+    units may write created for it; nothing hands the program folder to the service user."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    steps = readme.split("### Linux（systemd", 1)[1].split("```", 2)[1]
+    assert (
+        f"-o dubanbot -g dubanbot -m 600 {INSTALL_DIR}/config.example.env {INSTALL_DIR}/.env"
+        in steps
+    )
+    assert f"install -d -o dubanbot -g dubanbot -m 700 {INSTALL_DIR}/data" in steps
+    assert "chown -R" not in steps and "chmod -R" not in steps
+    assert steps.index("/.env\n") < steps.index(" init\n"), ".env is private before it is filled"
 
 
 def test_windows_services_run_web_and_worker():

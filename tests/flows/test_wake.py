@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import run
+from bot.runtime.wake import RemoteWake, listen_for_wakes
 
 
 class Wakeable:
@@ -27,10 +27,10 @@ class Wakeable:
 def test_a_datagram_wakes_the_worker_and_its_sender(tmp_path):
     services, stop = Wakeable(), threading.Event()
     path = tmp_path / "worker.wake"
-    port = run.listen_for_wakes(services, stop, path)
+    port = listen_for_wakes(services, stop, path)
     try:
         assert port and path.read_text(encoding="ascii") == str(port)
-        wake = run.RemoteWake(path)
+        wake = RemoteWake(path)
         wake()
         assert services.wake.wait(10) and services.sender.woken.wait(10)
         wake.close()
@@ -45,7 +45,7 @@ def test_a_datagram_wakes_the_worker_and_its_sender(tmp_path):
 
 def test_no_worker_file_sends_nothing_and_a_later_one_is_found(tmp_path):
     path = tmp_path / "worker.wake"
-    wake = run.RemoteWake(path)
+    wake = RemoteWake(path)
     wake()  # no worker yet: nothing to send to, no error
     assert wake.port is None
     path.write_text("not a port", encoding="ascii")
@@ -53,7 +53,7 @@ def test_no_worker_file_sends_nothing_and_a_later_one_is_found(tmp_path):
     assert wake.port is None
     services, stop = Wakeable(), threading.Event()
     try:
-        port = run.listen_for_wakes(services, stop, path)
+        port = listen_for_wakes(services, stop, path)
         wake()  # the worker has started since: found at once, not after the re-read interval
         assert wake.port == port
         assert services.wake.wait(10)
