@@ -21,13 +21,14 @@ from datetime import timedelta
 
 from peewee import Value, fn
 
+from bot.actions.files import QUEUE
 from bot.file_replies import download_failed, download_slow, download_succeeded
 from bot.pipeline import MediaError, Pipeline
 from models.db import CONNECTION_ERRORS, database, is_postgres
-from models.leases import LeasedQueue
 from models.messages import MediaDownload, OutboxMessage
 
 log = logging.getLogger(__name__)
+
 
 DEADLINE_SECONDS = 120.0  # a first attempt; doubled on each later one, up to the maximum
 DEADLINE_MAX_SECONDS = 600.0
@@ -35,18 +36,6 @@ SLOW_NOTICE_SECONDS = 3.0  # a file not fetched this long after it arrived: "正
 # A claim outlives its deadline by this much: the deadline is checked between reads, and one
 # read may take up to the client's read timeout (10 s).
 LEASE_MARGIN = timedelta(seconds=60)
-# pending (due at next_attempt_at) -> fetching (leased until next_attempt_at) -> done | failed,
-# or back to pending for a retry. The lease is kept in next_attempt_at: a download whose worker
-# died is due again when its lease ends. Outcomes are written by bot/commands/evidence.py under
-# the same compare-and-set (status and next_attempt_at as claimed).
-QUEUE = LeasedQueue(
-    MediaDownload,
-    ready="pending",
-    leased="fetching",
-    lease="next_attempt_at",
-    due="next_attempt_at",
-    order=("next_attempt_at", "id"),
-)
 
 
 class DownloadStopped(MediaError):

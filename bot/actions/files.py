@@ -9,9 +9,22 @@ from typing import Any
 
 from bot.actions.base import Acting
 from bot.evidence import clean_name
+from models.leases import LeasedQueue
 from models.messages import InboundMessage, MediaDownload
 
 MEDIA_LIFETIME = timedelta(days=3)  # WeCom media ids expire after 3 days
+
+# pending (due at next_attempt_at) -> fetching (leased until next_attempt_at) -> done | failed,
+# or back to pending for a retry. The lease is kept in next_attempt_at: a download whose worker
+# died is due again when its lease ends. Outcomes are written through the same queue (`settle`).
+QUEUE = LeasedQueue(
+    MediaDownload,
+    ready="pending",
+    leased="fetching",
+    lease="next_attempt_at",
+    due="next_attempt_at",
+    order=("next_attempt_at", "id"),
+)
 
 
 def queue_download(acting: Acting, inbound: InboundMessage, payload: dict[str, Any]) -> None:
@@ -33,15 +46,7 @@ def queue_download(acting: Acting, inbound: InboundMessage, payload: dict[str, A
 def settle(download: MediaDownload, **fields: Any) -> bool:
     """Write a download's outcome while the claim is still this worker's; False if its lease
     lapsed and another worker took the download (that one answers)."""
-    return bool(
-        MediaDownload.update(**fields)
-        .where(
-            (MediaDownload.id == download.id)
-            & (MediaDownload.status == "fetching")
-            & (MediaDownload.next_attempt_at == download.next_attempt_at)
-        )
-        .execute()
-    )
+    return QUEUE.settle(download, **fields)
 
 
 def note_pending(acting: Acting, name: str, error: str) -> None:

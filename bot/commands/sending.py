@@ -4,15 +4,13 @@ failed or expired message back in line). Only the database: the sender does the 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-
-import peewee
+from datetime import timedelta
 
 from bot.actions.records import resend
 from bot.commands.args import IntArg, Keyword
 from bot.commands.registry import CommandError, Context, command
 from bot.outbox import NOTICE_PREFIX, STATUS_LABELS, describe
-from bot.outbox.views import GIVEN_UP
+from bot.outbox.views import GIVEN_UP, oldest_waiting, outbox_counts, recent_given_up
 from bot.selfcheck import duration_text
 from models.db import tuples
 from models.messages import OutboxMessage
@@ -47,24 +45,6 @@ def _names(rows: list[OutboxMessage]) -> dict[str, str]:
     return {userid: name for userid, name in tuples(query) if name}
 
 
-def _recent_given_up(now: datetime) -> list[OutboxMessage]:
-    """Failed or expired in the last days, newest first: each a message of its own or one that
-    carried merged replies (those it carried follow it), notices to the admins left out."""
-    since = now - timedelta(days=RECENT_DAYS)
-    when = OutboxMessage.failed_at.is_null(False) & (OutboxMessage.failed_at >= since)
-    legacy = OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
-    rows = (
-        OutboxMessage.select()
-        .where(
-            OutboxMessage.status.in_(GIVEN_UP)
-            & (when | legacy)
-            & ~OutboxMessage.dedupe_key.startswith(NOTICE_PREFIX)
-        )
-        .order_by(OutboxMessage.id.desc())
-    )
-    return [row for row in rows if not (row.result or {}).get("merged_into")]
-
-
 @command(
     "发件箱",
     aliases=("outbox", "发送情况"),
@@ -72,25 +52,14 @@ def _recent_given_up(now: datetime) -> list[OutboxMessage]:
     help="查看发件箱：各状态的消息数、最早的待发消息、近 7 天失败或过期的消息（带编号）",
 )
 def outbox_overview(ctx: Context, args) -> str:
-    counts: dict[str, int] = dict(
-        tuples(
-            OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id)).group_by(
-                OutboxMessage.status
-            )
-        )
-    )
+    counts = outbox_counts()
     shown_counts = [
         (STATUS_LABELS.get(status, status), counts[status])
         for status in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER)))
         if counts.get(status)
     ]
-    oldest_row = (
-        OutboxMessage.select()
-        .where(OutboxMessage.status.in_(("pending", "sending")))
-        .order_by(OutboxMessage.id)
-        .first()
-    )
-    recent = _recent_given_up(ctx.now)
+    oldest_row = oldest_waiting()
+    recent = recent_given_up(ctx.now - timedelta(days=RECENT_DAYS), NOTICE_PREFIX)
     listed = recent[:SHOWN]
     names = _names(listed + ([oldest_row] if oldest_row else []))
     oldest = None
@@ -147,7 +116,10 @@ def resend_one(ctx: Context, args) -> str:
     help="把近 7 天所有失败或过期的消息重新排队发送",
 )
 def resend_all(ctx: Context, args) -> str:
-    rows = sorted(_recent_given_up(ctx.now), key=lambda row: row.id)
+    rows = sorted(
+        recent_given_up(ctx.now - timedelta(days=RECENT_DAYS), NOTICE_PREFIX),
+        key=lambda row: row.id,
+    )
     if not rows:
         raise CommandError(f"近 {RECENT_DAYS} 天没有失败或过期的消息，无需重发。", show_usage=False)
     return _resend(ctx, rows)

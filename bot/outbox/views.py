@@ -144,9 +144,36 @@ def given_up_since(since: datetime) -> dict[str, int]:
             OutboxMessage.select(OutboxMessage.status, peewee.fn.COUNT(OutboxMessage.id))
             .where(OutboxMessage.status.in_(GIVEN_UP) & recent)
             .group_by(OutboxMessage.status)
-            .tuples()
         )
     )
+
+
+def recent_given_up(since: datetime, notice_prefix: str) -> list[OutboxMessage]:
+    """Failed or expired since then, newest first: each a message of its own or one that
+    carried merged replies (those it carried follow it); notices to the admins left out."""
+    when = OutboxMessage.failed_at.is_null(False) & (OutboxMessage.failed_at >= since)
+    legacy = OutboxMessage.failed_at.is_null() & (OutboxMessage.created_at >= since)
+    rows = (
+        OutboxMessage.select()
+        .where(
+            OutboxMessage.status.in_(GIVEN_UP)
+            & (when | legacy)
+            & ~OutboxMessage.dedupe_key.startswith(notice_prefix)
+        )
+        .order_by(OutboxMessage.id.desc())
+    )
+    return [row for row in rows if not (row.result or {}).get("merged_into")]
+
+
+def oldest_waiting() -> OutboxMessage | None:
+    """The oldest row not yet out (pending or being sent)."""
+    found: OutboxMessage | None = (
+        OutboxMessage.select()
+        .where(OutboxMessage.status.in_(("pending", "sending")))
+        .order_by(OutboxMessage.id)
+        .first()
+    )
+    return found
 
 
 def last_given_up() -> OutboxMessage | None:
