@@ -343,33 +343,89 @@ def test_the_same_file_sent_twice_then_filed_counts_once(bot, services):
     assert "不再重复计入" in _send_file(services, "li", data, "方案.pdf", "T7", "3")
 
 
-def test_an_admins_import_and_the_chat_give_the_same_ledger(bot, services, clock):
-    """One scenario twice, through chat and through import, on fresh units: the ledger rows,
-    the board's unit rows and the chat's lists agree field by field."""
+def test_one_scenario_through_chat_and_through_import_reads_the_same_everywhere(
+    bot, services, clock
+):
+    """T7 through the chat, T11 (the same unit's, as plain) through an imported sheet: the same
+    deadline, two milestones, one of them passed. Every view then shows the two alike, field
+    by field: the rows, the day's reminders, chat's 任务 and 我的任务, the ledger, the board and
+    the digest."""
     bot.bind("li", "市监局")
-    bot.bind("gx", "工信局")
-    bot.say("boss", "期限 T7 市监局 2026-12-18")
-    bot.say("boss", "分配 T7 统计局")
-    bot.say("boss", "期限 T7 统计局 2026-12-18")
-    data = _sheet([["T11", None, "工信局", "2026-12-18"], ["T11", None, "统计局", "2026-12-18"]])
-    _send_file(services, "boss", data, "分工.xlsx", "", "s")
+    bot.say("boss", "期限 T7 2026-12-18")
+    bot.say("boss", "节点 T7 市监局 2026-12-04 完成摸底")
+    bot.say("boss", "节点 T7 市监局 2026-12-11 建立台账")
+    data = _sheet(
+        [
+            ["T11", None, "市监局", "2026-12-18", None],
+            ["T11", None, "市监局", "2026-12-04", "完成摸底"],
+            ["T11", None, "市监局", "2026-12-11", "建立台账"],
+        ],
+        header=("编号", "重点任务", "责任单位", "完成时限", "具体措施"),
+    )
+    _send_file(services, "boss", data, "细则.xlsx", "", "same")
     assert "已导入" in bot.say("boss", "导入 确认")
-    t7 = {
-        a.unit.name: (a.role, a.deadline, a.status, a.deadline_set_on)
-        for a in Assignment.select().where(
-            (Assignment.item == Item.get(Item.code == "T7")) & (Assignment.kind == Part.SHARE)
+    for code in ("T7-1", "T11-1"):
+        bot.say("li", f"完成 {code} 已完成")
+        assert "已审核通过" in bot.say("boss", f"通过 {code} 市监局")
+    clock.set(datetime(2026, 12, 8, 10, 0, tzinfo=TZ))
+
+    def share(code):
+        return Assignment.get(
+            (Assignment.item == Item.get(Item.code == code))
+            & (Assignment.unit == _unit_id("县市场监管局"))
+            & (Assignment.kind == Part.SHARE)
         )
-    }
-    t11 = {
-        a.unit.name: (a.role, a.deadline, a.status, a.deadline_set_on)
-        for a in Assignment.select().where(
-            (Assignment.item == Item.get(Item.code == "T11")) & (Assignment.kind == Part.SHARE)
+
+    def written(a):
+        parts = a.parts.where(Assignment.kind == Part.MILESTONE).order_by(Assignment.seq)
+        return (
+            a.deadline,
+            a.deadline_set_on,
+            a.status,
+            a.progress,
+            [(m.seq, m.title, m.deadline, m.status, m.deadline_set_on) for m in parts],
         )
+
+    t7, t11 = share("T7"), share("T11")
+    assert written(t7) == written(t11)
+    # Chat: the same status words for both.
+    line = {code: next(x for x in bot.say("li", f"任务 {code}").splitlines() if "本单位" in x)
+            for code in ("T7", "T11")}  # fmt: skip
+    assert line["T7"] == line["T11"] and "节点 1/2" in line["T7"], line
+    mine = bot.say("li", "我的任务").splitlines()
+    row = {
+        c: next(x for x in mine if x.startswith(c + " ")).split("｜", 2)[2] for c in ("T7", "T11")
     }
-    # The unit added (统计局) is a co unit with the same deadline, whichever way it came.
-    assert t7["县统计局"] == t11["县统计局"]
+    assert row["T7"] == row["T11"], row
+    # The ledger: every column but the code, the kind and the title.
     book = load_workbook(io.BytesIO(build_ledger(clock.now(), TZ, load_calendar())))
-    rows = {(r[0], r[3]): r[4:] for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
-    assert rows[("T7", "县统计局")] == rows[("T11", "县统计局")]
-    a = _board_unit_row(services, clock, "boss", "县统计局")
-    assert a["open"] >= 2
+    tasks = {(r[0], r[3]): r[3:] for r in book["任务台账"].iter_rows(min_row=2, values_only=True)}
+    assert tasks[("T7", "县市场监管局")][:6] == tasks[("T11", "县市场监管局")][:6]
+    nodes = [r for r in book["节点"].iter_rows(min_row=2, values_only=True)]
+    t7_nodes = [r[2:] for r in nodes if str(r[0]).startswith("T7-")]
+    t11_nodes = [r[2:] for r in nodes if str(r[0]).startswith("T11-")]
+    assert t7_nodes == t11_nodes and len(t7_nodes) == 2
+    # The board's unit page: status, progress, colour, overdue and the milestones' lines.
+    viewer = viewer_for("boss", services.config)
+    page = unit_page(viewer, _unit_id("县市场监管局"), Moment(clock.now(), services.config))
+    lines = {i["code"]: i for i in page["items"]}
+
+    def board(code):
+        i = lines[code]
+        return (
+            i["status"],
+            i["progress"],
+            i["colour"],
+            i["overdue"],
+            [(m["status"], m["deadline"], m["colour"]) for m in i["milestones"]],
+        )
+
+    assert board("T7") == board("T11") and lines["T7"]["progress"] == 50
+    # The digest: the two items in the same colour list, or in none.
+    data = digest.build(clock.now(), services.config, load_calendar())
+    listed = {
+        colour: " ".join(i for group in data["items"][colour] for i in group["items"])
+        for colour in ("red", "yellow")
+    }
+    for colour, text in listed.items():
+        assert ("T7（" in text) == ("T11（" in text), (colour, text)
