@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from reminders.ladder import overdue_text
+from reminders.scoring import format_points as points_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -61,11 +62,8 @@ def format_size(size: int) -> str:
 
 
 def format_points(value) -> str:
-    """2 -> '2', 1.50 -> '1.5', None -> '—'."""
-    if value is None:
-        return "—"
-    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
-    return text or "0"
+    """2 -> '2', 1.50 -> '1.5', None -> '—' (the figure itself as reminders/chart writes it)."""
+    return "—" if value is None else points_text(value)
 
 
 _QUOTE = re.compile(r"^>\s?", re.MULTILINE)

@@ -27,8 +27,8 @@ ALL_MODELS = [
     ProgressReport,
     Evidence,
     ExtensionRequest,
-    Score,
     FigureReport,
+    Score,  # refers to the figures it was scored from
     InboundMessage,
     OutboxMessage,
     AuditEntry,

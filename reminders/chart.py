@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from PIL import Image, ImageDraw, ImageFont
 
+from reminders.scoring import format_points
+
 log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 900, 500
@@ -249,17 +251,6 @@ def _cjk_font_maker(font_path: str | None) -> FontMaker | None:
 
 
 # ---------------------------------------------------------------- text
-
-
-def format_points(value: Decimal) -> str:
-    """12.50 -> '12.5', 15.00 -> '15', 1E+1 -> '10' (at most two decimals)."""
-    value = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    if value == 0:
-        return "0"
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 @dataclass(frozen=True)

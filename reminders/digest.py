@@ -26,7 +26,7 @@ from reminders.ladder import RED, YELLOW, is_overdue, overdue_workdays
 from reminders.ports import CampaignSettings, Mail, Templates
 from reminders.rules import gap_to_pass
 from reminders.scorecard import load_scorecard
-from reminders.scoring import Scorecard
+from reminders.scoring import Scorecard, format_points
 from reminders.state import milestone_counts, state_of
 
 
@@ -214,7 +214,9 @@ def _score(card: Scorecard, before: dict | None) -> dict:
         "unscored": card.unscored,
         "change": str(card.total - old_total) if old_total is not None else None,
         # Computed from units' figures, waiting for the office: shown beside the total.
-        "waiting": [{"code": i.code, "points": str(i.waiting)} for i in card.waiting],
+        "waiting": [
+            {"code": i.code, "points": format_points(i.waiting or Decimal(0))} for i in card.waiting
+        ],
     }
 
 

@@ -7,7 +7,7 @@ of the plan (total >= 85 and every level-1 category >= 75 % of its points).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 PASS_TOTAL = Decimal(85)
 PASS_RATIO = Decimal("0.75")
@@ -164,3 +164,14 @@ def build_scorecard(
             )
         )
     return Scorecard(tuple(tops), pass_total=pass_total)
+
+
+def format_points(value: Decimal) -> str:
+    """12.50 -> '12.5', 15.00 -> '15', 1E+1 -> '10' (at most two decimals)."""
+    value = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if value == 0:
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

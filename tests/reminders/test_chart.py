@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from reminders import chart
 from reminders.chart import Bar, find_cjk_font, render_chart
+from reminders.scoring import format_points
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -199,7 +200,7 @@ def test_plain_numbers_are_accepted():
     ],
 )
 def test_format_points(value, text):
-    assert chart.format_points(value) == text
+    assert format_points(value) == text
 
 
 def test_ascii_texts_are_ascii_and_english():
