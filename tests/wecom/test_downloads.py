@@ -364,9 +364,11 @@ def test_a_new_worker_sweeps_stale_temp_files_and_fetches_what_a_dead_one_held(
         text=True,
     )
     try:
-        # A worker slow to start (a loaded machine) first says the file is being fetched.
+        # A worker slow to start (a loaded machine) first says the file is being fetched. On a
+        # busy two-core machine the worker alone has taken 12 s to start: the wait is long,
+        # and ends as soon as the answer is there.
         answered = fake.wait_for(
-            lambda: any("已收到佐证材料：检查报告.pdf" in t for t in texts_to(fake, "li")), 30
+            lambda: any("已收到佐证材料：检查报告.pdf" in t for t in texts_to(fake, "li")), 90
         )
     finally:
         worker.terminate()
