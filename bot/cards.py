@@ -17,12 +17,16 @@ BUTTONS = (
 )
 # 办结审核: the office's card for a unit's "done".
 REVIEW_BUTTONS = (("pass", "通过", 1), ("return", "退回", 2))
+# A yes/no question before the bot acts on a reading it is not sure of.
+CONFIRM_BUTTONS = (("yes", "是", 1), ("no", "不是", 2))
 BUTTON_DONE = {
     "ack": "已收到",
     "coordinate": "已提交协调",
     "extend": "请发送延期申请",
     "pass": "已通过",
     "return": "请回复退回原因",
+    "yes": "已确认",
+    "no": "已取消",
 }
 
 

@@ -276,7 +276,14 @@ class Pipeline:
         if not QUEUE.settle(inbound, status=status, processed_at=now):
             raise LeaseLost(inbound.id)
         if reply:
-            self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
+            card = getattr(reply, "card", None)
+            if card:  # a yes/no question: buttons where WeCom shows them, the text elsewhere
+                self.outbox.card(
+                    now, userid=msg.userid, text=str(reply), dedupe_key=f"reply:{inbound.id}",
+                    inbound=inbound, **card,
+                )  # fmt: skip
+            else:
+                self.outbox.to_members([msg.userid], reply, f"reply:{inbound.id}", inbound=inbound)
             for message in getattr(reply, "after", ()):  # what the reply announces comes after it
                 self.outbox.queue(**message)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +17,8 @@ import peewee
 
 from models.db import tuples
 from models.plan import Assignment, Item, Part, Role, Status
-from models.progress import Evidence, ExtensionRequest, RequestStatus
+from models.progress import Evidence, ExtensionRequest, ProgressReport, RequestStatus
+from models.scores import FigureReport
 from reminders.calendar import Workdays
 from reminders.ladder import BLUE, RED, YELLOW, colour, is_overdue, overdue_text, overdue_workdays
 
@@ -353,6 +354,51 @@ def milestones_of(share: Assignment, *, with_removed: bool = False) -> list[Assi
     if not with_removed:
         query = query.where(Assignment.status != Status.CANCELLED)
     return list(query.order_by(Assignment.seq))
+
+
+def last_reports(unit_ids: list[int] | None) -> dict[int, tuple[datetime, str]]:
+    """Each unit's newest report of any kind (progress, a file, figures, an extension request):
+    four grouped queries, whatever the number of units (None: every unit)."""
+    found: dict[int, tuple[datetime, str]] = {}
+
+    def among(column: peewee.Field) -> peewee.Expression:
+        return column.is_null(False) if unit_ids is None else column.in_(unit_ids)
+
+    def take(query: peewee.SelectBase, what: str) -> None:
+        for unit_id, when in tuples(query):
+            if unit_id is None or when is None:
+                continue
+            if unit_id not in found or when > found[unit_id][0]:
+                found[unit_id] = (when, what)
+
+    newest = peewee.fn.MAX
+    take(
+        ProgressReport.select(Assignment.unit, newest(ProgressReport.created_at))
+        .join(Assignment)
+        .where(among(Assignment.unit))
+        .group_by(Assignment.unit),
+        "报告进度",
+    )
+    take(
+        Evidence.select(Evidence.unit, newest(Evidence.created_at))
+        .where(among(Evidence.unit) & Evidence.active())
+        .group_by(Evidence.unit),
+        "提交佐证",
+    )
+    take(
+        FigureReport.select(FigureReport.unit, newest(FigureReport.created_at))
+        .where(among(FigureReport.unit))
+        .group_by(FigureReport.unit),
+        "上报数据",
+    )
+    take(
+        ExtensionRequest.select(Assignment.unit, newest(ExtensionRequest.created_at))
+        .join(Assignment)
+        .where(among(Assignment.unit))
+        .group_by(Assignment.unit),
+        "申请延期",
+    )
+    return found
 
 
 def lead_of(item: Item) -> Assignment | None:

@@ -36,7 +36,7 @@ def record_click(acting: Acting, payload: dict[str, Any]) -> Click | None:
         InteractiveCard.id == card.id
     ).execute()
     _update_card(acting, payload, task_id, key)
-    if card.kind == "review":  # the office's 通过 / 退回: logged by the decision itself
+    if card.kind in ("review", "confirm"):  # logged by what the click decides, if anything
         return Click(card.kind, key, [], card.item_codes, task_id)
     codes = [c for c in card.item_codes.split("|") if c]
     unit = acting.member.unit.name if acting.member and acting.member.unit else ""

@@ -43,7 +43,8 @@ def report_progress(
     """Record how far the unit's part has come. 100 % is a report of "done"."""
     if not 0 <= percent <= 100:
         raise Refused(f"进度应在 0% 到 100% 之间，您写的是 {percent}%。")
-    reportable(acting, target)
+    if not (correction and target.status == Status.REVIEW):  # a wrong "done" may be corrected
+        reportable(acting, target)
     if target.status == Status.DONE:
         if percent == 100:
             raise Refused(f"{target.label} 已经是“已完成”状态，无需重复报告。")
@@ -107,4 +108,10 @@ def _record(
     )
     if review:
         request_review(acting, Assignment.get_by_id(target.id), note)
+    elif kind == ReportKind.CORRECTION and before["status"] == Status.REVIEW:
+        # The report of "done" the office was asked to review is taken back.
+        text = acting.renderer.render(
+            "review_withdrawn.j2", a=target, percent=percent, who=acting.name
+        )
+        acting.tell(acting.admins(), text, f"review-withdrawn:{target.id}:{acting.cause}")
     return Reported(target, percent, previous, status, review, kind)

@@ -40,14 +40,14 @@ from models.plan import (
     Role,
     Status,
 )
-from models.progress import Evidence, ExtensionRequest, ProgressReport
+from models.progress import Evidence, ProgressReport
 from models.schedule import DigestSnapshot
 from models.scores import FigureReport, Score
 from reminders import digest
 from reminders.calendar import WorkCalendar
 from reminders.ladder import RED
 from reminders.scorecard import load_scorecard
-from reminders.state import UnitCounts, WorkState, states, unit_counts
+from reminders.state import UnitCounts, WorkState, last_reports, states, unit_counts
 from reminders.stored import load_calendar
 
 TREND_WEEKS = 26  # the trend shows at most this many weekly snapshots
@@ -379,51 +379,6 @@ def _record(due: list[tuple], at: Moment) -> dict:
         else:
             late += 1
     return {"total": len(last), "on_time": on_time, "late": late, "missing": missing}
-
-
-def last_reports(unit_ids: list[int] | None) -> dict[int, tuple[datetime, str]]:
-    """Each unit's newest report of any kind (progress, a file, figures, an extension request):
-    four grouped queries, whatever the number of units (None: every unit)."""
-    found: dict[int, tuple[datetime, str]] = {}
-
-    def among(column):
-        return column.is_null(False) if unit_ids is None else column.in_(unit_ids)
-
-    def take(query, what: str) -> None:
-        for unit_id, when in query.tuples():
-            if unit_id is None or when is None:
-                continue
-            if unit_id not in found or when > found[unit_id][0]:
-                found[unit_id] = (when, what)
-
-    newest = peewee.fn.MAX
-    take(
-        ProgressReport.select(Assignment.unit, newest(ProgressReport.created_at))
-        .join(Assignment)
-        .where(among(Assignment.unit))
-        .group_by(Assignment.unit),
-        "报告进度",
-    )
-    take(
-        Evidence.select(Evidence.unit, newest(Evidence.created_at))
-        .where(among(Evidence.unit) & Evidence.active())
-        .group_by(Evidence.unit),
-        "提交佐证",
-    )
-    take(
-        FigureReport.select(FigureReport.unit, newest(FigureReport.created_at))
-        .where(among(FigureReport.unit))
-        .group_by(FigureReport.unit),
-        "上报数据",
-    )
-    take(
-        ExtensionRequest.select(Assignment.unit, newest(ExtensionRequest.created_at))
-        .join(Assignment)
-        .where(among(Assignment.unit))
-        .group_by(Assignment.unit),
-        "申请延期",
-    )
-    return found
 
 
 def unit_page(viewer: Viewer, unit_id: int, at: Moment) -> dict:

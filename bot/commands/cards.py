@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.actions.base import Refused
 from bot.actions.cards import record_click
+from bot.commands import REGISTRY, reader
 from bot.commands.assigned import sign_reply
 from bot.commands.registry import Context
 from bot.commands.review import on_card as on_review_card
@@ -18,6 +19,8 @@ def handle_card_click(ctx: Context, payload: dict) -> str | None:
         return None
     if click.kind == "review":
         return on_review_card(ctx, click.key, click.subject)
+    if click.kind == "confirm":  # 是 / 不是 on a question the reader asked
+        return reader.on_card(REGISTRY, ctx, click.key, click.subject)
     if click.kind == "assign" and click.key == "ack":  # 已收到 on a 交办 card is its 签收
         return _sign_all(ctx, click.codes)
     if click.key == "coordinate":

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.commands.args import Keyword, UnitArg
 from bot.commands.registry import Context, command
 from bot.render import markdown_to_text
@@ -13,7 +15,7 @@ from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.scores import FigureReport
 from reminders import digest
 from reminders.scorecard import load_scorecard
-from reminders.state import deadline_label, open_work, states, unit_counts
+from reminders.state import deadline_label, last_reports, open_work, states, unit_counts
 
 
 @command(
@@ -189,3 +191,35 @@ def _last_report(unit: Unit):
             )
         )
     return max(candidates, key=lambda c: c[0]) if candidates else None
+
+
+@command(
+    "排名",
+    aliases=("ranking", "排行", "谁没报"),
+    access="leader",
+    help="各单位按逾期事项多少、多久没有报告排序（最需要催的在前）",
+)
+def ranking_cmd(ctx: Context, args) -> str:
+    cal = ctx.calendar
+    units = {u.id: u for u in Unit.select()}
+    counts = unit_counts(None, ctx.today, cal)
+    last = last_reports(None)
+    rows: list[dict[str, Any]] = []
+    for unit_id, c in counts.items():
+        if unit_id not in units or not (c.unfinished or c.done):
+            continue
+        when = last.get(unit_id)
+        silent = (
+            cal.workdays_between(when[0].astimezone(ctx.config.timezone).date(), ctx.today)
+            if when
+            else None
+        )
+        rows.append({"unit": units[unit_id], "c": c, "silent": silent, "last": when})
+    rows.sort(
+        key=lambda r: (
+            -r["c"].overdue,
+            -(r["silent"] if r["silent"] is not None else 10_000),
+            r["unit"].position,
+        )
+    )
+    return ctx.renderer.render("ranking.j2", rows=rows[:15], more=max(0, len(rows) - 15))

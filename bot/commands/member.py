@@ -262,6 +262,29 @@ def _title(assignment: Assignment) -> str:
 
 
 @command(
+    "更正",
+    aliases=("correct", "改正", "纠正"),
+    access="unit",
+    args=(ItemArg(parts=True), PercentArg(), NOTE),
+    help="更正本单位刚才报错的进度（日志记为更正）",
+    example="更正 T12 40%",
+)
+def correct_cmd(ctx: Context, args) -> str:
+    target = reportable(ctx, own_target(ctx, args.item.item, args.item.seq))
+    reported = report_progress(ctx, target, args.percent, args.note or "", correction=True)
+    a = reported.assignment
+    return ctx.say(
+        "replies.j2",
+        "progress_corrected",
+        label=a.label,
+        title=_title(a),
+        previous=reported.previous,
+        percent=reported.percent,
+        review=reported.review,
+    )
+
+
+@command(
     "完成",
     aliases=("done", "已完成", "完成了", "办结", "已办结"),
     access="unit",

@@ -1,18 +1,30 @@
-"""Reading what people type, deterministically: the command first ("进度 T7 60%"), or the item
-first ("T7 完成了", "T7 60% 已报送", "完成了T7"), with Chinese punctuation, greetings and thanks
-around it. When the meaning is not clear it asks back with the exact reply to send; it never
-guesses a change to data. An unknown command is answered with the closest ones.
+"""Reading what people type. A command written in full ("进度 T7 60% 初稿") is parsed as it
+is; anything else is read whole (bot/commands/slots.py: codes, percents, dates, counts, the
+words that say what is meant, negations) and turned into a command in the bot's own grammar
+(bot/commands/intents.py), which the registry parses like a typed one. A message of several
+lines (a weekly report) is read line by line.
+
+Sure readings act at once and the reply says exactly what was recorded. An unsure one is asked
+as one yes/no question that states the command (a card with 是 / 不是 where WeCom shows
+cards); 是, 对, 确认, 好 or the button carries it out, anything else drops it. Nothing is
+changed on a guess. What cannot be read gets a question about what is missing, or the
+commands this person may use that fit the words.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
-from typing import TYPE_CHECKING
 
+from bot.actions import questions
 from bot.actions.evidence import waiting_files
-from bot.commands.args import ArgError, ItemArg, code_at, number_at, percent_like
+from bot.cards import CONFIRM_BUTTONS, task_id_for
+from bot.commands import intents, slots
+from bot.commands.args import ArgError, code_at
+from bot.commands.intents import Proposal
 from bot.commands.member import open_items_summary
 from bot.commands.registry import (
     Command,
@@ -20,15 +32,12 @@ from bot.commands.registry import (
     Parsed,
     Refusal,
     Registry,
+    Reply,
     echo,
     summary_usage,
 )
 from bot.commands.review import take_reason
 from bot.text import Scan
-from models.plan import Item
-
-if TYPE_CHECKING:
-    pass
 
 GREETINGS = (
     "你好",
@@ -86,86 +95,395 @@ _POLITE = re.compile(r"^(?:" + "|".join(POLITE) + r")" + _SEP)
 _ONLY_ACK = re.compile(
     r"^(?:" + "|".join(re.escape(w) for w in ACKS) + r")" + _SEP + "$", re.IGNORECASE
 )
-# Item-first: the words that may follow a code and name what to do with it.
-_ITEM_COMMANDS = ("任务", "进度", "完成", "延期", "数据", "佐证", "期限", "评分", "催办", "日志")
-# After a Chinese command word, what may come next for the phrase to be read as that command:
-# "T7 已完成，材料已报送" is done; "T7 已完成初稿" is not (it is progress, of unknown size).
-_CLEAN_AFTER = re.compile(r"^(?:$|[\s,:;!?。、()~…]|[0-9]|了|啦|啊|的)")
 # "T7的佐证材料", "这是T7的材料": the files just sent belong to T7.
 _EVIDENCE_WORDS = re.compile(
-    r"^(?:这是|以上是|下面是|上面是)?(?:[TZ]\d+)?(?:的|之)?(?:佐证材料|佐证|证明材料|材料|附件|文件|照片|图片|截图)"
-    r"(?:如下|见上|已发送|已上传|已发|请查收)?$",
+    r"^(?:这是|这个是|以上是|下面是|上面是|刚才的?|刚发的)?(?:[TZJ]\d+)?(?:的|之)?"
+    r"(?:佐证材料|佐证|证明材料|材料|附件|文件|照片|图片|截图)?(?:如下|见上|已发送|已上传|已发|请查收)?$",
     re.IGNORECASE,
 )
+CONFIRM_TTL = timedelta(minutes=30)
+
+
+@dataclass
+class Outcome:
+    """How a message is read, before anything is done."""
+
+    kind: str  # run | confirm | ask | batch | greeting | thanks | ack | empty | refuse
+    parsed: Parsed | None = None
+    commands: list[str] = field(default_factory=list)
+    ask: str = ""
+    values: dict = field(default_factory=dict)
+    lines: list[tuple[str, Proposal]] = field(default_factory=list)
+    message: str = ""
+
+
+# ------------------------------------------------------------------ answering
 
 
 def dispatch(registry: Registry, ctx: Context, text: str) -> str:
-    if ctx.is_admin:  # asked for a reason (退回 on a card): this message may be it
-        scan = Scan(text)
-        is_command = registry.find_at(scan, scan.skip(0))[0] is not None
-        answered = take_reason(ctx, text, is_command)
-        if answered is not None:
-            return answered
+    question = questions.take(ctx)
+    if question is not None:
+        if "return" in question:  # asked for a reason (退回 on a card): this message may be it
+            scan = Scan(text)
+            is_command = registry.find_at(scan, scan.skip(0))[0] is not None
+            answered = take_reason(ctx, text, question, is_command)
+            if answered is not None:
+                return answered
+        elif "confirm" in question:
+            if intents.is_yes(text):
+                return run_commands(registry, ctx, question["confirm"])
+            if intents.is_no(text):
+                return ctx.say("reader.j2", "dropped")
+    return answer(registry, ctx, understand(registry, ctx, text))
+
+
+def answer(registry: Registry, ctx: Context, outcome: Outcome) -> str:
+    if outcome.kind == "run":
+        assert outcome.parsed is not None
+        return registry.run(ctx, outcome.parsed)
+    if outcome.kind == "confirm":
+        return _confirm(ctx, outcome.commands, registry)
+    if outcome.kind == "batch":
+        return _batch(registry, ctx, outcome.lines)
+    if outcome.kind == "refuse":
+        return outcome.message
+    if outcome.kind in ("greeting", "thanks"):
+        return greeting(ctx, thanks=outcome.kind == "thanks")
+    if outcome.kind == "empty":
+        return ctx.say("errors.j2", "empty")
+    if outcome.kind == "ack":
+        return ctx.say("reader.j2", "ack", name=ctx.name)
+    return _ask(registry, ctx, outcome.ask, outcome.values)
+
+
+def run_commands(registry: Registry, ctx: Context, commands: list[str]) -> str:
+    """Carry out commands written in the bot's grammar (confirmed, or a weekly report's lines);
+    each in its own savepoint. The answer lists what was done and what was refused."""
+    replies = []
+    for command in commands:
+        parsed = _parse(registry, ctx, command)
+        if isinstance(parsed, str):
+            replies.append(parsed)
+            continue
+        replies.append(registry.run(ctx, parsed))
+    return "\n".join(replies)
+
+
+def _confirm(ctx: Context, commands: list[str], registry: Registry) -> str:
+    token = secrets.token_hex(4)
+    questions.ask(ctx, {"confirm": commands, "token": token}, CONFIRM_TTL)
+    phrases = [phrase(registry, ctx, c) for c in commands]
+    text = ctx.say("reader.j2", "confirm", phrases=phrases, commands=commands)
+    card = {
+        "kind": "confirm",
+        "title": "请确认" if len(commands) == 1 else f"请确认 {len(commands)} 项",
+        "description": phrases[0][:30],
+        "rows": [
+            (c.split(" ")[1] if " " in c else c, p[:26])
+            for c, p in zip(commands, phrases, strict=True)
+        ][:6],
+        "task_id": task_id_for("confirm", ctx.cause, token),
+        "buttons": CONFIRM_BUTTONS,
+        "subject": f"q{token}",
+    }
+    return Reply(text, card=card)
+
+
+def on_card(registry: Registry, ctx: Context, key: str, subject: str) -> str | None:
+    """是 / 不是 on a question's card: carries out the question still waiting, if it is the
+    one this card asked (a newer question has replaced an older card's)."""
+    question = questions.take(ctx)
+    if question is None or f"q{question.get('token')}" != subject or "confirm" not in question:
+        return ctx.say("reader.j2", "stale")
+    if key == "yes":
+        return run_commands(registry, ctx, question["confirm"])
+    return ctx.say("reader.j2", "dropped")
+
+
+def _batch(registry: Registry, ctx: Context, lines: list[tuple[str, Proposal]]) -> str:
+    """A report of several lines: each sure line recorded, the unsure ones asked together, and
+    what was not understood listed."""
+    done, refused, unsure, unclear = [], [], [], []
+    for line, proposal in lines:
+        if proposal.sure and proposal.commands:
+            for command in proposal.commands:
+                parsed = _parse(registry, ctx, command)
+                if isinstance(parsed, str):
+                    refused.append((line, parsed))
+                    continue
+                ok, reply = registry.try_run(ctx, parsed)
+                if ok:
+                    done.append(phrase(registry, ctx, command))
+                else:
+                    refused.append((line, reply))
+        elif proposal.commands:
+            unsure.extend(proposal.commands)
+        else:
+            unclear.append(line)
+    text = ctx.say("reader.j2", "batch", done=done, refused=refused, unclear=unclear)
+    if unsure:
+        question = _confirm(ctx, unsure, registry)
+        return Reply(f"{text}\n{question}", card=getattr(question, "card", None))
+    return text
+
+
+def _parse(registry: Registry, ctx: Context, command: str) -> Parsed | str:
+    """A command in the bot's own grammar, parsed; or the refusal, as its reply."""
+    scan = Scan(command)
+    cmd, end = registry.find_at(scan, 0)
+    if cmd is None:
+        return ctx.say("errors.j2", "with_usage", message=f"看不懂“{echo(command)}”。", usage="")
     try:
-        parsed = understand(registry, ctx, text)
+        return registry.parse(ctx, cmd, scan, end)
     except Refusal as refusal:
         return ctx.say("errors.j2", "with_usage", message=refusal.message, usage=refusal.usage)
-    except AskBack as question:
-        return question.message
-    except _Greeting as hello:
-        return greeting(ctx, thanks=hello.thanks)
-    except _Empty:
-        return ctx.say("errors.j2", "empty")
-    return registry.run(ctx, parsed)
 
 
-class _Greeting(Exception):
-    def __init__(self, thanks: bool):
-        super().__init__("greeting")
-        self.thanks = thanks
+def phrase(registry: Registry, ctx: Context, command: str) -> str:
+    """A command as a person would say it: "报告 T7 进度 60%（说明：初稿）"."""
+    parsed = _parse(registry, ctx, command)
+    if isinstance(parsed, str):
+        return command
+    raw = parsed.raw
+    name = parsed.form.command
+    note = raw.get("note") or ""
+    extra = f"（说明：{note}）" if note else ""
+    code = raw.get("item") or ""
+    if name == "进度":
+        return f"报告 {code} 进度 {_percent_text(raw.get('percent'))}{extra}"
+    if name == "完成":
+        return f"报告 {code} 已全部完成{extra}"
+    if name == "更正":
+        return f"把 {code} 的进度更正为 {_percent_text(raw.get('percent'))}{extra}"
+    if name == "延期":
+        return f"申请 {code} 延期到 {raw.get('date')}（原因：{raw.get('reason') or ''}）"
+    if name == "数据":
+        figures = "、".join(str(f) for f in raw.get("figures") or [])
+        return f"上报 {code} 的数据：{figures}"
+    if name == "签收":
+        return f"签收 {code}"
+    if name == "佐证":
+        return f"把刚发的文件归到 {code}"
+    return command
 
 
-class _Empty(Exception):
-    pass
+def _percent_text(raw) -> str:
+    text = str(raw or "")
+    return text if text.endswith("%") else f"{text}%"
+
+
+def _ask(registry: Registry, ctx: Context, kind: str, values: dict) -> str:
+    if kind == "unknown":
+        return _unknown(registry, ctx, values.get("word", ""), values)
+    return ctx.say("reader.j2", kind, **values)
+
+
+# ------------------------------------------------------------------ reading
 
 
 def runs_in_transaction(registry: Registry, ctx: Context, text: str) -> bool:
     """Whether answering `text` runs inside a transaction (all but 自检, which calls out)."""
     try:
-        return understand(registry, ctx, text).form.transactional
-    except Exception:  # not a runnable command: refusals and questions are answered inside
+        outcome = understand(registry, ctx, text)
+    except Exception:  # answered inside: refusals and questions
         return True
+    return outcome.parsed.form.transactional if outcome.parsed is not None else True
 
 
-def understand(registry: Registry, ctx: Context, text: str) -> Parsed:
-    """What `text` asks for, without doing it: a parsed form, or Refusal / AskBack / a greeting
-    (raised)."""
+def understand(registry: Registry, ctx: Context, text: str) -> Outcome:
+    """How `text` is read, without doing anything."""
+    lines = slots.lines_of(text)
+    if len(lines) > 1:
+        readings = [(line, read_line(registry, ctx, line)) for line in lines]
+        meant = [(line, p) for line, p in readings if p.commands or p.ask not in ("", "skip")]
+        if sum(1 for _, p in meant if p.commands) >= 2 or (len(meant) >= 2 and len(lines) > 2):
+            return Outcome("batch", lines=[(line, p) for line, p in meant if p.ask != "skip"])
+        if "\n" in text or "\r" in text:
+            text = " ".join(re.split(r"[\r\n]+", text))
     scan = Scan(text)
     if scan.text.strip() in ("?", "??", "???"):
         scan = Scan("帮助")  # "?" is both a command and punctuation
     trimmed, greeted = _trim(scan)
     if not trimmed.text.strip(" .。!！~"):
         if greeted or _ONLY_ACK.match(scan.text.strip()):
-            raise _Greeting(_is_thanks(scan.text))
-        raise _Empty()
+            return Outcome("thanks" if _is_thanks(scan.text) else "greeting")
+        return Outcome("empty")
     if _ONLY_ACK.match(trimmed.text.strip()):
-        raise _Greeting(_is_thanks(scan.text))
-    return read(registry, ctx, trimmed)
+        return Outcome("thanks" if _is_thanks(scan.text) else "greeting")
+    return _read_one(registry, ctx, trimmed)
+
+
+def read_line(registry: Registry, ctx: Context, line: str) -> Proposal:
+    """One line of a report: a proposal (sure or not), or what to ask; "skip" for a heading."""
+    outcome = _read_one(registry, ctx, _trim(Scan(line))[0])
+    if outcome.kind == "run":
+        return Proposal([_canonical(registry, ctx, outcome.parsed)], sure=True)
+    if outcome.kind == "confirm":
+        return Proposal(outcome.commands, sure=False)
+    found = slots.read(line, ctx.today)
+    if not (found.codes or found.percents or found.dates):
+        return Proposal(ask="skip")
+    return Proposal(ask=outcome.ask or "unclear")
+
+
+def _canonical(registry: Registry, ctx: Context, parsed: Parsed | None) -> str:
+    assert parsed is not None
+    return describe_parsed(registry, ctx, parsed, typed=True)
+
+
+def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
+    pos = scan.skip(0)
+    cmd, end = registry.find_at(scan, pos)
+    found = slots.read(scan.original_between(pos), ctx.today)
+    if cmd is not None:
+        try:
+            parsed = registry.parse(ctx, cmd, scan, end)
+        except Refusal as refusal:
+            if refusal.forbidden:  # written right, not theirs to use: say so
+                message = ctx.say("errors.j2", "with_usage", message=refusal.message, usage="")
+                return Outcome("refuse", message=message)
+            # "我的任物": the alias "我的" ran into a mistyped word; offer the closest commands.
+            typo = end < len(scan) and _is_cjk(scan.text[end]) and not found.codes
+            if typo and closest_commands(registry, ctx, scan.text[pos:], cutoff=0.6):
+                return Outcome("ask", ask="unknown", values={"word": scan.text[pos:]})
+            if registry.names_a_form(ctx, cmd, scan, end):  # "佐证 改归 abc T7"
+                message = ctx.say(
+                    "errors.j2", "with_usage", message=refusal.message, usage=refusal.usage
+                )
+                return Outcome("refuse", message=message)
+            # Not written as the command's grammar: read the whole message instead; when that
+            # finds nothing but another look at the item, the grammar's refusal says more.
+            outcome = _from_slots(registry, ctx, found, fallback=refusal)
+            looked = outcome.parsed is not None and outcome.parsed.form.command != cmd.name
+            if looked and outcome.parsed is not None and outcome.parsed.form.command == "任务":
+                message = ctx.say(
+                    "errors.j2", "with_usage", message=refusal.message, usage=refusal.usage
+                )
+                return Outcome("refuse", message=message)
+            return outcome
+        if _contradicts(parsed, found):
+            return _from_slots(registry, ctx, found)
+        return Outcome("run", parsed=parsed)
+    leading = _LEADING_WORD.match(found.text)
+    if leading and not any(f.start < leading.end(1) for fs in found.intents.values() for f in fs):
+        word = leading.group(1)
+        close = closest_commands(registry, ctx, word, cutoff=0.5)
+        # "评份 Z1 2": a command mistyped ("近度 T7 50%" is read as the report it plainly is)
+        if close and not intents.typo_of_command(word):
+            return Outcome("ask", ask="unknown", values={"word": found.text})
+    if found.codes and _files_waiting_and_named(ctx, found):
+        return _outcome(
+            registry, ctx, Proposal([f"佐证 {found.codes[0].value.split('-')[0]}"], sure=True)
+        )
+    return _from_slots(registry, ctx, found)
+
+
+# A word of two or three characters before a code: perhaps a command mistyped.
+_LEADING_WORD = re.compile(r"^([\u4e00-\u9fff]{2,3})\s*(?=[TZJtzj]\s?[0-9])")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def _contradicts(parsed: Parsed, found: slots.Slots) -> bool:
+    """A command written in full that its own words take back: 完成 with 还没 or a percent."""
+    if parsed.form.command != "完成":
+        return False
+    return found.negated or bool(found.percents)
+
+
+def _files_waiting_and_named(ctx: Context, found: slots.Slots) -> bool:
+    """ "T7" or "这个是T18的" right after files were sent: they are T18's evidence."""
+    compact = "".join(found.text.split()).rstrip("。.!！")
+    if not _EVIDENCE_WORDS.match(compact) or len(found.codes) != 1:
+        return False
+    return ctx.may("unit") and bool(
+        waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5)))
+    )
+
+
+# Questions that say more than the grammar's refusal of a message that named a command.
+_BETTER_THAN_GRAMMAR = ("two_percents", "not_done", "extension_reason", "ask_which_item")
+_CODE_LIKE = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}\s?[0-9]{1,3}(?![0-9])")
+
+
+def _from_slots(
+    registry: Registry, ctx: Context, found: slots.Slots, fallback: Refusal | None = None
+) -> Outcome:
+    proposal = intents.propose(ctx, found)
+    outcome = _outcome(registry, ctx, proposal)
+    better = outcome.ask in _BETTER_THAN_GRAMMAR
+    if outcome.ask == "ask_which_item" and _CODE_LIKE.search(found.text):
+        better = False  # "进度 X7 50%": the grammar says X7 is no code
+    if fallback is not None and outcome.kind == "ask" and not better:
+        message = ctx.say("errors.j2", "with_usage", message=fallback.message, usage=fallback.usage)
+        return Outcome("refuse", message=message)
+    return outcome
+
+
+def _outcome(registry: Registry, ctx: Context, proposal: Proposal) -> Outcome:
+    if not proposal.commands:
+        return Outcome("ask", ask=proposal.ask or "unknown", values=proposal.values)
+    if proposal.sure and len(proposal.commands) == 1:
+        parsed = _parse(registry, ctx, proposal.command)
+        if isinstance(parsed, str):
+            return Outcome("refuse", message=parsed)
+        return Outcome("run", parsed=parsed)
+    # Unsure: ask about the commands this person may run; a refusal is said at once.
+    for command in proposal.commands:
+        parsed = _parse(registry, ctx, command)
+        if isinstance(parsed, str):
+            return Outcome("refuse", message=parsed)
+    return Outcome("confirm", commands=proposal.commands)
+
+
+# ------------------------------------------------------------------ the tests' account
 
 
 def describe(registry: Registry, ctx: Context, text: str) -> str:
-    """A short, stable account of how `text` is read (the phrasing table's tests compare it):
-    "进度 T7 60% 已完成初稿", "反问:ask_progress", "问候", "拒绝:…"."""
-    try:
-        parsed = understand(registry, ctx, text)
-    except Refusal as refusal:
-        return "拒绝:" + refusal.message
-    except AskBack as question:
-        return "反问:" + question.kind
-    except _Greeting as hello:
-        return "致谢" if hello.thanks else "问候"
-    except _Empty:
+    """A short, stable account of how `text` is read (the phrasing tables compare it):
+    "进度 T7 60 已完成初稿" (done at once), "确认:进度 T7 60" (asked as yes/no),
+    "多条:进度 T3 70|进度 T18 40" (a report of several lines), "反问:ask_progress" (a question
+    about what is missing), "问候"/"致谢"/"收到", "拒绝:…"."""
+    outcome = understand(registry, ctx, text)
+    if outcome.kind == "run":
+        assert outcome.parsed is not None
+        return describe_parsed(registry, ctx, outcome.parsed)
+    if outcome.kind == "confirm":
+        return "确认:" + "|".join(_described(registry, ctx, c) for c in outcome.commands)
+    if outcome.kind == "batch":
+        parts = []
+        for _, p in outcome.lines:
+            if p.commands:
+                mark = "" if p.sure else "?"
+                parts += [mark + _described(registry, ctx, c) for c in p.commands]
+            else:
+                parts.append("未懂")
+        return "多条:" + "|".join(parts)
+    if outcome.kind == "refuse":
+        return "拒绝:" + outcome.message
+    if outcome.kind in ("greeting", "thanks"):
+        return "致谢" if outcome.kind == "thanks" else "问候"
+    if outcome.kind == "empty":
         return "空"
+    if outcome.kind == "ack":
+        return "收到"
+    return "反问:" + (outcome.ask if outcome.ask != "unknown" else "unknown_command")
+
+
+def _described(registry: Registry, ctx: Context, command: str) -> str:
+    parsed = _parse(registry, ctx, command)
+    return command if isinstance(parsed, str) else describe_parsed(registry, ctx, parsed)
+
+
+def describe_parsed(registry: Registry, ctx: Context, parsed: Parsed, typed: bool = False) -> str:
+    """The parsed command and its values; `typed`: in the grammar (to be parsed again)."""
+    if typed:
+        words = [parsed.form.command] + [
+            str(parsed.raw[a.name]) for a in parsed.form.args if parsed.raw.get(a.name) is not None
+        ]
+        return " ".join(words)
     try:
         values = registry.convert(ctx, parsed)
     except ArgError as exc:
@@ -190,17 +508,7 @@ def _shown(value) -> str:
     return str(value)
 
 
-class AskBack(Exception):
-    """The meaning is not clear: a question with the exact reply to send."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-def _ask(ctx: Context, kind: str, **values) -> AskBack:
-    return AskBack(kind, ctx.say("reader.j2", kind, **values))
+# ------------------------------------------------------------------ around a request
 
 
 def _trim(scan: Scan) -> tuple[Scan, bool]:
@@ -225,143 +533,18 @@ def _is_thanks(text: str) -> bool:
     return any(word in text.lower() for word in THANKS)
 
 
-def read(registry: Registry, ctx: Context, scan: Scan) -> Parsed:
-    """What the text asks for, as a parsed form; Refusal or AskBack otherwise."""
-    pos = scan.skip(0)
-    cmd, end = registry.find_at(scan, pos)
-    if cmd is not None:
-        after = scan.skip(end)
-        if _takes_item(cmd) and percent_like(scan, after):
-            raise _ask(ctx, "ask_which_item", said=echo(scan.text[after:].strip()))
-        try:
-            parsed = registry.parse(ctx, cmd, scan, end)
-        except Refusal:
-            # "我的任物": the alias "我的" ran into a mistyped word; offer the closest commands.
-            if end < len(scan) and _is_cjk(scan.text[end]):
-                close = closest_commands(registry, ctx, scan.text[pos:], cutoff=0.6)
-                if close:
-                    raise _not_understood(registry, ctx, scan, pos) from None
-            raise
-        _check_done(ctx, parsed)
-        return parsed
-    code = code_at(scan, pos)
-    if code is not None:
-        return _item_first(registry, ctx, scan, code[0], code[1])
-    outcome = _not_understood(registry, ctx, scan, pos)
-    if isinstance(outcome, _Reparse):
-        return _reparse(registry, ctx, outcome.command, outcome.code, "")
-    raise outcome
-
-
-class _Reparse(Exception):
-    """Read again as "<command> <code>" (a sentence about a code, such as "这是T7的材料")."""
-
-    def __init__(self, command: str, code: str):
-        super().__init__(command)
-        self.command = command
-        self.code = code
-
-
-def _takes_item(cmd: Command) -> bool:
-    return any(form.args and isinstance(form.args[0], ItemArg) for form in cmd.forms)
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff"
-
-
-def _check_done(ctx: Context, parsed: Parsed) -> None:
-    """ "完成 T7 80%": 80 % done is progress; never guess which was meant."""
-    if parsed.form.command != "完成" or not parsed.raw.get("note"):
-        return
-    note = Scan(parsed.raw["note"])
-    start = note.skip(0)
-    if percent_like(note, start):
-        raise _ask(
-            ctx,
-            "done_with_percent",
-            code=parsed.raw["item"],
-            percent=echo(note.word(start)[0]),
-        )
-
-
-def _reparse(registry: Registry, ctx: Context, name: str, code: str, rest: str) -> Parsed:
-    """Read "<name> <code> <rest>" as if typed in that order (the rest keeps its punctuation)."""
-    text = Scan(f"{name} {code} {rest}".strip())
-    cmd, end = registry.find_at(text, 0)
-    assert cmd is not None, name  # `name` is a command's own name
-    parsed = registry.parse(ctx, cmd, text, end)
-    _check_done(ctx, parsed)
-    return parsed
-
-
-def _item_first(registry: Registry, ctx: Context, scan: Scan, code: str, end: int) -> Parsed:
-    after = scan.skip(end)
-    rest_text = scan.original_between(after)
-    if after >= len(scan):
-        if ctx.may("unit") and _has_waiting_files(ctx):
-            return _reparse(registry, ctx, "佐证", code, "")  # files first, then "T7"
-        return _reparse(registry, ctx, "任务", code, "")
-    if _EVIDENCE_WORDS.match("".join(scan.text[after:].split()).rstrip("。.!！")):
-        return _reparse(registry, ctx, "佐证", code, "")
-    other = code_at(scan, after)
-    if other is not None:
-        raise _ask(ctx, "one_at_a_time", codes=[code, other[0]])
-    cmd, cmd_end = registry.find_at(scan, after)
-    if cmd is not None and cmd.name in _ITEM_COMMANDS:
-        following = scan.text[cmd_end:]
-        if cmd.name == "完成" and percent_like(scan, scan.skip(cmd_end)):
-            # "T7 完成80%": 80 % of it is done, which is progress.
-            return _reparse(registry, ctx, "进度", code, scan.original_between(scan.skip(cmd_end)))
-        word = scan.text[after:cmd_end]
-        if not word.isascii() and not _CLEAN_AFTER.match(following):
-            if cmd.name == "完成":
-                raise _ask(ctx, "ask_done", code=code, said=echo(rest_text))
-            raise _ask(ctx, "ask_about", code=code, said=echo(rest_text))
-        return _reparse(registry, ctx, cmd.name, code, scan.original_between(cmd_end))
-    if percent_like(scan, after):
-        return _reparse(registry, ctx, "进度", code, rest_text)
-    number = number_at(scan, after)
-    if number is not None:
-        if _quantitative(code) and ctx.may("unit"):
-            figures = " ".join(scan.text[after:].split())
-            raise _ask(ctx, "ask_data", code=code, figures=echo(figures))
-        raise _ask(ctx, "ask_progress", code=code, number=echo(number))
-    raise _ask(ctx, "ask_about", code=code, said=echo(rest_text))
-
-
-def _has_waiting_files(ctx: Context) -> bool:
-    return bool(waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5))))
-
-
-def _quantitative(code: str) -> bool:
-    item = Item.get_or_none(Item.code == code)
-    return item is not None and item.is_quantitative
-
-
-def _not_understood(registry: Registry, ctx: Context, scan: Scan, pos: int) -> Exception:
-    """An unknown first word: the closest commands this person may use, or what to do with a
-    code named further on."""
-    word = scan.word(pos)[0] or scan.text[pos : pos + 8]
-    mentioned = None
-    for index in range(pos, len(scan)):
-        found = code_at(scan, index)
-        before = scan.text[index - 1] if index else ""
-        if found is not None and not (before.isascii() and before.isalnum()):
-            mentioned = found[0]
-            break
-    compact = "".join(scan.text[pos:].split()).rstrip("。.!！")
-    if mentioned and ctx.may("unit") and _EVIDENCE_WORDS.match(compact):
-        return _Reparse("佐证", mentioned)
-    if mentioned is None and percent_like(scan, scan.skip(pos)):
-        return _ask(ctx, "ask_which_item", said=echo(scan.text.strip()))
-    close = closest_commands(registry, ctx, scan.text[pos:])
-    return _ask(
-        ctx,
+def _unknown(registry: Registry, ctx: Context, word: str, values: dict) -> str:
+    """Nothing understood: the commands this person may use that fit the words, with the
+    numbers and dates they wrote filled in."""
+    scan = Scan(word)
+    code = code_at(scan, 0)
+    close = closest_commands(registry, ctx, word)
+    return ctx.say(
+        "reader.j2",
         "unknown_command",
         word=echo(word),
         suggestions=[summary_usage(c.name, c.visible_forms(ctx)) for c in close],
-        code=mentioned or "",
+        code=code[0] if code else "",
         may_report=ctx.may("unit"),
     )
 
@@ -397,4 +580,4 @@ def greeting(ctx: Context, *, thanks: bool) -> str:
     )
 
 
-__all__ = ["AskBack", "closest_commands", "describe", "dispatch", "greeting", "read", "understand"]
+__all__ = ["closest_commands", "describe", "dispatch", "greeting", "understand"]

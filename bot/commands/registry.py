@@ -35,13 +35,21 @@ ECHO_LIMIT = 20  # a refusal quotes at most this much of what was typed
 
 
 class Reply(str):
-    """A reply with messages that must follow it, in order (导出: the text, then the file)."""
+    """A reply with messages that must follow it, in order (导出: the text, then the file), and
+    optionally sent as a button card (a yes/no question), the text its fallback."""
 
     after: list[dict[str, Any]]
+    card: dict[str, Any] | None
 
-    def __new__(cls, text: str, after: list[dict[str, Any]] | None = None) -> Reply:
+    def __new__(
+        cls,
+        text: str,
+        after: list[dict[str, Any]] | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> Reply:
         reply = super().__new__(cls, text)
         reply.after = list(after or [])
+        reply.card = card
         return reply
 
 
@@ -177,12 +185,14 @@ class Parsed:
 
 
 class Refusal(Exception):
-    """The text names a command but cannot be run as written: a Chinese message and the usage."""
+    """The text names a command but cannot be run as written: a Chinese message and the usage
+    (`forbidden`: written right, but not this person's to use)."""
 
-    def __init__(self, message: str, usage: str = ""):
+    def __init__(self, message: str, usage: str = "", *, forbidden: bool = False):
         super().__init__(message)
         self.message = message
         self.usage = usage
+        self.forbidden = forbidden
 
 
 def _match(args, scan: Scan, pos: int, i: int, acc: dict, failures: list[Failure]):
@@ -366,13 +376,23 @@ class Registry:
         cmd, end = self.find_at(scan, start)
         return cmd, scan.text[scan.skip(end) :].strip()
 
+    def names_a_form(self, ctx: Context, cmd: Command, scan: Scan, pos: int) -> bool:
+        """Whether the text from `pos` starts with a word that picks one of `cmd`'s forms
+        ("佐证 改归 …", "交办 取消 …"): then it is written in the command's grammar."""
+        pos = scan.skip(pos)
+        for form in cmd.visible_forms(ctx):
+            first = form.args[0] if form.args else None
+            if isinstance(first, Keyword) and not first.optional and first.shapes(scan, pos):
+                return True
+        return False
+
     def parse(self, ctx: Context, cmd: Command, scan: Scan, pos: int) -> Parsed:
         """The first form of `cmd` the caller may use whose shapes fit the text from `pos`.
         Raises Refusal (forbidden, or the most telling failure with the usage lines)."""
         visible = cmd.visible_forms(ctx)
         if not visible:
             fitting = [f for f in cmd.forms if _match(f.args, scan, pos, 0, {}, []) is not None]
-            raise Refusal(forbidden((fitting or cmd.forms)[0]))
+            raise Refusal(forbidden((fitting or cmd.forms)[0]), forbidden=True)
         failures: list[Failure] = []
         for form in visible:
             found: list[Failure] = []
@@ -382,7 +402,7 @@ class Registry:
             failures.extend(replace(f, form=form) for f in found)
         for form in cmd.forms:
             if form not in visible and _match(form.args, scan, pos, 0, {}, []) is not None:
-                raise Refusal(forbidden(form))
+                raise Refusal(forbidden(form), forbidden=True)
         failure = best_failure(failures, len(scan.text[pos:].split()))
         if failure is None:  # no arguments can fail: defensive
             raise Refusal("看不懂。", summary_usage(cmd.name, visible))
@@ -412,20 +432,24 @@ class Registry:
 
     def run(self, ctx: Context, parsed: Parsed) -> str:
         """Convert the values and call the handler; every refusal is a short answer."""
+        return self.try_run(ctx, parsed)[1]
+
+    def try_run(self, ctx: Context, parsed: Parsed) -> tuple[bool, str]:
+        """`run`, and whether the handler answered (True) or refused (False)."""
         form = parsed.form
         try:
             if not form.transactional:
-                return form.handler(ctx, self.convert(ctx, parsed))
+                return True, form.handler(ctx, self.convert(ctx, parsed))
             # A savepoint: a refusal raised after a partial write leaves nothing behind.
             with database.atomic():
-                return form.handler(ctx, self.convert(ctx, parsed))
+                return True, form.handler(ctx, self.convert(ctx, parsed))
         except (CommandError, ArgError) as exc:
             usage = form.usage if exc.show_usage else ""
-            return ctx.say("errors.j2", "with_usage", message=exc.message, usage=usage)
+            return False, ctx.say("errors.j2", "with_usage", message=exc.message, usage=usage)
         except Refused as exc:  # an action refused: what was written was understood
-            return ctx.say("errors.j2", "with_usage", message=exc.message, usage="")
+            return False, ctx.say("errors.j2", "with_usage", message=exc.message, usage="")
         except ParseError as exc:
-            return ctx.say("errors.j2", "with_usage", message=str(exc), usage=form.usage)
+            return False, ctx.say("errors.j2", "with_usage", message=str(exc), usage=form.usage)
 
     @staticmethod
     def convert(ctx: Context, parsed: Parsed) -> SimpleNamespace:

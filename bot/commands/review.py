@@ -138,12 +138,10 @@ def ask_reason(ctx: Context, assignment: Assignment) -> str:
     return ctx.say("replies.j2", "review_ask_reason", short=short(assignment))
 
 
-def take_reason(ctx: Context, text: str, is_command: bool) -> str | None:
-    """If this admin was asked for a reason, the message is it (or 取消, or a command, which
-    drops the question). Returns the reply, or None when no question was pending."""
-    question = questions.take(ctx)
-    if question is None or "return" not in question:
-        return None
+def take_reason(ctx: Context, text: str, question: dict, is_command: bool) -> str | None:
+    """This admin was asked for a reason (`question`, already taken): the message is it, or
+    取消, or a command, which drops the question. Returns the reply, or None when the message
+    is to be read as usual."""
     assignment = Assignment.get_or_none(Assignment.id == question["return"])
     if assignment is None:
         return None

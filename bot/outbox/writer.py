@@ -80,6 +80,7 @@ class Outbox:
         subject: str = "",
         expires_at: datetime | None = None,
         url: str = "",
+        inbound: InboundMessage | None = None,
     ) -> bool:
         """Queue one button card (with its text fallback) to one person, and remember it.
         `task_id`, or a new one made from `id_parts` (unique for the app's life, see
@@ -101,6 +102,7 @@ class Outbox:
             dedupe_key,
             msg_type="card",
             expires_at=expires_at,
+            inbound=inbound,
         )
         if queued:
             row = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key[:191])

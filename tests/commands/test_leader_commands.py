@@ -79,8 +79,10 @@ def test_a_leaders_help_lists_only_what_leaders_do(bot):
     _leaders(bot)
     reply = bot.say("lead", "帮助")
     listed = {line.split()[1] for line in reply.splitlines() if line.startswith("· ")}
-    # Issue 7's set, and since issue 8 a leader assigns work (交办) and withdraws it (撤销).
-    assert listed == {"帮助", "任务", "总览", "逾期", "周报", "单位", "交办", "撤销", "节点"}
+    # Issue 7's set, and since issue 8 a leader assigns work (交办) and withdraws it (撤销);
+    # since issue 18 the units' ranking (排名).
+    expected = {"帮助", "任务", "总览", "排名", "逾期", "周报", "单位", "交办", "撤销", "节点"}
+    assert listed == expected
     for command in ("进度 <", "完成 <", "数据 <", "我的任务", "延期 <", "佐证 <"):
         assert command not in reply, command
     assert "佐证材料" not in reply  # no "send files with a code" line either

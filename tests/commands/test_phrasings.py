@@ -58,17 +58,19 @@ PHRASINGS = [
     ("li", "T7 办结", "完成 T7"),
     ("li", "done T7", "完成 T7"),
     # ---- unclear: ask back, never guess a change
-    ("li", "T7 60", "反问:ask_progress"),
-    ("li", "T7 已完成初稿", "反问:ask_done"),
-    ("li", "T7 完成一半了", "反问:ask_done"),
-    ("li", "T7 怎么报", "反问:ask_about"),
-    ("li", "T7 T8 完成", "反问:one_at_a_time"),
-    ("li", "T7、T8 都完成了", "反问:one_at_a_time"),
+    ("li", "T7 60", "确认:进度 T7 60"),
+    ("li", "T7 已完成初稿", "确认:完成 T7 初稿"),
+    ("li", "进度 T7 七八成", "确认:进度 T7 70"),
+    ("li", "T7大概完成了70-80%", "确认:进度 T7 70"),
+    ("li", "T7 完成一半了", "进度 T7 50"),
+    ("li", "T7 怎么报", "反问:about"),
+    ("li", "T7 T8 完成", "确认:完成 T7|完成 T8"),
+    ("li", "T7、T8 都完成了", "确认:完成 T7|完成 T8"),
     ("li", "60%", "反问:ask_which_item"),
     ("li", "已完成60%", "反问:ask_which_item"),
-    ("li", "Z3 1200 9800", "反问:ask_data"),
-    ("li", "完成 T7 80%", "反问:done_with_percent"),
-    ("li", "关于T7的情况说明", "反问:unknown_command"),
+    ("li", "Z3 1200 9800", "确认:数据 Z3 1200,9800"),
+    ("li", "完成 T7 80%", "进度 T7 80"),
+    ("li", "关于T7的情况说明", "任务 T7"),
     # ---- details
     ("li", "T7", "任务 T7"),
     ("li", "任务 T7", "任务 T7"),
@@ -120,7 +122,7 @@ PHRASINGS = [
     ("lead", "你好", "问候"),
     ("li", "你好，进度 T7 60%", "进度 T7 60"),
     ("li", "您好！T7 已完成，谢谢", "完成 T7"),
-    ("li", "请问 T7 怎么报", "反问:ask_about"),
+    ("li", "请问 T7 怎么报", "反问:about"),
     ("li", "麻烦 进度 T7 60%", "进度 T7 60"),
     ("li", "进度 T7 60% 谢谢", "进度 T7 60"),
     ("li", "帮助", "帮助"),
@@ -128,9 +130,9 @@ PHRASINGS = [
     ("li", "？", "帮助"),
     ("li", "帮助 进度", "帮助 进度"),
     # ---- unknown words get the closest commands
-    ("li", "近度 T7 50%", "反问:unknown_command"),
+    ("li", "近度 T7 50%", "进度 T7 50"),
     ("li", "我的任物", "反问:unknown_command"),
-    ("li", "飞行 T7", "反问:unknown_command"),
+    ("li", "飞行 T7", "反问:about"),
     # ---- leaders
     ("lead", "总览", "总览"),
     ("lead", "得分", "总览"),
@@ -222,12 +224,13 @@ def test_a_note_keeps_its_chinese_punctuation(people):
     assert report.note == "已完成初稿，待审核。"
 
 
-def test_an_unclear_message_asks_back_with_the_reply_to_send_and_changes_nothing(people):
+def test_an_unclear_message_asks_yes_or_no_and_changes_nothing(people):
     before = snapshot()
     reply = people.say("li", "T7 60")
-    assert reply == "您是要报告 T7 的进度吗？请回复：进度 T7 60%"
+    assert reply.startswith("是要报告 T7 进度 60%吗？") and "进度 T7 60%" in reply
     reply = people.say("li", "T7 已完成初稿")
-    assert "完成 T7" in reply and "进度 T7 60% 已完成初稿" in reply
+    assert reply.startswith("是要报告 T7 已全部完成") and "完成 T7 初稿" in reply
+    assert people.say("li", "不是") == "好的，没有记录。"
     assert snapshot() == before
 
 
@@ -244,12 +247,12 @@ def test_a_greeting_lists_the_open_items_and_how_to_report(people):
 
 
 def test_an_unknown_command_offers_the_closest_ones(people):
-    reply = people.say("li", "近度 T7 50%")
+    reply = people.say("li", "近度")
     assert "没有“近度”这个命令" in reply and "· 进度 <编号> <百分比> [说明]" in reply
     reply = people.say("li", "我的任物")
     assert "· 我的任务 [全部]" in reply
     # Only what the person may use is offered.
-    assert "评分" not in people.say("li", "评份 Z1 2")
+    assert "评分 <Z编号>" not in people.say("li", "评份 Z1 2")
     assert "评分 <Z编号>" in people.say("boss", "评份 Z1 2")
 
 

@@ -1,0 +1,310 @@
+"""What a message holds, wherever it is written: item codes, percents (60%, 六成, 一半),
+figures with their units (45次, 1286户: counts, never percents), dates (12月18日, 下周五,
+月底), the words that say what is meant (进度, 完成, 延期, 签收, 退回…), negations and hedges
+(还没完成, 差不多), corrections (刚才报错了), questions (多少, 怎么样, 吗). Pure: it reads the
+text, it knows no database and no command; bot/commands/intents.py decides what the message
+asks for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.text import ParseError, Scan, chinese_number, parse_date
+
+_NUM = r"[0-9]+(?:\.[0-9]+)?"
+_CN = r"[零〇一二两三四五六七八九十百]+"
+
+# A code as people write it: T7, t07, Ｔ７ (folded), T7-2 (a milestone), "T 7".
+_CODE = re.compile(
+    r"(?<![A-Za-z0-9])([TZJtzj])\s?0*([1-9][0-9]{0,2})(?:\s?-\s?([1-9][0-9]?))?(?![0-9])"
+)
+
+# Percents, strongest first. Each pattern's group 1 holds the number.
+_PERCENT_SIGN = re.compile(r"(" + _NUM + r")\s*(?:%|％|个?百分点)")
+_PERCENT_WORD = re.compile(r"百分之\s*(" + _NUM + "|" + _CN + ")")
+_TENTHS = re.compile(
+    r"(?<![完形达组构赞])(" + r"[0-9]|[一二两三四五六七八九十]" + r")\s*成(?:左右|多|半)?"
+)
+# Ranges, read before single percents: 七八成, 六七十%, 百分之七八十, 70-80%, 70%到80%.
+_DIGIT_CN = "一二三四五六七八九"
+_RANGE_TENTHS = re.compile(r"([一二三四五六七八九])([一二三四五六七八九])\s*成")
+_RANGE_TENS = re.compile(
+    r"(?:百分之\s*([一二三四五六七八九])([一二三四五六七八九])十|"
+    r"([一二三四五六七八九])([一二三四五六七八九])十\s*(?:%|％))"
+)
+_RANGE_DIGITS = re.compile(
+    r"(?<![0-9.])([0-9]{1,3})\s*(?:%|％)?\s*(?:-|~|～|—|–|到|至)\s*([0-9]{1,3})\s*(?:%|％)"
+)
+_HALF = re.compile(r"(一半|过半|大半|一大半|多半|半数|大部分)")
+_HALF_VALUES = {
+    "一半": 50,
+    "过半": 50,
+    "大半": 60,
+    "一大半": 60,
+    "多半": 60,
+    "半数": 50,
+    "大部分": 70,
+}
+
+# Units that make a number a count or an amount, never a percent.
+COUNT_UNITS = (
+    "家次", "人次", "户次", "平方米", "公里", "万元", "亿元", "千元", "小时",
+    "次", "个", "户", "家", "人", "名", "项", "件", "场", "期", "篇", "条", "份", "所", "处",
+    "元", "万", "亿", "天", "批", "轮", "起", "宗", "单", "笔", "台", "套", "本", "册", "张",
+    "米", "吨", "位", "支", "队", "站", "点", "座", "辆", "周", "分", "岁", "届",
+)  # fmt: skip
+_COUNT = re.compile(
+    r"(" + _NUM + r"|" + _CN + r")\s*(" + "|".join(sorted(COUNT_UNITS, key=len, reverse=True)) + ")"
+)
+_BARE = re.compile(
+    r"(?<![0-9.])(-?" + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?" + _NUM + r")(?![0-9])"
+)
+
+# Dates: tried in this order on the text; parse_date decides what each means.
+_DATE_TOKENS = (
+    re.compile(r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"),
+    re.compile(r"(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}[日号]?"),
+    re.compile(r"(?:[0-9]{4}年)?[0-9]{1,2}月(?:底|末|份?结束)"),
+    re.compile(r"(?:本|这|下个?)?(?:周|星期|礼拜)[一二三四五六日天]"),
+    re.compile(r"(?:本|这个?|下个?)月(?:底|末|[0-9]{1,2}[日号])"),
+    re.compile(r"(?:今天|明天|后天|月底|月末|年底|年末)"),
+)
+_BEFORE = re.compile(r"^(?:之前|以前|前)")
+
+# What the message says it is about. Each intent: the words that say it.
+INTENT_WORDS: dict[str, tuple[str, ...]] = {
+    "progress": ("进度", "进展", "推进到", "推进了", "完成了约", "已完成约", "做了", "干了"),
+    "done": (
+        "全部完成", "已经完成", "已完成", "完成了", "完成", "做完", "弄完", "干完", "办完",
+        "搞定", "办结", "完工", "完毕", "结束了", "都好了", "已落实", "落实完",
+    ),
+    "extend": ("申请延期", "延期", "延到", "延至", "推迟", "推后", "延长", "顺延", "往后推", "宽限", "晚几天"),
+    "sign": ("签收", "收到了", "收到", "已收到", "收悉", "知悉", "知道了"),
+    "return": ("退回", "打回", "退回去", "不通过", "不予通过"),
+    "pass": ("审核通过", "通过", "同意办结", "可以办结", "验收合格"),
+    "score": ("打分", "评分", "打了", "给分", "评为", "记分", "计分"),
+    "deadline": ("期限", "截止", "截至", "定到", "定在", "定为", "设到", "设为", "改到", "改为", "到期"),
+    "nudge": ("催办", "催一下", "催促", "催一催", "督促"),
+    "data": ("数据", "上报数据"),
+    "evidence": ("佐证", "证明材料", "附件", "照片", "截图", "材料"),
+    "correct": ("报错了", "报错", "写错了", "写错", "填错", "弄错", "有误", "更正", "纠正", "应该是", "应为"),
+    "assign": ("交办",),
+    "detail": ("详情", "情况", "怎么样", "咋样", "如何", "进展如何"),
+}  # fmt: skip
+# Words that say a thing is not (yet) done, or only partly: never read as done.
+NEGATIONS = (
+    "没完成", "未完成", "没有完成", "尚未", "还没", "没有", "未能", "还未", "未", "没",
+    "不能", "无法", "还差", "差一", "差个", "剩", "剩下", "只完成", "仅完成", "部分",
+    "基本", "差不多", "大概", "快要", "快完成", "即将", "马上", "争取", "计划", "准备",
+    "打算", "预计", "将于", "正在", "在做", "进行中", "推进中", "完成一半", "还要", "还需",
+)  # fmt: skip
+QUESTION_WORDS = (
+    "多少", "几", "啥", "什么", "哪些", "哪个", "哪家", "谁", "怎么", "咋", "如何", "是否",
+    "吗", "呢", "么", "?", "？", "有没有", "能不能", "可不可以", "行不行",
+)  # fmt: skip
+CORRECTION_MARKERS = ("刚才", "刚刚", "之前", "上次", "前面", "早上", "昨天")
+
+# Said before or around a request and meaning nothing about it.
+_SALUTATION = re.compile(
+    r"(?:[^\s，,。！!：:]{1,8}(?:好|您好|你好)|各位(?:领导|同志|同事)?(?:好)?|领导|老师|主任|您好|你好)"
+    r"[\s，,。！!~～：:]+"
+)
+_MENTION = re.compile(r"@\S+\s*")
+_FILLER_END = re.compile(r"[吧呢啊呀哈哦嘛啦哟]+$")
+
+
+def _emoji(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category in ("So", "Sk", "Cs", "Co") or 0x1F000 <= ord(ch) <= 0x1FAFF
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    text: str
+    value: Any
+    high: int | None = None  # a range's upper end ("七八成", "70-80%"); value is its lower end
+
+
+@dataclass
+class Slots:
+    """A message's parts, positions into `text` (the folded message, cleaned)."""
+
+    text: str
+    scan: Scan | None = None  # the message as typed, and where `text` begins in it
+    offset: int = 0
+    codes: list[Found] = field(default_factory=list)  # value: "T7" or "T7-2"
+    percents: list[Found] = field(default_factory=list)  # value: int 0–100
+    counts: list[Found] = field(default_factory=list)  # value: (number text, unit)
+    numbers: list[Found] = field(default_factory=list)  # bare numbers left over; value: text
+    dates: list[Found] = field(default_factory=list)  # value: date
+    intents: dict[str, list[Found]] = field(default_factory=dict)
+    negated: bool = False
+    question: bool = False
+    correction: bool = False
+
+    def has(self, intent: str) -> bool:
+        return bool(self.intents.get(intent))
+
+    def first(self, intent: str) -> Found | None:
+        found = self.intents.get(intent)
+        return found[0] if found else None
+
+    def typed(self, start: int, end: int) -> str:
+        """What the person typed between two positions of `text` (their punctuation kept)."""
+        if self.scan is None:
+            return self.text[start:end]
+        return self.scan.original_between(self.offset + start, self.offset + end)
+
+
+def clean(text: str) -> tuple[Scan, int, int]:
+    """The message without what means nothing: @mentions and emoji anywhere, salutations in
+    front (王主任好！各位领导好，), particles at the end (吧 了 啊). Returns the folded message and
+    where its meaningful part begins and ends."""
+    text = _MENTION.sub("", text or "")
+    text = "".join(ch for ch in text if not _emoji(ch))
+    scan = Scan(text)
+    folded = scan.text
+    start, end = 0, len(folded)
+    while start < end and folded[start] in " ":
+        start += 1
+    while True:
+        match = _SALUTATION.match(folded, start)
+        if not match or match.end() >= end:
+            break
+        start = match.end()
+    tail = folded[start:end].rstrip("。.!！~～ ")
+    stripped = _FILLER_END.sub("", tail)
+    end = start + len(stripped or tail)
+    return scan, start, end
+
+
+def _overlaps(found: list[Found], start: int, end: int) -> bool:
+    return any(f.start < end and start < f.end for f in found)
+
+
+def read(text: str, today: date) -> Slots:
+    """Every part of `text` found and valued (cleaned first: see `clean`)."""
+    scan, start, end = clean(text)
+    slots = Slots(scan.text[start:end], scan, start)
+    text = slots.text
+    taken: list[Found] = []
+    for match in _CODE.finditer(text):
+        code = f"{match.group(1).upper()}{int(match.group(2))}"
+        if match.group(3):
+            code += f"-{int(match.group(3))}"
+        slots.codes.append(Found(match.start(), match.end(), match.group(0), code))
+    taken += slots.codes
+    for pattern in _DATE_TOKENS:
+        for match in pattern.finditer(text):
+            if _overlaps(taken, match.start(), match.end()):
+                continue
+            end = match.end()
+            before = _BEFORE.match(text, end)
+            if before:
+                end = before.end()
+            try:
+                value = parse_date(text[match.start() : end], today)
+            except ParseError:
+                continue
+            found = Found(match.start(), end, text[match.start() : end], value)
+            slots.dates.append(found)
+            taken.append(found)
+    _percents(slots, taken)
+    for match in _COUNT.finditer(text):
+        if _overlaps(taken, match.start(), match.end()):
+            continue
+        found = Found(match.start(), match.end(), match.group(0), (match.group(1), match.group(2)))
+        slots.counts.append(found)
+        taken.append(found)
+    for match in _BARE.finditer(text):
+        if _overlaps(taken, match.start(), match.end()):
+            continue
+        slots.numbers.append(Found(match.start(), match.end(), match.group(0), match.group(1)))
+    for intent, words in INTENT_WORDS.items():
+        for word in sorted(words, key=len, reverse=True):
+            for match in re.finditer(re.escape(word), text):
+                if _overlaps(slots.intents.get(intent, []), match.start(), match.end()):
+                    continue
+                slots.intents.setdefault(intent, []).append(
+                    Found(match.start(), match.end(), word, intent)
+                )
+    for spans in slots.intents.values():
+        spans.sort(key=lambda f: f.start)
+    slots.negated = any(word in text for word in NEGATIONS)
+    slots.question = any(word in text for word in QUESTION_WORDS)
+    slots.correction = slots.has("correct") and (
+        any(m in text for m in CORRECTION_MARKERS) or "更正" in text or "应该是" in text
+    )
+    return slots
+
+
+def _ranges(slots: Slots, taken: list[Found]) -> None:
+    text = slots.text
+    for match in _RANGE_TENTHS.finditer(text):
+        low, high = (_DIGIT_CN.index(g) + 1 for g in match.groups())
+        _add_range(slots, taken, match, low * 10, high * 10)
+    for match in _RANGE_TENS.finditer(text):
+        first, second = match.group(1) or match.group(3), match.group(2) or match.group(4)
+        low, high = _DIGIT_CN.index(first) + 1, _DIGIT_CN.index(second) + 1
+        _add_range(slots, taken, match, low * 10, high * 10)
+    for match in _RANGE_DIGITS.finditer(text):
+        _add_range(slots, taken, match, int(match.group(1)), int(match.group(2)))
+
+
+def _add_range(slots: Slots, taken: list[Found], match: re.Match[str], low: int, high: int) -> None:
+    if not 0 <= low < high <= 100 or _overlaps(taken, match.start(), match.end()):
+        return
+    found = Found(match.start(), match.end(), match.group(0), low, high)
+    slots.percents.append(found)
+    taken.append(found)
+
+
+def _percents(slots: Slots, taken: list[Found]) -> None:
+    text = slots.text
+    _ranges(slots, taken)
+    for pattern, scale in ((_PERCENT_SIGN, 1), (_PERCENT_WORD, 1), (_TENTHS, 10)):
+        for match in pattern.finditer(text):
+            if _overlaps(taken, match.start(), match.end()):
+                continue
+            raw = match.group(1)
+            number = float(raw) if re.fullmatch(_NUM, raw) else chinese_number(raw)
+            if number is None:
+                continue
+            value = number * scale
+            if "成半" in match.group(0):
+                value += 5
+            if value != int(value) or not 0 <= value <= 100:
+                continue
+            found = Found(match.start(), match.end(), match.group(0), int(value))
+            slots.percents.append(found)
+            taken.append(found)
+    for match in _HALF.finditer(text):
+        if _overlaps(taken, match.start(), match.end()):
+            continue
+        found = Found(match.start(), match.end(), match.group(0), _HALF_VALUES[match.group(1)])
+        slots.percents.append(found)
+        taken.append(found)
+    slots.percents.sort(key=lambda f: f.start)
+
+
+_NUMBERED = re.compile(
+    r"(?:^|(?<=[\s；;。，,]))(?:[0-9]{1,2}(?:[、．)）]|\.(?![0-9]))|[（(][0-9]{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩])\s*"
+)
+
+
+def lines_of(text: str) -> list[str]:
+    """A message split into its items: one per line, or numbered 1、2、3、/（1）/① when it
+    starts with such a number."""
+    parts = [p.strip() for p in re.split(r"[\r\n]+", text or "") if p.strip()]
+    if len(parts) == 1 and _NUMBERED.match(parts[0]):
+        numbered = [p.strip() for p in _NUMBERED.split(parts[0]) if p.strip()]
+        if len(numbered) > 1:
+            return numbered
+    return parts
