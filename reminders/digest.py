@@ -28,6 +28,7 @@ from reminders.rules import gap_to_pass
 from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard, format_points
 from reminders.state import milestone_counts, state_of
+from reminders.state import unsigned as unsigned_shares
 
 
 def week_of(day: date) -> str:
@@ -111,16 +112,7 @@ def _assigned(rows, today: date, cal: WorkCalendar) -> dict:
         if is_overdue(a.deadline, today) and days:
             overdue[a.unit.name].append(f"{a.code}（逾期 {days} 个工作日）")
     unsigned = defaultdict(list)
-    for a in load_rows(
-        Assignment.shares()
-        & (Assignment.status == Status.OPEN)
-        & Assignment.signed_at.is_null()
-        & Assignment.item.in_(
-            Item.select(Item.id).where(
-                (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
-            )
-        )
-    ):
+    for a in load_rows(unsigned_shares()):
         unsigned[a.unit.name].append(a.code)
     items = {a.item.id for a in rows if a.status in (Status.OPEN, Status.REVIEW)}
     return {

@@ -29,6 +29,7 @@ from models.scores import Score
 from reminders.calendar import WorkCalendar
 from reminders.ladder import Audience, Due, LadderSettings, Step, audience_of, colour, due_steps
 from reminders.ports import CampaignSettings, Mail, Templates
+from reminders.state import unsigned as unsigned_shares
 
 # Deadlines further than this cannot reach the first step of the ladder today (7 working days
 # span at most about three weeks, even across the Spring Festival).
@@ -236,16 +237,7 @@ def reminder_round(
         & (Assignment.deadline <= today + HORIZON)
         & Assignment.item.in_(Item.select(Item.id).where(Item.cancelled_at.is_null()))
     )
-    unsigned = load_rows(
-        (Assignment.status == OPEN)
-        & Assignment.shares()
-        & Assignment.signed_at.is_null()
-        & Assignment.item.in_(
-            Item.select(Item.id).where(
-                (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
-            )
-        )
-    )
+    unsigned = load_rows(unsigned_shares())
     already = {
         (r.assignment_id, r.step)
         for r in ReminderSent.select(ReminderSent.assignment, ReminderSent.step).where(

@@ -16,7 +16,7 @@ from typing import Any
 import peewee
 
 from models.db import tuples
-from models.plan import Assignment, Item, Part, Role, Status
+from models.plan import Assignment, Item, ItemKind, Part, Role, Status
 from models.progress import Evidence, ExtensionRequest, ProgressReport, RequestStatus
 from models.scores import FigureReport
 from reminders.calendar import Workdays
@@ -431,3 +431,28 @@ def unit_file_count(item: Item | int, unit_id: int) -> int:
         .where((Evidence.item == item) & (Evidence.unit == unit_id) & Evidence.active())
         .count()
     )
+
+
+def unsigned() -> peewee.ColumnBase:
+    """The condition of a 交办 share not yet signed for (签收): open, its item not withdrawn."""
+    return (
+        Assignment.shares()
+        & (Assignment.status == Status.OPEN)
+        & Assignment.signed_at.is_null()
+        & Assignment.item.in_(
+            Item.select(Item.id).where(
+                (Item.kind == ItemKind.ASSIGNED) & Item.cancelled_at.is_null()
+            )
+        )
+    )
+
+
+def unsigned_codes(unit_id: int) -> list[str]:
+    """A unit's 交办 items waiting for its 签收, in the plan's order."""
+    query = (
+        Assignment.select(Item.code)
+        .join(Item)
+        .where(unsigned() & (Assignment.unit == unit_id))
+        .order_by(Item.position, Item.id)
+    )
+    return [code for (code,) in query.tuples()]

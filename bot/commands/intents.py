@@ -17,8 +17,9 @@ from typing import Any
 from bot.commands.registry import Context
 from bot.commands.slots import Found, Slots
 from models.org import match_unit
-from models.plan import Assignment, Item, ItemKind, Part, Status
+from models.plan import Assignment, Item, Part
 from models.progress import ProgressReport
+from reminders.state import unsigned_codes
 
 # Leaders' and the office's questions, in their own words.
 _SCORE_QUESTION = re.compile(
@@ -345,23 +346,12 @@ def _sign_the_one(ctx: Context, slots: Slots) -> Proposal:
     """ "交办的那个事收到了": sign it when exactly one 交办 item waits for this unit's 签收."""
     if ctx.member is None or ctx.member.unit_id is None or "交办" not in slots.text:
         return Proposal(ask="ack")
-    waiting = list(
-        Assignment.select(Assignment, Item)
-        .join(Item)
-        .where(
-            (Assignment.unit == ctx.member.unit_id)
-            & (Assignment.kind == Part.SHARE)
-            & Assignment.signed_at.is_null()
-            & (Assignment.status == Status.OPEN)
-            & (Item.kind == ItemKind.ASSIGNED)
-            & Item.cancelled_at.is_null()
-        )
-    )
+    waiting = unsigned_codes(ctx.member.unit_id)
     if len(waiting) == 1:
-        return Proposal([f"签收 {waiting[0].item.code}"], sure=True)
+        return Proposal([f"签收 {waiting[0]}"], sure=True)
     if not waiting:
         return Proposal(ask="nothing_to_sign")
-    return Proposal(ask="which_sign", values={"codes": [a.item.code for a in waiting]})
+    return Proposal(ask="which_sign", values={"codes": waiting})
 
 
 def _unit_named(slots: Slots) -> str:

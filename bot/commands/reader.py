@@ -38,6 +38,7 @@ from bot.commands.registry import (
 )
 from bot.commands.review import take_reason
 from bot.text import Scan
+from reminders.state import unsigned_codes
 
 GREETINGS = (
     "你好",
@@ -92,8 +93,25 @@ _SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _POLITE = re.compile(r"^(?:" + "|".join(POLITE) + r")" + _SEP)
+_ACK_WORD = r"(?:" + "|".join(re.escape(w) for w in sorted(ACKS, key=len, reverse=True)) + r")"
+# What people add to a 收到: "马上办", "尽快落实", "我们抓紧".
+_ACK_PROMISE = (
+    r"(?:我们|我|这边|我这边)?(?:会|就)?(?:马上|尽快|抓紧|立即|立刻|随后|稍后|这就|及时|认真)"
+    r"(?:去)?(?:办理|办|落实|处理|安排|上报|报送|报|整改|推进|弄|做|对接)?(?:好)?"
+)
 _ONLY_ACK = re.compile(
-    r"^(?:" + "|".join(re.escape(w) for w in ACKS) + r")" + _SEP + "$", re.IGNORECASE
+    r"^"
+    + _ACK_WORD
+    + r"(?:"
+    + _SEP
+    + _ACK_WORD
+    + r")*(?:"
+    + _SEP
+    + _ACK_PROMISE
+    + r")?"
+    + _SEP
+    + "$",
+    re.IGNORECASE,
 )
 # "T7的佐证材料", "这是T7的材料": the files just sent belong to T7.
 _EVIDENCE_WORDS = re.compile(
@@ -152,7 +170,10 @@ def answer(registry: Registry, ctx: Context, outcome: Outcome) -> str:
     if outcome.kind == "empty":
         return ctx.say("errors.j2", "empty")
     if outcome.kind == "ack":
-        return ctx.say("reader.j2", "ack", name=ctx.name)
+        summary = open_items_summary(ctx) if ctx.may("unit") else None
+        nearest = summary["nearest"][0]["a"].item.code if summary and summary["nearest"] else ""
+        unsigned = unsigned_codes(ctx.member.unit_id) if summary and ctx.member else []
+        return ctx.say("reader.j2", "ack", name=ctx.name, code=nearest, unsigned=unsigned)
     return _ask(registry, ctx, outcome.ask, outcome.values)
 
 
@@ -305,11 +326,13 @@ def understand(registry: Registry, ctx: Context, text: str) -> Outcome:
         scan = Scan("帮助")  # "?" is both a command and punctuation
     trimmed, greeted = _trim(scan)
     if not trimmed.text.strip(" .。!！~"):
-        if greeted or _ONLY_ACK.match(scan.text.strip()):
-            return Outcome("thanks" if _is_thanks(scan.text) else "greeting")
-        return Outcome("empty")
+        if _is_thanks(scan.text):
+            return Outcome("thanks")
+        if _ONLY_ACK.match(scan.text.strip()):
+            return Outcome("ack")  # "收到" (after a reminder, say): a short word back
+        return Outcome("greeting") if greeted else Outcome("empty")
     if _ONLY_ACK.match(trimmed.text.strip()):
-        return Outcome("thanks" if _is_thanks(scan.text) else "greeting")
+        return Outcome("thanks" if _is_thanks(scan.text) else "ack")
     return _read_one(registry, ctx, trimmed)
 
 
@@ -341,7 +364,13 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
         except Refusal as refusal:
             if refusal.forbidden:  # written right, not theirs to use: say so
                 message = ctx.say("errors.j2", "with_usage", message=refusal.message, usage="")
-                return Outcome("refuse", message=message)
+                if refusal.fits:
+                    return Outcome("refuse", message=message)
+                # "交办的那个事收到了": not the command at all; read whole, or say it is not theirs
+                outcome = _from_slots(registry, ctx, found)
+                if outcome.kind == "ask" and outcome.ask in ("unknown", "about", "ack"):
+                    return Outcome("refuse", message=message)
+                return outcome
             # "我的任物": the alias "我的" ran into a mistyped word; offer the closest commands.
             typo = end < len(scan) and _is_cjk(scan.text[end]) and not found.codes
             if typo and closest_commands(registry, ctx, scan.text[pos:], cutoff=0.6):

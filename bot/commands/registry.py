@@ -188,11 +188,12 @@ class Refusal(Exception):
     """The text names a command but cannot be run as written: a Chinese message and the usage
     (`forbidden`: written right, but not this person's to use)."""
 
-    def __init__(self, message: str, usage: str = "", *, forbidden: bool = False):
+    def __init__(self, message: str, usage: str = "", *, forbidden: bool = False, fits=True):
         super().__init__(message)
         self.message = message
         self.usage = usage
         self.forbidden = forbidden
+        self.fits = fits  # a forbidden command: whether the text is written in its grammar
 
 
 def _match(args, scan: Scan, pos: int, i: int, acc: dict, failures: list[Failure]):
@@ -392,7 +393,7 @@ class Registry:
         visible = cmd.visible_forms(ctx)
         if not visible:
             fitting = [f for f in cmd.forms if _match(f.args, scan, pos, 0, {}, []) is not None]
-            raise Refusal(forbidden((fitting or cmd.forms)[0]), forbidden=True)
+            raise Refusal(forbidden((fitting or cmd.forms)[0]), forbidden=True, fits=bool(fitting))
         failures: list[Failure] = []
         for form in visible:
             found: list[Failure] = []

@@ -118,7 +118,9 @@ PHRASINGS = [
     ("li", "在吗？", "问候"),
     ("li", "谢谢", "致谢"),
     ("li", "好的，谢谢！", "致谢"),
-    ("li", "收到", "问候"),
+    ("li", "收到", "收到"),
+    ("li", "好的好的", "收到"),
+    ("li", "收到，马上办", "收到"),
     ("lead", "你好", "问候"),
     ("li", "你好，进度 T7 60%", "进度 T7 60"),
     ("li", "您好！T7 已完成，谢谢", "完成 T7"),
@@ -268,3 +270,23 @@ def test_files_first_then_the_code_files_them(people, services):
     reply = people.say("li", "这是T7的材料")
     assert "已归到 T7" in reply
     assert Evidence.get().item.code == "T7"
+
+
+def test_an_ack_after_a_reminder_is_answered_and_changes_nothing(people):
+    people.say("boss", "期限 T7 2026-11-30")
+    before = snapshot()
+    for said in ("收到", "好的好的", "收到，马上办！", "嗯嗯 收到"):
+        reply = people.say("li", said)
+        assert reply.startswith("好的") and "收到" in reply, (said, reply)
+        assert "进度 T7 60%" in reply  # the nearest item, to report on when there is news
+    assert snapshot() == before
+
+
+def test_an_ack_names_the_assigned_work_still_to_sign_and_signs_only_when_said(people):
+    people.say("boss", "交办 市监局 2026-12-25 报送阶段性总结")
+    reply = people.say("li", "收到")
+    assert "J1 还没签收" in reply and "签收 J1" in reply
+    share = Assignment.get((Assignment.item == Item.get(Item.code == "J1")) & Assignment.shares())
+    assert share.signed_at is None
+    assert "已签收" in people.say("li", "交办的那个事收到了，马上安排")
+    assert Assignment.get_by_id(share.id).signed_at is not None
