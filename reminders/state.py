@@ -435,7 +435,7 @@ def unit_file_count(item: Item | int, unit_id: int) -> int:
 
 def unsigned() -> peewee.ColumnBase:
     """The condition of a 交办 share not yet signed for (签收): open, its item not withdrawn."""
-    return (
+    condition: peewee.ColumnBase = (
         Assignment.shares()
         & (Assignment.status == Status.OPEN)
         & Assignment.signed_at.is_null()
@@ -445,6 +445,7 @@ def unsigned() -> peewee.ColumnBase:
             )
         )
     )
+    return condition
 
 
 def unsigned_codes(unit_id: int) -> list[str]:
@@ -455,4 +456,4 @@ def unsigned_codes(unit_id: int) -> list[str]:
         .where(unsigned() & (Assignment.unit == unit_id))
         .order_by(Item.position, Item.id)
     )
-    return [code for (code,) in query.tuples()]
+    return [str(row[0]) for row in tuples(query)]

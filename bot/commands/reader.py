@@ -172,7 +172,8 @@ def answer(registry: Registry, ctx: Context, outcome: Outcome) -> str:
     if outcome.kind == "ack":
         summary = open_items_summary(ctx) if ctx.may("unit") else None
         nearest = summary["nearest"][0]["a"].item.code if summary and summary["nearest"] else ""
-        unsigned = unsigned_codes(ctx.member.unit_id) if summary and ctx.member else []
+        unit_id = ctx.member.unit_id if summary and ctx.member else None
+        unsigned = unsigned_codes(unit_id) if unit_id is not None else []
         return ctx.say("reader.j2", "ack", name=ctx.name, code=nearest, unsigned=unsigned)
     return _ask(registry, ctx, outcome.ask, outcome.values)
 
