@@ -358,11 +358,11 @@ def _canonical(registry: Registry, ctx: Context, parsed: Parsed | None) -> str:
 def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
     pos = scan.skip(0)
     cmd, end = registry.find_at(scan, pos)
-    found = slots.read(scan.original_between(pos), ctx.today)
     if cmd is not None:
         try:
             parsed = registry.parse(ctx, cmd, scan, end)
         except Refusal as refusal:
+            found = slots.read(scan.original_between(pos), ctx.today)
             if refusal.forbidden:  # written right, not theirs to use: say so
                 message = ctx.say("errors.j2", "with_usage", message=refusal.message, usage="")
                 if refusal.fits:
@@ -391,9 +391,13 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
                 )
                 return Outcome("refuse", message=message)
             return outcome
-        if _contradicts(parsed, found):
-            return _from_slots(registry, ctx, found)
+        # A command written in full is read whole only when its own words may take it back.
+        if parsed.form.command == "完成":
+            found = slots.read(scan.original_between(pos), ctx.today)
+            if _contradicts(found):
+                return _from_slots(registry, ctx, found)
         return Outcome("run", parsed=parsed)
+    found = slots.read(scan.original_between(pos), ctx.today)
     leading = _LEADING_WORD.match(found.text)
     if leading and not any(f.start < leading.end(1) for fs in found.intents.values() for f in fs):
         word = leading.group(1)
@@ -416,10 +420,8 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
-def _contradicts(parsed: Parsed, found: slots.Slots) -> bool:
-    """A command written in full that its own words take back: 完成 with 还没 or a percent."""
-    if parsed.form.command != "完成":
-        return False
+def _contradicts(found: slots.Slots) -> bool:
+    """完成 written in full that its own words take back: with 还没 or a percent."""
     return found.negated or bool(found.percents)
 
 
