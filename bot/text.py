@@ -130,13 +130,19 @@ _WEEKDAY = re.compile(r"^(本|这|下|下个)?(?:周|星期|礼拜)([一二三�
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2}
 _BEFORE = ("之前", "以前", "前")
+# 本月20号, 下个月10号, 20号: a day of this month, of the next, or the next such day.
+_DAY_OF_MONTH = re.compile(r"^(本月|这个?月|下个?月)?(\d{1,2})[日号]$")
+# Chinese numerals in a date (十二月十八日, 一月底) and the year said in words (明年, 今年).
+_CN_MONTH_DAY = re.compile(r"([零〇一二两三四五六七八九十]{1,3})(?=月|[日号])")
+_YEAR_WORDS = {"今年": 0, "明年": 1}
 
 
 def looks_like_date(token: str) -> bool:
-    token = _strip_before(fold(token))
+    token = _date_in_digits(_strip_before(fold(token)), date(2000, 1, 1))  # the shape only
     return (
         any(form.match(token) for form in _DATE_FORMS)
         or bool(_MONTH_DAY.match(token) or _MONTH_END.match(token) or _WEEKDAY.match(token))
+        or bool(_DAY_OF_MONTH.match(token))
         or token in _RELATIVE_DAYS
         or token in ("月底", "本月底", "月末", "本月末", "下月底", "年底", "年末", "今年底")
     )
@@ -160,6 +166,8 @@ def parse_date(token: str, today: date | None = None) -> date:
     前/之前 ("12月20日前") is the same day."""
     raw = fold(token)
     token = _strip_before(raw)
+    if today is not None:
+        token = _date_in_digits(token, today)
     for form in _DATE_FORMS:
         match = form.match(token)
         if match:
@@ -170,6 +178,14 @@ def parse_date(token: str, today: date | None = None) -> date:
         if found is not None:
             return found
     raise ParseError(f"“{raw}”不是日期，请写成 2026-12-31 这样的格式。")
+
+
+def _date_in_digits(token: str, today: date) -> str:
+    """明年一月十五号 -> 2027年1月15号: the year in words and Chinese numerals as digits."""
+    for word, ahead in _YEAR_WORDS.items():
+        if token.startswith(word):
+            token = f"{today.year + ahead}年" + token[len(word) :]
+    return _CN_MONTH_DAY.sub(lambda m: str(chinese_number(m.group(1)) or m.group(1)), token)
 
 
 def _make_date(raw: str, year: int, month: int, day: int) -> date:
@@ -208,6 +224,15 @@ def _relative_date(raw: str, token: str, today: date) -> date | None:
         return date(today.year, 12, 31)
     if token in _RELATIVE_DAYS:
         return today + timedelta(days=_RELATIVE_DAYS[token])
+    match = _DAY_OF_MONTH.match(token)
+    if match:
+        day = int(match.group(2))
+        year, month = today.year, today.month
+        said = match.group(1) or ""
+        # 下个月10号; or "20号" on the 26th: next month's.
+        if said.startswith("下") or (not said and day < today.day):
+            year, month = year + month // 12, month % 12 + 1
+        return _make_date(raw, year, month, day)
     match = _WEEKDAY.match(token)
     if match:
         monday = today - timedelta(days=today.weekday())

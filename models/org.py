@@ -151,6 +151,31 @@ def match_unit(text: str, allow_groups: bool = True) -> UnitMatch:
     return UnitMatch(candidates=tuple(e[3] for e in partial))
 
 
+def units_in(text: str) -> list[tuple[int, int, Unit]]:
+    """The units named inside a sentence ("催办一下工信局T18", "同意审批局的延期申请"), by full
+    name, short name or alias, longest first, not overlapping: (start, end, unit) in `text`
+    (already folded: NFKC, as the chat reads it)."""
+    lowered = text.lower()
+    forms: list[tuple[str, Unit]] = []
+    for unit in Unit.select().order_by(Unit.position, Unit.id):
+        names = {unit.name, unit.short_name or "", *unit.alias_list()}
+        for name in names:
+            folded = fold_name(name)
+            for form in {unicodedata.normalize("NFKC", name).lower(), folded}:
+                if len(form) >= 2:
+                    forms.append((form, unit))
+    forms.sort(key=lambda pair: len(pair[0]), reverse=True)
+    found: list[tuple[int, int, Unit]] = []
+    for form, unit in forms:
+        start = lowered.find(form)
+        while start >= 0:
+            end = start + len(form)
+            if not any(s < end and start < e for s, e, _ in found):
+                found.append((start, end, unit))
+            start = lowered.find(form, end)
+    return sorted(found, key=lambda f: f[0])
+
+
 def admin_userids(configured) -> list[str]:
     """The admins: those named in BOT_ADMINS and those bound as 管理员."""
     bound = Member.select(Member.wecom_userid).where(Member.having("admin"))

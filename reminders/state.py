@@ -172,7 +172,8 @@ def state_of(
 ) -> WorkState:
     progress = a.progress
     if milestones is not None and a.status in (Status.OPEN,):
-        progress = milestones.percent
+        # Milestones passed move it on; a report further than they are is not hidden.
+        progress = max(progress, milestones.percent)
     key = status_of(a.status, progress, a.deadline, today, extension_pending=extension_pending)
     overdue = 0
     if a.status == Status.OPEN:

@@ -128,6 +128,9 @@ def assigned_list(ctx: Context, args) -> str:
                     min((a.deadline for a in mine if a.deadline), default=None)
                 ),
                 "statuses": [(a.unit, status_label(ctx, a)) for a in mine[:4]],
+                "unsigned": [
+                    a.unit.short_name or a.unit.name for a in open_ones if a.signed_at is None
+                ],
             }
         )
     rows.sort(key=lambda r: (-r["overdue"], r["item"].position))

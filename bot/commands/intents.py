@@ -7,6 +7,7 @@ guess: only a sure reading acts at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,9 +17,10 @@ from typing import Any
 
 from bot.commands.registry import Context
 from bot.commands.slots import Found, Slots
-from models.org import match_unit
-from models.plan import Assignment, Item, Part
-from models.progress import ProgressReport
+from bot.text import chinese_number
+from models.org import Unit, match_unit, units_in
+from models.plan import Assignment, Item, Part, Status
+from models.progress import ExtensionRequest, ProgressReport, RequestStatus
 from reminders.state import unsigned_codes
 
 # Leaders' and the office's questions, in their own words.
@@ -26,16 +28,26 @@ _SCORE_QUESTION = re.compile(
     r"(总分|得分|多少分|几分|分数|还差多少|差几分|能不能过|合格|达标|过线|及格)"
 )
 _RANKING_QUESTION = re.compile(
-    r"(哪些单位|哪个单位|哪几个单位|哪家|谁)(?:还)?(?:没|未|不)(?:报|交|完成|上报|动)"
+    r"(哪些|哪个|哪几个|哪家|谁).{0,6}(?:没|未|不)(?:报|交|完成|上报|动)"
     r"|排名|排行|最差|落后|倒数|拖后腿|谁最慢|哪些单位落后"
 )
 _OVERDUE_QUESTION = re.compile(
     r"(逾期|超期|过期|拖期|延误)(?:的|了)?(?:有哪些|哪些|事项|情况|多少)?"
 )
+_DIGEST_QUESTION = re.compile(r"(周报|通报|本周情况)")
+_ASSIGNED_QUESTION = re.compile(r"交办.{0,8}(签收|收到|怎么样|情况|进展|哪些)")
+_REVIEW_QUESTION = re.compile(r"(待审核|等审核|要审核|审核的|办结审核|待审)")
+# 交办 in words: "请市监局12月15日前报一个…方案", "交办工信局：下周五前把…报上来".
+_ASSIGN_WORDS = re.compile(r"(交办|请|让|要求|布置|安排)")
+_ASSIGN_TASK = re.compile(r"(报|报送|提交|上报|完成|拿出|制定|起草|准备|整理|梳理|开展)")
 _MY_LIST = re.compile(
     r"(我们|我|本单位|咱们?|我单位)(?:单位)?.{0,6}(还有|有没有|还剩|剩|哪些|啥|什么)"
     r".{0,6}(没交|没报|没完成|未完成|没做|要做|要交|要报|任务|事项|没弄)"
 )
+_STATE_QUESTION = re.compile(
+    r"(截止|期限|到期|啥时候|什么时候|哪天|几号|批了|批没|批准了|审批|签收了|通过了|审核了)"
+)
+_NOT_SIGNED = re.compile(r"(?:没|未|还没|尚未)(?:有)?(?:签收|收到)")
 _HOW = re.compile(r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发)")
 _SCORE_GIVEN = re.compile(r"(?:打|给|评|记|得)\s*([0-9]+(?:\.[0-9]+)?)\s*分")
 _PLAIN_ACK = re.compile(
@@ -114,12 +126,22 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
     if code:
         return _about_item(ctx, slots, code, unit=unit, leader=leader)
     # No code: questions and lists in people's words.
+    if leader:
+        assigned = _assign_in_words(ctx, slots)
+        if assigned is not None:
+            return assigned
+    if leader and _ASSIGNED_QUESTION.search(text):
+        return Proposal(["交办"], sure=True)
     if leader and _SCORE_QUESTION.search(text):
         return Proposal(["总览"], sure=True)
     if leader and _RANKING_QUESTION.search(text):
         return Proposal(["排名"], sure=True)
     if leader and _OVERDUE_QUESTION.search(text):
         return Proposal(["逾期"], sure=True)
+    if leader and _DIGEST_QUESTION.search(text):
+        return Proposal(["周报 预览"], sure=True)
+    if admin and _REVIEW_QUESTION.search(text):
+        return Proposal(["待审核"], sure=True)
     if unit and _MY_LIST.search(text):
         return Proposal(["我的任务"], sure=True)
     how = _HOW.search(text)
@@ -130,12 +152,17 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
     if named and leader:
         return Proposal([f"单位 {named}"], sure=True)
     if unit and slots.has("sign"):
+        if slots.question or _NOT_SIGNED.search(text):  # "是不是还有个交办的没签收"
+            waiting = (
+                unsigned_codes(ctx.member.unit_id) if ctx.member and ctx.member.unit_id else []
+            )
+            return Proposal(ask="unsigned", values={"codes": waiting})
         return _sign_the_one(ctx, slots)
     if slots.percents and unit:
         return Proposal(ask="ask_which_item", values={"said": slots.percents[0].text})
     if is_plain_ack(text):
         return Proposal(ask="ack")
-    return Proposal(ask="unknown", values={"word": text[:20]})
+    return Proposal(ask="unknown", values={"word": slots.typed(0, len(text))[:20]})
 
 
 # ------------------------------------------------------------------ one item
@@ -146,46 +173,78 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     item = Item.get_or_none(Item.code == item_code)
     code_found = slots.codes[0]
     percent = slots.percents[0] if slots.percents else None
-    date_found = slots.dates[0] if slots.dates else None
     if item is None:
         return Proposal([f"任务 {code}"], sure=True)  # the registry says it does not exist
     mine = unit and _is_mine(ctx, item)
     if _HOW.search(slots.text):  # "T7 怎么报": how to report it, with its code
         return Proposal(ask="about", values={"code": code, "said": ""})
-    # Questions about an item: read at once, whoever asks.
-    reading = slots.question or slots.has("detail") or slots.text.endswith(("进度", "进展"))
-    if (
-        not mine or (reading and not percent and not slots.has("done") and not slots.has("extend"))
-    ) and not (mine and slots.has("evidence")):
-        if slots.has("extend") and mine is False and unit:
-            return Proposal(ask="not_yours", values={"code": item_code})
+    reports = bool(
+        percent
+        or slots.vague
+        or slots.has("done")
+        or slots.has("extend")
+        or slots.has("submitted")
+        or (slots.has("sign") and item.is_assigned)
+    )
+    # Questions about an item: read at once, whoever asks ("T18截止是哪天", "T13的延期批了没").
+    asking = slots.question or slots.has("detail") or slots.text.endswith(("进度", "进展"))
+    requesting = slots.has("extend") and bool(slots.dates)  # "期限能不能往后推到12月18号？"
+    if asking and not percent and (not reports or (_asks_about(slots) and not requesting)):
         return Proposal([f"任务 {item_code}"], sure=True)
+    if not mine:
+        if unit and reports and not slots.has("evidence"):
+            kind = "延期" if slots.has("extend") else "报告"
+            return Proposal(ask="not_yours", values={"code": item_code, "kind": kind})
+        if not (unit and slots.has("evidence")):
+            return Proposal([f"任务 {item_code}"], sure=True)
     # A unit's own item.
     if slots.has("extend"):
-        return _extension(slots, code, code_found, date_found)
-    if slots.has("sign") and item.is_assigned and not percent and not slots.has("done"):
+        return _extension(ctx, slots, item, code, code_found)
+    # "J1收到了", "J1收到了，12月15日前完成培训" (a plan, not done): signed.
+    signing = (
+        slots.has("sign") and item.is_assigned and not percent and not slots.question
+    ) and not _NOT_SIGNED.search(slots.text)
+    if signing and (not slots.has("done") or slots.negated):
         return Proposal([f"签收 {item_code}"], sure=True)
+    if item.is_quantitative and _several_figures(slots):
+        return _figures(item, slots)
     if percent is not None:
         if len(slots.percents) > 1 and not slots.has("progress"):
-            values = "、".join(f"{p.value}%" for p in slots.percents)
-            return Proposal(ask="two_percents", values={"code": code, "values": values})
-        chosen = _marked_percent(slots) or percent
+            current = current_percent(slots)
+            if current is None:
+                values = "、".join(f"{p.value}%" for p in slots.percents)
+                return Proposal(ask="two_percents", values={"code": code, "values": values})
+            percent = current
+        chosen = current_percent(slots) or _marked_percent(slots) or percent
         # "完成了80%", "完成 T7 80%": how far it came; the word goes with the number.
         attached = [d for d in slots.intents.get("done", []) if _leads_to(slots, d, chosen)]
-        note = _note(slots, code_found, chosen, *slots.intents.get("progress", []), *attached)
+        skip = [p for p in slots.percents if p is not chosen]
+        note = _note(
+            slots, code_found, chosen, *skip, *slots.intents.get("progress", []), *attached
+        )
         if typo_of_command(note):
             note = ""
         if chosen.value == 100 and slots.has("done") and not slots.negated:
             return Proposal([_with_note(f"完成 {code}", note)], sure=True)
         command = _with_note(f"进度 {code} {chosen.value}%", note)
-        if chosen.high is not None:  # "七八成": the lower end, asked
+        if chosen.high is not None:  # "七八成", "过半": the lower end, asked
             return Proposal([command], sure=False, reason="a range")
         return Proposal([command], sure=True)
+    if slots.vague:  # "完成了大部分": how much is that?
+        return Proposal(ask="vague_percent", values={"code": code, "word": slots.vague[0].text})
     if slots.has("evidence") and not slots.has("done") and not slots.has("progress"):
         return Proposal([f"佐证 {item_code}"], sure=True)
     if slots.has("done"):
         done = slots.first("done")
         assert done is not None
+        # "T7完成了3轮检查": what was done, counted; "T7完成60": a percent without its sign.
+        counted = [c for c in slots.counts if _right_after(slots, done, c)]
+        if counted:
+            return Proposal(ask="about", values={"code": code, "said": slots.text[:30]})
+        number = next((n for n in slots.numbers if _right_after(slots, done, n)), None)
+        if number is not None and _is_percent_like(number.value):
+            command = f"进度 {code} {int(float(number.value))}%"
+            return Proposal([command], sure=False, reason="a number after 完成")
         if slots.negated:
             return Proposal(ask="not_done", values={"code": code, "said": slots.text[:30]})
         note = _note(slots, code_found, done)
@@ -194,20 +253,78 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
         if clean:
             return Proposal([command], sure=True)
         return Proposal([command], sure=False, reason="done, more words after")
+    if slots.has("submitted") and not slots.negated:  # "J2名录已报送": done, perhaps
+        note = _note(slots, code_found)
+        return Proposal([_with_note(f"完成 {code}", note)], sure=False, reason="submitted")
     if item.is_quantitative and (slots.counts or slots.numbers):
         return _figures(item, slots)
-    if slots.numbers and slots.has("progress"):
-        number = slots.numbers[0]
-        return Proposal([f"进度 {code} {number.value}%"], sure=False, reason="a bare number")
     if slots.numbers:
         number = slots.numbers[0]
-        return Proposal([f"进度 {code} {number.value}%"], sure=False, reason="a bare number")
+        if _is_percent_like(number.value):
+            command = f"进度 {code} {int(float(number.value))}%"
+            return Proposal([command], sure=False, reason="a bare number")
     if slots.has("progress"):
         return Proposal([f"任务 {item_code}"], sure=True)
     rest = _note(slots, code_found)
     if not rest:
         return Proposal([f"任务 {item_code}"], sure=True)
     return Proposal(ask="about", values={"code": code, "said": rest[:30]})
+
+
+def _right_after(slots: Slots, word: Found, number: Found) -> bool:
+    """ "完成了3轮检查", "完成60": the number is what 完成 governs (not "完成了 12家平台…")."""
+    return number.start >= word.end and slots.text[word.end : number.start] in ("", "了", "约")
+
+
+def _is_percent_like(value: str) -> bool:
+    try:
+        number = float(value.replace(",", ""))
+    except ValueError:
+        return False
+    return number == int(number) and 0 <= number <= 100
+
+
+def _asks_about(slots: Slots) -> bool:
+    """A question about the item's state, not a report: 截止啥时候, 延期批了没, 签收了吗."""
+    return bool(_STATE_QUESTION.search(slots.text))
+
+
+def _several_figures(slots: Slots) -> bool:
+    """Numbers enough to be an indicator's figures: a count, or two numbers or more."""
+    return bool(slots.counts) or len(slots.percents) + len(slots.numbers) >= 2
+
+
+# Of several percents, the ones said to be past or wrong, and the one said to be right now.
+_PAST_BEFORE = re.compile(
+    r"(上周|上次|之前|原来|原先|以前|上月|刚才那个|刚才报的|不是)\s*[（(]?\s*$"
+)
+_WRONG_AFTER = re.compile(r"^\s*(?:是)?(?:不对|有误|错了|是错的|报错了|不准确)")
+_RIGHT_BEFORE = re.compile(
+    r"(应该是|应为|应是|改成|改为|更正为|实际是|实际|现在是|本周|目前|现在|才对|是)\s*$"
+)
+
+
+def current_percent(slots: Slots) -> Found | None:
+    """Of several percents, the one that holds now: 本周 60% beside 上周 50%, 70%（上周50%）,
+    实际40% beside 60%不对, 是40% 不是60%. None when no word tells them apart."""
+    if len(slots.percents) < 2:
+        return None
+    codes = re.compile("|".join(re.escape(c.text) for c in slots.codes) or "$^")
+    alive = []
+    for p in slots.percents:
+        before = codes.sub("", slots.text[max(0, p.start - 10) : p.start])
+        if _PAST_BEFORE.search(before) or _WRONG_AFTER.match(slots.text[p.end : p.end + 6]):
+            continue
+        alive.append(p)
+    if len(alive) == 1:
+        return alive[0]
+    right = [
+        p
+        for p in alive
+        if _RIGHT_BEFORE.search(codes.sub("", slots.text[max(0, p.start - 6) : p.start]))
+        or slots.text[p.end : p.end + 2] == "才对"
+    ]
+    return right[0] if len(right) == 1 else None
 
 
 def _leads_to(slots: Slots, word: Found, number: Found) -> bool:
@@ -242,15 +359,73 @@ def _marked_percent(slots: Slots) -> Found | None:
     return signed[0] if len(signed) == 1 else None
 
 
-def _extension(slots: Slots, code: str, code_found: Found, date_found: Found | None) -> Proposal:
+_DURATION = re.compile(
+    r"(?:推迟|延期|延后|延长|顺延|往后推|推后|延)\s*(?:了)?\s*"
+    r"([0-9]{1,2}|[一二两三四五六七八九十]{1,3}|半)\s*(?:个)?\s*(天|日|周|星期|礼拜|月)"
+)
+_DURATION_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7}
+
+
+def _extension(ctx: Context, slots: Slots, item: Item, code: str, code_found: Found) -> Proposal:
+    """延期: the date said after the word (延到1月20号, not the 12月31号 that cannot be met);
+    a length (推迟一周) counts from the unit's deadline and is asked."""
+    marker = slots.first("extend")
+    after = [d for d in slots.dates if marker is not None and d.start >= marker.start]
+    date_found = after[0] if after else (slots.dates[-1] if slots.dates else None)
+    words = [*slots.intents.get("extend", []), *slots.dates]
     if date_found is None:
-        return Proposal(ask="extension_date", values={"code": code})
-    reason = _note(slots, code_found, date_found, *slots.intents.get("extend", []))
-    reason = re.sub(r"^(?:到|至|延到|延至|为|改为|申请)+", "", reason).strip(" ，,")
+        moved = _moved_deadline(ctx, slots, item)
+        if moved is None:
+            return Proposal(ask="extension_date", values={"code": code})
+        new_date, span = moved
+        reason = _reason(slots, code_found, span, *words)
+        command = f"延期 {code} {new_date.isoformat()}"
+        if not reason:
+            return Proposal(ask="extension_reason", values={"command": command})
+        return Proposal([f"{command} {reason}"], sure=False, reason="a length of time")
+    reason = _reason(slots, code_found, *words)
     command = f"延期 {code} {date_found.value.isoformat()}"
     if not reason:
         return Proposal(ask="extension_reason", values={"command": command})
     return Proposal([f"{command} {reason}"], sure=True)
+
+
+def _reason(slots: Slots, *skip: Found | None) -> str:
+    reason = _note(slots, *skip)
+    said = re.search(r"(?:原因是|原因：|原因:|因为|由于)\s*(.+)$", reason)
+    if said:  # "…申请延到1月20号 原因是农业局数据没给": the reason itself
+        reason = said.group(1)
+    reason = re.sub(
+        r"^(?:[，,\s]|到|至|延到|延至|为|改为|申请|能否|能不能|可否|要|想|需要|因为|因|原因是|原因|是)+",
+        "",
+        reason,
+    )
+    reason = re.sub(r"^(?:完成不了|完不成|之前完不成)[，,\s]*", "", reason)
+    return reason.strip(" ，,。吗？?")
+
+
+def _moved_deadline(ctx: Context, slots: Slots, item: Item) -> tuple[Any, Found] | None:
+    """ "推迟一周", "延期两周": the unit's deadline moved by that much."""
+    match = _DURATION.search(slots.text)
+    if match is None or ctx.member is None or ctx.member.unit_id is None:
+        return None
+    share = Assignment.get_or_none(
+        (Assignment.item == item)
+        & (Assignment.unit == ctx.member.unit_id)
+        & (Assignment.kind == Part.SHARE)
+    )
+    if share is None or share.deadline is None:
+        return None
+    amount = 0.5 if match.group(1) == "半" else chinese_number(match.group(1))
+    if amount is None:
+        return None
+    unit = match.group(2)
+    if unit == "月":
+        new_date = share.deadline + timedelta(days=round(30 * amount))
+    else:
+        new_date = share.deadline + timedelta(days=round(_DURATION_DAYS[unit] * amount))
+    span = Found(match.start(), match.end(), match.group(0), new_date)
+    return new_date, span
 
 
 def _figures(item: Item, slots: Slots) -> Proposal:
@@ -267,11 +442,15 @@ def _figures_read(item: Item, slots: Slots) -> Proposal:
     their labels when the message names them; always confirmed before they are recorded."""
     inputs = item.inputs or []
     numbers = sorted(
-        [(f.start, f.value[0]) for f in slots.counts] + [(f.start, f.value) for f in slots.numbers]
+        [(f.start, _counted(f.value, inputs)) for f in slots.counts]
+        + [(f.start, str(f.value)) for f in slots.percents if f.high is None]
+        + [(f.start, f.value) for f in slots.numbers]
     )
     if len(numbers) != len(inputs):
         shown = " ".join(n for _, n in numbers)
-        return Proposal(ask="figures_count", values={"code": item.code, "figures": shown})
+        labels = [spec["label"] for spec in inputs]
+        values = {"code": item.code, "figures": shown, "inputs": labels}
+        return Proposal(ask="figures_count", values=values)
     by_label: list[str | None] = [None] * len(inputs)
     used: set[int] = set()
     for i, spec in enumerate(inputs):
@@ -285,9 +464,9 @@ def _figures_read(item: Item, slots: Slots) -> Proposal:
                 used.add(start)
                 break
     labelled = all(v is not None for v in by_label)
-    values = [str(v) for v in by_label] if labelled else [n for _, n in numbers]
+    figures = [str(v) for v in by_label] if labelled else [n for _, n in numbers]
     cleaned = []
-    for value in values:
+    for value in figures:
         try:
             cleaned.append(str(Decimal(value.replace(",", ""))))
         except InvalidOperation:
@@ -297,8 +476,20 @@ def _figures_read(item: Item, slots: Slots) -> Proposal:
     )
 
 
+def _counted(value: tuple[str, str], inputs: list[dict]) -> str:
+    """A count as the plan wants it: "1.2万" (人) is 12000; "3560户" is 3560; 万元 stays."""
+    number, unit = value
+    if unit in ("万", "亿") and not any(
+        str(spec.get("unit", "")).startswith(unit) for spec in inputs
+    ):
+        scale = Decimal(10000) if unit == "万" else Decimal(100000000)
+        with contextlib.suppress(InvalidOperation):
+            return str((Decimal(number.replace(",", "")) * scale).normalize().__format__("f"))
+    return number
+
+
 def _correction(ctx: Context, slots: Slots, codes: list[str]) -> Proposal:
-    percent = _marked_percent(slots) or slots.percents[-1]
+    percent = current_percent(slots) or _marked_percent(slots) or slots.percents[-1]
     if codes:
         return Proposal([f"更正 {codes[0]} {percent.value}%"], sure=True)
     last = (
@@ -323,8 +514,11 @@ def _several(ctx: Context, slots: Slots, codes: list[str]) -> Proposal:
     if slots.percents and len(slots.percents) == len(codes):
         pairs = list(zip(codes, slots.percents, strict=True))
         return Proposal([f"进度 {c} {p.value}%" for c, p in pairs], sure=False, reason="several")
-    if slots.has("done") and not slots.percents:
-        return Proposal([f"完成 {c}" for c in codes], sure=False, reason="several done")
+    if len(slots.percents) == 1 and "都" in slots.text:  # "T7、T11都是百分之五十"
+        value = slots.percents[0].value
+        return Proposal([f"进度 {c} {value}%" for c in codes], sure=False, reason="both")
+    if slots.has("done") and not slots.percents:  # "T7和T11都完成了" is plain; "T7 T8 完成" asked
+        return Proposal([f"完成 {c}" for c in codes], sure="都" in slots.text, reason="several")
     return Proposal(ask="one_at_a_time", values={"codes": codes})
 
 
@@ -387,42 +581,174 @@ def _help_topic(slots: Slots) -> str:
 
 
 def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
-    """An admin's 期限 / 评分 / 退回 / 通过 / 催办 written as a sentence."""
+    """An admin's 期限 / 评分 / 退回 / 通过 / 催办 / 批准 / 驳回 / 绑定 written as a sentence."""
+    named = units_in(slots.text)
+    bound = _bind_in_words(slots, named)
+    if bound is not None:
+        return bound
+    decided = _decision_in_words(slots, codes, named)
+    if decided is not None:
+        return decided
     if not codes:
-        if slots.has("nudge"):
-            named = _unit_after(slots, slots.first("nudge"))
-            if named:
-                return Proposal([f"催办 {named}"], sure=True)
+        if slots.has("nudge") and named:
+            return Proposal([f"催办 {named[0][2].name}"], sure=True)
         return None
+    if len(codes) > 1:
+        return None  # several items: one segment each (bot/commands/reader.py)
     code = codes[0]
     item_code = code.split("-")[0]
     code_found = slots.codes[0]
+    if slots.has("nudge"):  # "催办一下工信局T18", "提醒审批局抓紧报T13": the item
+        return Proposal([f"催办 {item_code}"], sure=True)
     if slots.has("return"):
         marker = slots.first("return")
         reason = _note(slots, code_found, marker)
         if not reason:
             return Proposal(ask="return_reason", values={"code": code})
         return Proposal([f"退回 {code} {reason}"], sure=True)
-    if slots.has("pass") and not slots.negated:
+    closing = slots.has("pass") or (_CLOSE_WORDS.search(slots.text) and _in_review(item_code))
+    if closing and not _NOT_PASSED.search(slots.text):
         rest = _note(slots, code_found, slots.first("pass"))
-        return Proposal([_with_note(f"通过 {code}", rest if _is_unit(rest) else "")], sure=True)
-    given = _SCORE_GIVEN.search(slots.text)
-    if item_code.startswith("Z") and (given or slots.has("score")):
-        points = given.group(1) if given else (slots.numbers[0].value if slots.numbers else "")
-        if not points:
-            return None
-        spans = [code_found, *slots.intents.get("score", [])]
-        spans += [c for c in slots.counts if c.value[1] == "分"]
-        reason = _note(slots, *spans)
-        reason = re.sub(r"^(?:打|给|评|记|得)", "", reason).strip(" ，,")
-        return Proposal([_with_note(f"评分 {item_code} {points}", reason)], sure=True)
+        note = rest if _is_unit(rest) else ""
+        return Proposal([_with_note(f"通过 {code}", note)], sure=slots.has("pass"))
+    score = _score_in_words(slots, item_code, code_found)
+    if score is not None:
+        return score
     if slots.has("deadline") and slots.dates:
-        named = _unit_between(slots, code_found, slots.dates[0])
-        middle = f" {named}" if named else ""
+        unit_named = _unit_between(slots, code_found, slots.dates[0])
+        middle = f" {unit_named}" if unit_named else ""
         return Proposal([f"期限 {code}{middle} {slots.dates[0].value.isoformat()}"], sure=True)
-    if slots.has("nudge"):
-        return Proposal([f"催办 {item_code}"], sure=True)
     return None
+
+
+_CLOSE_WORDS = re.compile(r"(办结|没问题|可以了|合格|同意办结)")
+_NOT_PASSED = re.compile(r"(不通过|不予通过|不行|不合格|不同意|不能办结|还不能)")
+_POINTS = re.compile(
+    r"(?:打|给|评|记|得|评分|打分)?\s*(?:个)?\s*([0-9]+(?:\.[0-9]+)?|[零一二两三四五六七八九十]+(?:点五|半)?)\s*分"
+)
+_APPROVE = re.compile(r"(同意|批准|准予|准了|批了|可以延)")
+_REJECT = re.compile(r"(不同意|驳回|不批|不予|不准|不行)")
+_ROLES = ("管理员", "领导", "负责人", "联络员")
+
+
+def _score_in_words(slots: Slots, item_code: str, code_found: Found) -> Proposal | None:
+    """ "Z11打两分", "Z11评分2分", "Ｚ１１　２分", "Z33给个满分"."""
+    if not item_code.startswith("Z"):
+        return None
+    item = Item.get_or_none(Item.code == item_code)
+    if item is None:
+        return None
+    spans: list[Found | None] = [code_found, *slots.intents.get("score", [])]
+    if "满分" in slots.text:
+        points = str(item.max_points_value().normalize())
+        sure = slots.has("score")
+        full = slots.text.index("满分")
+        spans.append(Found(full, full + 2, "满分", None))
+    else:
+        match = _POINTS.search(slots.text)
+        if match is None or not (slots.has("score") or match.group(0).endswith("分")):
+            return None
+        said = _points_value(match.group(1))
+        if said is None:
+            return None
+        points = said
+        sure = slots.has("score") or bool(re.match(r"\s*(打|给|评|记)", match.group(0)))
+        spans.append(Found(match.start(), match.end(), match.group(0), None))
+        spans += [c for c in slots.counts if c.value[1] == "分"]
+    reason = _note(slots, *spans)
+    reason = re.sub(r"^(?:打|给|评|记|得|个)+", "", reason).strip(" ，,")
+    return Proposal([_with_note(f"评分 {item_code} {points}", reason)], sure=sure)
+
+
+def _points_value(said: str) -> str | None:
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", said):
+        return said
+    half = said.endswith(("点五", "半"))
+    whole = chinese_number(said.removesuffix("点五").removesuffix("半") or "零")
+    if whole is None:
+        return None
+    return f"{whole}.5" if half else str(whole)
+
+
+def _in_review(item_code: str) -> bool:
+    return (
+        Assignment.select()
+        .join(Item)
+        .where((Item.code == item_code) & (Assignment.status == Status.REVIEW))
+        .exists()
+    )
+
+
+def _decision_in_words(
+    slots: Slots, codes: list[str], named: list[tuple[int, int, Unit]]
+) -> Proposal | None:
+    """ "T13延期同意", "同意审批局的延期申请", "T13延期不同意，年底前必须完成": 批准 / 驳回 the one
+    pending request of that item or unit."""
+    if not (slots.has("extend") or "申请" in slots.text):
+        return None
+    rejected = _REJECT.search(slots.text)
+    approved = None if rejected else _APPROVE.search(slots.text)
+    if rejected is None and approved is None:
+        return None
+    query = (
+        ExtensionRequest.select(ExtensionRequest, Assignment)
+        .join(Assignment)
+        .switch(ExtensionRequest)
+        .where(ExtensionRequest.status == RequestStatus.PENDING)
+    )
+    if codes:
+        query = query.where(Assignment.item.in_(Item.select(Item.id).where(Item.code.in_(codes))))
+    elif named:
+        query = query.where(Assignment.unit.in_([u.id for _, _, u in named]))
+    else:
+        return None
+    pending = list(query)
+    if len(pending) != 1:
+        return Proposal(ask="which_request", values={"count": len(pending)})
+    request = pending[0]
+    if approved is not None:  # the one pending request of that item or unit: sure
+        return Proposal([f"批准 {request.id}"], sure=True)
+    assert rejected is not None
+    spans = [*slots.codes, *slots.intents.get("extend", [])]
+    spans.append(Found(rejected.start(), rejected.end(), rejected.group(0), None))
+    reason = _note(slots, *spans).strip(" ，,")
+    return Proposal([_with_note(f"驳回 {request.id}", reason)], sure=True)
+
+
+def _bind_in_words(slots: Slots, named: list[tuple[int, int, Unit]]) -> Proposal | None:
+    """ "把zhangwei绑定到审批局当联络员": 绑定."""
+    if "绑定" not in slots.text or not named:
+        return None
+    match = re.search(r"([A-Za-z][A-Za-z0-9_.@-]{1,63})", slots.text)
+    if match is None:
+        return None
+    roles = [r for r in _ROLES if r in slots.text] or ["联络员"]
+    unit = named[0][2]
+    command = f"绑定 {match.group(1)} {unit.short_name or unit.name} {' '.join(roles)}"
+    return Proposal([command], sure=True)
+
+
+def _assign_in_words(ctx: Context, slots: Slots) -> Proposal | None:
+    """ "请市监局12月15日前报一个…方案", "交办工信局：下周五前把…报上来": 交办, asked first."""
+    if slots.codes or not slots.dates or not _ASSIGN_WORDS.search(slots.text):
+        return None
+    if not _ASSIGN_TASK.search(slots.text):
+        return None
+    named = units_in(slots.text)
+    if not named:
+        return None
+    date_found = slots.dates[0]
+    first_unit = named[0]
+    if first_unit[0] > date_found.start:
+        return None  # the unit comes before its deadline
+    title = slots.typed(date_found.end, len(slots.text))
+    title = re.sub(r"^[\s，,:：]*(?:之前|以前|前)?[\s，,:：]*(?:把|将)?", "", title)
+    title = re.sub(r"(?:报上来|交上来|发过来|报过来)[。！!]*$", "", title).strip(" 。！!")
+    if not title:
+        return None
+    units = "、".join(u.short_name or u.name for start, _, u in named if start < date_found.start)
+    deadline = date_found.value.isoformat()
+    return Proposal([f"交办 {units} {deadline} {title}"], reason="交办 in words")
 
 
 def _is_unit(words: str) -> bool:

@@ -23,7 +23,7 @@ from bot.actions import questions
 from bot.actions.evidence import waiting_files
 from bot.cards import CONFIRM_BUTTONS, task_id_for
 from bot.commands import intents, slots
-from bot.commands.args import ArgError, code_at
+from bot.commands.args import ArgError, UnitArg, code_at
 from bot.commands.intents import Proposal
 from bot.commands.member import open_items_summary
 from bot.commands.registry import (
@@ -170,12 +170,18 @@ def answer(registry: Registry, ctx: Context, outcome: Outcome) -> str:
     if outcome.kind == "empty":
         return ctx.say("errors.j2", "empty")
     if outcome.kind == "ack":
-        summary = open_items_summary(ctx) if ctx.may("unit") else None
-        nearest = summary["nearest"][0]["a"].item.code if summary and summary["nearest"] else ""
-        unit_id = ctx.member.unit_id if summary and ctx.member else None
-        unsigned = unsigned_codes(unit_id) if unit_id is not None else []
-        return ctx.say("reader.j2", "ack", name=ctx.name, code=nearest, unsigned=unsigned)
+        return _ack(ctx)
     return _ask(registry, ctx, outcome.ask, outcome.values)
+
+
+def _ack(ctx: Context) -> str:
+    """ "收到" (after a reminder, say): a short word back, with the 交办 still to sign or the
+    nearest item to report on."""
+    summary = open_items_summary(ctx) if ctx.may("unit") else None
+    nearest = summary["nearest"][0]["a"].item.code if summary and summary["nearest"] else ""
+    unit_id = ctx.member.unit_id if summary and ctx.member else None
+    unsigned = unsigned_codes(unit_id) if unit_id is not None else []
+    return ctx.say("reader.j2", "ack", name=ctx.name, code=nearest, unsigned=unsigned)
 
 
 def run_commands(registry: Registry, ctx: Context, commands: list[str]) -> str:
@@ -227,6 +233,15 @@ def _batch(registry: Registry, ctx: Context, lines: list[tuple[str, Proposal]]) 
     what was not understood listed."""
     done, refused, unsure, unclear = [], [], [], []
     for line, proposal in lines:
+        if proposal.command.startswith("任务 "):  # a look at an item is no report
+            unclear.append(line)
+            continue
+        if proposal.ask == "refused":
+            refused.append((line, proposal.values["message"]))
+            continue
+        if not proposal.commands and proposal.ask not in ("", "unknown", "about", "unclear"):
+            refused.append((line, _ask(registry, ctx, proposal.ask, proposal.values)))
+            continue
         if proposal.sure and proposal.commands:
             for command in proposal.commands:
                 parsed = _parse(registry, ctx, command)
@@ -297,6 +312,8 @@ def _percent_text(raw) -> str:
 def _ask(registry: Registry, ctx: Context, kind: str, values: dict) -> str:
     if kind == "unknown":
         return _unknown(registry, ctx, values.get("word", ""), values)
+    if kind == "ack":
+        return _ack(ctx)
     return ctx.say("reader.j2", kind, **values)
 
 
@@ -314,12 +331,12 @@ def runs_in_transaction(registry: Registry, ctx: Context, text: str) -> bool:
 
 def understand(registry: Registry, ctx: Context, text: str) -> Outcome:
     """How `text` is read, without doing anything."""
-    lines = slots.lines_of(text)
+    lines = [part for line in slots.lines_of(text) for part in _items(registry, ctx, line)]
     if len(lines) > 1:
         readings = [(line, read_line(registry, ctx, line)) for line in lines]
         meant = [(line, p) for line, p in readings if p.commands or p.ask not in ("", "skip")]
-        if sum(1 for _, p in meant if p.commands) >= 2 or (len(meant) >= 2 and len(lines) > 2):
-            return Outcome("batch", lines=[(line, p) for line, p in meant if p.ask != "skip"])
+        if len(meant) >= 2 and any(p.commands for _, p in meant):
+            return Outcome("batch", lines=meant)
         if "\n" in text or "\r" in text:
             text = " ".join(re.split(r"[\r\n]+", text))
     scan = Scan(text)
@@ -337,6 +354,23 @@ def understand(registry: Registry, ctx: Context, text: str) -> Outcome:
     return _read_one(registry, ctx, trimmed)
 
 
+def _items(registry: Registry, ctx: Context, line: str) -> list[str]:
+    """A line cut into one part per item it reports on; a command written in full whose own
+    grammar takes several codes ("分配", "交办 … 报送T7、T8材料") stays whole."""
+    parts = slots.items_of(line, ctx.today)
+    if len(parts) < 2:
+        return parts
+    scan = Scan(line)
+    cmd, end = registry.find_at(scan, scan.skip(0))
+    if cmd is not None:
+        try:
+            registry.parse(ctx, cmd, scan, end)
+            return [line]
+        except Refusal:
+            pass
+    return parts
+
+
 def read_line(registry: Registry, ctx: Context, line: str) -> Proposal:
     """One line of a report: a proposal (sure or not), or what to ask; "skip" for a heading."""
     outcome = _read_one(registry, ctx, _trim(Scan(line))[0])
@@ -347,7 +381,9 @@ def read_line(registry: Registry, ctx: Context, line: str) -> Proposal:
     found = slots.read(line, ctx.today)
     if not (found.codes or found.percents or found.dates):
         return Proposal(ask="skip")
-    return Proposal(ask=outcome.ask or "unclear")
+    if outcome.kind == "refuse":
+        return Proposal(ask="refused", values={"message": outcome.message})
+    return Proposal(ask=outcome.ask or "unclear", values=outcome.values)
 
 
 def _canonical(registry: Registry, ctx: Context, parsed: Parsed | None) -> str:
@@ -361,36 +397,13 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
     if cmd is not None:
         try:
             parsed = registry.parse(ctx, cmd, scan, end)
+            if _unit_with_code(parsed):  # "催办一下工信局T18": no unit of that name
+                try:
+                    registry.convert(ctx, parsed)
+                except ArgError as exc:
+                    raise Refusal(exc.message, parsed.form.usage) from None
         except Refusal as refusal:
-            found = slots.read(scan.original_between(pos), ctx.today)
-            if refusal.forbidden:  # written right, not theirs to use: say so
-                message = ctx.say("errors.j2", "with_usage", message=refusal.message, usage="")
-                if refusal.fits:
-                    return Outcome("refuse", message=message)
-                # "交办的那个事收到了": not the command at all; read whole, or say it is not theirs
-                outcome = _from_slots(registry, ctx, found)
-                if outcome.kind == "ask" and outcome.ask in ("unknown", "about", "ack"):
-                    return Outcome("refuse", message=message)
-                return outcome
-            # "我的任物": the alias "我的" ran into a mistyped word; offer the closest commands.
-            typo = end < len(scan) and _is_cjk(scan.text[end]) and not found.codes
-            if typo and closest_commands(registry, ctx, scan.text[pos:], cutoff=0.6):
-                return Outcome("ask", ask="unknown", values={"word": scan.text[pos:]})
-            if registry.names_a_form(ctx, cmd, scan, end):  # "佐证 改归 abc T7"
-                message = ctx.say(
-                    "errors.j2", "with_usage", message=refusal.message, usage=refusal.usage
-                )
-                return Outcome("refuse", message=message)
-            # Not written as the command's grammar: read the whole message instead; when that
-            # finds nothing but another look at the item, the grammar's refusal says more.
-            outcome = _from_slots(registry, ctx, found, fallback=refusal)
-            looked = outcome.parsed is not None and outcome.parsed.form.command != cmd.name
-            if looked and outcome.parsed is not None and outcome.parsed.form.command == "任务":
-                message = ctx.say(
-                    "errors.j2", "with_usage", message=refusal.message, usage=refusal.usage
-                )
-                return Outcome("refuse", message=message)
-            return outcome
+            return _refused(registry, ctx, scan, pos, cmd, end, refusal)
         # A command written in full is read whole only when its own words may take it back.
         if parsed.form.command == "完成":
             found = slots.read(scan.original_between(pos), ctx.today)
@@ -399,7 +412,8 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
         return Outcome("run", parsed=parsed)
     found = slots.read(scan.original_between(pos), ctx.today)
     leading = _LEADING_WORD.match(found.text)
-    if leading and not any(f.start < leading.end(1) for fs in found.intents.values() for f in fs):
+    said = any(found.intents.values()) or found.percents or found.dates
+    if leading and not said:
         word = leading.group(1)
         close = closest_commands(registry, ctx, word, cutoff=0.5)
         # "评份 Z1 2": a command mistyped ("近度 T7 50%" is read as the report it plainly is)
@@ -410,6 +424,55 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
             registry, ctx, Proposal([f"佐证 {found.codes[0].value.split('-')[0]}"], sure=True)
         )
     return _from_slots(registry, ctx, found)
+
+
+_CODE_INSIDE = re.compile(r"[TZJtzj]\s?[0-9]")
+
+
+def _unit_with_code(parsed: Parsed) -> bool:
+    """A unit argument that holds an item code: the sentence was not written in the grammar."""
+    return any(
+        isinstance(arg, UnitArg) and _CODE_INSIDE.search(str(parsed.raw.get(arg.name) or ""))
+        for arg in parsed.form.args
+    )
+
+
+def _refused(
+    registry: Registry,
+    ctx: Context,
+    scan: Scan,
+    pos: int,
+    cmd: Command,
+    end: int,
+    refusal: Refusal,
+) -> Outcome:
+    """A message that starts with a command word but is not written in its grammar."""
+    found = slots.read(scan.original_between(pos), ctx.today)
+    if refusal.forbidden:  # written right, not theirs to use: say so
+        message = ctx.say("errors.j2", "with_usage", message=refusal.message, usage="")
+        if refusal.fits:
+            return Outcome("refuse", message=message)
+        # "交办的那个事收到了": not the command at all; read whole, or say it is not theirs
+        outcome = _from_slots(registry, ctx, found)
+        if outcome.kind == "ask" and outcome.ask in ("unknown", "about", "ack"):
+            return Outcome("refuse", message=message)
+        return outcome
+    grammar = ctx.say("errors.j2", "with_usage", message=refusal.message, usage=refusal.usage)
+    if registry.names_a_form(ctx, cmd, scan, end):  # "佐证 改归 abc T7"
+        return Outcome("refuse", message=grammar)
+    # Read the whole message instead; when that finds nothing but another look at the item,
+    # the grammar's refusal says more.
+    outcome = _from_slots(registry, ctx, found, fallback=refusal)
+    viewing = outcome.parsed is not None and outcome.parsed.form.command == "任务"
+    if outcome.kind in ("confirm", "batch") or (outcome.kind == "run" and not viewing):
+        return outcome
+    # "我的任物": the alias "我的" ran into a mistyped word; offer the closest commands.
+    typo = end < len(scan) and _is_cjk(scan.text[end]) and not found.codes
+    if typo and closest_commands(registry, ctx, scan.text[pos:], cutoff=0.6):
+        return Outcome("ask", ask="unknown", values={"word": scan.text[pos:]})
+    if viewing and cmd.name != "任务":
+        return Outcome("refuse", message=grammar)
+    return outcome
 
 
 # A word of two or three characters before a code: perhaps a command mistyped.
@@ -462,6 +525,8 @@ def _outcome(registry: Registry, ctx: Context, proposal: Proposal) -> Outcome:
         if isinstance(parsed, str):
             return Outcome("refuse", message=parsed)
         return Outcome("run", parsed=parsed)
+    if proposal.sure:  # "T7和T11都完成了": each recorded, the answer lists them
+        return Outcome("batch", lines=[(c, Proposal([c], sure=True)) for c in proposal.commands])
     # Unsure: ask about the commands this person may run; a refusal is said at once.
     for command in proposal.commands:
         parsed = _parse(registry, ctx, command)

@@ -8,6 +8,7 @@ asks for.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -23,6 +24,27 @@ _CN = r"[零〇一二两三四五六七八九十百]+"
 _CODE = re.compile(
     r"(?<![A-Za-z0-9])([TZJtzj])\s?0*([1-9][0-9]{0,2})(?:\s?-\s?([1-9][0-9]?))?(?![0-9])"
 )
+
+# The code said in words.
+_CODE_IN_WORDS = re.compile(
+    r"(?:主要)?(?:任务|指标)\s*([1-9][0-9]?)(?![0-9%％.])|第\s*([1-9][0-9]?)\s*[项条个]?(?:主要)?(?:任务|指标)"
+)
+# Slips of the thumb on a phone's pinyin keyboard, put right (same length: positions hold).
+_TYPOS = {
+    "完城": "完成",
+    "完层": "完成",
+    "近度": "进度",
+    "进渡": "进度",
+    "延其": "延期",
+    "签手": "签收",
+}
+
+
+def _untypo(text: str) -> str:
+    for wrong, right in _TYPOS.items():
+        text = text.replace(wrong, right)
+    return text
+
 
 # Percents, strongest first. Each pattern's group 1 holds the number.
 _PERCENT_SIGN = re.compile(r"(" + _NUM + r")\s*(?:%|％|个?百分点)")
@@ -40,16 +62,10 @@ _RANGE_TENS = re.compile(
 _RANGE_DIGITS = re.compile(
     r"(?<![0-9.])([0-9]{1,3})\s*(?:%|％)?\s*(?:-|~|～|—|–|到|至)\s*([0-9]{1,3})\s*(?:%|％)"
 )
-_HALF = re.compile(r"(一半|过半|大半|一大半|多半|半数|大部分)")
-_HALF_VALUES = {
-    "一半": 50,
-    "过半": 50,
-    "大半": 60,
-    "一大半": 60,
-    "多半": 60,
-    "半数": 50,
-    "大部分": 70,
-}
+_HALF = re.compile(r"(一大半|一半|过半|大半|多半|半数|大部分|小部分|一部分)")
+# 一半 is 50 %; 过半 is at least 50 % (asked); the others say no number at all (asked for one).
+_HALF_VALUES = {"一半": 50, "半数": 50, "过半": 50}
+_HALF_RANGES = {"过半": 60}
 
 # Units that make a number a count or an amount, never a percent.
 COUNT_UNITS = (
@@ -66,15 +82,24 @@ _BARE = re.compile(
 )
 
 # Dates: tried in this order on the text; parse_date decides what each means.
+_CN_DAY = r"[一二三四五六七八九十]{1,3}"
+_YEAR = r"(?:[0-9]{4}年|明年|今年)?"
 _DATE_TOKENS = (
     re.compile(r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"),
-    re.compile(r"(?:[0-9]{4}年)?[0-9]{1,2}月[0-9]{1,2}[日号]?"),
-    re.compile(r"(?:[0-9]{4}年)?[0-9]{1,2}月(?:底|末|份?结束)"),
+    re.compile(_YEAR + r"[0-9]{1,2}月[0-9]{1,2}[日号]?"),
+    re.compile(_YEAR + r"(?:十[一二]?|[一二三四五六七八九])月" + _CN_DAY + r"[日号]"),
+    re.compile(_YEAR + r"(?:[0-9]{1,2}|十[一二]?|[一二三四五六七八九])月(?:底|末|份?结束)"),
     re.compile(r"(?:本|这|下个?)?(?:周|星期|礼拜)[一二三四五六日天]"),
-    re.compile(r"(?:本|这个?|下个?)月(?:底|末|[0-9]{1,2}[日号])"),
+    re.compile(r"(?:本|这个?|下个?)月(?:底|末|[0-9]{1,2}[日号]|" + _CN_DAY + r"[日号])"),
     re.compile(r"(?:今天|明天|后天|月底|月末|年底|年末)"),
+    # "20号", "二十号": a day of the month (not 3号楼: a building is no date)
+    re.compile(r"(?<![0-9月])(?:[0-9]{1,2}|" + _CN_DAY + r")[号日](?![楼院线室])"),
 )
-_BEFORE = re.compile(r"^(?:之前|以前|前)")
+# "延到12.25", "截止12.31": month.day, only right after a word about a date.
+_DOT_DATE = re.compile(
+    r"(?<=到|至|止|限)\s*((?:1[0-2]|0?[1-9])\.(?:3[01]|[12][0-9]|0?[1-9]))(?![0-9%.％])"
+)
+_BEFORE = re.compile(r"(?:之前|以前|前)")  # matched at a position: no ^
 
 # What the message says it is about. Each intent: the words that say it.
 INTENT_WORDS: dict[str, tuple[str, ...]] = {
@@ -89,10 +114,14 @@ INTENT_WORDS: dict[str, tuple[str, ...]] = {
     "pass": ("审核通过", "通过", "同意办结", "可以办结", "验收合格"),
     "score": ("打分", "评分", "打了", "给分", "评为", "记分", "计分"),
     "deadline": ("期限", "截止", "截至", "定到", "定在", "定为", "设到", "设为", "改到", "改为", "到期"),
-    "nudge": ("催办", "催一下", "催促", "催一催", "督促"),
+    "nudge": ("催办", "催一下", "催促", "催一催", "督促", "提醒"),
     "data": ("数据", "上报数据"),
     "evidence": ("佐证", "证明材料", "附件", "照片", "截图", "材料"),
-    "correct": ("报错了", "报错", "写错了", "写错", "填错", "弄错", "有误", "更正", "纠正", "应该是", "应为"),
+    "correct": (
+        "报错了", "报错", "写错了", "写错", "填错", "弄错", "打错", "输错", "搞错", "手滑", "有误",
+        "更正", "纠正", "应该是", "应为", "不对", "错了",
+    ),
+    "submitted": ("已报送", "已上报", "已提交", "已报县政府", "已报市里", "已交"),
     "assign": ("交办",),
     "detail": ("详情", "情况", "怎么样", "咋样", "如何", "进展如何"),
 }  # fmt: skip
@@ -103,10 +132,12 @@ NEGATIONS = (
     "基本", "差不多", "大概", "快要", "快完成", "即将", "马上", "争取", "计划", "准备",
     "打算", "预计", "将于", "正在", "在做", "进行中", "推进中", "完成一半", "还要", "还需",
     "不了", "不完", "来不及", "赶不上", "卡住", "暂停", "停滞", "搁置", "待完成", "有待",
+    "初稿", "草稿", "阶段性", "第一阶段", "第一批", "一期",
 )  # fmt: skip
 QUESTION_WORDS = (
     "多少", "几", "啥", "什么", "哪些", "哪个", "哪家", "谁", "怎么", "咋", "如何", "是否",
-    "吗", "呢", "么", "?", "？", "有没有", "能不能", "可不可以", "行不行",
+    "吗", "呢", "么", "?", "？", "有没有", "能不能", "可不可以", "行不行", "哪", "了没", "没有?",
+    "没有？", "何时",
 )  # fmt: skip
 CORRECTION_MARKERS = ("刚才", "刚刚", "之前", "上次", "前面", "早上", "昨天")
 
@@ -145,6 +176,7 @@ class Slots:
     counts: list[Found] = field(default_factory=list)  # value: (number text, unit)
     numbers: list[Found] = field(default_factory=list)  # bare numbers left over; value: text
     dates: list[Found] = field(default_factory=list)  # value: date
+    vague: list[Found] = field(default_factory=list)  # 大部分, 一大半: an amount without a number
     intents: dict[str, list[Found]] = field(default_factory=dict)
     negated: bool = False
     question: bool = False
@@ -193,7 +225,7 @@ def _overlaps(found: list[Found], start: int, end: int) -> bool:
 def read(text: str, today: date) -> Slots:
     """Every part of `text` found and valued (cleaned first: see `clean`)."""
     scan, start, end = clean(text)
-    slots = Slots(scan.text[start:end], scan, start)
+    slots = Slots(_untypo(scan.text[start:end]), scan, start)
     text = slots.text
     taken: list[Found] = []
     for match in _CODE.finditer(text):
@@ -201,6 +233,11 @@ def read(text: str, today: date) -> Slots:
         if match.group(3):
             code += f"-{int(match.group(3))}"
         slots.codes.append(Found(match.start(), match.end(), match.group(0), code))
+    if not slots.codes:  # "任务7", "第7项任务", "指标11": the code without its letter
+        for match in _CODE_IN_WORDS.finditer(text):
+            letter = "Z" if "指标" in match.group(0) else "T"
+            code = f"{letter}{int(match.group(1) or match.group(2))}"
+            slots.codes.append(Found(match.start(), match.end(), match.group(0), code))
     taken += slots.codes
     for pattern in _DATE_TOKENS:
         for match in pattern.finditer(text):
@@ -217,6 +254,18 @@ def read(text: str, today: date) -> Slots:
             found = Found(match.start(), end, text[match.start() : end], value)
             slots.dates.append(found)
             taken.append(found)
+    for match in _DOT_DATE.finditer(text):
+        if _overlaps(taken, match.start(1), match.end(1)):
+            continue
+        month, day = match.group(1).split(".")
+        try:
+            value = parse_date(f"{int(month)}月{int(day)}日", today)
+        except ParseError:
+            continue
+        found = Found(match.start(1), match.end(1), match.group(1), value)
+        slots.dates.append(found)
+        taken.append(found)
+    slots.dates.sort(key=lambda f: f.start)
     _percents(slots, taken)
     for match in _COUNT.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
@@ -239,9 +288,28 @@ def read(text: str, today: date) -> Slots:
     for spans in slots.intents.values():
         spans.sort(key=lambda f: f.start)
     slots.negated = any(word in text for word in NEGATIONS)
+    # "12月15日前完成培训": done by a date is a plan, not a report that it is done.
+    for done in slots.intents.get("done", []):
+        if any(d.end <= done.start <= d.end + 3 for d in slots.dates):
+            slots.negated = True
     slots.question = any(word in text for word in QUESTION_WORDS)
-    slots.correction = slots.has("correct") and (
-        any(m in text for m in CORRECTION_MARKERS) or "更正" in text or "应该是" in text
+    # A correction: a word that says the last report was wrong (报错, 填错…), or a weaker one
+    # (不对, 应该是) with a word about the earlier report (刚才, 上次…).
+    strong = (
+        "报错",
+        "写错",
+        "填错",
+        "弄错",
+        "打错",
+        "输错",
+        "搞错",
+        "手滑",
+        "有误",
+        "更正",
+        "纠正",
+    )
+    slots.correction = any(w in text for w in strong) or (
+        slots.has("correct") and any(m in text for m in CORRECTION_MARKERS)
     )
     return slots
 
@@ -289,7 +357,11 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
     for match in _HALF.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
-        found = Found(match.start(), match.end(), match.group(0), _HALF_VALUES[match.group(1)])
+        word = match.group(1)
+        if word not in _HALF_VALUES:  # 大部分, 一大半: an amount, not a number
+            slots.vague.append(Found(match.start(), match.end(), word, word))
+            continue
+        found = Found(match.start(), match.end(), word, _HALF_VALUES[word], _HALF_RANGES.get(word))
         slots.percents.append(found)
         taken.append(found)
     slots.percents.sort(key=lambda f: f.start)
@@ -300,6 +372,32 @@ _NUMBERED = re.compile(
 )
 
 
+_GROUPED = re.compile(r"[\s、,，;；和与及跟/&+]*(?:还有|以及)?[\s、,，]*")
+
+
+def items_of(line: str, today: date) -> list[str]:
+    """One line that reports on several items, cut where each item's code begins: "T7进度60%，
+    T11完成了" is two; "T7、T11都是百分之五十" is one (the codes share what follows)."""
+    found = read(line, today)
+    codes = sorted(found.codes, key=lambda f: f.start)
+    if len({c.value for c in codes}) < 2:
+        return [line]
+    bounds = [0]
+    for before, code in itertools.pairwise(codes):
+        if _GROUPED.fullmatch(found.text[before.end : code.start]):
+            continue  # "T7、T11": said of both
+        bounds.append(code.start)
+    if len(bounds) < 2:
+        return [line]
+    ends = [*bounds[1:], len(found.text)]
+    return [found.typed(a, b).strip() for a, b in zip(bounds, ends, strict=True)]
+
+
+def _unnumbered(line: str) -> str:
+    match = _NUMBERED.match(line)
+    return (line[match.end() :].strip() or line) if match else line
+
+
 def lines_of(text: str) -> list[str]:
     """A message split into its items: one per line, or numbered 1、2、3、/（1）/① when it
     starts with such a number."""
@@ -308,4 +406,6 @@ def lines_of(text: str) -> list[str]:
         numbered = [p.strip() for p in _NUMBERED.split(parts[0]) if p.strip()]
         if len(numbered) > 1:
             return numbered
+    if len(parts) > 1:  # "1.T3 70%": the list's numbers are no part of what each line says
+        parts = [_unnumbered(p) for p in parts]
     return parts

@@ -59,13 +59,13 @@ PHRASINGS = [
     ("li", "done T7", "完成 T7"),
     # ---- unclear: ask back, never guess a change
     ("li", "T7 60", "确认:进度 T7 60"),
-    ("li", "T7 已完成初稿", "确认:完成 T7 初稿"),
+    ("li", "T7 已完成初稿", "反问:not_done"),
     ("li", "进度 T7 七八成", "确认:进度 T7 70"),
     ("li", "T7大概完成了70-80%", "确认:进度 T7 70"),
     ("li", "T7 完成一半了", "进度 T7 50"),
     ("li", "T7 怎么报", "反问:about"),
     ("li", "T7 T8 完成", "确认:完成 T7|完成 T8"),
-    ("li", "T7、T8 都完成了", "确认:完成 T7|完成 T8"),
+    ("li", "T7、T8 都完成了", "多条:完成 T7|完成 T8"),
     ("li", "60%", "反问:ask_which_item"),
     ("li", "已完成60%", "反问:ask_which_item"),
     ("li", "Z3 1200 9800", "确认:数据 Z3 1200,9800"),
@@ -230,9 +230,9 @@ def test_an_unclear_message_asks_yes_or_no_and_changes_nothing(people):
     before = snapshot()
     reply = people.say("li", "T7 60")
     assert reply.startswith("是要报告 T7 进度 60%吗？") and "进度 T7 60%" in reply
-    reply = people.say("li", "T7 已完成初稿")
-    assert reply.startswith("是要报告 T7 已全部完成") and "完成 T7 初稿" in reply
     assert people.say("li", "不是") == "好的，没有记录。"
+    reply = people.say("li", "T7 已完成初稿")  # a draft is no 完成
+    assert "还没有全部完成，所以没有记为完成" in reply and "进度 T7 百分比" in reply
     assert snapshot() == before
 
 
