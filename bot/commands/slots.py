@@ -378,6 +378,8 @@ _GROUPED = re.compile(r"[\s、,，;；和与及跟/&+]*(?:还有|以及)?[\s、,
 def items_of(line: str, today: date) -> list[str]:
     """One line that reports on several items, cut where each item's code begins: "T7进度60%，
     T11完成了" is two; "T7、T11都是百分之五十" is one (the codes share what follows)."""
+    if len(_CODE.findall(unicodedata.normalize("NFKC", line))) < 2:
+        return [line]  # the common case, without reading the line
     found = read(line, today)
     codes = sorted(found.codes, key=lambda f: f.start)
     if len({c.value for c in codes}) < 2:
