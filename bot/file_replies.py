@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from bot.actions.evidence import file_evidence
 from bot.actions.files import note_pending, settle, warn_admins
-from bot.commands.evidence import attach_file, duplicate_reply
+from bot.commands.evidence import attach_file, duplicate_reply, placed_reply
 from bot.commands.imports import is_import
 from bot.commands.registry import Context
 from bot.evidence import StoredFile
@@ -64,7 +64,9 @@ def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile
         _answer(ctx, download, attach_file(ctx, stored, caption))
         return True
     filed = file_evidence(ctx, stored, caption)
-    if filed.duplicate is not None and filed.assignment is not None:
+    if len(filed.placed) > 1:
+        text = placed_reply(ctx, filed, stored.original_name)
+    elif filed.duplicate is not None and filed.assignment is not None:
         text = duplicate_reply(ctx, filed)
     else:
         text = ctx.say(

@@ -88,6 +88,16 @@ def find_code(text: str) -> str | None:
     return f"{match.group(1).upper()}{int(match.group(2))}"
 
 
+def find_codes(text: str) -> list[str]:
+    """Every task or indicator code a text mentions, each once, in order ("T7、T18的材料")."""
+    codes: list[str] = []
+    for match in _CODE_ANYWHERE.finditer(fold(text)):
+        code = f"{match.group(1).upper()}{int(match.group(2))}"
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
 _PERCENT_FORMS = (
     re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)\s*%?$"),
     re.compile(r"^百分之\s*(\S+)$"),

@@ -225,3 +225,64 @@ def test_a_read_that_fails_midway_leaves_no_temp_file(tmp_path):
         store.save(Broken(PNG), "a.png")
     assert list((tmp_path / "tmp").iterdir()) == []
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def _filed():
+    return sorted(
+        (e.item.code if e.item else "", e.withdrawn_at is None) for e in Evidence.select()
+    )
+
+
+def test_a_caption_naming_two_of_the_units_items_files_it_under_both(services, bot):
+    from models.audit import AuditEntry
+
+    bot.bind("li", "市监局")
+    reply = _send_file(services, "li", "t7、Ｔ11的佐证材料", "two1").reply
+    assert "归到 2 项" in reply and "· T7 " in reply and "· T11 " in reply
+    assert reply.count("共 1 份") == 2
+    assert _filed() == [("T11", True), ("T7", True)]
+    assert AuditEntry.select().where(AuditEntry.action == "evidence").count() == 2
+    # The same file again under both: counted nowhere twice.
+    again = _send_file(services, "li", "T7和T11", "two2").reply
+    assert again.count("已有相同文件，不重复计入") == 2 and again.count("共 1 份") == 2
+    assert _filed() == [("T11", True), ("T7", True)]
+
+
+def test_a_caption_naming_an_item_of_another_unit_files_nothing_and_says_which(services, bot):
+    bot.bind("li", "市监局")
+    reply = _send_file(services, "li", "T7 T1 材料", "two3").reply
+    assert "T1 不是本单位的责任事项" in reply and "佐证 编号" in reply
+    assert _filed() == [("", True)]
+
+
+def test_this_is_for_two_items_after_a_file_without_caption(services, bot, clock):
+    bot.bind("li", "市监局")
+    clock.advance(hours=2)
+    _send_file(services, "li", "", "two4")
+    reply = bot.say("li", "这个是T7和T11的")
+    assert "归到 2 项" in reply and "· T7 " in reply and "· T11 " in reply
+    assert _filed() == [("T11", True), ("T7", True)]
+    # Asked again with nothing waiting: said so, nothing changes.
+    assert "没有待归档的文件" in bot.say("li", "佐证 T7 T11")
+    assert _filed() == [("T11", True), ("T7", True)]
+
+
+def test_zuozheng_with_two_items_where_one_already_has_the_file(services, bot, clock):
+    bot.bind("li", "市监局")
+    _send_file(services, "li", "T7", "two5")
+    clock.advance(hours=2)
+    _send_file(services, "li", "", "two6")  # the same bytes, waiting
+    reply = bot.say("li", "佐证 T7、T11")
+    assert "· T7 " in reply and "已有相同文件，不重复计入" in reply
+    assert "· T11 " in reply and "已归入 现场照片.png" in reply
+    # The waiting copy is set aside as T7's repeat (kept, not counted); T11 gets its own.
+    assert _filed() == [("", False), ("T11", True), ("T7", True)]
+
+
+def test_zuozheng_naming_an_item_of_another_unit_changes_nothing(services, bot, clock):
+    bot.bind("li", "市监局")
+    clock.advance(hours=2)
+    _send_file(services, "li", "", "two7")
+    reply = bot.say("li", "佐证 T7 T1")
+    assert "T1" in reply and "归到" not in reply
+    assert _filed() == [("", True)]

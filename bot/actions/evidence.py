@@ -5,12 +5,13 @@ Files are withdrawn, never deleted; the bytes live in the evidence store by hash
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.actions.base import Acting, Refused
 from bot.evidence import StoredFile
-from bot.text import find_code, find_point
+from bot.text import find_code, find_codes, find_point
 from models.messages import InboundMessage
 from models.org import Unit
 from models.plan import Assignment, Item, Part
@@ -94,43 +95,76 @@ def same_file(sha256: str, unit_id: int, item_id: int, point: int | None) -> Evi
 
 
 @dataclass(frozen=True)
+class Placed:
+    """One item a received file was filed under: the unit's file count there now, and the
+    earlier copy if the file was one (then it is not counted again)."""
+
+    assignment: Assignment
+    count: int
+    duplicate: Evidence | None = None
+
+
+@dataclass(frozen=True)
 class Filed:
     """Where a received file went: its share (None: waiting for `佐证 编号`), the code its
-    caption named, the unit's file count for the item, and the earlier copy if it was one."""
+    caption named, the unit's file count for the item, and the earlier copy if it was one.
+    A caption naming several of the unit's items files it under each (`placed`)."""
 
     assignment: Assignment | None
     named: str | None
     count: int
     duplicate: Evidence | None = None
+    placed: tuple[Placed, ...] = ()
 
 
 def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> Filed:
     """Record a received file; file it when the item is clear. A file already counted (or,
-    for a file still waiting, already waiting from this sender) is not recorded again."""
-    named = find_code(caption) if caption else None
-    share = _own_share_of(acting, named or recent_code(acting))
-    point = _caption_point(share.item, caption) if share and share.item.is_indicator else None
-    if share is not None:
-        earlier = same_file(stored.sha256, share.unit_id, share.item_id, point)
-        if earlier is not None:
-            return Filed(share, named, unit_file_count(share.item, share.unit_id), earlier)
+    for a file still waiting, already waiting from this sender) is not recorded again.
+    "T7、T18的材料" files it under both when both are the unit's; when one is not, it waits."""
+    codes = find_codes(caption) if caption else []
+    named = codes[0] if codes else None
+    if len(codes) > 1:
+        shares = [_own_share_of(acting, code) for code in codes]
+        if all(share is not None for share in shares):
+            placed = tuple(_place(acting, stored, caption, s) for s in shares if s is not None)
+            first = placed[0]
+            return Filed(first.assignment, named, first.count, first.duplicate, placed)
+        named = next(code for code, share in zip(codes, shares, strict=True) if share is None)
+        share = None
     else:
-        waiting = (
-            Evidence.select()
-            .where(
-                (Evidence.sha256 == stored.sha256)
-                & (Evidence.wecom_userid == acting.userid)
-                & Evidence.item.is_null()
-                & Evidence.active()
-            )
-            .first()
+        share = _own_share_of(acting, named or recent_code(acting))
+    if share is not None:
+        placed_one = _place(acting, stored, caption, share)
+        return Filed(share, named, placed_one.count, placed_one.duplicate, (placed_one,))
+    waiting = (
+        Evidence.select()
+        .where(
+            (Evidence.sha256 == stored.sha256)
+            & (Evidence.wecom_userid == acting.userid)
+            & Evidence.item.is_null()
+            & Evidence.active()
         )
-        if waiting is not None:
-            return Filed(None, named, 0, waiting)
-    evidence = Evidence.create(
+        .first()
+    )
+    if waiting is not None:
+        return Filed(None, named, 0, waiting)
+    evidence = _record(acting, stored, None, None)
+    acting.audit(
+        "evidence",
+        f"收到文件“{stored.original_name}”，待指定事项",
+        unit_name=acting.member.unit.name if acting.member and acting.member.unit else "",
+        after={"evidence": evidence.id, "sha256": stored.sha256},
+    )
+    return Filed(None, named, 0)
+
+
+def _record(
+    acting: Acting, stored: StoredFile, share: Assignment | None, point: int | None
+) -> Evidence:
+    evidence: Evidence = Evidence.create(
         point=point,
         item=share.item_id if share else None,
-        unit=acting.unit_id,
+        unit=share.unit_id if share else acting.unit_id,
         assignment=share,
         wecom_userid=acting.userid,
         original_name=stored.original_name,
@@ -139,23 +173,23 @@ def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> File
         content_type=stored.content_type,
         created_at=acting.now,
     )
-    unit_name = acting.member.unit.name if acting.member and acting.member.unit else ""
-    if share is None:
+    return evidence
+
+
+def _place(acting: Acting, stored: StoredFile, caption: str, share: Assignment) -> Placed:
+    """File a received file under one of the unit's shares, unless the same bytes are there."""
+    point = _caption_point(share.item, caption) if share.item.is_indicator else None
+    earlier = same_file(stored.sha256, share.unit_id, share.item_id, point)
+    if earlier is None:
+        evidence = _record(acting, stored, share, point)
         acting.audit(
             "evidence",
-            f"收到文件“{stored.original_name}”，待指定事项",
-            unit_name=unit_name,
-            after={"evidence": evidence.id, "sha256": stored.sha256},
+            f"{share.unit.name}为 {share.item.code} 提交佐证材料“{stored.original_name}”",
+            item_code=share.item.code,
+            unit_name=share.unit.name,
+            after={"evidence": evidence.id, "sha256": stored.sha256, "size": stored.size},
         )
-        return Filed(None, named, 0)
-    acting.audit(
-        "evidence",
-        f"{share.unit.name}为 {share.item.code} 提交佐证材料“{stored.original_name}”",
-        item_code=share.item.code,
-        unit_name=share.unit.name,
-        after={"evidence": evidence.id, "sha256": stored.sha256, "size": stored.size},
-    )
-    return Filed(share, named, unit_file_count(share.item, share.unit_id))
+    return Placed(share, unit_file_count(share.item, share.unit_id), earlier)
 
 
 def waiting_files(
@@ -176,36 +210,55 @@ def waiting_files(
 
 @dataclass(frozen=True)
 class Attached:
+    item: Item
     names: list[str]  # the files filed now
     repeats: list[str]  # files that were already counted there (not counted again)
     count: int  # the unit's files for the item now
 
 
-def attach_waiting(acting: Acting, share: Assignment, point: int | None) -> Attached:
-    """`佐证 T7`: file the sender's waiting files under the unit's share. A file whose bytes are
-    already counted there (sent twice, say) is set aside, not counted again."""
-    item = share.item
-    point = point_in(item, point)
+def attach_waiting(
+    acting: Acting, shares: Sequence[Assignment], point: int | None
+) -> list[Attached]:
+    """`佐证 T7` (or `佐证 T7 T18`): file the sender's waiting files under the unit's shares,
+    each file under each item. A file whose bytes are already counted there (sent twice, say)
+    is set aside, not counted again."""
+    points = [point_in(share.item, point) for share in shares]  # all checked before any change
     waiting = waiting_files(acting)
     if not waiting:
         raise Refused(
             "没有待归档的文件。请先发送文件（图片或文档），再发送“佐证 编号”。"
             "归错了可以发送“佐证 列表”查看文件号，再“佐证 改归 文件号 编号”。"
         )
+    results = []
+    for index, (share, share_point) in enumerate(zip(shares, points, strict=True)):
+        results.append(_attach(acting, waiting, share, share_point, move=index == 0))
+    return results
+
+
+def _attach(
+    acting: Acting, waiting: list[Evidence], share: Assignment, point: int | None, *, move: bool
+) -> Attached:
+    """File the waiting files under one share: the rows themselves (`move`), or copies of them
+    when the same files go under a second item too."""
+    item = share.item
     filed: list[Evidence] = []
     repeats: list[str] = []
     for evidence in waiting:
         earlier = same_file(evidence.sha256, share.unit_id, item.id, point)
-        if earlier is not None or any(e.sha256 == evidence.sha256 for e in filed):
-            _set_aside(
-                acting, evidence, earlier or next(e for e in filed if e.sha256 == evidence.sha256)
-            )
+        if earlier is None:
+            earlier = next((e for e in filed if e.sha256 == evidence.sha256), None)
+        if earlier is not None:
+            if move:
+                _set_aside(acting, evidence, earlier)
             repeats.append(evidence.original_name)
             continue
-        Evidence.update(item=item, assignment=share, unit=share.unit_id, point=point).where(
-            Evidence.id == evidence.id
-        ).execute()
-        filed.append(evidence)
+        if move:
+            Evidence.update(item=item, assignment=share, unit=share.unit_id, point=point).where(
+                Evidence.id == evidence.id
+            ).execute()
+            filed.append(evidence)
+        else:
+            filed.append(_record(acting, _stored_of(evidence), share, point))
     names = [e.original_name for e in filed]
     if filed:
         acting.audit(
@@ -215,7 +268,16 @@ def attach_waiting(acting: Acting, share: Assignment, point: int | None) -> Atta
             unit_name=share.unit.name,
             after={"evidence": [e.id for e in filed], "point": point},
         )
-    return Attached(names, repeats, unit_file_count(item, share.unit_id))
+    return Attached(item, names, repeats, unit_file_count(item, share.unit_id))
+
+
+def _stored_of(evidence: Evidence) -> StoredFile:
+    return StoredFile(
+        sha256=evidence.sha256,
+        size=evidence.size,
+        original_name=evidence.original_name,
+        content_type=evidence.content_type,
+    )
 
 
 def _set_aside(acting: Acting, evidence: Evidence, kept: Evidence) -> None:

@@ -131,6 +131,38 @@ class ItemArg(Arg):
 
 
 @dataclass(frozen=True)
+class ItemsArg(ItemArg):
+    """One or more codes: "T7 T18", "T7、T18", "T7和T18"."""
+
+    name: str = "items"
+    label: str = "编号…"
+
+    def shapes(self, scan, pos):
+        found = []
+        codes: list[str] = []
+        end = pos
+        while True:
+            one = ItemArg.shapes(self, scan, end)
+            if not one:
+                break
+            codes.append(one[0][0])
+            found.append((tuple(codes), one[0][1]))
+            end = scan.skip(one[0][1])
+            for joiner in ("和", "与", "及"):
+                if scan.text.startswith(joiner, end):
+                    end = scan.skip(end + len(joiner))
+        return list(reversed(found))
+
+    def convert(self, ctx, raw):
+        items = []
+        for code in raw:
+            item = ItemArg.convert(self, ctx, code)
+            if item not in items:
+                items.append(item)
+        return items
+
+
+@dataclass(frozen=True)
 class ItemRef:
     """An item, or one of a unit's milestones of it (seq: T7-<seq>)."""
 

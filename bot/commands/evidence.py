@@ -8,6 +8,7 @@ from __future__ import annotations
 import peewee
 
 from bot.actions.evidence import (
+    Filed,
     attach_waiting,
     file_evidence,
     own_file,
@@ -15,7 +16,7 @@ from bot.actions.evidence import (
     withdraw,
 )
 from bot.actions.lookup import own_share
-from bot.commands.args import Arg, IntArg, ItemArg, Keyword, RestArg
+from bot.commands.args import Arg, IntArg, ItemArg, ItemsArg, Keyword, RestArg
 from bot.commands.imports import import_file, is_import
 from bot.commands.registry import Context, command
 from bot.evidence import StoredFile
@@ -32,6 +33,8 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
     if is_import(ctx, stored, caption):
         return import_file(ctx, stored)
     filed = file_evidence(ctx, stored, caption)
+    if len(filed.placed) > 1:
+        return placed_reply(ctx, filed, stored.original_name)
     if filed.duplicate is not None and filed.assignment is not None:
         return duplicate_reply(ctx, filed)
     if filed.assignment is None:  # (a copy already waiting is kept once: still to be filed)
@@ -43,6 +46,20 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
             exists=bool(filed.named) and Item.get_or_none(Item.code == filed.named) is not None,
         )
     return _attached_reply(ctx, [stored.original_name], filed.assignment.item, filed.count)
+
+
+def placed_reply(ctx: Context, filed: Filed, name: str) -> str:
+    """A file whose caption named several of the unit's items: where it went."""
+    return _several_reply(
+        ctx,
+        [(p.assignment.item, [name] if p.duplicate is None else [], p.count) for p in filed.placed],
+        [name] if any(p.duplicate for p in filed.placed) else [],
+    )
+
+
+def _several_reply(ctx: Context, filed: list[tuple[Item, list[str], int]], repeats) -> str:
+    """Files filed under several items at once: one line per item."""
+    return ctx.say("replies.j2", "evidence_attached_several", filed=filed, repeats=repeats)
 
 
 def duplicate_reply(ctx: Context, filed) -> str:
@@ -87,17 +104,23 @@ FILE_NO = IntArg("file", "文件号", what="文件号")
 @command(
     "佐证",
     aliases=("evidence", "材料"),
-    args=(ItemArg(), POINT),
+    args=(ItemsArg(), POINT),
     access="unit",
-    help="把刚发送、尚未归档的文件归到某项任务或指标（可注明支撑评分标准的第几项）",
+    help="把刚发送、尚未归档的文件归到某项任务或指标（可注明支撑评分标准的第几项；同一文件可归到几项）",
     example="佐证 Z12 第2项",
 )
 def evidence_cmd(ctx: Context, args) -> str:
-    share = own_share(ctx, args.item)
-    attached = attach_waiting(ctx, share, args.point)
+    shares = [own_share(ctx, item) for item in args.items]
+    results = attach_waiting(ctx, shares, args.point)
+    if len(results) > 1:
+        repeats = sorted({name for r in results for name in r.repeats})
+        return _several_reply(ctx, [(r.item, r.names, r.count) for r in results], repeats)
+    attached = results[0]
     if not attached.names:
-        return ctx.say("replies.j2", "evidence_all_repeats", names=attached.repeats, item=args.item)
-    reply = _attached_reply(ctx, attached.names, args.item, attached.count, share.unit_id)
+        return ctx.say(
+            "replies.j2", "evidence_all_repeats", names=attached.repeats, item=attached.item
+        )
+    reply = _attached_reply(ctx, attached.names, attached.item, attached.count, shares[0].unit_id)
     if attached.repeats:
         reply += "\n" + ctx.say("replies.j2", "evidence_repeats", names=attached.repeats)
     return reply

@@ -115,7 +115,7 @@ _ONLY_ACK = re.compile(
 )
 # "T7的佐证材料", "这是T7的材料": the files just sent belong to T7.
 _EVIDENCE_WORDS = re.compile(
-    r"^(?:这是|这个是|以上是|下面是|上面是|刚才的?|刚发的)?(?:[TZJ]\d+)?(?:的|之)?"
+    r"^(?:这是|这个是|以上是|下面是|上面是|刚才的?|刚发的)?(?:[TZJ]\d+(?:[、,，和与及/]|都是)*)*(?:的|之)?"
     r"(?:佐证材料|佐证|证明材料|材料|附件|文件|照片|图片|截图)?(?:如下|见上|已发送|已上传|已发|请查收)?$",
     re.IGNORECASE,
 )
@@ -420,9 +420,8 @@ def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
         if close and not intents.typo_of_command(word):
             return Outcome("ask", ask="unknown", values={"word": found.text})
     if found.codes and _files_waiting_and_named(ctx, found):
-        return _outcome(
-            registry, ctx, Proposal([f"佐证 {found.codes[0].value.split('-')[0]}"], sure=True)
-        )
+        codes = dict.fromkeys(c.value.split("-")[0] for c in found.codes)
+        return _outcome(registry, ctx, Proposal([f"佐证 {' '.join(codes)}"], sure=True))
     return _from_slots(registry, ctx, found)
 
 
@@ -491,7 +490,7 @@ def _contradicts(found: slots.Slots) -> bool:
 def _files_waiting_and_named(ctx: Context, found: slots.Slots) -> bool:
     """ "T7" or "这个是T18的" right after files were sent: they are T18's evidence."""
     compact = "".join(found.text.split()).rstrip("。.!！")
-    if not _EVIDENCE_WORDS.match(compact) or len(found.codes) != 1:
+    if not _EVIDENCE_WORDS.match(compact) or not found.codes:
         return False
     return ctx.may("unit") and bool(
         waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5)))

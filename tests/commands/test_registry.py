@@ -52,7 +52,7 @@ def test_several_forms_summarise_into_one_usage_line():
     assert summary_usage("日志", forms("日志")) == "日志 [编号|单位]"
     assert summary_usage("周报", forms("周报")) == "周报 预览|发布"
     assert summary_usage("群组", forms("群组")) == "群组（另有 3 种写法，见“帮助 群组”）"
-    assert summary_usage("佐证", forms("佐证")).startswith("佐证 <编号> [第N项]（另有 佐证 列表")
+    assert summary_usage("佐证", forms("佐证")).startswith("佐证 <编号…> [第N项]（另有 佐证 列表")
 
 
 def test_longest_alias_wins_and_english_needs_a_boundary():
