@@ -3,6 +3,12 @@ has seen, written BLIND -- by a helper who read the issue, the product docs, the
 README's command table and the harness (phrasebook_support.py), but not the reader
 (bot/commands/reader.py, intents.py, slots.py), not the main phrasebook, and not the other
 reading tests. Each expectation was decided before the bot was ever run on its message.
+In fairness: the helper also saw, in `git log`, the message of commit 6ccd0c8 (fixes after the
+first blind phrasebook), which names a few patterns (初稿, 推迟一周, 满分, 办结, 1.2万人,
+"12月15日前完成"); rows like those here were written as people write them, not copied, and no
+row repeats a message of tests/commands/phrasebook.py (checked by text, spaces ignored).
+The only runs before the expectations were fixed were of the canonical commands themselves
+(to learn the grammar's effect on the fixture and what 总览/排名/单位/任务 replies contain).
 
 Same row format as tests/commands/phrasebook.py, run by the same harness on the same fixture
 (see the people and their state in phrasebook_support.SETUP; the rows are typed on Thursday
