@@ -2,7 +2,10 @@
 phrasebook's fixture (SQLite, in a temporary folder) through the real pipeline, and judged as
 tests/commands/test_phrasebook.py judges it.
 
-    python3 bench/phrasebook_score.py [--failures] [--section NAME]
+    python3 bench/phrasebook_score.py [--table main|heldout] [--failures] [--section NAME]
+
+--table heldout scores tests/commands/phrasebook_heldout.py instead: messages written blind,
+that the reader was never tuned on (issue 18's "new messages that nobody here has seen").
 
 Prints the rows, the share understood or met with the right yes/no question (issue 18's target:
 at least 90 %), the wrong changes (target: none) and the missed, per failure category and per
@@ -13,6 +16,7 @@ bot replied.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 import time
@@ -24,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "commands"))
 
-from phrasebook import ROWS, SECTIONS  # noqa: E402
 from phrasebook_support import (  # noqa: E402
     CATEGORIES,
     MISSED,
@@ -35,13 +38,24 @@ from phrasebook_support import (  # noqa: E402
     one_line,
 )
 
+TABLES = {"main": "phrasebook", "heldout": "phrasebook_heldout"}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--table",
+        choices=sorted(TABLES),
+        default="main",
+        help="main: tests/commands/phrasebook.py; heldout: the blind rows never tuned on",
+    )
     parser.add_argument("--failures", action="store_true", help="list every failing row")
-    parser.add_argument("--section", choices=list(SECTIONS), help="only this pattern's rows")
+    parser.add_argument("--section", help="only this pattern's rows")
     args = parser.parse_args(argv)
-    rows = [r for r in ROWS if args.section in (None, r[0])]
+    table = importlib.import_module(TABLES[args.table])
+    if args.section is not None and args.section not in table.SECTIONS:
+        parser.error(f"--section: one of {', '.join(table.SECTIONS)}")
+    rows = [r for r in table.ROWS if args.section in (None, r[0])]
     began = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory(prefix="phrasebook-") as workdir:
