@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from difflib import SequenceMatcher
 from typing import Any
@@ -28,8 +28,8 @@ _SCORE_QUESTION = re.compile(
     r"(总分|得分|多少分|几分|分数|还差多少|差几分|能不能过|合格|达标|过线|及格)"
 )
 _RANKING_QUESTION = re.compile(
-    r"(哪些|哪个|哪几个|哪家|谁).{0,6}(?:没|未|不)(?:报|交|完成|上报|动)"
-    r"|排名|排行|最差|落后|倒数|拖后腿|谁最慢|哪些单位落后"
+    r"(哪些|哪个|哪几个|哪家|谁).{0,10}(?:没有?|未|不)(?:报|交|完成|上报|动)"
+    r"|排名|排行|排.{0,2}名|最差|落后|倒数|拖后腿|谁最慢|哪些单位落后"
 )
 _OVERDUE_QUESTION = re.compile(
     r"(逾期|超期|过期|拖期|延误)(?:的|了)?(?:有哪些|哪些|事项|情况|多少)?"
@@ -48,14 +48,14 @@ _STATE_QUESTION = re.compile(
     r"(截止|期限|到期|啥时候|什么时候|哪天|几号|批了|批没|批准了|审批|签收了|通过了|审核了)"
 )
 _NOT_SIGNED = re.compile(r"(?:没|未|还没|尚未)(?:有)?(?:签收|收到)")
-_HOW = re.compile(r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发)")
+_HOW = re.compile(r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发|使用|用|操作)")
 _SCORE_GIVEN = re.compile(r"(?:打|给|评|记|得)\s*([0-9]+(?:\.[0-9]+)?)\s*分")
 _PLAIN_ACK = re.compile(
     r"^(?:收到|收到了|好的|好|嗯+|明白|明白了|知道了|ok|okay|了解|已阅|已知悉|知悉)$"
 )
 _YES = re.compile(r"^(?:是|是的|对|对的|确认|好|好的|嗯|嗯嗯|可以|行|没错|yes|y|ok)$", re.I)
 _NO = re.compile(r"^(?:不是|不对|不|否|取消|算了|不用|错了|no|n)$", re.I)
-_DONE_CLEAN = re.compile(r"^(?:$|[\s,.:;!?。、()~…]|了|啦|啊|的|[0-9])")
+_DONE_CLEAN = re.compile(r"^(?:$|[\s,.:;!?。、()~…]|了|啦|啊|的|咧|喽|嘞|[0-9])")
 _FILLER = re.compile(r"^[\s,.:;!?。、()~…，：；！？]+|[\s,.:;!?。、()~…，：；！？]+$")
 
 
@@ -94,12 +94,20 @@ def _note(slots: Slots, *skip: Found | None) -> str:
     for start, end in spans:
         if start >= last:
             out.append(slots.typed(last, start))
-            last = end
+        last = max(last, end)
     out.append(slots.typed(last, len(slots.text)))
     note = " ".join(part.strip() for part in out if part.strip())
     note = _FILLER.sub("", note).strip()
     note = re.sub(r"^(?:的|了|为|是|到|达到|约|大约|大概|有)+", "", note)
-    return _FILLER.sub("", note).strip()
+    note = _FILLER.sub("", note).strip()
+    # What only joined the numbers taken out ("由 提高到", "没有完成 ，只有"): no note.
+    return "" if _CONNECTORS_ONLY.fullmatch(note) else note
+
+
+_CONNECTORS_ONLY = re.compile(
+    r"(?:[\s，,、。；;：:]|由|从|提高到|提升到|增加到|增长到|上升到|升到|推进到|达到|到了|变成|到|"
+    r"没有完成|没完成|未完成|没有达到|没达到|未达到|没有到|没到|不是|而是|只有|仅有|才|是|了|的)*"
+)
 
 
 def _code_spans(slots: Slots) -> list[Found]:
@@ -114,6 +122,17 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
     leader = ctx.may("leader")
     text = slots.text
 
+    if slots.correction and unit and not slots.percents and not slots.counts:
+        bare = [n for n in slots.numbers if _is_percent_like(n.value)]
+        if len(bare) == 1:  # "T3报错了，应该是55": the percent without its sign
+            number = bare[0]
+            slots.percents.append(
+                Found(number.start, number.end, number.text, int(float(number.value)))
+            )
+            proposal = _correction(ctx, slots, codes)
+            before = slots.text[max(0, number.start - 6) : number.start]
+            proposal.sure = proposal.sure and bool(_RIGHT_BEFORE.search(before.rstrip(" ，,:：")))
+            return proposal
     if slots.correction and slots.percents and unit:
         return _correction(ctx, slots, codes)
     if admin:
@@ -148,7 +167,7 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
     if how is not None:
         topic = _help_topic(slots)
         return Proposal([f"帮助 {topic}" if topic else "帮助"], sure=True)
-    named = _unit_named(slots)
+    named = _unit_named(slots) or _unit_asked_about(slots)
     if named and leader:
         return Proposal([f"单位 {named}"], sure=True)
     if unit and slots.has("sign"):
@@ -176,8 +195,11 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     if item is None:
         return Proposal([f"任务 {code}"], sure=True)  # the registry says it does not exist
     mine = unit and _is_mine(ctx, item)
+    quantitative = (
+        [i.get("label", "数值") for i in item.inputs or []] if item.is_quantitative else []
+    )
     if _HOW.search(slots.text):  # "T7 怎么报": how to report it, with its code
-        return Proposal(ask="about", values={"code": code, "said": ""})
+        return Proposal(ask="about", values={"code": code, "said": "", "data": quantitative})
     reports = bool(
         percent
         or slots.vague
@@ -238,9 +260,11 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
         done = slots.first("done")
         assert done is not None
         # "T7完成了3轮检查": what was done, counted; "T7完成60": a percent without its sign.
-        counted = [c for c in slots.counts if _right_after(slots, done, c)]
+        counted = [c for c in slots.counts if _in_clause_after(slots, done, c)]
         if counted:
-            return Proposal(ask="about", values={"code": code, "said": slots.text[:30]})
+            return Proposal(
+                ask="about", values={"code": code, "said": slots.text[:30], "data": quantitative}
+            )
         number = next((n for n in slots.numbers if _right_after(slots, done, n)), None)
         if number is not None and _is_percent_like(number.value):
             command = f"进度 {code} {int(float(number.value))}%"
@@ -268,12 +292,19 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     rest = _note(slots, code_found)
     if not rest:
         return Proposal([f"任务 {item_code}"], sure=True)
-    return Proposal(ask="about", values={"code": code, "said": rest[:30]})
+    return Proposal(ask="about", values={"code": code, "said": rest[:30], "data": quantitative})
 
 
 def _right_after(slots: Slots, word: Found, number: Found) -> bool:
     """ "完成了3轮检查", "完成60": the number is what 完成 governs (not "完成了 12家平台…")."""
     return number.start >= word.end and slots.text[word.end : number.start] in ("", "了", "约")
+
+
+def _in_clause_after(slots: Slots, word: Found, number: Found) -> bool:
+    """ "完成培训60人次", "办结投诉98件": a count in the same clause after 完成 is what was
+    done, not the item done."""
+    between = slots.text[word.end : number.start]
+    return number.start >= word.end and not re.search(r"[\s，,。；;!！?？]", between)
 
 
 def _is_percent_like(value: str) -> bool:
@@ -296,11 +327,13 @@ def _several_figures(slots: Slots) -> bool:
 
 # Of several percents, the ones said to be past or wrong, and the one said to be right now.
 _PAST_BEFORE = re.compile(
-    r"(上周|上次|之前|原来|原先|以前|上月|刚才那个|刚才报的|不是)\s*[（(]?\s*$"
+    r"(上周|上次|之前|原来|原先|以前|上月|刚才那个|刚才报的|不是|由|从|"
+    r"没有完成|没完成|未完成|没有达到|没达到|未达到|没有到|没到)\s*[（(]?\s*$"
 )
 _WRONG_AFTER = re.compile(r"^\s*(?:是)?(?:不对|有误|错了|是错的|报错了|不准确)")
 _RIGHT_BEFORE = re.compile(
-    r"(应该是|应为|应是|改成|改为|更正为|实际是|实际|现在是|本周|目前|现在|才对|是)\s*$"
+    r"(应该是|应为|应是|改成|改为|更正为|实际是|实际|现在是|本周|目前|现在|才对|是|只有|仅有|才|"
+    r"提高到|提升到|增加到|增长到|上升到|升到|推进到|达到|到了|变成)\s*$"
 )
 
 
@@ -372,18 +405,21 @@ def _extension(ctx: Context, slots: Slots, item: Item, code: str, code_found: Fo
     marker = slots.first("extend")
     after = [d for d in slots.dates if marker is not None and d.start >= marker.start]
     date_found = after[0] if after else (slots.dates[-1] if slots.dates else None)
-    words = [*slots.intents.get("extend", []), *slots.dates]
+    extend = slots.intents.get("extend", [])
     if date_found is None:
         moved = _moved_deadline(ctx, slots, item)
         if moved is None:
             return Proposal(ask="extension_date", values={"code": code})
         new_date, span = moved
-        reason = _reason(slots, code_found, span, *words)
+        # "延期一个月，专项行动延长了": a word of the reason after the length stays in it.
+        words = [w for w in extend if w.start < span.end]
+        reason = _reason(slots, code_found, span, *words, *slots.dates)
         command = f"延期 {code} {new_date.isoformat()}"
         if not reason:
             return Proposal(ask="extension_reason", values={"command": command})
         return Proposal([f"{command} {reason}"], sure=False, reason="a length of time")
-    reason = _reason(slots, code_found, *words)
+    words = [w for w in extend if w.start < date_found.end] or extend
+    reason = _reason(slots, code_found, *words, *slots.dates)
     command = f"延期 {code} {date_found.value.isoformat()}"
     if not reason:
         return Proposal(ask="extension_reason", values={"command": command})
@@ -420,12 +456,25 @@ def _moved_deadline(ctx: Context, slots: Slots, item: Item) -> tuple[Any, Found]
     if amount is None:
         return None
     unit = match.group(2)
-    if unit == "月":
+    if unit == "月" and amount == int(amount):  # 一个月: the same day of a later month
+        new_date = _months_later(share.deadline, int(amount))
+    elif unit == "月":
         new_date = share.deadline + timedelta(days=round(30 * amount))
     else:
         new_date = share.deadline + timedelta(days=round(_DURATION_DAYS[unit] * amount))
     span = Found(match.start(), match.end(), match.group(0), new_date)
     return new_date, span
+
+
+def _months_later(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it has no such day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return min(
+        day.replace(year=year, month=month, day=1) + timedelta(days=day.day - 1),
+        following - timedelta(days=1),
+    )
 
 
 def _figures(item: Item, slots: Slots) -> Proposal:
@@ -538,7 +587,8 @@ def _is_mine(ctx: Context, item: Item) -> bool:
 
 def _sign_the_one(ctx: Context, slots: Slots) -> Proposal:
     """ "交办的那个事收到了": sign it when exactly one 交办 item waits for this unit's 签收."""
-    if ctx.member is None or ctx.member.unit_id is None or "交办" not in slots.text:
+    bare = re.fullmatch(r"(?:已|我)?签收(?:了|一下)?", slots.text.strip(" 。.!！"))
+    if ctx.member is None or ctx.member.unit_id is None or not ("交办" in slots.text or bare):
         return Proposal(ask="ack")
     waiting = unsigned_codes(ctx.member.unit_id)
     if len(waiting) == 1:
@@ -561,6 +611,14 @@ def _unit_named(slots: Slots) -> str:
     if found.group is not None:
         return found.group.name
     return ""
+
+
+def _unit_asked_about(slots: Slots) -> str:
+    """ "市监局那边咋样了", "市监局最近的情况怎么样啊": one unit named, and a question about it."""
+    if not (slots.has("detail") or slots.question):
+        return ""
+    named = units_in(slots.text)
+    return named[0][2].name if len({u.id for _, _, u in named}) == 1 else ""
 
 
 def _help_topic(slots: Slots) -> str:
@@ -598,7 +656,7 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     code = codes[0]
     item_code = code.split("-")[0]
     code_found = slots.codes[0]
-    if slots.has("nudge"):  # "催办一下工信局T18", "提醒审批局抓紧报T13": the item
+    if slots.has("nudge") or _URGE.search(slots.text):  # "催办一下工信局T18": the item
         return Proposal([f"催办 {item_code}"], sure=True)
     if slots.has("return"):
         marker = slots.first("return")
@@ -615,16 +673,40 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     if score is not None:
         return score
     if slots.has("deadline") and slots.dates:
-        unit_named = _unit_between(slots, code_found, slots.dates[0])
+        date_found = slots.dates[0]
+        between = [u for s, e, u in named if code_found.end <= s and e <= date_found.start]
+        unit_named = between[0].name if len(between) == 1 else ""
+        unit_named = unit_named or _unit_between(slots, code_found, date_found)
         middle = f" {unit_named}" if unit_named else ""
-        return Proposal([f"期限 {code}{middle} {slots.dates[0].value.isoformat()}"], sure=True)
+        # Words left between the code and the date that name no unit: perhaps a unit written
+        # as we do not know it. Setting every unit's deadline on that guess is asked first.
+        sure = bool(unit_named) or not _leftover_between(slots, code_found, date_found)
+        return Proposal([f"期限 {code}{middle} {date_found.value.isoformat()}"], sure=sure)
     return None
 
 
+_DEADLINE_FILLER = re.compile(
+    r"(期限|截止|截至|时间|日期|定到|定在|定为|设到|设为|改到|改为|改成|调到|调整为|调整到|延到|到期|"
+    r"提前到|提前|推迟到|延后到|节点|"
+    r"统一|全部|都|的|那块|那边|这边|那个|这个|就|把|给|一下|先|再|也|请|麻烦|帮忙|一律)"
+)
+
+
+def _leftover_between(slots: Slots, first: Found, second: Found) -> bool:
+    words = _DEADLINE_FILLER.sub("", slots.text[first.end : second.start])
+    return bool(re.sub(r"[\s，,:：;；。.、]", "", words))
+
+
+# "让审批局赶紧把T13报上来": the office urging a unit is 催办.
+_URGE = re.compile(r"(?:让|叫|要求|通知|请|喊).{0,10}(?:赶紧|抓紧|尽快|马上|赶快|快点)")
 _CLOSE_WORDS = re.compile(r"(办结|没问题|可以了|合格|同意办结)")
 _NOT_PASSED = re.compile(r"(不通过|不予通过|不行|不合格|不同意|不能办结|还不能)")
 _POINTS = re.compile(
     r"(?:打|给|评|记|得|评分|打分)?\s*(?:个)?\s*([0-9]+(?:\.[0-9]+)?|[零一二两三四五六七八九十]+(?:点五|半)?)\s*分"
+)
+# A request by its number: "1号延期", "延期申请1", "第1个申请", "编号1的申请".
+_REQUEST_NUMBER = re.compile(
+    r"^\s*([0-9]{1,5})\s*号|(?:申请|编号|第)\s*([0-9]{1,5})(?![0-9月.%])\s*(?:号|个|条)?"
 )
 _APPROVE = re.compile(r"(同意|批准|准予|准了|批了|可以延)")
 _REJECT = re.compile(r"(不同意|驳回|不批|不予|不准|不行)")
@@ -657,6 +739,8 @@ def _score_in_words(slots: Slots, item_code: str, code_found: Found) -> Proposal
         spans += [c for c in slots.counts if c.value[1] == "分"]
     reason = _note(slots, *spans)
     reason = re.sub(r"^(?:打|给|评|记|得|个)+", "", reason).strip(" ，,")
+    # "Z11 2分", "Z28满分", "Z35 得2分": an admin's code and points and nothing else is a score.
+    sure = sure or (not reason and not slots.question)
     return Proposal([_with_note(f"评分 {item_code} {points}", reason)], sure=sure)
 
 
@@ -690,6 +774,17 @@ def _decision_in_words(
     approved = None if rejected else _APPROVE.search(slots.text)
     if rejected is None and approved is None:
         return None
+    numbered = _REQUEST_NUMBER.search(slots.text)
+    if numbered is not None and not codes:  # "1号延期批准", "驳回延期申请1": that request
+        number = numbered.group(1) or numbered.group(2)
+        if approved is not None:
+            return Proposal([f"批准 {number}"], sure=True)
+        assert rejected is not None
+        spans = [*slots.intents.get("extend", []), *slots.dates, *slots.numbers]
+        spans.append(Found(numbered.start(), numbered.end(), numbered.group(0), None))
+        spans.append(Found(rejected.start(), rejected.end(), rejected.group(0), None))
+        reason = _note(slots, *spans).strip(" ，,")
+        return Proposal([_with_note(f"驳回 {number}", reason)], sure=True)
     query = (
         ExtensionRequest.select(ExtensionRequest, Assignment)
         .join(Assignment)
@@ -715,11 +810,14 @@ def _decision_in_words(
     return Proposal([_with_note(f"驳回 {request.id}", reason)], sure=True)
 
 
+_BIND_WORDS = re.compile(r"绑定|绑到|绑在|绑上|绑一下|绑给|绑成")
+
+
 def _bind_in_words(slots: Slots, named: list[tuple[int, int, Unit]]) -> Proposal | None:
     """ "把zhangwei绑定到审批局当联络员": 绑定."""
-    if "绑定" not in slots.text or not named:
+    if not _BIND_WORDS.search(slots.text) or not named:
         return None
-    match = re.search(r"([A-Za-z][A-Za-z0-9_.@-]{1,63})", slots.text)
+    match = re.search(r"(?<![A-Za-z0-9_.@-])([A-Za-z][A-Za-z0-9_.@-]{1,63})", slots.text)
     if match is None:
         return None
     roles = [r for r in _ROLES if r in slots.text] or ["联络员"]

@@ -394,6 +394,8 @@ def _canonical(registry: Registry, ctx: Context, parsed: Parsed | None) -> str:
 def _read_one(registry: Registry, ctx: Context, scan: Scan) -> Outcome:
     pos = scan.skip(0)
     cmd, end = registry.find_at(scan, pos)
+    if cmd is not None and scan.text.startswith("一下", scan.skip(end)):
+        end = scan.skip(end) + len("一下")  # "绑定一下：liuyang 农业局", "催办一下 T7"
     if cmd is not None:
         try:
             parsed = registry.parse(ctx, cmd, scan, end)
@@ -498,7 +500,14 @@ def _files_waiting_and_named(ctx: Context, found: slots.Slots) -> bool:
 
 
 # Questions that say more than the grammar's refusal of a message that named a command.
-_BETTER_THAN_GRAMMAR = ("two_percents", "not_done", "extension_reason", "ask_which_item")
+_BETTER_THAN_GRAMMAR = (
+    "two_percents",
+    "not_done",
+    "extension_reason",
+    "ask_which_item",
+    "which_sign",
+    "nothing_to_sign",
+)
 _CODE_LIKE = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,2}\s?[0-9]{1,3}(?![0-9])")
 
 

@@ -50,7 +50,8 @@ def _untypo(text: str) -> str:
 _PERCENT_SIGN = re.compile(r"(" + _NUM + r")\s*(?:%|％|个?百分点)")
 _PERCENT_WORD = re.compile(r"百分之\s*(" + _NUM + "|" + _CN + ")")
 _TENTHS = re.compile(
-    r"(?<![完形达组构赞])(" + r"[0-9]|[一二两三四五六七八九十]" + r")\s*成(?:左右|多|半)?"
+    r"(?<![完形达组构赞])(" + r"[0-9]|[一二两三四五六七八九十]" + r")\s*成"
+    r"(?:左右|多|半|([1-9一二三四五六七八九])(?![0-9一二三四五六七八九十百千万个户家人次项件]))?"
 )
 # Ranges, read before single percents: 七八成, 六七十%, 百分之七八十, 70-80%, 70%到80%.
 _DIGIT_CN = "一二三四五六七八九"
@@ -78,7 +79,7 @@ _COUNT = re.compile(
     r"(" + _NUM + r"|" + _CN + r")\s*(" + "|".join(sorted(COUNT_UNITS, key=len, reverse=True)) + ")"
 )
 _BARE = re.compile(
-    r"(?<![0-9.])(-?" + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?" + _NUM + r")(?![0-9])"
+    r"(?<![0-9.])(-?" + r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?" + _NUM + r")(?![0-9A-Za-z])"
 )
 
 # Dates: tried in this order on the text; parse_date decides what each means.
@@ -87,17 +88,20 @@ _YEAR = r"(?:[0-9]{4}年|明年|今年)?"
 _DATE_TOKENS = (
     re.compile(r"[0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}"),
     re.compile(_YEAR + r"[0-9]{1,2}月[0-9]{1,2}[日号]?"),
-    re.compile(_YEAR + r"(?:十[一二]?|[一二三四五六七八九])月" + _CN_DAY + r"[日号]"),
+    re.compile(_YEAR + r"(?:十[一二]?|[一二三四五六七八九]|[0-9]{1,2})月" + _CN_DAY + r"[日号]"),
     re.compile(_YEAR + r"(?:[0-9]{1,2}|十[一二]?|[一二三四五六七八九])月(?:底|末|份?结束)"),
     re.compile(r"(?:本|这|下个?)?(?:周|星期|礼拜)[一二三四五六日天]"),
     re.compile(r"(?:本|这个?|下个?)月(?:底|末|[0-9]{1,2}[日号]|" + _CN_DAY + r"[日号])"),
     re.compile(r"(?:今天|明天|后天|月底|月末|年底|年末)"),
     # "20号", "二十号": a day of the month (not 3号楼: a building is no date)
-    re.compile(r"(?<![0-9月])(?:[0-9]{1,2}|" + _CN_DAY + r")[号日](?![楼院线室])"),
+    re.compile(
+        r"(?<![0-9月一二三四五六七八九十])(?:[0-9]{1,2}|" + _CN_DAY + r")[号日](?![楼院线室])"
+    ),
 )
 # "延到12.25", "截止12.31": month.day, only right after a word about a date.
 _DOT_DATE = re.compile(
-    r"(?<=到|至|止|限)\s*((?:1[0-2]|0?[1-9])\.(?:3[01]|[12][0-9]|0?[1-9]))(?![0-9%.％])"
+    r"(?:(?<=到)|(?<=至)|(?<=止)|(?<=限)|(?<=延期)|(?<=延期申请)|(?<=申请延期)|(?<=延期:)|(?<=申请:))\s*"
+    r"((?:1[0-2]|0?[1-9])[./-](?:3[01]|[12][0-9]|0?[1-9]))(?![0-9%.％/-])"
 )
 _BEFORE = re.compile(r"(?:之前|以前|前)")  # matched at a position: no ^
 
@@ -147,7 +151,7 @@ _SALUTATION = re.compile(
     r"[\s，,。！!~～：:]+"
 )
 _MENTION = re.compile(r"@\S+\s*")
-_FILLER_END = re.compile(r"[吧呢啊呀哈哦嘛啦哟]+$")
+_FILLER_END = re.compile(r"[吧呢啊呀哈哦嘛啦哟咧嘞喽]+$")
 
 
 def _emoji(ch: str) -> bool:
@@ -257,7 +261,7 @@ def read(text: str, today: date) -> Slots:
     for match in _DOT_DATE.finditer(text):
         if _overlaps(taken, match.start(1), match.end(1)):
             continue
-        month, day = match.group(1).split(".")
+        month, day = re.split(r"[./-]", match.group(1))
         try:
             value = parse_date(f"{int(month)}月{int(day)}日", today)
         except ParseError:
@@ -307,6 +311,13 @@ def read(text: str, today: date) -> Slots:
         "有误",
         "更正",
         "纠正",
+        "是错的",
+        "多报",
+        "少报",
+        "报多了",
+        "报少了",
+        "报高了",
+        "报低了",
     )
     slots.correction = any(w in text for w in strong) or (
         slots.has("correct") and any(m in text for m in CORRECTION_MARKERS)
@@ -349,22 +360,42 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
             value = number * scale
             if "成半" in match.group(0):
                 value += 5
+            elif pattern is _TENTHS and match.group(2):  # 六成五: 65 %
+                digit = match.group(2)
+                value += int(digit) if digit.isdigit() else _DIGIT_CN.index(digit) + 1
             if value != int(value) or not 0 <= value <= 100:
                 continue
             found = Found(match.start(), match.end(), match.group(0), int(value))
-            slots.percents.append(found)
-            taken.append(found)
+            _add_percent(slots, taken, found)
     for match in _HALF.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
         word = match.group(1)
-        if word not in _HALF_VALUES:  # 大部分, 一大半: an amount, not a number
-            slots.vague.append(Found(match.start(), match.end(), word, word))
+        bound = _BOUND.search(text, 0, match.start())
+        if word not in _HALF_VALUES or bound:  # 大部分, 一大半, 不到一半: an amount, not a number
+            start = bound.start() if bound else match.start()
+            said = text[start : match.end()]
+            slots.vague.append(Found(start, match.end(), said, said))
             continue
         found = Found(match.start(), match.end(), word, _HALF_VALUES[word], _HALF_RANGES.get(word))
-        slots.percents.append(found)
-        taken.append(found)
+        _add_percent(slots, taken, found)
     slots.percents.sort(key=lambda f: f.start)
+
+
+# "不到一半", "不足50%", "低于六成": a bound, not the number done (asked for the number).
+_BOUND = re.compile(
+    r"(?:不到|不足|没到|没有到|未到|未达到|没达到|不满|低于|少于|不超过|不及)(?:的)?\s*$"
+)
+
+
+def _add_percent(slots: Slots, taken: list[Found], found: Found) -> None:
+    taken.append(found)
+    bound = _BOUND.search(slots.text, 0, found.start)
+    if bound:
+        said = slots.text[bound.start() : found.end]
+        slots.vague.append(Found(bound.start(), found.end, said, said))
+    else:
+        slots.percents.append(found)
 
 
 _NUMBERED = re.compile(

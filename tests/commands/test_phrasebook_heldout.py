@@ -3,10 +3,11 @@ exactly as tests/commands/test_phrasebook.py runs the phrasebook -- each typed b
 a fresh copy of the same fixture through the real pipeline, the state's meaning held to the row's
 expectation.
 
-The rows are run only with PHRASEBOOK_HELDOUT=1: they measure how the bot reads messages nobody
-tuned it on (issue 18's target: at least 9 in 10 understood or met with the right question, no
-wrong change), so known failures must not turn the main suite red. The table's own shape is
-checked always. `python3 bench/phrasebook_score.py --table heldout` prints the score."""
+The rows were written blind and first run with PHRASEBOOK_HELDOUT=1 only, to measure how the bot
+reads messages nobody tuned it on: 356 of 385 (92.5 %) understood or met with the right question,
+6 wrong changes (docs/phrasebook_heldout.md). The reader was then mended for what they found, so
+they are no longer held out: they run with the suite like the main phrasebook, and a new blind set
+is the next honest measure. `python3 bench/phrasebook_score.py --table heldout` prints the score."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ from phrasebook_support import KINDS, Expect, Phrasebook, describe
 PEOPLE = {"li", "hd", "gx", "wang", "sp", "tj", "lead", "boss", "nobody"}
 
 heldout = pytest.mark.skipif(
-    os.environ.get("PHRASEBOOK_HELDOUT") != "1",
-    reason="the held-out phrasebook runs only with PHRASEBOOK_HELDOUT=1",
+    os.environ.get("PHRASEBOOK_HELDOUT") == "0", reason="PHRASEBOOK_HELDOUT=0 leaves these rows out"
 )
 
 

@@ -91,7 +91,11 @@ def count_report(draw, code: str) -> tuple[str, int, int | None]:
     count = draw(st.integers(1, 2000))
     unit = draw(st.sampled_from(["次", "个", "户", "家", "人次", "场", "份", "件", "家次", "名"]))
     doing = draw(st.sampled_from(["执法检查", "建成服务站", "走访企业", "开展培训", "发放宣传册"]))
-    counted = draw(st.sampled_from([f"{doing}{count}{unit}", f"已{doing}{count}{unit}"]))
+    counted = draw(
+        st.sampled_from(
+            [f"{doing}{count}{unit}", f"已{doing}{count}{unit}", f"完成{doing}{count}{unit}"]
+        )
+    )
     percent = draw(st.one_of(st.none(), st.integers(1, 99)))
     form = draw(_code_forms(code))
     parts = [counted]
@@ -100,6 +104,28 @@ def count_report(draw, code: str) -> tuple[str, int, int | None]:
         parts.insert(draw(st.integers(0, 1)), said)
     text = f"{form} " + "，".join(parts) + draw(st.sampled_from(FILLERS))
     return text, count, percent
+
+
+@st.composite
+def bounded(draw, code: str) -> tuple[str, int]:
+    """A message giving only a bound ("不到一半", "不足60%"): (text, the bound's number)."""
+    percent = draw(st.integers(1, 9)) * 10
+    tenth = CN_TENTHS[percent // 10 - 1] if percent != 20 else "两"
+    said, value = draw(
+        st.sampled_from(
+            [
+                (f"{percent}%", percent),
+                (f"百分之{percent}", percent),
+                (f"{tenth}成", percent),
+                ("一半", 50),
+            ]
+        )
+    )
+    bound = draw(st.sampled_from(["不到", "不足", "没到", "低于", "还不到", "没达到"]))
+    lead = draw(st.sampled_from(["", "进度", "完成度", "完成了", "目前"]))
+    form = draw(_code_forms(code))
+    text = f"{draw(st.sampled_from(SALUTATIONS))}{form}{lead}{bound}{said}"
+    return text + draw(st.sampled_from(FILLERS)), value
 
 
 # ---------------------------------------------------------------- reading what was proposed
@@ -152,6 +178,17 @@ def test_not_done_is_never_read_as_done(li, data):
         assert name != "完成", (text, reading)
         if name == "进度":
             assert value != "100", (text, reading)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_bound_is_never_recorded_as_the_progress(li, data):
+    code = data.draw(st.sampled_from(sorted(_items_of("li"))))
+    text, value = data.draw(bounded(code))
+    reading = _read(li, text)
+    for name, _, said in proposed(reading):
+        assert name != "完成", (text, reading)
+        assert not (name in ("进度", "更正") and said == str(value)), (text, reading)
 
 
 @SETTINGS
