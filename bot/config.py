@@ -111,6 +111,14 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "https://open.weixin.qq.com/connect/oauth2/authorize",
         "企业微信网页授权（登录看板）的地址（一般不用改；测试时可指向本机的模拟服务）",
     ),
+    "READER_LLM_URL": (
+        "",
+        "可选：本单位自己部署的大模型（OpenAI 兼容接口）地址，如 http://10.0.0.5:8000/v1；"
+        "规则看不懂的消息请它改写成命令，且每次都先问本人“是/不是”再执行。留空不用",
+    ),
+    "READER_LLM_MODEL": ("", "上一项的模型名称（两项都填才启用）"),
+    "READER_LLM_KEY": ("", "上一项接口的密钥（API key，没有就留空）"),
+    "READER_LLM_TIMEOUT": ("6", "等大模型回答最多几秒（1–30），超时就按规则的回答答复"),
 }
 
 WECOM_APP_KEYS = (
@@ -184,6 +192,10 @@ class Config:
     board_base_url: str = ""  # no trailing slash; the board lives under /board
     board_session_hours: int = 12
     wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    reader_llm_url: str = ""  # no trailing slash
+    reader_llm_model: str = ""
+    reader_llm_key: str = field(default="", repr=False)
+    reader_llm_timeout: int = 6
     # Where the settings came from, set by the composition root after from_mapping (自检 shows
     # them): the settings file read (None: none was found), its keys that are no setting, each
     # with the setting it probably means ("" when none is close), and who besides the service's
@@ -380,6 +392,12 @@ class Config:
             raw["BOARD_SESSION_HOURS"], "BOARD_SESSION_HOURS", 1, 168, problems
         )
         oauth_url = raw["WECOM_OAUTH_URL"]
+        llm_url = raw["READER_LLM_URL"].strip().rstrip("/")
+        if llm_url and urlsplit(llm_url).scheme not in ("http", "https"):
+            problems.append(f"READER_LLM_URL={llm_url!r} 应以 http:// 或 https:// 开头")
+        if bool(llm_url) != bool(raw["READER_LLM_MODEL"].strip()):
+            problems.append("READER_LLM_URL 和 READER_LLM_MODEL 要么都填，要么都留空")
+        llm_timeout = _parse_int(raw["READER_LLM_TIMEOUT"], "READER_LLM_TIMEOUT", 1, 30, problems)
         parts = urlsplit(oauth_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append("WECOM_OAUTH_URL 应以 http:// 或 https:// 开头")
@@ -429,6 +447,10 @@ class Config:
             board_base_url=board_base,
             board_session_hours=session_hours,
             wecom_oauth_url=oauth_url,
+            reader_llm_url=llm_url,
+            reader_llm_model=raw["READER_LLM_MODEL"].strip(),
+            reader_llm_key=raw["READER_LLM_KEY"].strip(),
+            reader_llm_timeout=llm_timeout,
         )
 
 

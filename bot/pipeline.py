@@ -21,12 +21,13 @@ from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
 from bot.commands.evidence import attach_file
-from bot.commands.reader import dispatch, runs_in_transaction
+from bot.commands.reader import dispatch, runs_in_transaction, wants_second_opinion
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
 from bot.outbox.writer import Outbox
 from bot.render import Renderer
+from bot.second_reader import SecondReader
 from models.db import CONNECTION_ERRORS, database
 from models.leases import LeasedQueue
 from models.messages import InboundMessage
@@ -118,6 +119,8 @@ class Pipeline:
         self.accept = accept
         # Claims to hand back once the database is reachable (the worker's thread only).
         self._released: list[InboundMessage] = []
+        # The language model asked about what the rules miss (off unless configured).
+        self.second_reader = SecondReader.from_config(config)
 
     # ------------------------------------------------------------------ receiving
 
@@ -255,7 +258,7 @@ class Pipeline:
     def _decide_safely(self, inbound, msg, *, atomic: bool = True) -> tuple[str | None, str]:
         try:
             if not atomic:
-                return self._decide(inbound, msg), "done"
+                return self._decide(inbound, msg, second=self.second_reader), "done"
             with database.atomic():  # savepoint: a crash undoes the half-made change only
                 return self._decide(inbound, msg), "done"
         except Exception:
@@ -263,6 +266,11 @@ class Pipeline:
             return self.renderer.snippet("errors.j2", "internal", ref=inbound.id), "failed"
 
     def _transactional(self, msg: Incoming) -> bool:
+        if self.second_reader is not None:
+            # A message the rules miss waits for the second reader: outside any transaction.
+            ctx = self.context_for(msg.userid)
+            if ctx.member is not None and wants_second_opinion(self.registry, ctx, msg.text):
+                return False
         if not self.registry.may_call_out(msg.text):
             return True
         try:
@@ -302,14 +310,14 @@ class Pipeline:
             wecom=self.wecom,
         )
 
-    def _decide(self, inbound: InboundMessage, msg: Incoming):
+    def _decide(self, inbound: InboundMessage, msg: Incoming, second=None):
         ctx = self.context_for(msg.userid, inbound)
         if ctx.member is None and not ctx.is_admin:
             if msg.kind == "event":
                 return None
             return ctx.say("errors.j2", "not_bound", userid=msg.userid)
         if msg.kind == "text":
-            return dispatch(self.registry, ctx, msg.text)
+            return dispatch(self.registry, ctx, msg.text, second)
         if msg.kind in FILE_KINDS:
             if msg.file is not None:
                 return attach_file(ctx, msg.file, caption=msg.text)

@@ -26,6 +26,12 @@ def ask(acting: Acting, question: dict[str, Any], ttl: timedelta = QUESTION_TTL)
     )
 
 
+def waiting(acting: Acting) -> bool:
+    """Whether the acting person has a question waiting for its answer (not removed)."""
+    row = KeyValue.get_or_none(KeyValue.key == _key(acting.userid))
+    return row is not None and (row.expires_at is None or row.expires_at > acting.now)
+
+
 def take(acting: Acting) -> dict[str, Any] | None:
     """The question the acting person was asked and has not answered, removed as it is read
     (whatever the answer, it is asked once); None when there is none or it expired."""

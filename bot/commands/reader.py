@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
+from typing import Protocol
 
 from bot.actions import questions
 from bot.actions.evidence import waiting_files
@@ -38,6 +39,7 @@ from bot.commands.registry import (
 )
 from bot.commands.review import take_reason
 from bot.text import Scan
+from models.db import database
 from reminders.state import unsigned_codes
 
 GREETINGS = (
@@ -138,7 +140,17 @@ class Outcome:
 # ------------------------------------------------------------------ answering
 
 
-def dispatch(registry: Registry, ctx: Context, text: str) -> str:
+class SecondOpinion(Protocol):
+    """A second reader (bot/second_reader.py): one command in the bot's grammar, or None."""
+
+    def propose(self, text: str, *, today: str, who: str, commands: list[str]) -> str | None: ...
+
+
+def dispatch(
+    registry: Registry, ctx: Context, text: str, second: SecondOpinion | None = None
+) -> str:
+    """The answer to a message. With `second` (only ever outside a transaction), a message the
+    rules did not understand is shown to the second reader, whose command is always asked."""
     question = questions.take(ctx)
     if question is not None:
         if "return" in question:  # asked for a reason (退回 on a card): this message may be it
@@ -152,7 +164,63 @@ def dispatch(registry: Registry, ctx: Context, text: str) -> str:
                 return run_commands(registry, ctx, question["confirm"])
             if intents.is_no(text):
                 return ctx.say("reader.j2", "dropped")
-    return answer(registry, ctx, understand(registry, ctx, text))
+    outcome = understand(registry, ctx, text)
+    if second is not None and not_understood(outcome):
+        outcome = second_opinion(registry, ctx, text, second) or outcome
+    return answer(registry, ctx, outcome)
+
+
+def not_understood(outcome: Outcome) -> bool:
+    """The rules found no command and no question of their own: only a menu or "没有这个命令"."""
+    return outcome.kind == "ask" and outcome.ask in ("unknown", "about")
+
+
+def wants_second_opinion(registry: Registry, ctx: Context, text: str) -> bool:
+    """Whether a message would be shown to a second reader: no question waits for its answer
+    and the rules do not understand it. Read before the transaction that answers it."""
+    if questions.waiting(ctx):
+        return False
+    try:
+        return not_understood(understand(registry, ctx, text))
+    except Exception:  # answered inside the transaction, as always
+        return False
+
+
+def second_opinion(
+    registry: Registry, ctx: Context, text: str, second: SecondOpinion
+) -> Outcome | None:
+    """The second reader's command, parsed like a typed one, to be confirmed; None when it had
+    none, or one this person may not use, or one that does not parse."""
+    forms = [f for cmd in registry.visible_to(ctx) for f in cmd.visible_forms(ctx)]
+    usages = list(dict.fromkeys(f"{f.usage} —— {f.help}" for f in forms))
+    unit = ctx.member.unit.name if ctx.member is not None and ctx.member.unit else ""
+    who = f"{ctx.name}（{ROLE_WORDS.get(ctx.role, ctx.role)}{'，' + unit if unit else ''}）"
+    line = second.propose(text, today=ctx.today.isoformat(), who=who, commands=usages)
+    if line is None:
+        return None
+    parsed = _parse(registry, ctx, line)
+    if isinstance(parsed, str) or not parsed.form.transactional:
+        return None
+    if not _would_run(registry, ctx, parsed):  # "进度 T1 60%" for another unit's item: not offered
+        return None
+    return Outcome("confirm", commands=[_canonical(registry, ctx, parsed)])
+
+
+class _Undo(Exception):
+    pass
+
+
+def _would_run(registry: Registry, ctx: Context, parsed: Parsed) -> bool:
+    """Whether a command would be carried out, not refused: run, then rolled back whole."""
+    try:
+        with database.atomic():
+            done, _ = registry.try_run(ctx, parsed)
+            raise _Undo(done)
+    except _Undo as undone:
+        return bool(undone.args[0])
+
+
+ROLE_WORDS = {"admin": "办公室管理员", "leader": "领导", "head": "单位负责人", "liaison": "联络员"}
 
 
 def answer(registry: Registry, ctx: Context, outcome: Outcome) -> str:
