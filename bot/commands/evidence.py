@@ -16,6 +16,7 @@ from bot.actions.evidence import (
 )
 from bot.actions.lookup import own_share
 from bot.commands.args import Arg, IntArg, ItemArg, Keyword, RestArg
+from bot.commands.holidays import notice_file
 from bot.commands.imports import import_file, is_import
 from bot.commands.registry import Context, command
 from bot.evidence import StoredFile
@@ -31,6 +32,9 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
     bot/commands/imports.py: is_import); anything else is evidence."""
     if is_import(ctx, stored, caption):
         return import_file(ctx, stored)
+    notice = notice_file(ctx, stored, caption)  # the State Council's holiday notice (.txt/.docx)
+    if notice is not None:
+        return notice
     filed = file_evidence(ctx, stored, caption)
     if filed.duplicate is not None and filed.assignment is not None:
         return duplicate_reply(ctx, filed)

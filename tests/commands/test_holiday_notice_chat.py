@@ -1,0 +1,257 @@
+"""Next year's holidays in one paste: an admin pastes the State Council's notice, or sends it as a
+.txt or .docx file; the bot previews it by date with weekdays and what it changes; 确认 applies
+it through the calendar's own action, logged. Others are refused; what is not a notice changes
+nothing."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import date
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from helpers import snapshot
+
+from bot.pipeline import Incoming
+from models.audit import AuditEntry
+from models.messages import InteractiveCard
+from models.progress import Evidence
+from models.schedule import CalendarDay, CalendarYear
+from reminders.stored import load_calendar
+
+NOTICES = Path(__file__).resolve().parent.parent / "fixtures" / "holiday_notices"
+
+# Not a real notice (2027's is not out yet): 2026's layout with dates that fit 2027's calendar,
+# to stand for a year chinesecalendar does not have.
+SAMPLE_2027 = """国务院办公厅关于2027年部分节假日安排的通知
+
+各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
+
+　　经国务院批准，现将2027年元旦、春节、国庆节放假调休日期的具体安排通知如下。
+
+　　一、元旦：1月1日（周五）至3日（周日）放假，共3天。
+
+　　二、春节：2月5日（农历除夕、周五）至13日（农历正月初八、周六）放假调休，共9天。2月14日（周日）、2月20日（周六）上班。
+
+　　三、国庆节：10月1日（周五）至7日（周四）放假调休，共7天。9月26日（周日）、10月9日（周六）上班。
+
+　　节假日期间，各地区、各部门要妥善安排好值班和安全、保卫等工作。
+
+国务院办公厅
+2026年11月10日
+"""
+OFF_2027 = 3 + 9 + 7
+WORK_2027 = [date(2027, 2, 14), date(2027, 2, 20), date(2027, 9, 26), date(2027, 10, 9)]
+
+
+def docx(text: str) -> bytes:
+    """A minimal Word document, one paragraph a line, as Word saves one (no python-docx here)."""
+    ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    paragraphs = "".join(
+        f'<w:p><w:r><w:t xml:space="preserve">{escape(line)}</w:t></w:r></w:p>'
+        for line in text.splitlines()
+    )
+    document = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        f'<w:document xmlns:w="{ns}"><w:body>{paragraphs}</w:body></w:document>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org'
+            '/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr("word/document.xml", document)
+    return buffer.getvalue()
+
+
+def send_file(services, userid: str, data: bytes, name: str, caption: str = "", n: str = "1"):
+    stored = services.evidence.save(io.BytesIO(data), name)
+    return services.pipeline.handle(
+        Incoming("test", f"notice-{n}", userid, kind="file", text=caption, file=stored)
+    ).reply
+
+
+def test_a_pasted_notice_is_previewed_by_date_with_weekdays_and_changes_nothing(bot):
+    before = snapshot()
+    reply = bot.say("boss", SAMPLE_2027)
+    assert "读到国务院 2027 年节假日安排" in reply
+    assert "· 元旦：1月1日（星期五）至1月3日（星期日），3 天" in reply
+    assert "· 春节：2月5日（星期五）至2月13日（星期六），9 天" in reply
+    assert "· 2月14日（星期日）（春节）" in reply and "· 10月9日（星期六）（国庆节）" in reply
+    # Against today's calendar (2027 unknown: Monday–Friday): 12 weekdays become days off.
+    assert "12 天改为放假（1月1日、2月5日、2月8日" in reply and "其余 7 天已一致" in reply
+    assert "4 天改为上班（2月14日、2月20日、9月26日、10月9日）" in reply
+    assert "请核对原文" not in reply
+    assert "回复“确认”" in reply
+    assert snapshot() == before
+
+
+def test_confirm_applies_it_through_the_calendar_action_and_logs_it(bot, services):
+    bot.say("boss", SAMPLE_2027)
+    reply = bot.say("boss", "确认")
+    assert "已按国务院通知录入 2027 年节假日安排：放假 19 天、调休上班 4 天" in reply
+    assert "并标记 2027 年已全部录入" in reply
+    rows = {r.day: (r.workday, r.note, r.created_by) for r in CalendarDay.select()}
+    assert len(rows) == OFF_2027 + len(WORK_2027)
+    assert rows[date(2027, 2, 5)] == (False, "春节", "boss")
+    assert rows[date(2027, 10, 9)] == (True, "国庆节调休上班", "boss")
+    assert CalendarYear.get(CalendarYear.year == 2027).marked_by == "boss"
+    cal = load_calendar()
+    assert cal.covers(2027)
+    assert not cal.is_workday(date(2027, 2, 8)) and cal.is_workday(date(2027, 2, 20))
+    assert cal.next_workday(date(2027, 9, 30)) == date(2027, 10, 8)
+    # One entry per day (as if typed one by one) and one for the notice.
+    assert AuditEntry.select().where(AuditEntry.action == "calendar").count() == len(rows)
+    entry = AuditEntry.get(AuditEntry.action == "calendar_notice")
+    assert entry.actor == "boss" and "放假 19 天、调休上班 4 天" in entry.summary
+    # The warning for 2027 is gone; the calendar command shows the days.
+    assert cal.missing_year_warning(date(2026, 12, 7)) is None
+    assert "2027-02-05 放假（春节）" in bot.say("boss", "日历 2027")
+
+
+@pytest.mark.parametrize("answer", ["是", "好", "确认。"])
+def test_yes_words_apply_it(bot, answer):
+    bot.say("boss", SAMPLE_2027)
+    assert "已按国务院通知录入" in bot.say("boss", answer)
+
+
+def test_no_or_anything_else_drops_it(bot):
+    before = snapshot()
+    bot.say("boss", SAMPLE_2027)
+    assert "没有记录" in bot.say("boss", "不")
+    assert "已按国务院通知录入" not in bot.say("boss", "确认")
+    assert snapshot() == before
+
+
+def test_the_card_button_applies_it(bot, services):
+    bot.say("boss", SAMPLE_2027)
+    bot.deliver()
+    card = InteractiveCard.select().order_by(InteractiveCard.id.desc()).first()
+    if card is None:
+        pytest.skip("this transport sends the text, not the card")
+    event = {"event": "template_card_event", "EventKey": "yes", "TaskId": card.task_id}
+    reply = services.pipeline.handle(
+        Incoming("test", "click-1", "boss", kind="event", payload=event)
+    ).reply
+    assert "已按国务院通知录入 2027 年" in reply
+    assert CalendarDay.select().count() == OFF_2027 + len(WORK_2027)
+
+
+def test_a_wrong_weekday_is_flagged_in_the_preview(bot):
+    reply = bot.say("boss", SAMPLE_2027.replace("2月20日（周六）", "2月20日（周日）"))
+    assert "⚠ 请核对原文" in reply
+    assert "2月20日通知写的是“星期日”，但这一天是星期六" in reply
+
+
+def test_what_the_office_entered_is_compared_and_kept(bot):
+    bot.say("boss", "日历 2027-02-05 休 除夕")  # the same day, another note
+    bot.say("boss", "日历 2027-02-14 休 误录")  # the notice says this Sunday is worked
+    bot.say("boss", "日历 2027-06-09 休 县里活动")  # not in the notice
+    reply = bot.say("boss", SAMPLE_2027)
+    assert "11 天改为放假" in reply  # 2月5日 is already off
+    assert "4 天改为上班（2月14日" in reply
+    assert "通知未提到的 1 天保持不变：6月9日（星期三）" in reply
+    bot.say("boss", "确认")
+    assert CalendarDay.get(CalendarDay.day == date(2027, 2, 14)).workday
+    assert CalendarDay.get(CalendarDay.day == date(2027, 2, 5)).note == "春节"
+    assert CalendarDay.get(CalendarDay.day == date(2027, 6, 9)).note == "县里活动"
+
+
+def test_a_notice_the_calendar_already_has_needs_nothing(bot):
+    before = snapshot()
+    reply = bot.say("boss", (NOTICES / "2026.txt").read_text(encoding="utf-8"))
+    assert "与现在的 2026 年工作日历完全一致，无需录入" in reply
+    assert "已按" not in bot.say("boss", "确认")
+    assert snapshot() == before
+
+
+def test_a_non_admin_is_refused_and_nothing_changes(bot):
+    bot.bind("li", "市监局")
+    before = snapshot()
+    reply = bot.say("li", SAMPLE_2027)
+    assert "只有管理员可以录入国务院节假日安排" in reply
+    assert "已按" not in bot.say("li", "确认")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "国务院办公厅关于2027年部分节假日安排的通知（还没发，先占个位，放假另行通知）",
+            "没有找到“一、元旦：…”",
+        ),
+        ("一、元旦：1月1日放假。二、春节：2月5日至13日放假调休。", "没有找到通知的年份"),
+        (
+            "国务院办公厅关于2027年部分节假日安排的通知 一、春节：2月30日至3月5日放假。",
+            "日期不存在",
+        ),
+    ],
+)
+def test_a_text_that_is_not_a_whole_notice_gets_the_reason_and_changes_nothing(bot, text, reason):
+    before = snapshot()
+    reply = bot.say("boss", text)
+    assert "这段文字没有读成节假日安排，什么也没有录入" in reply and reason in reply
+    assert snapshot() == before
+
+
+def test_ordinary_messages_about_holidays_are_not_taken_for_a_notice(bot):
+    bot.bind("li", "市监局")
+    reply = bot.say("li", "进度 T7 60% 国庆放假前完成初稿")
+    assert "节假日安排" not in reply and "T7" in reply
+
+
+# ---------------------------------------------------------------- files
+
+
+def test_a_docx_notice_is_previewed_and_applied(bot, services):
+    reply = send_file(services, "boss", docx(SAMPLE_2027), "关于2027年部分节假日安排的通知.docx")
+    assert reply.startswith("“关于2027年部分节假日安排的通知.docx”：读到国务院 2027 年节假日安排")
+    assert "· 国庆节：10月1日（星期五）至10月7日（星期四），7 天" in reply
+    assert Evidence.select().count() == 0  # not filed as evidence
+    assert "已按国务院通知录入 2027 年" in bot.say("boss", "确认")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_a_txt_notice_in_any_usual_encoding_is_read(services, encoding):
+    reply = send_file(services, "boss", SAMPLE_2027.encode(encoding), "通知.txt", n=encoding)
+    assert "读到国务院 2027 年节假日安排" in reply and "4 天改为上班" in reply
+
+
+def test_a_real_notice_sent_as_docx_reads_like_the_text(bot, services):
+    bot.say("boss", "日历 2023-10-07 休 误录")  # a make-up Saturday typed as a day off
+    text = (NOTICES / "2023.txt").read_text(encoding="utf-8")
+    reply = send_file(services, "boss", docx(text), "2023.docx")
+    assert "· 元旦：2022年12月31日（星期六）至1月2日（星期一），3 天" in reply
+    assert "· 中秋节、国庆节：9月29日（星期五）至10月6日（星期五），8 天" in reply
+    assert "与现在的工作日历相比：1 天改为上班（10月7日）" in reply
+    assert "已按国务院通知录入 2023 年" in bot.say("boss", "确认")
+    assert load_calendar().is_workday(date(2023, 10, 7))
+
+
+def test_a_docx_that_is_not_a_notice_stays_evidence(bot, services):
+    bot.bind("li", "市监局")
+    reply = send_file(services, "li", docx("工作方案\n一、目标"), "方案.docx", "T7")
+    assert "已收到佐证材料" in reply
+    assert Evidence.select().count() == 1
+
+
+def test_a_broken_docx_captioned_as_holidays_gets_the_reason(services):
+    before = snapshot()
+    reply = send_file(services, "boss", b"PK\x03\x04 not really", "节假日.docx", "节假日安排")
+    assert "没有读成节假日安排" in reply and "打不开" in reply
+    assert snapshot() == before
+
+
+def test_a_notice_file_from_a_non_admin_is_refused_and_not_filed(bot, services):
+    bot.bind("li", "市监局")
+    before = snapshot()
+    reply = send_file(services, "li", docx(SAMPLE_2027), "放假通知.docx")
+    assert "只有管理员可以录入国务院节假日安排" in reply and "写上编号" in reply
+    assert snapshot() == before
