@@ -294,14 +294,13 @@ class Moment:
 
     @property
     def next_year_missing(self) -> bool:
-        """Within the last 60 days of a year whose next year chinesecalendar does not know."""
-        year_end = date(self.at.year, 12, 31)
+        """In December of a year whose next year chinesecalendar does not know."""
         try:
             chinese_calendar.is_workday(date(self.at.year + 1, 6, 1))
             known = True
         except NotImplementedError:
             known = False
-        return (year_end - self.at.date()).days <= 59 and not known
+        return self.at.month == 12 and not known
 
     @property
     def iso_week(self) -> str:

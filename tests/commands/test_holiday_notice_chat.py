@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from conftest import TZ
 from helpers import snapshot
 
 from bot.pipeline import Incoming
+from bot.selfcheck import OK, WARN, run_checks
 from models.audit import AuditEntry
 from models.messages import InteractiveCard
 from models.progress import Evidence
 from models.schedule import CalendarDay, CalendarYear
+from reminders import digest
 from reminders.stored import load_calendar
 
 NOTICES = Path(__file__).resolve().parent.parent / "fixtures" / "holiday_notices"
@@ -255,3 +258,44 @@ def test_a_notice_file_from_a_non_admin_is_refused_and_not_filed(bot, services):
     reply = send_file(services, "li", docx(SAMPLE_2027), "放假通知.docx")
     assert "只有管理员可以录入国务院节假日安排" in reply and "写上编号" in reply
     assert snapshot() == before
+
+
+# ---------------------------------------------------------------- from 1 December
+
+DEC_7 = datetime(2026, 12, 7, 9, 30, tzinfo=TZ)  # a Monday
+NOV_30 = datetime(2026, 11, 30, 9, 30, tzinfo=TZ)  # the Monday before
+
+
+def calendar_check(config, now):
+    return next(c for c in run_checks(config, now, None) if c.name == "节假日日历")
+
+
+def test_from_1_december_selfcheck_says_next_year_is_missing_and_what_to_do(bot, clock, config):
+    clock.set(NOV_30)
+    assert calendar_check(config, NOV_30).level == OK
+    clock.set(DEC_7)
+    check = calendar_check(config, DEC_7)
+    assert check.level == WARN and "缺少 2027 年的节假日安排" in check.detail
+    assert "全文粘贴发给机器人" in check.advice and "确认" in check.advice
+    reply = bot.say("boss", "自检")
+    assert "缺少 2027 年的节假日安排" in reply and "全文粘贴发给机器人" in reply
+    bot.say("boss", SAMPLE_2027)
+    bot.say("boss", "确认")
+    assert calendar_check(config, DEC_7).level == OK
+    assert "缺少 2027 年" not in bot.say("boss", "自检")
+
+
+def test_from_1_december_the_digest_says_so_until_the_notice_is_applied(bot, clock, services):
+    quiet = digest.build(NOV_30, services.config, load_calendar())
+    assert quiet["calendar_warning"] is None
+    assert "2027 年的节假日安排" not in digest.render_markdown(quiet, services.renderer)
+    data = digest.build(DEC_7, services.config, load_calendar())
+    assert data["calendar_warning"] == 2027
+    text = digest.render_markdown(data, services.renderer)
+    assert "尚未录入 2027 年的节假日安排" in text and "通知全文发给机器人" in text
+    clock.set(DEC_7)
+    bot.say("boss", SAMPLE_2027)
+    bot.say("boss", "确认")
+    after = digest.build(DEC_7, services.config, load_calendar())
+    assert after["calendar_warning"] is None
+    assert "2027 年的节假日安排" not in digest.render_markdown(after, services.renderer)
