@@ -252,3 +252,13 @@ def test_from_1_december_the_digest_says_so_until_the_notice_is_applied(bot, clo
     after = digest.build(DEC_7, services.config, load_calendar())
     assert after["calendar_warning"] is None
     assert "2027 年的节假日安排" not in digest.render_markdown(after, services.renderer)
+
+
+def test_the_calendar_command_has_a_notice_form_in_its_help(bot):
+    reply = bot.say("boss", "日历 通知")
+    assert "全文直接粘贴发给我" in reply and ".docx" in reply
+    assert "日历 通知 [通知全文]" in bot.say("boss", "帮助 日历")
+    assert "已按国务院通知录入" not in bot.say("boss", "日历 通知 " + SAMPLE_2027)
+    assert "已按国务院通知录入 2027 年" in bot.say("boss", "确认")
+    bot.bind("li", "市监局")
+    assert "只有管理员可以使用" in bot.say("li", "日历 通知")
