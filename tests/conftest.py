@@ -311,7 +311,9 @@ class Moment:
         return self.at + timedelta(**delta)
 
 
-WORKING_MORNING = Moment("working-morning", datetime(2026, 11, 26, 9, 30, tzinfo=TZ))  # Thursday
+# A December Thursday: next year's calendar is warned about from 1 December (the other two
+# moments are before it), so the three differ in every way that matters.
+WORKING_MORNING = Moment("working-morning", datetime(2026, 12, 3, 9, 30, tzinfo=TZ))
 SUNDAY_NIGHT = Moment("sunday-night", datetime(2026, 11, 29, 22, 30, tzinfo=TZ))
 HOLIDAY_EVE = Moment("holiday-eve", datetime(2026, 9, 30, 16, 0, tzinfo=TZ))  # National Day next
 CAMPAIGN_MOMENTS = (WORKING_MORNING, SUNDAY_NIGHT, HOLIDAY_EVE)
