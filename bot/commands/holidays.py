@@ -28,7 +28,6 @@ from reminders.holiday_notice import (
 
 NOTICE_TTL = timedelta(minutes=30)
 TEMPLATE = "holiday_notice.j2"
-CAPTION_WORDS = ("节假日", "放假", "假期")
 
 
 def is_notice(text: str) -> bool:
@@ -50,12 +49,13 @@ def notice_reply(ctx: Context, text: str, source: str = "") -> str:
 def notice_file(ctx: Context, stored: StoredFile, caption: str = "") -> str | None:
     """The answer to a .txt / .docx file that is a holiday notice; None when the file is
     something else (evidence), which then goes its usual way. A caption naming an item (Z12)
-    keeps a file evidence, unless it also says 节假日."""
+    keeps any file evidence; an admin's caption saying 节假日 makes it meant as the notice, so
+    that an unreadable one is answered with why."""
     if not is_text_document(stored.original_name) or stored.size > MAX_TEXT_BYTES:
         return None
-    meant = any(word in (caption or "") for word in CAPTION_WORDS)
-    if find_code(caption or "") is not None and not meant:
+    if find_code(caption or "") is not None:
         return None
+    meant = ctx.is_admin and "节假日" in (caption or "")
     store = EvidenceStore(ctx.config.data_dir / "evidence", max_bytes=0)
     try:
         text = document_text(store.path_for(stored.sha256).read_bytes(), stored.original_name)

@@ -262,3 +262,19 @@ def test_the_calendar_command_has_a_notice_form_in_its_help(bot):
     assert "已按国务院通知录入 2027 年" in bot.say("boss", "确认")
     bot.bind("li", "市监局")
     assert "只有管理员可以使用" in bot.say("li", "日历 通知")
+
+
+def test_a_holiday_duty_roster_from_a_liaison_is_evidence_whatever_its_caption(bot, services):
+    bot.bind("li", "市监局")
+    roster = docx("国庆假期值班安排\n10月1日 张三\n10月2日 李四")
+    reply = send_file(services, "li", roster, "值班表.docx", "T7 节假日值班安排", n="r1")
+    assert "已收到佐证材料" in reply
+    other = docx("春节假期值班安排\n2月5日 王五")
+    reply = send_file(services, "li", other, "值班表2.docx", "节假日值班安排", n="r2")
+    assert "已收到文件“值班表2.docx”并妥善保存" in reply
+
+
+def test_a_notice_file_captioned_with_an_item_code_stays_evidence(bot, services):
+    bot.bind("li", "市监局")
+    reply = send_file(services, "li", docx(SAMPLE_2027), "放假通知.docx", "T7", n="c1")
+    assert "已收到佐证材料" in reply and Evidence.select().count() == 1
