@@ -16,6 +16,7 @@ from holiday_setup import OFF_2027, SAMPLE_2027, WORK_2027, docx
 
 from bot.pipeline import Incoming
 from bot.selfcheck import OK, WARN, run_checks
+from bot.text import split_utf8
 from models.audit import AuditEntry
 from models.messages import InteractiveCard
 from models.progress import Evidence
@@ -278,3 +279,13 @@ def test_a_notice_file_captioned_with_an_item_code_stays_evidence(bot, services)
     bot.bind("li", "市监局")
     reply = send_file(services, "li", docx(SAMPLE_2027), "放假通知.docx", "T7", n="c1")
     assert "已收到佐证材料" in reply and Evidence.select().count() == 1
+
+
+def test_the_largest_preview_fits_in_few_messages(bot):
+    """2026's notice relabelled 2027: seven festivals, six make-up days, and every stated
+    weekday wrong (a year off), the most a preview says."""
+    text = (NOTICES / "2026.txt").read_text(encoding="utf-8").replace("2026年", "2027年")
+    reply = bot.say("boss", text)
+    assert reply.count("请核对原文") >= 20
+    assert len(split_utf8(reply, 2048)) <= 3
+    assert "已按国务院通知录入 2027 年" in bot.say("boss", "确认")

@@ -109,6 +109,7 @@ def test_admins_hear_weekly_that_next_years_calendar_is_missing(bot, services, c
         m for m in bot.deliver() if "2027 年" in m.content.get("text", "") and m.channel == "member"
     ]
     assert [m.recipients for m in warnings] == [("boss",)]
+    assert "全文粘贴发给我" in warnings[0].content["text"]
     clock.advance(hours=2)
     tick(services.scheduler_parts())
     assert not [m for m in bot.deliver() if "2027 年" in m.content.get("text", "")]
