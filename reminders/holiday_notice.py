@@ -26,6 +26,7 @@ _ITEM = re.compile(r"([一二三四五六七八九十]{1,3})、([\u4e00-\u9fff�
 _DATE = re.compile(r"(?:(\d{4})年)?(?:(\d{1,2})月)?(\d{1,2})日(?:\(([^()]{0,24})\))?")
 _STATED = re.compile(r"(?:星期|周|礼拜)([一二三四五六日天])")
 _COUNT = re.compile(r"共(\d{1,2})天")
+_SENTENCE_END = re.compile(r"[。.]")  # a copy may have lost its full-width stops
 _WORK, _OFF = "上班", ("放假", "补休")
 
 
@@ -155,9 +156,11 @@ def _read_item(reading: _Reading, name: str, body: str) -> None:
     """One numbered item: its sentences up to the first without a date (the closing paragraph,
     the signature). A sentence with dates but no 放假 / 补休 / 上班 sets nothing and is noted."""
     seen = False
-    for sentence in body.split("。"):
+    for sentence in _SENTENCE_END.split(body):
         if not sentence:
             continue
+        if sentence.startswith("国务院办公厅") or "节假日期间" in sentence:
+            break  # the signature and its date, or the closing paragraph
         if not _DATE.search(sentence):
             if seen:
                 break
@@ -243,7 +246,7 @@ def _settle(reading: _Reading, name: str, group: list[tuple[date, date]], after:
                 reading.workdays.append(MakeUpDay(name, day))
                 day += timedelta(1)
         return
-    count = _COUNT.search(after.split("。")[0])
+    count = _COUNT.search(_SENTENCE_END.split(after)[0])
     for start, end in group:
         reading.holidays.append(Holiday(name, start, end))
         span = (end - start).days + 1

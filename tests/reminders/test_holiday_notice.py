@@ -186,6 +186,13 @@ def test_the_body_alone_without_title_reads_its_year_from_the_first_sentence():
     assert parse_notice(body).days() == parse_notice(notice_text(2022)).days()
 
 
+def test_a_paste_ending_at_the_signature_reads_no_date_from_it():
+    text = notice_text(2026).split("鼓励单位", 1)[0] + "国务院办公厅\n2025年11月4日\n"
+    notice = parse_notice(text)
+    assert notice.days() == parse_notice(notice_text(2026)).days()
+    assert notice.skipped == ()
+
+
 def test_a_wrong_weekday_is_flagged_but_the_dates_stand():
     text = notice_text(2026).replace("2月14日（周六）", "2月14日（周日）")
     notice = parse_notice(text)
