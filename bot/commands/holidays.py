@@ -109,7 +109,7 @@ def _preview(ctx: Context, notice: Notice, source: str) -> str:
         year=year,
         source=source,
         holidays=[_range_line(h.name, h.start, h.end, year) for h in notice.holidays],
-        workdays=[f"{_day(m.day, year)}（{m.name}）" for m in notice.workdays],
+        workdays=[f"{_day(m.day, year)}，{m.name}调休" for m in notice.workdays],
         warnings=list(notice.warnings),
         skipped=list(notice.skipped),
         to_off=[_day(d, year, weekday=False) for d in to_off],

@@ -40,7 +40,7 @@ def test_a_pasted_notice_is_previewed_by_date_with_weekdays_and_changes_nothing(
     assert "读到国务院 2027 年节假日安排" in reply
     assert "· 元旦：1月1日（星期五）至1月3日（星期日），3 天" in reply
     assert "· 春节：2月5日（星期五）至2月13日（星期六），9 天" in reply
-    assert "· 2月14日（星期日）（春节）" in reply and "· 10月9日（星期六）（国庆节）" in reply
+    assert "· 2月14日（星期日），春节调休" in reply and "· 10月9日（星期六），国庆节调休" in reply
     # Against today's calendar (2027 unknown: Monday–Friday): 12 weekdays become days off.
     assert "12 天改为放假（1月1日、2月5日、2月8日" in reply and "其余 7 天已一致" in reply
     assert "4 天改为上班（2月14日、2月20日、9月26日、10月9日）" in reply
