@@ -11,6 +11,7 @@ from datetime import timedelta
 from bot.actions.evidence import file_evidence
 from bot.actions.files import note_pending, settle, warn_admins
 from bot.commands.evidence import attach_file, duplicate_reply, placed_reply
+from bot.commands.holidays import notice_file
 from bot.commands.imports import is_import
 from bot.commands.registry import Context
 from bot.evidence import StoredFile
@@ -62,6 +63,10 @@ def download_succeeded(ctx: Context, download: MediaDownload, stored: StoredFile
     # The sender has heard nothing yet: the answer a file gets at once (an import's dry run too).
     if not told or is_import(ctx, stored, caption):
         _answer(ctx, download, attach_file(ctx, stored, caption))
+        return True
+    notice = notice_file(ctx, stored, caption)
+    if notice is not None:
+        _answer(ctx, download, notice)
         return True
     filed = file_evidence(ctx, stored, caption)
     if len(filed.placed) > 1:

@@ -47,6 +47,7 @@ ACTIONS = {
     "digest": "发布周报",
     "calendar": "录入节假日",
     "calendar_year": "标记全年已录入",
+    "calendar_notice": "导入国务院节假日安排",
     "export": "导出台账",
     "card_ack": "卡片：已收到",
     "card_coordinate": "卡片：需协调",

@@ -439,14 +439,17 @@ def _calendar(today: date) -> Check:
             "节假日日历",
             FAIL,
             f"缺少 {today.year} 年的国务院节假日安排，暂按周一至周五计算",
-            "升级 chinesecalendar，或用“日历 日期 休/班 说明”录入本年的节假日和调休",
+            f"把《国务院办公厅关于{today.year}年部分节假日安排的通知》全文粘贴发给机器人"
+            "（或发送 .txt / .docx 文件），核对预览后回复“确认”；或升级 chinesecalendar",
         )
     if missing is not None:
         return Check(
             "节假日日历",
             WARN,
-            f"缺少 {missing} 年的节假日安排（国务院通常在年底前公布）",
-            f"公布后升级 chinesecalendar，或用“日历 日期 休/班 说明”录入 {missing} 年的节假日和调休",
+            f"缺少 {missing} 年的节假日安排（国务院通常在年底前公布），"
+            f"1 月 1 日起将按周一至周五计算工作日",
+            f"公布后把《国务院办公厅关于{missing}年部分节假日安排的通知》全文粘贴发给机器人"
+            "（或发送 .txt / .docx 文件），核对预览后回复“确认”；或升级 chinesecalendar",
         )
     return Check("节假日日历", OK, f"已包含 {today.year} 年的节假日和调休")
 

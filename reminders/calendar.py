@@ -10,7 +10,9 @@ from typing import Protocol
 
 import chinese_calendar
 
-WARN_DAYS_BEFORE_YEAR_END = 60
+# From this day of a year on (1 December), a missing schedule for the next year is warned about:
+# the State Council publishes it between late October and early December.
+WARN_NEXT_YEAR_FROM = (12, 1)
 
 
 class Workdays(Protocol):
@@ -102,10 +104,9 @@ class WorkCalendar:
 
     def missing_year_warning(self, today: date) -> int | None:
         """The year whose schedule is missing and should be warned about now, if any: the current
-        year at once, next year from 60 days before this one ends."""
+        year at once, next year from 1 December."""
         if not self.covers(today.year):
             return today.year
-        year_end = date(today.year, 12, 31)
-        if (year_end - today).days <= WARN_DAYS_BEFORE_YEAR_END and not self.covers(today.year + 1):
+        if (today.month, today.day) >= WARN_NEXT_YEAR_FROM and not self.covers(today.year + 1):
             return today.year + 1
         return None

@@ -294,14 +294,13 @@ class Moment:
 
     @property
     def next_year_missing(self) -> bool:
-        """Within the last 60 days of a year whose next year chinesecalendar does not know."""
-        year_end = date(self.at.year, 12, 31)
+        """In December of a year whose next year chinesecalendar does not know."""
         try:
             chinese_calendar.is_workday(date(self.at.year + 1, 6, 1))
             known = True
         except NotImplementedError:
             known = False
-        return (year_end - self.at.date()).days <= 59 and not known
+        return self.at.month == 12 and not known
 
     @property
     def iso_week(self) -> str:
@@ -312,7 +311,9 @@ class Moment:
         return self.at + timedelta(**delta)
 
 
-WORKING_MORNING = Moment("working-morning", datetime(2026, 11, 26, 9, 30, tzinfo=TZ))  # Thursday
+# A December Thursday: next year's calendar is warned about from 1 December (the other two
+# moments are before it), so the three differ in every way that matters.
+WORKING_MORNING = Moment("working-morning", datetime(2026, 12, 3, 9, 30, tzinfo=TZ))
 SUNDAY_NIGHT = Moment("sunday-night", datetime(2026, 11, 29, 22, 30, tzinfo=TZ))
 HOLIDAY_EVE = Moment("holiday-eve", datetime(2026, 9, 30, 16, 0, tzinfo=TZ))  # National Day next
 CAMPAIGN_MOMENTS = (WORKING_MORNING, SUNDAY_NIGHT, HOLIDAY_EVE)

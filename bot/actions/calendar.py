@@ -85,3 +85,40 @@ def delete_day(acting: Acting, day: date) -> None:
     before = {"workday": existing.workday, "note": existing.note}
     existing.delete_instance()
     acting.audit("calendar", f"删除日历安排 {day}", before=before)
+
+
+@dataclass(frozen=True)
+class NoticeApplied:
+    year: int
+    changed: int  # days written (new or different from the office's entry)
+    unchanged: int  # days the office had already entered the same way
+    marked: bool  # the year was marked as fully entered by this
+
+
+def apply_notice(acting: Acting, year: int, days: dict[date, tuple[bool, str]]) -> NoticeApplied:
+    """A State Council notice confirmed (`确认` after its preview): each day it sets becomes the
+    office's entry for that day (through `set_day`, logged one by one), and its year is marked
+    as fully entered. Days the office entered that the notice does not name are kept."""
+    _check_year(year)
+    if not days:
+        raise Refused("通知里没有任何日期，没有录入。")
+    changed = unchanged = 0
+    for day, (workday, note) in sorted(days.items()):
+        existing = CalendarDay.get_or_none(CalendarDay.day == day)
+        if existing is not None and existing.workday == workday and existing.note == note[:100]:
+            unchanged += 1
+            continue
+        set_day(acting, day, workday, note[:100])
+        changed += 1
+    marked = CalendarYear.get_or_none(CalendarYear.year == year) is None
+    if marked:
+        CalendarYear.create(year=year, marked_by=acting.userid, marked_at=acting.now)
+    off = sum(1 for workday, _ in days.values() if not workday)
+    acting.audit(
+        "calendar_notice",
+        f"按国务院通知录入 {year} 年节假日安排：放假 {off} 天、调休上班 {len(days) - off} 天"
+        f"（新录入或改动 {changed} 天）" + ("，并标记全年已录入" if marked else ""),
+        after={"year": year, "days": {d.isoformat(): w for d, (w, _) in sorted(days.items())}},
+    )
+    acting._calendar = None  # read again: what this message does next sees the new days
+    return NoticeApplied(year, changed, unchanged, marked)

@@ -17,6 +17,7 @@ from bot.actions.evidence import (
 )
 from bot.actions.lookup import own_share
 from bot.commands.args import Arg, IntArg, ItemArg, ItemsArg, Keyword, RestArg
+from bot.commands.holidays import notice_file
 from bot.commands.imports import import_file, is_import
 from bot.commands.registry import Context, command
 from bot.evidence import StoredFile
@@ -32,6 +33,9 @@ def attach_file(ctx: Context, stored: StoredFile, caption: str = "") -> str:
     bot/commands/imports.py: is_import); anything else is evidence."""
     if is_import(ctx, stored, caption):
         return import_file(ctx, stored)
+    notice = notice_file(ctx, stored, caption)  # the State Council's holiday notice (.txt/.docx)
+    if notice is not None:
+        return notice
     filed = file_evidence(ctx, stored, caption)
     if len(filed.placed) > 1:
         return placed_reply(ctx, filed, stored.original_name)

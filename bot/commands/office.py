@@ -19,6 +19,7 @@ from bot.commands.args import (
     WordArg,
     year_word,
 )
+from bot.commands.holidays import notice_reply
 from bot.commands.registry import CommandError, Context, Reply, command, file_message
 from bot.evidence import EvidenceStore
 from bot.ledger import build_ledger
@@ -176,6 +177,23 @@ def calendar_day(ctx: Context, args) -> str:
     label = "上班" if done.workday else "放假"
     hint = "" if done.year_known else f"全部录入后请发送“日历 {day.year} 已录入”。"
     return f"已录入：{day} {label}{f'（{note}）' if note else ''}。提醒和周报将按此计算。{hint}"
+
+
+@command(
+    "日历",
+    access="admin",
+    args=(Keyword(words=("通知", "导入", "notice")), RestArg("text", "通知全文", limit=20000)),
+    help="录入国务院节假日安排：粘贴通知全文（直接粘贴也可，或发送 .txt / .docx 文件），"
+    "按日期预览后回复“确认”，一次录入全年的放假和调休",
+    example="日历 通知 国务院办公厅关于2027年部分节假日安排的通知……",
+)
+def calendar_notice(ctx: Context, args) -> str:
+    if not args.text:
+        return (
+            "请把《国务院办公厅关于XXXX年部分节假日安排的通知》全文直接粘贴发给我（标题、正文都要），"
+            "或发送通知的 .txt / .docx 文件。我会按日期列出放假和调休上班的日子，核对后回复“确认”即可录入。"
+        )
+    return notice_reply(ctx, args.text)  # the same as a notice pasted without the command
 
 
 @command(

@@ -23,7 +23,7 @@ from typing import Protocol
 from bot.actions import questions
 from bot.actions.evidence import waiting_files
 from bot.cards import CONFIRM_BUTTONS, task_id_for
-from bot.commands import intents, slots
+from bot.commands import holidays, intents, slots
 from bot.commands.args import ArgError, UnitArg, code_at
 from bot.commands.intents import Proposal
 from bot.commands.member import open_items_summary
@@ -159,11 +159,15 @@ def dispatch(
             answered = take_reason(ctx, text, question, is_command)
             if answered is not None:
                 return answered
-        elif "confirm" in question:
+        elif "confirm" in question or "notice" in question:
             if intents.is_yes(text):
+                if "notice" in question:
+                    return holidays.confirm_notice(ctx, question)
                 return run_commands(registry, ctx, question["confirm"])
             if intents.is_no(text):
                 return ctx.say("reader.j2", "dropped")
+    if holidays.is_notice(text):  # the State Council's holiday notice, pasted whole
+        return holidays.notice_reply(ctx, text)
     outcome = understand(registry, ctx, text)
     if second is not None and not_understood(outcome):
         outcome = second_opinion(registry, ctx, text, second) or outcome
@@ -289,9 +293,13 @@ def on_card(registry: Registry, ctx: Context, key: str, subject: str) -> str | N
     """是 / 不是 on a question's card: carries out the question still waiting, if it is the
     one this card asked (a newer question has replaced an older card's)."""
     question = questions.take(ctx)
-    if question is None or f"q{question.get('token')}" != subject or "confirm" not in question:
+    if question is None or f"q{question.get('token')}" != subject:
+        return ctx.say("reader.j2", "stale")
+    if "confirm" not in question and "notice" not in question:
         return ctx.say("reader.j2", "stale")
     if key == "yes":
+        if "notice" in question:
+            return holidays.confirm_notice(ctx, question)
         return run_commands(registry, ctx, question["confirm"])
     return ctx.say("reader.j2", "dropped")
 

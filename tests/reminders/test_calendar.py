@@ -29,10 +29,11 @@ def test_office_entries_win_and_a_marked_year_is_covered():
     assert marked.covers(2027) and marked.missing_year_warning(date(2026, 12, 1)) is None
 
 
-def test_missing_year_warning_from_60_days_before_the_year_ends():
+def test_missing_year_warning_from_1_december():
     cal = WorkCalendar()
-    assert cal.missing_year_warning(date(2026, 10, 31)) is None
-    assert cal.missing_year_warning(date(2026, 11, 1)) == 2027
+    assert cal.missing_year_warning(date(2026, 11, 30)) is None
+    assert cal.missing_year_warning(date(2026, 12, 1)) == 2027
+    assert cal.missing_year_warning(date(2026, 12, 7)) == 2027
     assert cal.missing_year_warning(date(2027, 3, 1)) == 2027
 
 

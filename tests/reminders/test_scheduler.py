@@ -51,7 +51,7 @@ def test_a_tick_does_what_is_due_and_a_second_tick_nothing(bot, services, clock)
 
 def test_a_tick_at_any_moment_does_what_is_due_then_nothing(bot, services, clock, campaign_clock):
     """T7 due on the moment's day, set a month before: a working day after 09:00 sends the day's
-    reminder and the week's digest (with the calendar warning in a year's last 60 days); a
+    reminder and the week's digest (with the calendar warning in December); a
     Sunday night sends nothing. Either way a second tick sends nothing."""
     clock.set(campaign_clock.plus(days=-30))
     bot.bind("li", "市监局")
@@ -103,22 +103,23 @@ def test_the_trigger_carries_the_bot_time_zone(services):
 
 
 def test_admins_hear_weekly_that_next_years_calendar_is_missing(bot, services, clock):
-    clock.set(datetime(2026, 11, 2, 9, 5, tzinfo=TZ))  # Monday, 59 days before the year ends
+    clock.set(datetime(2026, 12, 7, 9, 5, tzinfo=TZ))  # the first Monday of December
     tick(services.scheduler_parts())
     warnings = [
         m for m in bot.deliver() if "2027 年" in m.content.get("text", "") and m.channel == "member"
     ]
     assert [m.recipients for m in warnings] == [("boss",)]
+    assert "全文粘贴发给我" in warnings[0].content["text"]
     clock.advance(hours=2)
     tick(services.scheduler_parts())
     assert not [m for m in bot.deliver() if "2027 年" in m.content.get("text", "")]
     bot.say("boss", "日历 2027-01-01 休 元旦")
     bot.deliver()
-    clock.set(datetime(2026, 11, 9, 9, 5, tzinfo=TZ))  # next week: one day entered is not enough
+    clock.set(datetime(2026, 12, 14, 9, 5, tzinfo=TZ))  # next week: one day entered is not enough
     tick(services.scheduler_parts())
     assert [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]
     assert "已标记" in bot.say("boss", "日历 2027 已录入")
     bot.deliver()
-    clock.set(datetime(2026, 11, 16, 9, 5, tzinfo=TZ))  # the week after: the year is marked
+    clock.set(datetime(2026, 12, 21, 9, 5, tzinfo=TZ))  # the week after: the year is marked
     tick(services.scheduler_parts())
     assert not [m for m in bot.deliver() if "尚未录入 2027" in m.content.get("text", "")]
