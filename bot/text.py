@@ -136,7 +136,7 @@ _DATE_FORMS = (
 )
 _MONTH_DAY = re.compile(r"^(\d{1,2})月(\d{1,2})[日号]?$")
 _MONTH_END = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(?:底|末|份?结束)$")
-_WEEKDAY = re.compile(r"^(本|这|下|下个)?(?:周|星期|礼拜)([一二三四五六日天])$")
+_WEEKDAY = re.compile(r"^(本|这|下下个?|下|下个)?(?:周|星期|礼拜)([一二三四五六日天])$")
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "后天": 2}
 _BEFORE = ("之前", "以前", "前")
@@ -248,6 +248,8 @@ def _relative_date(raw: str, token: str, today: date) -> date | None:
         monday = today - timedelta(days=today.weekday())
         if match.group(1) in ("下", "下个"):
             monday += timedelta(days=7)
+        elif match.group(1) in ("下下", "下下个"):  # the week after next
+            monday += timedelta(days=14)
         return monday + timedelta(days=_WEEKDAYS[match.group(2)])
     return None
 

@@ -41,14 +41,19 @@ _REVIEW_QUESTION = re.compile(r"(待审核|等审核|要审核|审核的|办结�
 _ASSIGN_WORDS = re.compile(r"(交办|请|让|要求|布置|安排)")
 _ASSIGN_TASK = re.compile(r"(报|报送|提交|上报|完成|拿出|制定|起草|准备|整理|梳理|开展)")
 _MY_LIST = re.compile(
-    r"(我们|我|本单位|咱们?|我单位)(?:单位)?.{0,6}(还有|有没有|还剩|剩|哪些|啥|什么)"
-    r".{0,6}(没交|没报|没完成|未完成|没做|要做|要交|要报|任务|事项|没弄)"
+    r"(我们|我|本单位|咱们?|我单位|俺们?)(?:单位)?.{0,6}(还有|有没有|还剩|剩|哪些|啥|什么)"
+    r".{0,6}(没交|没报|没完成|未完成|没做|要做|要交|要报|任务|事项|没弄|没干|活)"
 )
 _STATE_QUESTION = re.compile(
-    r"(截止|期限|到期|啥时候|什么时候|哪天|几号|批了|批没|批准了|审批|签收了|通过了|审核了)"
+    r"(截止|期限|到期|啥时候|什么时候|哪天|几号|批了|批没|批准了|审批|签收了|通过了|审核了"
+    r"|(?:完成|做完|弄完|办完|干完|搞定|办结)了?(?:吗|么|没有?|不)\s*[?？]?\s*$)"
 )
 _NOT_SIGNED = re.compile(r"(?:没|未|还没|尚未)(?:有)?(?:签收|收到)")
-_HOW = re.compile(r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发|使用|用|操作)")
+_HOW = re.compile(
+    r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发|使用|用|操作)"
+    r"|往哪(?:里|儿)?报|报到哪|报哪里|什么格式|啥格式|格式是(?:啥|什么)"
+    r"|能(?:干|做)(?:啥|什么)|会(?:干|做)?(?:啥|什么)|有(?:什么|啥)(?:功能|用)"
+)
 _SCORE_GIVEN = re.compile(r"(?:打|给|评|记|得)\s*([0-9]+(?:\.[0-9]+)?)\s*分")
 _PLAIN_ACK = re.compile(
     r"^(?:收到|收到了|好的|好|嗯+|明白|明白了|知道了|ok|okay|了解|已阅|已知悉|知悉)$"
@@ -231,6 +236,10 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     if item.is_quantitative and _several_figures(slots):
         return _figures(item, slots)
     if percent is not None:
+        same = []
+        if len({(p.value, p.high) for p in slots.percents}) == 1:  # "六成了，60%左右": one
+            same = slots.percents[1:]
+            del slots.percents[1:]
         if len(slots.percents) > 1 and not slots.has("progress"):
             current = current_percent(slots)
             if current is None:
@@ -240,7 +249,7 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
         chosen = current_percent(slots) or _marked_percent(slots) or percent
         # "完成了80%", "完成 T7 80%": how far it came; the word goes with the number.
         attached = [d for d in slots.intents.get("done", []) if _leads_to(slots, d, chosen)]
-        skip = [p for p in slots.percents if p is not chosen]
+        skip = [p for p in slots.percents if p is not chosen] + same
         note = _note(
             slots, code_found, chosen, *skip, *slots.intents.get("progress", []), *attached
         )
@@ -528,6 +537,9 @@ def _figures_read(item: Item, slots: Slots) -> Proposal:
 def _counted(value: tuple[str, str], inputs: list[dict]) -> str:
     """A count as the plan wants it: "1.2万" (人) is 12000; "3560户" is 3560; 万元 stays."""
     number, unit = value
+    if not re.fullmatch(r"[0-9.,]+", number):  # "两家", "十二户": the number in digits
+        said = chinese_number(number)
+        number = str(said) if said is not None else number
     if unit in ("万", "亿") and not any(
         str(spec.get("unit", "")).startswith(unit) for spec in inputs
     ):
@@ -661,7 +673,8 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     if slots.has("return"):
         marker = slots.first("return")
         reason = _note(slots, code_found, marker)
-        if not reason:
+        # "T17要退回": 要 is no reason; ask for one.
+        if not _RETURN_FILLER.sub("", reason).strip(" ，,。.!！"):
             return Proposal(ask="return_reason", values={"code": code})
         return Proposal([f"退回 {code} {reason}"], sure=True)
     closing = slots.has("pass") or (_CLOSE_WORDS.search(slots.text) and _in_review(item_code))
@@ -674,27 +687,37 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
         return score
     if slots.has("deadline") and slots.dates:
         date_found = slots.dates[0]
-        between = [u for s, e, u in named if code_found.end <= s and e <= date_found.start]
-        unit_named = between[0].name if len(between) == 1 else ""
+        # "T3发改局那块期限定到…", "把工信局T3的截止时间调到…": one unit named anywhere.
+        units = list(dict.fromkeys(u.name for _, _, u in named))
+        unit_named = units[0] if len(units) == 1 else ""
         unit_named = unit_named or _unit_between(slots, code_found, date_found)
         middle = f" {unit_named}" if unit_named else ""
-        # Words left between the code and the date that name no unit: perhaps a unit written
-        # as we do not know it. Setting every unit's deadline on that guess is asked first.
-        sure = bool(unit_named) or not _leftover_between(slots, code_found, date_found)
+        # Words left that name no unit (or several units): perhaps a unit written as we do not
+        # know it. Setting every unit's deadline on that guess is asked first.
+        spans = [(code_found.start, code_found.end), (date_found.start, date_found.end)]
+        spans += [(s, e) for s, e, _ in named]
+        sure = len(units) <= 1 and not _leftover(slots, spans)
         return Proposal([f"期限 {code}{middle} {date_found.value.isoformat()}"], sure=sure)
     return None
 
 
 _DEADLINE_FILLER = re.compile(
     r"(期限|截止|截至|时间|日期|定到|定在|定为|设到|设为|改到|改为|改成|调到|调整为|调整到|延到|到期|"
-    r"提前到|提前|推迟到|延后到|节点|"
+    r"提前到|提前|推迟到|延后到|节点|时限|完成时限|办结时限|统一|所有单位|全部单位|各单位|所有|"
     r"统一|全部|都|的|那块|那边|这边|那个|这个|就|把|给|一下|先|再|也|请|麻烦|帮忙|一律)"
 )
 
 
-def _leftover_between(slots: Slots, first: Found, second: Found) -> bool:
-    words = _DEADLINE_FILLER.sub("", slots.text[first.end : second.start])
-    return bool(re.sub(r"[\s，,:：;；。.、]", "", words))
+def _leftover(slots: Slots, spans: list[tuple[int, int]]) -> bool:
+    """Words in the message beyond the given parts and a deadline's usual words."""
+    text = list(slots.text)
+    for start, end in spans:
+        text[start:end] = [" "] * (end - start)
+    words = _DEADLINE_FILLER.sub("", "".join(text))
+    return bool(re.sub(r"[\s，,:：;；。.、!！]", "", words))
+
+
+_RETURN_FILLER = re.compile(r"(要|需要|得|请|予以|给|一下|吧|掉|了|这个|那个|先|再|就|把|它)")
 
 
 # "让审批局赶紧把T13报上来": the office urging a unit is 催办.
@@ -810,7 +833,7 @@ def _decision_in_words(
     return Proposal([_with_note(f"驳回 {request.id}", reason)], sure=True)
 
 
-_BIND_WORDS = re.compile(r"绑定|绑到|绑在|绑上|绑一下|绑给|绑成")
+_BIND_WORDS = re.compile(r"绑")
 
 
 def _bind_in_words(slots: Slots, named: list[tuple[int, int, Unit]]) -> Proposal | None:

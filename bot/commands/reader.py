@@ -72,6 +72,11 @@ THANKS = (
     "辛苦",
     "thanks",
     "thank you",
+    "谢谢提醒",
+    "感谢提醒",
+    "多谢提醒",
+    "谢谢通知",
+    "谢谢提示",
 )
 ACKS = ("好的", "好", "收到", "收到了", "嗯", "嗯嗯", "明白", "明白了", "知道了", "ok", "okay")
 # Words in front of a request that change nothing about it.
@@ -425,8 +430,9 @@ def understand(registry: Registry, ctx: Context, text: str) -> Outcome:
         if _ONLY_ACK.match(scan.text.strip()):
             return Outcome("ack")  # "收到" (after a reminder, say): a short word back
         return Outcome("greeting") if greeted else Outcome("empty")
-    if _ONLY_ACK.match(trimmed.text.strip()):
-        return Outcome("thanks" if _is_thanks(scan.text) else "ack")
+    if _ONLY_ACK.match(trimmed.text.strip()):  # "收到，谢谢提醒": the 收到 is answered
+        received = re.match(r"(收到|知道了|明白)", trimmed.text.strip())
+        return Outcome("thanks" if _is_thanks(scan.text) and not received else "ack")
     return _read_one(registry, ctx, trimmed)
 
 
@@ -566,13 +572,24 @@ def _contradicts(found: slots.Slots) -> bool:
 
 
 def _files_waiting_and_named(ctx: Context, found: slots.Slots) -> bool:
-    """ "T7" or "这个是T18的" right after files were sent: they are T18's evidence."""
+    """ "T7" or "这个是T18的" right after files were sent: they are T18's evidence. Also
+    "这个是T7的" or "刚发的图片归到T11" with no file waiting: `佐证` says there is none."""
     compact = "".join(found.text.split()).rstrip("。.!！")
-    if not _EVIDENCE_WORDS.match(compact) or not found.codes:
+    said = _EVIDENCE_WORDS.match(compact) or _EVIDENCE_TO.match(compact)
+    if not said or not found.codes or not ctx.may("unit"):
         return False
-    return ctx.may("unit") and bool(
-        waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5)))
-    )
+    if waiting_files(ctx, timedelta(minutes=max(ctx.config.evidence_attach_minutes, 5))):
+        return True
+    return not _CODES_ONLY.fullmatch(compact)  # "T7" alone with nothing waiting: the item
+
+
+_EVIDENCE_TO = re.compile(
+    r"^(?:刚发的|刚才发的|刚才的|刚刚发的|这个|这些|这张|这份|上面的|以上)?"
+    r"(?:图片|文件|照片|材料|附件|截图|东西)?(?:归到|放到|算到|归入|放进|放在|算在|是)"
+    r"(?:[TZJ]\d+(?:[、,，和与及/])*)+(?:的|里|下|名下|里面)?(?:佐证|材料)?$",
+    re.IGNORECASE,
+)
+_CODES_ONLY = re.compile(r"(?:[TZJ]\d+[、,，和与及/]*)+", re.IGNORECASE)
 
 
 # Questions that say more than the grammar's refusal of a message that named a command.
