@@ -164,6 +164,9 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("correct", "gx", "T3刚刚报多了，实际只有45%", "run: 更正 T3 45%"),
     ("correct", "sp", "T13之前报错了，改为35%", "run: 更正 T13 35%"),
     ("correct", "hd", "我们T12报的60%有误，应该是50%", "run: 更正 T12 50%"),
+    # The canonical `更正 T17 90%` is itself refused on a done report waiting for review (the
+    # README says it may be corrected), so this row passes only because both change nothing;
+    # test_every_canonical_command_changes_something reports it (docs/phrasebook_blind4.md).
     ("correct", "gx", "T17报完成报早了，实际才90%", "run: 更正 T17 90%"),
     ("correct", "li", "T12写错了 是65 不是60", "run: 更正 T12 65%"),
     ("correct", "gx", "纠正：T18应为百分之十五", "run: 更正 T18 15%"),
@@ -333,7 +336,9 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "boss", "T7 百分之六十", "nochange:"),
     ("admin", "boss", "市监局T17期限改到12月10号", "run: 期限 T17 市监局 2026-12-10"),
     # ------------------------------------------------------------ figures in prose
-    ("data", "li", "Z3 网络交易经营者3620户，全县市场主体41500户", "confirm: 数据 Z3 3560 41200"),
+    # Changed after the first pass: the message was reworded (its first wording repeated another
+    # table's row) but its figures were not; the expectation now holds the figures typed.
+    ("data", "li", "Z3 网络交易经营者3620户，全县市场主体41500户", "confirm: 数据 Z3 3620 41500"),
     ("data", "li", "Z3：网络经营者4100户，全县市场主体38000户", "confirm: 数据 Z3 4100 38000"),
     ("data", "tj", "Z4 今年新增规上网络交易企业3家", "confirm: 数据 Z4 3"),
     ("data", "tj", "Z4新增规模以上网络交易经营者2家", "confirm: 数据 Z4 2"),
