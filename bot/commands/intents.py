@@ -29,7 +29,7 @@ _SCORE_QUESTION = re.compile(
 )
 _RANKING_QUESTION = re.compile(
     r"(哪些|哪个|哪几个|哪家|谁).{0,10}(?:没有?|未|不)(?:报|交|完成|上报|动)"
-    r"|排名|排行|排.{0,2}名|最差|落后|倒数|拖后腿|谁最慢|哪些单位落后"
+    r"|排名|排行|排.{0,2}名|最差|落后|倒数|拖后腿|谁最慢|哪些单位落后|最拖拉|拖拉|最慢|垫底|掉队"
 )
 _OVERDUE_QUESTION = re.compile(
     r"(逾期|超期|过期|拖期|延误)(?:的|了)?(?:有哪些|哪些|事项|情况|多少)?"
@@ -38,11 +38,18 @@ _DIGEST_QUESTION = re.compile(r"(周报|通报|本周情况)")
 _ASSIGNED_QUESTION = re.compile(r"交办.{0,8}(签收|收到|怎么样|情况|进展|哪些)")
 _REVIEW_QUESTION = re.compile(r"(待审核|等审核|要审核|审核的|办结审核|待审)")
 # 交办 in words: "请市监局12月15日前报一个…方案", "交办工信局：下周五前把…报上来".
-_ASSIGN_WORDS = re.compile(r"(交办|请|让|要求|布置|安排)")
+_ASSIGN_WORDS = re.compile(r"(交办|交给|交由|请|让|要求|布置|安排)")
 _ASSIGN_TASK = re.compile(r"(报|报送|提交|上报|完成|拿出|制定|起草|准备|整理|梳理|开展)")
 _MY_LIST = re.compile(
     r"(我们|我|本单位|咱们?|我单位|俺们?)(?:单位)?.{0,6}(还有|有没有|还剩|剩|哪些|啥|什么)"
     r".{0,6}(没交|没报|没完成|未完成|没做|要做|要交|要报|任务|事项|没弄|没干|活)"
+)
+# "我的任务有哪些", "我们单位哪些逾期了", "我们统计局要报啥": the person's own unit's list.
+_MY_LIST_TOO = re.compile(
+    r"(?:我的|我们?(?:单位)?的|本单位的?)任务(?:都|还)?(?:有|是)?(?:哪些|啥|什么|多少)"
+    r"|^(?:我们|咱们?|俺们?|本单位|我单位)[^\s，,。?？]{0,6}?"
+    r"(?:(?:哪些|啥|什么)[^\s，,]{0,3}(?:逾期|超期|过期|没报|没交|要报|要交)"
+    r"|(?:要报|要交|要做|该报|该交)(?:啥|什么|哪些))"
 )
 _STATE_QUESTION = re.compile(
     r"(截止|期限|到期|啥时候|什么时候|哪天|几号|批了|批没|批准了|审批|签收了|通过了|审核了"
@@ -129,13 +136,23 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
 
     if slots.correction and unit and not slots.percents and not slots.counts:
         bare = [n for n in slots.numbers if _is_percent_like(n.value)]
-        if len(bare) == 1:  # "T3报错了，应该是55": the percent without its sign
-            number = bare[0]
-            slots.percents.append(
-                Found(number.start, number.end, number.text, int(float(number.value)))
-            )
+        if 1 <= len(bare) <= 3 and len(bare) == len(slots.numbers):
+            # "T3报错了，应该是55", "写错了 是65 不是60": percents without their sign
+            for number in bare:
+                slots.percents.append(
+                    Found(number.start, number.end, number.text, int(float(number.value)))
+                )
+            current = current_percent(slots) if len(bare) > 1 else slots.percents[0]
+            if current is None:
+                return Proposal(
+                    ask="two_percents",
+                    values={
+                        "code": codes[0] if codes else "",
+                        "values": "、".join(n.value for n in bare),
+                    },
+                )
             proposal = _correction(ctx, slots, codes)
-            before = slots.text[max(0, number.start - 6) : number.start]
+            before = slots.text[max(0, current.start - 6) : current.start]
             proposal.sure = proposal.sure and bool(_RIGHT_BEFORE.search(before.rstrip(" ，,:：")))
             return proposal
     if slots.correction and slots.percents and unit:
@@ -158,10 +175,12 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
         return Proposal(["交办"], sure=True)
     if leader and _SCORE_QUESTION.search(text):
         return Proposal(["总览"], sure=True)
+    if unit and (_MY_LIST.search(text) or _MY_LIST_TOO.search(text)):
+        return Proposal(["我的任务"], sure=True)
+    if leader and _OVERDUE_QUESTION.search(text):  # "有哪些超期没完成的": the items
+        return Proposal(["逾期"], sure=True)
     if leader and _RANKING_QUESTION.search(text):
         return Proposal(["排名"], sure=True)
-    if leader and _OVERDUE_QUESTION.search(text):
-        return Proposal(["逾期"], sure=True)
     if leader and _DIGEST_QUESTION.search(text):
         return Proposal(["周报 预览"], sure=True)
     if admin and _REVIEW_QUESTION.search(text):
@@ -653,6 +672,13 @@ def _help_topic(slots: Slots) -> str:
 def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     """An admin's 期限 / 评分 / 退回 / 通过 / 催办 / 批准 / 驳回 / 绑定 written as a sentence."""
     named = units_in(slots.text)
+    unbinding = re.search(
+        r"(?<![A-Za-z0-9_.@-])([A-Za-z][A-Za-z0-9_.@-]{1,63}).{0,12}?解绑"
+        r"|解绑.{0,4}?(?<![A-Za-z0-9_.@-])([A-Za-z][A-Za-z0-9_.@-]{1,63})",
+        slots.text,
+    )
+    if unbinding is not None and not codes:  # "tj调走了，解绑": asked first
+        return Proposal([f"解绑 {unbinding.group(1) or unbinding.group(2)}"], sure=False)
     bound = _bind_in_words(slots, named)
     if bound is not None:
         return bound
@@ -721,15 +747,19 @@ _RETURN_FILLER = re.compile(r"(要|需要|得|请|予以|给|一下|吧|掉|了|
 
 
 # "让审批局赶紧把T13报上来": the office urging a unit is 催办.
-_URGE = re.compile(r"(?:让|叫|要求|通知|请|喊).{0,10}(?:赶紧|抓紧|尽快|马上|赶快|快点)")
+_URGE = re.compile(
+    r"(?:让|叫|要求|通知|请|喊).{0,10}(?:赶紧|抓紧|尽快|马上|赶快|快点)"
+    r"|再催|催一次|催一下|催下|催催|去催|催他们|催它"
+)
 _CLOSE_WORDS = re.compile(r"(办结|没问题|可以了|合格|同意办结)")
 _NOT_PASSED = re.compile(r"(不通过|不予通过|不行|不合格|不同意|不能办结|还不能)")
 _POINTS = re.compile(
     r"(?:打|给|评|记|得|评分|打分)?\s*(?:个)?\s*([0-9]+(?:\.[0-9]+)?|[零一二两三四五六七八九十]+(?:点五|半)?)\s*分"
 )
-# A request by its number: "1号延期", "延期申请1", "第1个申请", "编号1的申请".
+# A request by its number: "1号延期", "延期申请1", "第1个申请", "编号1的申请", "驳回1号申请".
 _REQUEST_NUMBER = re.compile(
     r"^\s*([0-9]{1,5})\s*号|(?:申请|编号|第)\s*([0-9]{1,5})(?![0-9月.%])\s*(?:号|个|条)?"
+    r"|(?<![0-9])([0-9]{1,5})\s*号?\s*(?:的)?(?:延期)?申请"
 )
 _APPROVE = re.compile(r"(同意|批准|准予|准了|批了|可以延)")
 _REJECT = re.compile(r"(不同意|驳回|不批|不予|不准|不行)")
@@ -799,7 +829,7 @@ def _decision_in_words(
         return None
     numbered = _REQUEST_NUMBER.search(slots.text)
     if numbered is not None and not codes:  # "1号延期批准", "驳回延期申请1": that request
-        number = numbered.group(1) or numbered.group(2)
+        number = numbered.group(1) or numbered.group(2) or numbered.group(3)
         if approved is not None:
             return Proposal([f"批准 {number}"], sure=True)
         assert rejected is not None
@@ -807,6 +837,7 @@ def _decision_in_words(
         spans.append(Found(numbered.start(), numbered.end(), numbered.group(0), None))
         spans.append(Found(rejected.start(), rejected.end(), rejected.group(0), None))
         reason = _note(slots, *spans).strip(" ，,")
+        reason = re.sub(r"^(?:理由是|理由：|理由:|原因是|原因：|原因:|因为)\s*", "", reason)
         return Proposal([_with_note(f"驳回 {number}", reason)], sure=True)
     query = (
         ExtensionRequest.select(ExtensionRequest, Assignment)

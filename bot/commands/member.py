@@ -270,7 +270,8 @@ def _title(assignment: Assignment) -> str:
     example="更正 T12 40%",
 )
 def correct_cmd(ctx: Context, args) -> str:
-    target = reportable(ctx, own_target(ctx, args.item.item, args.item.seq))
+    # report_progress decides what a correction may change (a "done" awaiting review too).
+    target = own_target(ctx, args.item.item, args.item.seq)
     reported = report_progress(ctx, target, args.percent, args.note or "", correction=True)
     a = reported.assignment
     return ctx.say(

@@ -37,6 +37,9 @@ _TYPOS = {
     "进渡": "进度",
     "延其": "延期",
     "签手": "签收",
+    "更证": "更正",
+    "跟正": "更正",
+    "更政": "更正",
 }
 
 
@@ -116,7 +119,8 @@ INTENT_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "extend": ("申请延期", "延期", "延到", "延至", "推迟", "推后", "延长", "顺延", "往后推", "宽限", "晚几天",
                "往后挪", "挪到", "往后延", "推到"),
-    "sign": ("签收", "收到了", "收到", "已收到", "收悉", "知悉", "知道了", "晓得了", "晓得"),
+    "sign": ("签收", "收到了", "收到", "已收到", "收悉", "知悉", "知道了", "晓得了", "晓得",
+             "接了", "接收了", "认领"),
     "return": ("退回", "打回", "退回去", "不通过", "不予通过"),
     "pass": ("审核通过", "通过", "同意办结", "可以办结", "验收合格"),
     "score": ("打分", "评分", "打了", "给分", "评为", "记分", "计分"),
@@ -151,7 +155,7 @@ QUESTION_WORDS = (
     "吗", "呢", "么", "?", "？", "有没有", "能不能", "可不可以", "行不行", "哪", "了没", "没有?",
     "没有？", "何时",
 )  # fmt: skip
-CORRECTION_MARKERS = ("刚才", "刚刚", "之前", "上次", "前面", "早上", "昨天")
+CORRECTION_MARKERS = ("刚才", "刚刚", "刚报", "刚发", "之前", "上次", "前面", "早上", "昨天")
 
 # Said before or around a request and meaning nothing about it.
 _SALUTATION = re.compile(
@@ -326,6 +330,8 @@ def read(text: str, today: date) -> Slots:
         "报少了",
         "报高了",
         "报低了",
+        "报早了",
+        "报早",
         "重新报",
         "重报",
         "重新填",
@@ -378,6 +384,12 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
             if value != int(value) or not 0 <= value <= 100:
                 continue
             found = Found(match.start(), match.end(), match.group(0), int(value))
+            slip = text[match.end() : match.end() + 1]
+            if pattern is _PERCENT_WORD and slip and slip in _TEN_SLIPS and value < 10:
+                # "百分之七时": 七十 slipped on the keyboard; asked as 70 %, never taken as 7 %.
+                said = text[match.start() : match.end() + 1]
+                tens = int(value) * 10
+                found = Found(match.start(), match.end() + 1, said, tens, tens)
             _add_percent(slots, taken, found)
     for match in _HALF.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
@@ -394,6 +406,7 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
     slots.percents.sort(key=lambda f: f.start)
 
 
+_TEN_SLIPS = set("时实石拾食使事室")  # 十 as a phone's pinyin keyboard slips it
 # "不到一半", "不足50%", "低于六成": a bound, not the number done (asked for the number).
 _BOUND = re.compile(
     r"(?:不到|不足|没到|没有到|未到|未达到|没达到|不满|低于|少于|不超过|不及)(?:的)?\s*$"
