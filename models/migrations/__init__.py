@@ -51,8 +51,13 @@ def newest_version() -> int:
 
 
 def pending(db: peewee.Database) -> list[str]:
-    done = current_version(db)
-    return [name for version, name, _ in _migration_modules() if version > done]
+    """Migrations not applied yet: every one missing, not only those above the newest applied
+    (branches merged in another order may leave a lower number behind; `migrate` applies it)."""
+    if not db.table_exists("schema_version"):
+        return [name for _, name, _ in _migration_modules()]
+    table = _version_table(db)
+    done = {row.version for row in table.select(table.version)}
+    return [name for version, name, _ in _migration_modules() if version not in done]
 
 
 def migrate(db: peewee.Database, upto: int | None = None) -> list[str]:

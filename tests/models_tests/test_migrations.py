@@ -180,3 +180,18 @@ def test_migrations_keep_their_own_schema_and_ask_playhouse_for_the_migrator():
         if "playhouse.migrate" in source and "SchemaMigrator.from_database(db)" not in source:
             found.append(f"{path.name} does not use SchemaMigrator.from_database")
     assert found == []
+
+
+def test_a_lower_migration_missing_below_a_higher_one_is_pending(empty_db):
+    """Branches merged in another order: a database got a higher number before a lower one
+    existed. The lower one is pending (and `migrate` applies what is missing, version by
+    version), though the newest applied is higher."""
+    from models.migrations import _version_table
+
+    migrate(empty_db)
+    table = _version_table(empty_db)
+    newest = current_version(empty_db)
+    table.delete().where(table.version == 3).execute()  # as if 3 had come later
+    names = pending(empty_db)
+    assert len(names) == 1 and names[0].startswith("v0003_")
+    assert current_version(empty_db) == newest
