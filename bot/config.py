@@ -111,6 +111,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "https://open.weixin.qq.com/connect/oauth2/authorize",
         "企业微信网页授权（登录看板）的地址（一般不用改；测试时可指向本机的模拟服务）",
     ),
+    "WECOM_WEBLOGIN_URL": (
+        "https://login.work.weixin.qq.com/wwlogin/sso/login",
+        "企业微信 Web 登录（电脑浏览器扫码登录办公桌）的地址（一般不用改；测试时可指向本机的模拟服务）",
+    ),
 }
 
 WECOM_APP_KEYS = (
@@ -184,6 +188,7 @@ class Config:
     board_base_url: str = ""  # no trailing slash; the board lives under /board
     board_session_hours: int = 12
     wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    wecom_weblogin_url: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
     # Where the settings came from, set by the composition root after from_mapping (自检 shows
     # them): the settings file read (None: none was found), its keys that are no setting, each
     # with the setting it probably means ("" when none is close), and who besides the service's
@@ -383,6 +388,10 @@ class Config:
         parts = urlsplit(oauth_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append("WECOM_OAUTH_URL 应以 http:// 或 https:// 开头")
+        weblogin_url = raw["WECOM_WEBLOGIN_URL"]
+        parts = urlsplit(weblogin_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append("WECOM_WEBLOGIN_URL 应以 http:// 或 https:// 开头")
 
         if problems:
             raise ConfigError(problems)
@@ -429,6 +438,7 @@ class Config:
             board_base_url=board_base,
             board_session_hours=session_hours,
             wecom_oauth_url=oauth_url,
+            wecom_weblogin_url=weblogin_url,
         )
 
 
