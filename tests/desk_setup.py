@@ -1,6 +1,7 @@
 """The desk's tests' set-up: the board's small campaign (tests/board_setup.py) with WeCom
 configured against the fake, the bot serving /desk at BOARD_BASE_URL, and a browser (requests)
-that signs in through WeCom's web login (扫码登录) as the fake plays it."""
+that signs in through WeCom's web login (扫码登录) as the fake plays it. A test module imports
+`desk_fixture` to use the `desk` fixture."""
 
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ class Desk:
         )
 
 
-@pytest.fixture
-def desk(tmp_path, db_url, db, fake, clock):
+@pytest.fixture(name="desk")
+def desk_fixture(tmp_path, db_url, db, fake, clock):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     config = wecom_config(
