@@ -294,7 +294,7 @@ def item_page(code: str, at: Moment) -> dict[str, Any]:
     return {
         "item": item,
         "assigned_by": name_of(item.assigned_by, known),
-        "instructed_by": name_of(item.instructed_by, known),
+        "instructed_by": name_of(instructing_leader(item), known),
         "shares": shares,
         "files": [{"f": f, "who": name_of(f.wecom_userid, known)} for f in files_of(item)],
         "reminders": reminders,
@@ -304,6 +304,18 @@ def item_page(code: str, at: Moment) -> dict[str, Any]:
         "requests": requests,
         "open": [s for s in shares if s["a"].status == Status.OPEN and s["a"].kind == Part.SHARE],
     }
+
+
+def instructing_leader(item: Item) -> str:
+    """The 批示领导's userid: as registered, or the leader who assigned a 领导批示 item."""
+    if item.instructed_by:
+        return item.instructed_by
+    if item.source == "领导批示" and item.assigned_by:
+        leader = Member.get_or_none(
+            (Member.wecom_userid == item.assigned_by) & Member.having("leader")
+        )
+        return leader.wecom_userid if leader else ""
+    return ""
 
 
 def _step_label(step: str) -> str:
