@@ -4,6 +4,7 @@ unit groups (confirming a group's membership, adding and removing units)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import peewee
 
@@ -252,7 +253,7 @@ def rename_unit(acting: Acting, unit: Unit, name: str, short_name: str | None = 
     aliases = unit.alias_list()
     if name != unit.name and unit.name not in aliases:
         aliases.append(unit.name)
-    values: dict = {"name": name, "aliases": "|".join(aliases)}
+    values: dict[str, Any] = {"name": name, "aliases": "|".join(aliases)}
     if short_name is not None:
         values["short_name"] = short_name.strip() or None
     Unit.update(**values).where(Unit.id == unit.id).execute()

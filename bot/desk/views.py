@@ -252,7 +252,7 @@ def item_page(code: str, at: Moment) -> dict[str, Any]:
         .order_by(Assignment.kind.desc(), Unit.position, Unit.id, Assignment.seq, Assignment.id)
     )
     found = _state_rows(parts, at)
-    shares = [
+    shares: list[dict[str, Any]] = [
         {
             "a": a,
             "state": found[a.id],
