@@ -395,3 +395,62 @@ def test_the_ledger_names_people_and_prints_landscape_on_a4(desk):
         assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
         assert ws.print_title_rows == "$1:$1"
         assert "督办台账" in ws.oddHeader.center.text
+
+
+def test_the_instructing_leader_hears_when_the_item_is_overdue(desk):
+    from datetime import datetime
+
+    from conftest import TZ
+
+    from reminders.jobs import reminder_round
+
+    http, _ = desk.sign_in(ADMIN)
+    token = desk.csrf(http, "/desk/new")
+    form = _new_item_form(desk, deadline="2026-11-27", urgency="一般", co=[])
+    assert "已立项并交办 J3" in _post_form(desk, http, "/desk/new", {**form, "csrf": token}).text
+    desk.clock.set(datetime(2026, 11, 30, 9, 30, tzinfo=TZ))  # Monday: 1 working day overdue
+    with database.connection_context():
+        reminder_round(
+            desk.clock.now(),
+            desk.services.config,
+            load_calendar(),
+            desk.services.pipeline.outbox,
+            desk.services.renderer,
+        )
+    told = [m for m in _messages_to(LEADER) if "逾期" in m]
+    assert any("J3" in m and "县市场监管局" in m for m in told), told
+
+
+def test_groups_are_added_renamed_and_changed(desk):
+    http, _ = desk.sign_in(ADMIN)
+    token = desk.csrf(http, "/desk/units")
+    with database.connection_context():
+        scj, gxj = _unit("县市场监管局").id, _unit("县工信科技局").id
+    added = desk.post(
+        http, "/desk/groups/add", [("csrf", token), ("name", "电商专班"), ("units", str(scj))]
+    )
+    assert "已新增单位组“电商专班”" in added.text, added.text
+    with database.connection_context():
+        from models.org import UnitGroup
+
+        group = UnitGroup.get(UnitGroup.name == "电商专班")
+    joined = desk.post(
+        http,
+        "/desk/groups/change",
+        {"csrf": token, "group": str(group.id), "unit": str(gxj), "change": "add"},
+    )
+    assert "已加入：县工信科技局" in joined.text
+    # Chat can assign to the group now.
+    assert "已交办" in _chat(desk, ADMIN, "交办 电商专班 2026-12-10 报送直播电商名录")
+    renamed = desk.post(
+        http, "/desk/groups/rename", {"csrf": token, "group": str(group.id), "name": "直播电商专班"}
+    )
+    assert "改名为“直播电商专班”" in renamed.text
+    form = {"csrf": token, "group": str(group.id), "unit": str(gxj), "change": "remove"}
+    assert "确认把 县工信科技局 移出" in desk.post(http, "/desk/groups/change", form).text
+    removed = desk.post(http, "/desk/groups/change", {**form, "confirmed": "yes"})
+    assert "已移出" in removed.text
+    with database.connection_context():
+        assert [u.name for u in UnitGroup.get_by_id(group.id).units()] == ["县市场监管局"]
+        actions = {e.action for e in AuditEntry.select().where(AuditEntry.actor == ADMIN)}
+    assert {"group_add", "group", "group_rename"} <= actions
