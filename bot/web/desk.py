@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import date
@@ -56,6 +57,7 @@ FILE_CSP = "default-src 'none'; img-src 'self'; sandbox"
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif")
 _PUBLIC = frozenset({"desk.callback", "desk.stylesheet", "desk.signout"})
 IDS_MAX = 200  # rows decided at once
+_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 routes = Blueprint("desk", __name__, url_prefix="/desk")
 sandbox_signin = Blueprint("desk_sandbox", __name__)
@@ -266,7 +268,7 @@ def stylesheet():
 def sandbox_desk():
     data = request.get_json(silent=True)
     userid = str((data or {}).get("userid") or "").strip() if isinstance(data, dict) else ""
-    if not userid or len(userid) > 64:
+    if not _USERID.match(userid):
         return jsonify(ok=False, error="userid 只能包含字母、数字和 _ . @ -，最长 64 位。"), 400
     web = deps()
     value, session = access.start_session(
@@ -779,7 +781,7 @@ def people_bind():
     name = _form("name", 50)
     unit = _unit_field("unit")
     roles = tuple(r for r in request.form.getlist("roles") if r in access.ROLES)
-    if not userid or len(userid) > 64 or not all(c.isalnum() or c in "_.@-" for c in userid):
+    if not _USERID.match(userid):
         return _done("", "/desk/people", 400, "userid 只能包含字母、数字和 _ . @ -，最长 64 位。")
     if unit is None:
         return _done("", "/desk/people", 400, "请选择单位。")
