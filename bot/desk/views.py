@@ -48,9 +48,7 @@ class NotFound(Exception):
 
 def names() -> dict[str, str]:
     """userid -> the person's name (bound or once bound); the office's admins by userid."""
-    return {
-        m.wecom_userid: m.label for m in Member.select(Member.wecom_userid, Member.display_name)
-    }
+    return Member.names()
 
 
 def name_of(userid: str, known: dict[str, str] | None = None) -> str:

@@ -454,3 +454,21 @@ def test_groups_are_added_renamed_and_changed(desk):
         assert [u.name for u in UnitGroup.get_by_id(group.id).units()] == ["县市场监管局"]
         actions = {e.action for e in AuditEntry.select().where(AuditEntry.actor == ADMIN)}
     assert {"group_add", "group", "group_rename"} <= actions
+
+
+def test_people_are_named_not_userids_in_chat_board_and_desk(desk):
+    with database.connection_context():
+        Member.update(display_name="王县长").where(Member.wecom_userid == LEADER).execute()
+    log = _chat(desk, ADMIN, "日志 J1")
+    assert "王县长：交办 J1" in log and "wang：" not in log, log
+    http, _ = desk.sign_in(ADMIN)
+    page = desk.get(http, "/desk/item/J1").text
+    assert '<dd id="fact-leader">王县长</dd>' in page  # J1 is the leader's 领导批示
+    assert "王县长" in desk.get(http, "/desk/item/J1/print").text
+    with database.connection_context():
+        from bot.board import access
+
+        value, _ = access.start_session(ADMIN, "link", desk.clock.now(), 1)
+    http.cookies.set("board_session", value, path="/board")
+    assigned = http.get(desk.base + "/board/assigned", timeout=10).text
+    assert "交办人 王县长" in assigned and "交办人 wang" not in assigned
