@@ -34,6 +34,7 @@ DESK = {
     "/desk/file/<int(max=2147483647):evidence_id>": GET,
     "/desk/groups/add": POST,
     "/desk/groups/change": POST,
+    "/desk/groups/merge": POST,
     "/desk/groups/rename": POST,
     "/desk/item/<code>": GET,
     "/desk/item/<code>/cancel": POST,

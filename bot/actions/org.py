@@ -364,3 +364,32 @@ def rename_group(acting: Acting, group: UnitGroup, name: str) -> UnitGroup:
         after={"group": name},
     )
     return UnitGroup.get_by_id(group.id)
+
+
+def merge_groups(acting: Acting, old: UnitGroup, into: UnitGroup) -> UnitGroup:
+    """Two groups become one: `old`'s units join `into` (taking on its items as `change_group`
+    does), shares reached through `old` are reached through `into`, items naming `old` name
+    `into`, and `old`'s names become aliases of `into`."""
+    _require_admin(acting, "合并单位组")
+    if old.id == into.id:
+        raise Refused("不能把单位组合并到它自己。")
+    moved = [u for u in old.units() if u.id not in {x.id for x in into.units()}]
+    if moved:
+        change_group(acting, into, moved, True)
+    Assignment.update(via_group=into.name).where(Assignment.via_group == old.name).execute()
+    for item in Item.select().where(Item.units_text.contains(old.name)):
+        names = [into.name if n == old.name else n for n in item.units_text.split("、")]
+        Item.update(units_text="、".join(dict.fromkeys(names))).where(Item.id == item.id).execute()
+    aliases = into.alias_list()
+    for form in (old.name, *old.alias_list()):
+        if form not in aliases and form != into.name:
+            aliases.append(form)
+    UnitGroup.update(aliases="|".join(aliases)).where(UnitGroup.id == into.id).execute()
+    UnitGroup.delete().where(UnitGroup.id == old.id).execute()
+    acting.audit(
+        "group_merge",
+        f"单位组合并：“{old.name}”并入“{into.name}”（转入单位 {len(moved)} 个）",
+        before={"group": old.name, "into": into.name},
+        after={"units": [u.name for u in moved]},
+    )
+    return UnitGroup.get_by_id(into.id)

@@ -744,6 +744,31 @@ def group_rename():
     return _done(f"已将单位组“{group.name}”改名为“{renamed.name}”。", "/desk/units")
 
 
+@routes.post("/groups/merge")
+def group_merge():
+    denied = _admin_only()
+    if denied:
+        return denied
+    old = UnitGroup.get_or_none(UnitGroup.id == (_int(request.form.get("old", "")) or 0))
+    into = UnitGroup.get_or_none(UnitGroup.id == (_int(request.form.get("into", "")) or 0))
+    if old is None or into is None:
+        return _done("", "/desk/units", 400, "请选择被合并的单位组和合并到的单位组。")
+    if old.id == into.id:
+        return _done("", "/desk/units", 400, "不能把单位组合并到它自己。")
+    asked = _confirm(
+        f"确认把单位组“{old.name}”并入“{into.name}”？“{old.name}”的单位加入“{into.name}”，"
+        f"“{old.name}”不再单独列出（原名仍可使用）。",
+        "/desk/groups/merge",
+        "确认合并",
+    )
+    if asked:
+        return asked
+    merged, error = _act(lambda acting: org.merge_groups(acting, old, into))
+    if error:
+        return _done("", "/desk/units", 400, error)
+    return _done(f"已把单位组“{old.name}”并入“{merged.name}”。", "/desk/units")
+
+
 @routes.post("/groups/change")
 def group_change():
     denied = _admin_only()

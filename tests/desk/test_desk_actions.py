@@ -454,6 +454,24 @@ def test_groups_are_added_renamed_and_changed(desk):
         assert [u.name for u in UnitGroup.get_by_id(group.id).units()] == ["县市场监管局"]
         actions = {e.action for e in AuditEntry.select().where(AuditEntry.actor == ADMIN)}
     assert {"group_add", "group", "group_rename"} <= actions
+    # Two groups become one (confirmed): the units and the items named for the old one move.
+    second = desk.post(
+        http, "/desk/groups/add", [("csrf", token), ("name", "物流专班"), ("units", str(gxj))]
+    )
+    assert "已新增单位组“物流专班”" in second.text
+    assert "已交办" in _chat(desk, ADMIN, "交办 物流专班 2026-12-12 报送快递进村情况")
+    with database.connection_context():
+        logistics = UnitGroup.get(UnitGroup.name == "物流专班")
+    form = {"csrf": token, "old": str(logistics.id), "into": str(group.id)}
+    assert "确认合并" in desk.post(http, "/desk/groups/merge", form).text
+    merged = desk.post(http, "/desk/groups/merge", {**form, "confirmed": "yes"})
+    assert "已把单位组“物流专班”并入“直播电商专班”" in merged.text, merged.text
+    with database.connection_context():
+        assert UnitGroup.get_or_none(UnitGroup.id == logistics.id) is None
+        kept = UnitGroup.get_by_id(group.id)
+        assert {u.name for u in kept.units()} == {"县市场监管局", "县工信科技局"}
+        assert "物流专班" in kept.alias_list()
+        assert not Assignment.select().where(Assignment.via_group == "物流专班").exists()
 
 
 def test_people_are_named_not_userids_in_chat_board_and_desk(desk):
