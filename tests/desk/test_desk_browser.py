@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from board_setup import ADMIN, LEADER, LIAISON, STRANGER
+from board_setup import ADMIN, LEADER, LIAISON, OTHER, STRANGER
 from desk_setup import desk_fixture  # noqa: F401  (the `desk` fixture)
+from helpers import ChatDriver
 
 from models.db import database
 from models.plan import Item
@@ -127,6 +128,14 @@ def _only_ours(visit: Visit, desk) -> None:
     assert [url for url in visit.requests if not url.startswith(allowed)] == []
 
 
+def _something_waiting(desk) -> None:
+    """A completion with evidence to review and an extension to decide, as units send them."""
+    bot = ChatDriver(desk.services)
+    with database.connection_context():
+        assert "等待办公室审核" in bot.say(LIAISON, "完成 T11 整改已完成，检查记录已上传")
+        assert "延期" in bot.say(OTHER, "延期 T17 2026-12-20 数据还在汇总")
+
+
 def _tour(visit: Visit, desk, pages: dict[str, str]) -> None:
     for name, path in pages.items():
         assert visit.open(desk.base + path) == 200, path
@@ -140,8 +149,12 @@ def _tour(visit: Visit, desk, pages: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_an_admin_uses_every_page(desk, visit, viewport):
+    _something_waiting(desk)
     admin = visit(ADMIN, viewport)
     _tour(admin, desk, ADMIN_PAGES)
+    assert admin.open(desk.base + "/desk/review") == 200
+    queue = admin.text("main")
+    assert "检查记录.png" in queue and "整改已完成" in queue and "数据还在汇总" in queue
     assert admin.open(desk.base + "/desk/") == 200
     assert "boss（管理员）" in admin.text("header")
     assert admin.page.locator("nav.tabs a").count() == 6
@@ -149,8 +162,11 @@ def test_an_admin_uses_every_page(desk, visit, viewport):
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_a_leader_reads_the_desk(desk, visit, viewport):
+    _something_waiting(desk)
     leader = visit(LEADER, viewport)
     _tour(leader, desk, LEADER_PAGES)
+    assert leader.open(desk.base + "/desk/review") == 200
+    assert leader.page.locator("#submit-review, [id^=approve-]").count() == 0  # read only
     assert leader.open(desk.base + "/desk/item/J1") == 200
     assert leader.page.locator("#nudge").count() == 1  # their own item
     assert leader.page.locator("#cancel-item").count() == 0
