@@ -273,8 +273,12 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
             "报告完成",
             "审核",
             "撤销原因",
+            "文号",
+            "紧急程度",
+            "批示领导",
+            "批示原文",
         ],
-        [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30],
+        [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30, 20, 8, 12, 40],
     )
     query = (
         Assignment.select(Assignment, Item, Unit)
@@ -314,6 +318,10 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 if a.reviewed_at
                 else "",
                 a.item.cancel_reason,
+                a.item.doc_no,
+                a.item.urgency or "一般",
+                _who(a.item.instructed_by, names),
+                a.item.instruction,
             ]
         )
 

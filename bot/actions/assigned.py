@@ -184,6 +184,18 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
     return Assigned(item, first, sum(notified.values()), unbound)
 
 
+def leader_named(written: str) -> Member | None:
+    """A bound leader as people write them: their name or userid (None: no such leader)."""
+    written = written.strip()
+    if not written:
+        return None
+    found: Member | None = Member.get_or_none(
+        Member.having("leader")
+        & ((Member.display_name == written) | (Member.wecom_userid == written))
+    )
+    return found
+
+
 def check_instruction(spec: AssignSpec) -> Member | None:
     """The 立项 fields: a known 紧急程度, a 文号 and 原文 of sensible length, and a 批示领导 who
     is a bound, active leader (returned; None when none is named)."""

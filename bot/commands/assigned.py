@@ -11,6 +11,7 @@ from bot.actions.assigned import (
     assign_item,
     cancel_item,
     default_source,
+    leader_named,
     leads_first,
     sign,
 )
@@ -18,7 +19,6 @@ from bot.commands.args import AssigneesArg, DueArg, ItemArg, RestArg
 from bot.commands.common import status_label
 from bot.commands.registry import Context, command
 from bot.text import read_instruction, read_source
-from models.org import Member
 from models.plan import Assignment, Item, ItemKind, Part, Status, Urgency
 from reminders.ladder import is_overdue
 from reminders.recurrence import Recurrence
@@ -72,12 +72,7 @@ def assign_cmd(ctx: Context, args) -> str:
 def leader_userid(written: str) -> str:
     """The 批示领导 as written in chat (a bound leader's name or userid) -> the userid; what
     matches no leader is passed on as written, for the action to refuse with its reason."""
-    if not written:
-        return ""
-    leader = Member.get_or_none(
-        Member.having("leader")
-        & ((Member.display_name == written) | (Member.wecom_userid == written))
-    )
+    leader = leader_named(written)
     return leader.wecom_userid if leader is not None else written
 
 
