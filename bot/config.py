@@ -111,6 +111,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "https://open.weixin.qq.com/connect/oauth2/authorize",
         "企业微信网页授权（登录看板）的地址（一般不用改；测试时可指向本机的模拟服务）",
     ),
+    "WECOM_WEBLOGIN_URL": (
+        "https://login.work.weixin.qq.com/wwlogin/sso/login",
+        "企业微信 Web 登录（电脑浏览器扫码登录办公桌）的地址（一般不用改；测试时可指向本机的模拟服务）",
+    ),
     "READER_LLM_URL": (
         "",
         "可选：本单位自己部署的大模型（OpenAI 兼容接口）地址，如 http://10.0.0.5:8000/v1；"
@@ -192,6 +196,7 @@ class Config:
     board_base_url: str = ""  # no trailing slash; the board lives under /board
     board_session_hours: int = 12
     wecom_oauth_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    wecom_weblogin_url: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
     reader_llm_url: str = ""  # no trailing slash
     reader_llm_model: str = ""
     reader_llm_key: str = field(default="", repr=False)
@@ -401,6 +406,10 @@ class Config:
         parts = urlsplit(oauth_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append("WECOM_OAUTH_URL 应以 http:// 或 https:// 开头")
+        weblogin_url = raw["WECOM_WEBLOGIN_URL"]
+        parts = urlsplit(weblogin_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append("WECOM_WEBLOGIN_URL 应以 http:// 或 https:// 开头")
 
         if problems:
             raise ConfigError(problems)
@@ -447,6 +456,7 @@ class Config:
             board_base_url=board_base,
             board_session_hours=session_hours,
             wecom_oauth_url=oauth_url,
+            wecom_weblogin_url=weblogin_url,
             reader_llm_url=llm_url,
             reader_llm_model=raw["READER_LLM_MODEL"].strip(),
             reader_llm_key=raw["READER_LLM_KEY"].strip(),

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.render import format_size
 from models.audit import AuditEntry
-from models.org import Unit
+from models.org import Member, Unit
 from models.plan import SHARE, Assignment, Item, ItemKind, Part, Status, period_label
 from models.progress import Evidence, ProgressReport
 from models.scores import Score
@@ -70,6 +70,9 @@ ACTIONS = {
 }
 
 
+LEDGER_TITLE = "新绛县示范区创建督办台账"
+
+
 def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -> bytes:
     # openpyxl costs about 20 MB per process: imported only when a ledger is made.
     from openpyxl import Workbook
@@ -83,11 +86,40 @@ def build_ledger(now: datetime, tz: ZoneInfo, cal: WorkCalendar | None = None) -
     _scores(book.create_sheet("评估得分"))
     _evidence(book.create_sheet("佐证材料"), tz)
     _log(book.create_sheet("操作记录"), tz)
-    book.properties.title = "示范区创建督办台账"
+    book.properties.title = LEDGER_TITLE
     book.properties.created = now.astimezone(tz).replace(tzinfo=None)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _names() -> dict[str, str]:
+    """userid -> name, for people bound now or before (the ledger shows names, not userids)."""
+    return {
+        m.wecom_userid: m.label for m in Member.select(Member.wecom_userid, Member.display_name)
+    }
+
+
+def _who(userid: str, names: dict[str, str]) -> str:
+    return names.get(userid, userid) if userid else ""
+
+
+def _print_setup(ws, title: str) -> None:
+    """How each sheet prints: A4 landscape, every column on one page's width, the column
+    headers repeated on every page, and the ledger's title with the sheet's name printed at the
+    top of each page (a page header, so the sheet's first row stays its column headers and an
+    exported ledger still imports as it is)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.oddHeader.center.text = f"{LEDGER_TITLE}·{title}"
+    ws.oddHeader.center.size = 14
+    ws.oddHeader.center.font = "宋体,Bold"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.print_options.gridLines = True
 
 
 def _sheet(ws, title: str, headers: list[str], widths: list[int]) -> None:
@@ -104,6 +136,7 @@ def _sheet(ws, title: str, headers: list[str], widths: list[int]) -> None:
     for index, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
+    _print_setup(ws, title)
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -184,6 +217,7 @@ def due_cell(a: Assignment):
 def _milestones(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     """Each unit's milestones (实施细则 节点). Imported back, a row with a new 具体措施 under an
     item's code is a new milestone; a changed 完成时限 on a T7-1 row moves that milestone."""
+    names = _names()
     _sheet(
         ws,
         "节点",
@@ -208,7 +242,7 @@ def _milestones(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 m.title,
                 m.unit.name,
                 due_cell(m),
-                m.owner_userid,
+                _who(m.owner_userid, names),
                 found[m.id].label,
             ]
         )
@@ -219,6 +253,7 @@ def _milestones(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
 
 def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
     """交办 items, apart from the plan: each unit's share, and each occurrence of a recurring one."""
+    names = _names()
     _sheet(
         ws,
         "交办事项",
@@ -239,8 +274,12 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
             "报告完成",
             "审核",
             "撤销原因",
+            "文号",
+            "紧急程度",
+            "批示领导",
+            "批示原文",
         ],
-        [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30],
+        [8, 14, 40, 10, 12, 18, 22, 8, 12, 18, 12, 10, 8, 18, 18, 30, 20, 8, 12, 40],
     )
     query = (
         Assignment.select(Assignment, Item, Unit)
@@ -264,7 +303,7 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 period,
                 a.item.title,
                 a.item.source,
-                a.item.assigned_by,
+                _who(a.item.assigned_by, names),
                 _local(a.item.created_at, tz),
                 a.unit.name,
                 a.role_label,
@@ -276,10 +315,14 @@ def _assigned(ws, tz: ZoneInfo, today, cal: WorkCalendar) -> None:
                 state.overdue or state.late,
                 state.progress,
                 _local(a.reported_at, tz),
-                f"{a.reviewed_by} {_local(a.reviewed_at, tz):%Y-%m-%d %H:%M}"
+                f"{_who(a.reviewed_by, names)} {_local(a.reviewed_at, tz):%Y-%m-%d %H:%M}"
                 if a.reviewed_at
                 else "",
                 a.item.cancel_reason,
+                a.item.doc_no,
+                a.item.urgency or "一般",
+                _who(a.item.instructed_by, names),
+                a.item.instruction,
             ]
         )
 
@@ -354,6 +397,7 @@ def _waiting(indicator) -> str:
 
 
 def _evidence(ws, tz: ZoneInfo) -> None:
+    names = _names()
     _sheet(
         ws,
         "佐证材料",
@@ -393,7 +437,7 @@ def _evidence(ws, tz: ZoneInfo) -> None:
                 format_size(e.size),
                 e.content_type,
                 e.sha256,
-                e.wecom_userid,
+                _who(e.wecom_userid, names),
                 _local(e.created_at, tz),
                 f"已撤回（{e.withdrawn_by}）" if e.withdrawn_at else "有效",
             ]
@@ -408,6 +452,7 @@ def _point_text(item, point: int | None) -> str:
 
 
 def _log(ws, tz: ZoneInfo) -> None:
+    names = _names()
     _sheet(
         ws, "操作记录", ["时间", "操作人", "操作", "编号", "单位", "内容"], [18, 14, 16, 8, 22, 80]
     )
@@ -415,7 +460,7 @@ def _log(ws, tz: ZoneInfo) -> None:
         ws.append(
             [
                 _local(entry.at, tz),
-                entry.actor,
+                _who(entry.actor, names),
                 ACTIONS.get(entry.action, entry.action),
                 entry.item_code,
                 entry.unit_name,

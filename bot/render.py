@@ -33,6 +33,8 @@ class Renderer:
         self.env.filters["overdue"] = overdue_text
         self.env.filters["when"] = self.format_when
         self.env.globals["board_url"] = f"{board_base_url}/board" if board_base_url else ""
+        # People by name, not userid: `{% set who = people() %}` then `who.get(uid, uid)`.
+        self.env.globals["people"] = _people
 
     @property
     def board_url(self) -> str:
@@ -50,6 +52,12 @@ class Renderer:
         """Call one macro of a template file that holds many short messages (replies, errors)."""
         module = self.env.get_template(template).make_module()
         return str(getattr(module, macro)(**context)).strip()
+
+
+def _people() -> dict[str, str]:
+    from models.org import Member  # the templates' one read of the database
+
+    return Member.names()
 
 
 def format_size(size: int) -> str:

@@ -178,6 +178,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "role": ("分工",),  # the ledger's 牵头/配合 column
     "period": ("期次",),  # the ledger's 交办事项: one row per period of a recurring report
     "source": ("来源", "交办来源"),
+    # 立项 of a 交办 item with its source document (issue 22)
+    "doc_no": ("文号", "批示文号", "来文文号"),
+    "urgency": ("紧急程度", "缓急"),
+    "leader": ("批示领导",),
+    "instruction": ("批示原文", "批示内容", "原文"),
 }
 FIELD_LABELS = {
     "code": "编号",
@@ -192,6 +197,10 @@ FIELD_LABELS = {
     "role": "分工",
     "period": "期次",
     "source": "来源",
+    "doc_no": "文号",
+    "urgency": "紧急程度",
+    "leader": "批示领导",
+    "instruction": "批示原文",
 }
 _BY_NAME = {name: f for f, names in FIELDS.items() for name in names}
 _BY_LENGTH = sorted(_BY_NAME, key=len, reverse=True)

@@ -371,3 +371,53 @@ def read_source(text: str) -> SourceMark:
             title = (text[: label.start()] + text[label.end() :]).strip(" ，,。；;：:")
             return SourceMark(source, title or text, label.group(1))
     return SourceMark(None, text.strip(), "")
+
+
+# ------------------------------------------------------------------ 立项 in a 交办 message
+
+_URGENCY_MARK = re.compile(r"[（(【\[]\s*(特急|紧急)\s*[)）】\]]")
+_DOC_NO = re.compile(
+    r"(?:文号\s*[:：]\s*)?([\u4e00-\u9fa5A-Za-z]{2,20}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号)"
+)
+_LEADER_MARK = re.compile(r"批示领导\s*[:：]\s*([^\s，,；;。]+)")
+_ORIGINAL = re.compile(r"(?:批示)?原文\s*[:：]\s*(.+)$", re.S)
+
+
+@dataclass(frozen=True)
+class InstructionMark:
+    """The source document a 交办 message may carry: 文号, 紧急程度, 批示领导 (as written: a name
+    or userid) and 原文, each "" when not written; `title` is what remains."""
+
+    title: str
+    doc_no: str = ""
+    urgency: str = ""
+    leader: str = ""
+    instruction: str = ""
+
+
+def read_instruction(text: str) -> InstructionMark:
+    """交办 …（特急） 文号：新政办批〔2026〕8号 批示领导：王县长 原文：请… — the markers are taken
+    out of the title; 原文 runs to the end of the message."""
+    rest = text
+    instruction = ""
+    found = _ORIGINAL.search(rest)
+    if found:
+        instruction = found.group(1).strip()
+        rest = rest[: found.start()]
+    urgency = ""
+    found = _URGENCY_MARK.search(rest)
+    if found:
+        urgency = found.group(1)
+        rest = rest[: found.start()] + rest[found.end() :]
+    leader = ""
+    found = _LEADER_MARK.search(rest)
+    if found:
+        leader = found.group(1)
+        rest = rest[: found.start()] + rest[found.end() :]
+    doc_no = ""
+    found = _DOC_NO.search(rest)
+    if found:
+        doc_no = found.group(1)
+        rest = rest[: found.start()] + rest[found.end() :]
+    title = " ".join(rest.split()).strip(" ，,。；;：:")
+    return InstructionMark(title or text.strip(), doc_no, urgency, leader, instruction)

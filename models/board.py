@@ -9,6 +9,7 @@ import peewee
 from models.db import BaseModel, UTCDateTimeField
 
 VIA_WECOM, VIA_LINK, VIA_SANDBOX = "wecom", "link", "sandbox"
+VIA_WEBLOGIN = "weblogin"  # the desk's 扫码登录 on a PC browser
 
 
 class BoardLink(BaseModel):
@@ -37,7 +38,7 @@ class BoardSession(BaseModel):
 
     token_hash = peewee.CharField(max_length=64, unique=True)
     wecom_userid = peewee.CharField(max_length=64)
-    via = peewee.CharField(max_length=16)  # wecom | link | sandbox
+    via = peewee.CharField(max_length=16)  # wecom | weblogin | link | sandbox
     link = peewee.ForeignKeyField(BoardLink, null=True, backref="sessions", on_delete="CASCADE")
     link_id: int | None
     created_at = UTCDateTimeField()

@@ -96,6 +96,13 @@ class Member(BaseModel):
     def label(self) -> str:
         return self.display_name or self.wecom_userid
 
+    @classmethod
+    def names(cls) -> dict[str, str]:
+        """userid -> name for everyone ever bound (the unbound keep their name in the past):
+        what pages and messages show instead of userids. One query."""
+        query = cls.select(cls.wecom_userid, cls.display_name).where(cls.display_name != "")
+        return {m.wecom_userid: m.display_name for m in query}
+
 
 def fold_name(text: str) -> str:
     """Fold a unit name as people type it: NFKC, no spaces, no leading 新绛县/县."""

@@ -43,6 +43,17 @@ class Source(StrEnum):
 ITEM_SOURCES = tuple(Source)
 
 
+class Urgency(StrEnum):
+    """How pressing a 交办 item is (紧急程度): 紧急 and 特急 shorten its reminder ladder."""
+
+    NORMAL = "一般"
+    URGENT = "紧急"
+    CRITICAL = "特急"
+
+
+URGENCIES = tuple(Urgency)
+
+
 class Item(BaseModel):
     """A main task (kind 'task', code T1…), an assessment indicator (kind 'indicator', Z1…), or
     work the office assigns beyond the plan (kind 'assigned', 交办, J1…), possibly recurring."""
@@ -71,6 +82,18 @@ class Item(BaseModel):
     recurrence = peewee.CharField(max_length=32, default="")
     cancelled_at = UTCDateTimeField(null=True)
     cancel_reason = peewee.TextField(default="")
+    # 立项 of a 交办 item with its source document: 文号, the leader who gave the instruction
+    # (批示领导, a bound leader's userid; results are reported back to them), the instruction's
+    # words (原文) and how pressing it is (紧急程度).
+    doc_no = peewee.CharField(max_length=64, default="")
+    instructed_by = peewee.CharField(max_length=64, default="")
+    instruction = peewee.TextField(default="")
+    urgency = peewee.CharField(max_length=8, default=Urgency.NORMAL)
+
+    @property
+    def reports_to(self) -> str:
+        """Who hears how the item goes: the 批示领导, else the person who assigned it."""
+        return self.instructed_by or self.assigned_by
 
     @property
     def is_indicator(self) -> bool:

@@ -27,7 +27,16 @@ from models.plan import (
 from models.schedule import ReminderSent
 from models.scores import Score
 from reminders.calendar import WorkCalendar
-from reminders.ladder import Audience, Due, LadderSettings, Step, audience_of, colour, due_steps
+from reminders.ladder import (
+    Audience,
+    Due,
+    LadderSettings,
+    Step,
+    audience_of,
+    colour,
+    due_steps,
+    for_urgency,
+)
 from reminders.ports import CampaignSettings, Mail, Templates
 from reminders.state import unsigned as unsigned_shares
 
@@ -125,6 +134,8 @@ def load_rows(where) -> list[Row]:
             Item.max_points,
             Item.position,
             Item.assigned_by,
+            Item.instructed_by,
+            Item.urgency,
             Item.created_at,
             Item.cancelled_at,
             Item.recurrence,
@@ -166,9 +177,16 @@ def node_settings(config: CampaignSettings) -> LadderSettings:
 LEADER_EVERY = 5
 
 
+def settings_for(a, config: CampaignSettings) -> LadderSettings:
+    """A row's ladder: shares the full one, milestones and occurrences the shorter one, both
+    shortened by the item's 紧急程度."""
+    settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
+    return for_urgency(settings, a.item.urgency or "")
+
+
 def _steps(a: Row, today: date, cal: WorkCalendar, config: CampaignSettings, superseded: set[int]):
     """The ladder steps this row reaches today, plus 签收 and the assigning leader's."""
-    settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
+    settings = settings_for(a, config)
     steps = list(due_steps(a.deadline, today, cal, settings)) if a.deadline else []
     if a.id in superseded:  # a newer occurrence of the report is due: stop chasing this one
         steps = [d for d in steps if d.step not in (Step.OVERDUE, Step.ESCALATE)]
@@ -190,7 +208,7 @@ def told_today(
     for a in assignments:
         if a.deadline is None:
             continue
-        settings = ladder_settings(config) if a.kind == SHARE else node_settings(config)
+        settings = settings_for(a, config)
         for due in due_steps(a.deadline, today, cal, settings):
             rows.append(
                 {
@@ -207,8 +225,11 @@ def told_today(
 
 
 def _leader_of(a: Row) -> str:
-    """The leader who assigned this 交办 item themselves (escalations go back to them)."""
-    return a.item.assigned_by if a.item.kind == ItemKind.ASSIGNED else ""
+    """The leader a 交办 item reports back to: its 批示领导, else the person who assigned it
+    (escalations go back to them; only a bound leader hears)."""
+    if a.item.kind != ItemKind.ASSIGNED:
+        return ""
+    return a.item.instructed_by or a.item.assigned_by
 
 
 def reminder_round(

@@ -59,6 +59,28 @@ class LadderSettings:
     escalate_after: int = 3  # the overdue working day from which the unit head hears too
 
 
+# 紧急程度 (as stored on a 交办 item) -> how it shortens the ladder: extra working days before
+# the deadline to remind on, and the overdue working day from which the unit's head hears.
+URGENT_LADDER: dict[str, tuple[tuple[int, ...], int]] = {
+    "紧急": ((2,), 2),
+    "特急": ((3, 2, 1), 1),
+}
+
+
+def for_urgency(settings: LadderSettings, urgency: str) -> LadderSettings:
+    """The ladder of an item as pressing as `urgency`: 一般 (or anything unknown) keeps it;
+    紧急 adds a reminder 2 working days before and escalates from the 2nd overdue working day;
+    特急 reminds on each of the last 3 working days and escalates on the first overdue one."""
+    extra = URGENT_LADDER.get(urgency)
+    if extra is None:
+        return settings
+    days, escalate = extra
+    return LadderSettings(
+        tuple(sorted(set(settings.days_before) | set(days), reverse=True)),
+        min(settings.escalate_after, escalate),
+    )
+
+
 @dataclass(frozen=True)
 class Due:
     step: str  # before_7 … | due | overdue | escalate

@@ -504,3 +504,48 @@ def test_a_spreadsheet_fetched_from_wecom_is_imported_too(services, bot):
     (answer,) = OutboxMessage.select().where(OutboxMessage.dedupe_key.startswith("download-done:"))
     assert "【导入预览】任务分解表.xlsx" in answer.content["text"]
     assert ImportBatch.get().status == "pending"
+
+
+def test_a_sheet_of_instructions_registers_them_with_their_source_document(services, bot):
+    """立项 from Excel: 文号, 紧急程度, 批示领导 and 批示原文 columns reach the item through the
+    same action as the desk and the chat; a leader who is not bound is a problem of the row."""
+    bot.bind("wang", "县人民政府", "领导")
+    book = Workbook()
+    ws = book.active
+    ws.append(["事项", "责任单位", "完成时限", "来源", "文号", "紧急程度", "批示领导", "批示原文"])
+    ws.append(
+        [
+            "整治直播带货虚假宣传",
+            "县市场监管局（牵头）、县工信科技局",
+            "2026-12-10",
+            "领导批示",
+            "新政办批〔2026〕8号",
+            "特急",
+            "wang",
+            "请市场监管局牵头，月底前拿出方案。",
+        ]
+    )
+    ws.append(["清理僵尸网店", "县市场监管局", "2026-12-20", "", "", "加急", "", ""])
+    ws.append(["报送网络零售额", "县工信科技局", "2026-12-20", "", "", "", "李局长", ""])
+    out = io.BytesIO()
+    book.save(out)
+    plan, problems = _plan(out.getvalue())
+    assert problems == [
+        "“Sheet”第3行（F3）：紧急程度“加急”不对，可写：一般、紧急、特急",
+        "“Sheet”第4行（G4）：批示领导“李局长”不是已绑定的领导，请先绑定",
+    ]
+    (change,) = _by_op(plan, "assigned")
+    assert (change["doc_no"], change["urgency"], change["leader"]) == (
+        "新政办批〔2026〕8号",
+        "特急",
+        "wang",
+    )
+    _send(services, "boss", out.getvalue(), "批示件.xlsx")
+    assert "已导入" in bot.say("boss", "导入 确认")
+    item = Item.get(Item.title == "整治直播带货虚假宣传")
+    assert (item.doc_no, item.urgency, item.instructed_by) == (
+        "新政办批〔2026〕8号",
+        "特急",
+        "wang",
+    )
+    assert item.instruction == "请市场监管局牵头，月底前拿出方案。"

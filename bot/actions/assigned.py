@@ -11,11 +11,12 @@ from typing import Any
 import peewee
 
 from bot.actions.base import Acting, Refused, liaisons_by_unit
+from bot.actions.leader_loop import report_back
 from bot.actions.lookup import own_share
 from bot.cards import queue_card, task_id_for
 from models.db import tuples
-from models.org import Unit
-from models.plan import Assignment, Item, ItemKind, Part, Role, Source, Status
+from models.org import Member, Unit
+from models.plan import Assignment, Item, ItemKind, Part, Role, Source, Status, Urgency
 from reminders.jobs import ensure_occurrences
 from reminders.recurrence import Recurrence
 from reminders.state import deadline_label
@@ -73,6 +74,11 @@ class AssignSpec:
     body: str = ""  # the whole text as written (with the source marker)
     code: str = ""  # fixed by an import's dry run; "" for the next free J<n>
     allow_past: bool = False  # a sheet may record work already due
+    # 立项 with the source document (the desk's form; chat may give them too).
+    doc_no: str = ""  # 文号
+    instructed_by: str = ""  # 批示领导: a bound leader's userid
+    instruction: str = ""  # 原文: the instruction's words
+    urgency: str = Urgency.NORMAL  # 紧急程度
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
         raise Refused(f"期限 {spec.deadline} 已经过去，请写今天或以后的日期。")
     if spec.deadline is None and spec.rule is None and not spec.ongoing:
         raise Refused("请写明期限或报送周期。")
+    leader = check_instruction(spec)
     seen: set[int] = set()
     units = []
     for unit, role, group in spec.units:
@@ -119,6 +126,10 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
         assigned_by=acting.userid,
         created_at=acting.now,
         recurrence=spec.rule.text if spec.rule else "",
+        doc_no=spec.doc_no.strip(),
+        instructed_by=leader.wecom_userid if leader else "",
+        instruction=spec.instruction.strip(),
+        urgency=spec.urgency,
     )
     for unit, role, group in units:
         Assignment.create(
@@ -143,7 +154,11 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
     )
     acting.audit(
         "assign_item",
-        f"交办 {code}（{spec.source}）：{title[:100]}；"
+        f"交办 {code}（{spec.source}"
+        + (f"，{spec.doc_no.strip()}" if spec.doc_no.strip() else "")
+        + (f"，{spec.urgency}" if spec.urgency != Urgency.NORMAL else "")
+        + (f"，批示领导 {leader.label}" if leader else "")
+        + f"）：{title[:100]}；"
         + "、".join(u.name + ("（牵头）" if r == Role.LEAD else "") for u, r, _ in units)
         + f"；{when_log}",
         item_code=code,
@@ -154,6 +169,9 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
             "ongoing": spec.ongoing,
             "recurrence": spec.rule.text if spec.rule else "",
             "source": spec.source,
+            "doc_no": spec.doc_no.strip(),
+            "instructed_by": leader.wecom_userid if leader else "",
+            "urgency": spec.urgency,
         },
     )
     when = (
@@ -164,6 +182,36 @@ def assign_item(acting: Acting, spec: AssignSpec) -> Assigned:
     notified = _notify(acting, item, [u for u, _, _ in units], when)
     unbound = [u.name for u, _, _ in units if not notified.get(u.id)]
     return Assigned(item, first, sum(notified.values()), unbound)
+
+
+def leader_named(written: str) -> Member | None:
+    """A bound leader as people write them: their name or userid (None: no such leader)."""
+    written = written.strip()
+    if not written:
+        return None
+    found: Member | None = Member.get_or_none(
+        Member.having("leader")
+        & ((Member.display_name == written) | (Member.wecom_userid == written))
+    )
+    return found
+
+
+def check_instruction(spec: AssignSpec) -> Member | None:
+    """The 立项 fields: a known 紧急程度, a 文号 and 原文 of sensible length, and a 批示领导 who
+    is a bound, active leader (returned; None when none is named)."""
+    if spec.urgency not in set(Urgency):
+        raise Refused(f"紧急程度“{spec.urgency}”不对，可选：{'、'.join(Urgency)}。")
+    if len(spec.doc_no.strip()) > 64:
+        raise Refused("文号太长（最多 64 个字）。")
+    if len(spec.instruction) > 5000:
+        raise Refused("批示原文太长（最多 5000 个字）。")
+    userid = spec.instructed_by.strip()
+    if not userid:
+        return None
+    leader = Member.get_or_none((Member.wecom_userid == userid) & Member.having("leader"))
+    if leader is None:
+        raise Refused(f"批示领导“{userid}”不是已绑定的领导，请先绑定（角色：领导）。")
+    return leader
 
 
 def _notify(acting: Acting, item: Item, units: list[Unit], when: str) -> dict[int, int]:
@@ -221,6 +269,14 @@ def sign(acting: Acting, item: Item) -> Signed:
         item_code=item.code,
         unit_name=share.unit.name,
         after={"signed": True},
+    )
+    when = acting.now.astimezone(acting.config.timezone)
+    report_back(
+        acting,
+        item,
+        "签收",
+        f"{share.unit.name}已于 {when:%m-%d %H:%M} 签收。",
+        f"sign:{share.id}",
     )
     return Signed(Assignment.get_by_id(share.id), False)
 

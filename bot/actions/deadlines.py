@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.actions.base import Acting, Refused, liaison_ids, liaisons_by_unit
+from bot.actions.leader_loop import report_back
 from bot.actions.lookup import refuse_if_request_pending
 from bot.actions.milestones import remove_milestone
 from models.org import Unit
@@ -278,6 +279,14 @@ def decide_request(
     acting.tell([request.wecom_userid], text, f"extension-decided:{request.id}")
     if approved:
         told_today([Assignment.get_by_id(target.id)], acting.now, acting.config, acting.calendar)
+        report_back(
+            acting,
+            target.item,
+            "延期",
+            f"{target.unit.name}的{what}期限延至 {request.requested_deadline}"
+            f"（原 {request.old_deadline}）：{request.reason}",
+            f"extend:{request.id}",
+        )
     return Decided(request, approved)
 
 

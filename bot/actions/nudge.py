@@ -32,7 +32,12 @@ def open_rows(where: peewee.Expression) -> list[Assignment]:
 def nudge(acting: Acting, rows: list[Assignment], subject: str, code: str = "") -> Nudged:
     """Send the 催办 for `rows` (grouped by unit); refuses when nobody could be reached."""
     if not acting.is_admin:
-        raise Refused("只有领导小组办公室可以催办。")
+        leader = acting.member is not None and "leader" in acting.member.roles
+        own = {a.item.reports_to for a in rows} == {acting.userid}
+        if not leader:
+            raise Refused("只有领导小组办公室可以催办。")
+        if rows and not own:
+            raise Refused("领导只能催办自己交办或批示的事项；其他事项请让领导小组办公室催办。")
     by_unit: dict[int, list[Assignment]] = {}
     for a in rows:
         by_unit.setdefault(a.unit_id, []).append(a)

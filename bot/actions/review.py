@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.actions.base import Acting, Refused, liaisons_by_unit
+from bot.actions.leader_loop import report_back
 from bot.actions.lookup import short
 from bot.cards import REVIEW_BUTTONS, queue_card, task_id_for
 from bot.render import format_points
@@ -108,6 +109,13 @@ def approve(acting: Acting, assignment: Assignment) -> Reviewed:
         _pending_scores(assignment.item, assignment.unit_id),
         ScoreState.ACCEPTED,
         "审核通过",
+    )
+    report_back(
+        acting,
+        assignment.item,
+        "办结",
+        f"{assignment.unit.name}的{assignment.label}已办结，审核通过。",
+        f"pass:{assignment.id}:{acting.cause}",
     )
     return Reviewed(assignment, True, scores)
 

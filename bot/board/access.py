@@ -36,7 +36,7 @@ LINK_DAYS_MAX = 90
 # A state WeCom hands back as it is: a-zA-Z0-9 only, at most 128 bytes.
 _STATE = re.compile(r"^[A-Za-z0-9]{16,128}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-_NEXT = re.compile(r"^/board(?:/[A-Za-z0-9_./-]*)?(?:\?[A-Za-z0-9_=&%.-]*)?$")
+_NEXT = re.compile(r"^/(?:board|desk)(?:/[A-Za-z0-9_./-]*)?(?:\?[A-Za-z0-9_=&%.-]*)?$")
 
 
 def digest(secret: str) -> str:
@@ -231,18 +231,20 @@ def take_state(state: str, cookie: str | None, now: datetime) -> str | None:
 
 
 def safe_next(path: str | None) -> str:
-    """Only a path of the board itself: never another site (an open redirect)."""
+    """Only a path of the board or the desk itself: never another site (an open redirect)."""
     if path and _NEXT.match(path) and "//" not in path and ".." not in path:
         return path.rstrip("?")
+    if path and path.startswith("/desk"):
+        return "/desk/"
     return "/board/"
 
 
-def authorize_url(config: Config, state: str) -> str:
+def authorize_url(config: Config, state: str, back: str = "/board/auth/callback") -> str:
     """WeCom's web sign-in for a self-built app, without asking the person anything."""
     query = urlencode(
         {
             "appid": config.wecom_corp_id,
-            "redirect_uri": f"{config.board_base_url}/board/auth/callback",
+            "redirect_uri": f"{config.board_base_url}{back}",
             "response_type": "code",
             "scope": "snsapi_base",
             "state": state,
@@ -250,6 +252,27 @@ def authorize_url(config: Config, state: str) -> str:
         }
     )
     return f"{config.wecom_oauth_url}?{query}#wechat_redirect"
+
+
+def weblogin_url(config: Config, state: str) -> str:
+    """WeCom's web login (扫码登录) for a self-built app, on a PC browser: the person scans the
+    QR code with WeCom (or confirms in the desktop client) and comes back with a code that
+    auth/getuserinfo turns into a userid, as the in-client sign-in's does."""
+    query = urlencode(
+        {
+            "login_type": "CorpApp",
+            "appid": config.wecom_corp_id,
+            "agentid": str(config.wecom_agent_id),
+            "redirect_uri": f"{config.board_base_url}/desk/auth/callback",
+            "state": state,
+        }
+    )
+    return f"{config.wecom_weblogin_url}?{query}"
+
+
+def desk_authorize_url(config: Config, state: str) -> str:
+    """The in-client sign-in (as the board's) coming back to the desk."""
+    return authorize_url(config, state, "/desk/auth/callback")
 
 
 def userid_for_code(client, code: str) -> str | None:

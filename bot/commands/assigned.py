@@ -11,14 +11,15 @@ from bot.actions.assigned import (
     assign_item,
     cancel_item,
     default_source,
+    leader_named,
     leads_first,
     sign,
 )
 from bot.commands.args import AssigneesArg, DueArg, ItemArg, RestArg
 from bot.commands.common import status_label
 from bot.commands.registry import Context, command
-from bot.text import read_source
-from models.plan import Assignment, Item, ItemKind, Part, Status
+from bot.text import read_instruction, read_source
+from models.plan import Assignment, Item, ItemKind, Part, Status, Urgency
 from reminders.ladder import is_overdue
 from reminders.recurrence import Recurrence
 from reminders.state import deadline_label
@@ -29,11 +30,13 @@ from reminders.state import deadline_label
     aliases=("dispatch", "交办事项"),
     access="leader",
     args=(AssigneesArg(), DueArg(), RestArg("title", "事项", optional=False, limit=500)),
-    help="交办方案以外的工作（领导批示、会议议定、办公室交办），可写期限或周期，各单位须签收",
+    help="交办方案以外的工作（领导批示、会议议定、办公室交办），可写期限或周期，各单位须签收；"
+    "可加（紧急）或（特急）、文号：…、批示领导：…、原文：…",
     example="交办 市监局（牵头）,工信局 2026-12-15 报送创建工作阶段性总结",
 )
 def assign_cmd(ctx: Context, args) -> str:
-    mark = read_source(args.title)
+    doc = read_instruction(args.title)
+    mark = read_source(doc.title)
     rule = args.due if isinstance(args.due, Recurrence) else None
     named = [
         (unit, lead and match.unit is not None, match.group.name if match.group else "")
@@ -47,6 +50,10 @@ def assign_cmd(ctx: Context, args) -> str:
         deadline=None if rule else args.due,
         rule=rule,
         body=args.title,
+        doc_no=doc.doc_no,
+        instructed_by=leader_userid(doc.leader),
+        instruction=doc.instruction,
+        urgency=doc.urgency or Urgency.NORMAL,
     )
     done = assign_item(ctx, spec)
     return ctx.say(
@@ -60,6 +67,13 @@ def assign_cmd(ctx: Context, args) -> str:
         notified=done.notified,
         unbound=done.unbound,
     )
+
+
+def leader_userid(written: str) -> str:
+    """The 批示领导 as written in chat (a bound leader's name or userid) -> the userid; what
+    matches no leader is passed on as written, for the action to refuse with its reason."""
+    leader = leader_named(written)
+    return leader.wecom_userid if leader is not None else written
 
 
 def sign_reply(ctx: Context, item: Item) -> str:

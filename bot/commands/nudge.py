@@ -12,9 +12,9 @@ from models.plan import Assignment
 @command(
     "催办",
     aliases=("nudge", "提醒", "督办"),
-    access="admin",
+    access="leader",
     args=(ItemArg(),),
-    help="给一项任务的各责任单位联络员发送催办",
+    help="给一项任务的各责任单位联络员发送催办（领导可催办自己交办或批示的事项）",
     example="催办 T11",
 )
 def nudge_item(ctx: Context, args) -> str:

@@ -30,7 +30,7 @@ from models.db import database
 from models.imports import APPLIED, PENDING, STALE, ImportBatch
 from models.imports import CANCELLED as BATCH_CANCELLED
 from models.org import Member, Unit
-from models.plan import Assignment, Item, Part, Role
+from models.plan import Assignment, Item, Part, Role, Urgency
 from reminders.recurrence import parse_recurrence
 
 
@@ -85,6 +85,10 @@ def _apply(acting: Acting, change: Change, done: Applied) -> None:
                 rule=parse_recurrence(change.recurrence) if change.recurrence else None,
                 code=change.code,
                 allow_past=True,
+                doc_no=change.doc_no,
+                instructed_by=change.leader,
+                instruction=change.instruction,
+                urgency=change.urgency or Urgency.NORMAL,
             ),
         )
         done.items.append(assigned.item.code)

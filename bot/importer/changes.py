@@ -32,6 +32,11 @@ class NewAssigned(Change):
     deadline: str | None
     ongoing: str
     recurrence: str
+    # 立项 fields, when the sheet has them (older stored plans have none).
+    doc_no: str = ""
+    urgency: str = ""
+    leader: str = ""  # the 批示领导's userid
+    instruction: str = ""
     op: ClassVar[str] = "assigned"
 
 

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.actions.assigned import leads_first
+from bot.actions.assigned import leader_named, leads_first
 from bot.actions.base import Refused
 from bot.actions.deadlines import approved_extension
 from bot.importer.changes import (
@@ -37,6 +37,7 @@ from models.plan import (
     Item,
     Role,
     Source,
+    Urgency,
 )
 
 EARLIEST = date(2023, 1, 1)  # the plan was issued in 2023: earlier dates are typos
@@ -718,6 +719,24 @@ class _Planner:
             else:
                 source = mark.source
             rule = due.rule if due is not None and not measure else None
+            urgency = row.text("urgency")
+            if urgency and urgency not in set(Urgency):
+                self.problem(
+                    table, row, "urgency", f"紧急程度“{urgency}”不对，可写：{'、'.join(Urgency)}"
+                )
+                return
+            leader = ""
+            if row.text("leader"):
+                found = leader_named(row.text("leader"))
+                if found is None:
+                    self.problem(
+                        table,
+                        row,
+                        "leader",
+                        f"批示领导“{_cut(row.text('leader'))}”不是已绑定的领导，请先绑定",
+                    )
+                    return
+                leader = found.wecom_userid
             change = NewAssigned(
                 where=where,
                 code=code,
@@ -727,6 +746,10 @@ class _Planner:
                 deadline=_iso(due.date) if due is not None and not measure else None,
                 ongoing=due.ongoing if due is not None and not measure else "",
                 recurrence=rule.text if rule is not None else "",
+                doc_no=row.text("doc_no")[:64],
+                urgency=urgency,
+                leader=leader,
+                instruction=row.text("instruction")[:5000],
             )
             self.plan.changes.append(change)
             self.new_items[key] = change

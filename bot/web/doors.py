@@ -29,6 +29,7 @@ BODY_TYPES = {
     "sandbox.click": "application/json",
     "sandbox.upload": "multipart/form-data",
     "board_sandbox.signin": "application/json",  # the board's way in from the sandbox
+    "desk_sandbox.sandbox_desk": "application/json",  # the desk's way in from the sandbox
 }
 
 

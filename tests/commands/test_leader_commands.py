@@ -81,7 +81,19 @@ def test_a_leaders_help_lists_only_what_leaders_do(bot):
     listed = {line.split()[1] for line in reply.splitlines() if line.startswith("· ")}
     # Issue 7's set, and since issue 8 a leader assigns work (交办) and withdraws it (撤销);
     # since issue 18 the units' ranking (排名).
-    expected = {"帮助", "任务", "总览", "排名", "逾期", "周报", "单位", "交办", "撤销", "节点"}
+    expected = {
+        "帮助",
+        "任务",
+        "总览",
+        "排名",
+        "逾期",
+        "周报",
+        "单位",
+        "交办",
+        "撤销",
+        "节点",
+        "催办",
+    }
     assert listed == expected
     for command in ("进度 <", "完成 <", "数据 <", "我的任务", "延期 <", "佐证 <"):
         assert command not in reply, command

@@ -382,6 +382,12 @@ class FakeWeCom:
         # Web sign-in: who uses the WeCom client (a cookie on this host wins, see
         # OAUTH_USER_COOKIE); None: the page is not opened inside WeCom, no code is given.
         self.oauth_user: str | None = None
+        # Web login (扫码登录): who scans the QR code, and the app's 授权回调域 (None: any).
+        self.weblogin_user: str | None = None
+        self.weblogin_domains: set[str] | None = None
+        self.weblogins = 0
+        # 通讯录 the app may read (userid -> name); None: the app lacks the permission.
+        self.directory: dict[str, str] | None = None
         self.agent_id: int | None = None  # when set, authorize wants this agentid
         # host[:port] names of the app's 可信域名; None: any redirect_uri is accepted
         self.trusted_domains: set[str] | None = None
@@ -883,6 +889,63 @@ class FakeWeCom:
         target = urllib.parse.urlunsplit(redirect._replace(fragment=""))
         return _Redirect(f"{target}{separator}{back}")
 
+    def _weblogin(self, query: dict[str, str], body: bytes, headers: Any) -> Any:
+        """WeCom's web login (企业微信 Web 登录, login.work.weixin.qq.com in production): on a PC
+        browser the page shows a QR code; once the person scans it with WeCom (or confirms in
+        the desktop client) the browser goes to redirect_uri?code=…&state=…. The fake plays the
+        scan at once, as `weblogin_user` (or the browser's fake_wecom_user cookie). The
+        redirect_uri's host must be the app's 授权回调域 (`weblogin_domains`, when set)."""
+
+        def refuse(errcode: int, why: str) -> _Page:
+            text = f"<html><body><p>{errcode} {html.escape(why)}</p></body></html>"
+            return _Page(200, text)
+
+        if query.get("login_type") != "CorpApp":
+            return refuse(40058, "invalid login_type")
+        if query.get("appid") != self.corp_id:
+            return refuse(40013, ERRMSG[40013])
+        agentid = query.get("agentid", "")
+        if not agentid.isdigit() or (self.agent_id is not None and int(agentid) != self.agent_id):
+            return refuse(40056, "invalid agentid")
+        state = query.get("state", "")
+        if not OAUTH_STATE.match(state):
+            return refuse(40058, "invalid state")
+        redirect = urllib.parse.urlsplit(query.get("redirect_uri", ""))
+        if redirect.scheme not in ("http", "https") or not redirect.netloc:
+            return refuse(40058, "invalid redirect_uri")
+        if self.weblogin_domains is not None and redirect.netloc not in self.weblogin_domains:
+            return refuse(50001, "redirect_uri 与应用的授权回调域不一致")
+        user = self.weblogin_user or self.oauth_user
+        raw_cookie = headers.get("Cookie") if headers is not None else None
+        if raw_cookie:
+            jar: SimpleCookie = SimpleCookie()
+            with contextlib.suppress(CookieError):
+                jar.load(raw_cookie)
+            if OAUTH_USER_COOKIE in jar:
+                user = urllib.parse.unquote(jar[OAUTH_USER_COOKIE].value)
+        if not user:
+            return _Page(200, "<html><body><p>请使用企业微信扫描二维码登录</p></body></html>")
+        issued = self._new_code(user, agentid)
+        self.weblogins += 1
+        back = urllib.parse.urlencode({"code": issued.code, "state": state})
+        separator = "&" if redirect.query else "?"
+        target = urllib.parse.urlunsplit(redirect._replace(fragment=""))
+        return _Redirect(f"{target}{separator}{back}")
+
+    def _user_simplelist(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        """通讯录: the members of a department (and its children with fetch_child=1) the app may
+        see; 48002 (api forbidden) unless the test gave the app that permission."""
+        if self.directory is None:
+            raise _ApiError(48002)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "userlist": [
+                {"userid": userid, "name": name, "department": [1]}
+                for userid, name in self.directory.items()
+            ],
+        }
+
     def _auth_getuserinfo(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
         """The userid behind a sign-in code; a code is good for 5 minutes and one call."""
         code = query.get("code")
@@ -946,4 +1009,9 @@ _ROUTES: dict[tuple[str, str], _Route] = {
         FakeWeCom._oauth_authorize, token_checked=False, ip_checked=False, wants_json=False
     ),
     ("GET", "/cgi-bin/auth/getuserinfo"): _Route(FakeWeCom._auth_getuserinfo, wants_json=False),
+    # Web login on a PC browser (扫码登录): the browser's page, no token, no IP check.
+    ("GET", "/wwlogin/sso/login"): _Route(
+        FakeWeCom._weblogin, token_checked=False, ip_checked=False, wants_json=False
+    ),
+    ("GET", "/cgi-bin/user/simplelist"): _Route(FakeWeCom._user_simplelist, wants_json=False),
 }

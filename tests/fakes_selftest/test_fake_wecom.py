@@ -610,3 +610,57 @@ def test_the_user_is_a_cookie_of_the_browser_and_bad_requests_get_no_code(wecom,
     assert len(wecom.oauth_codes) == issued
     wecom.trusted_domains = {"board.test"}
     assert authorize(http, wecom).status_code == 302
+
+
+def weblogin(http, wecom, **overrides):
+    params = {
+        "login_type": "CorpApp",
+        "appid": wecom.corp_id,
+        "agentid": "1000002",
+        "redirect_uri": "http://desk.test/desk/auth/callback",
+        "state": "abc123",
+        **overrides,
+    }
+    return http.get(
+        f"{wecom.base_url}/wwlogin/sso/login", params=params, allow_redirects=False, timeout=5
+    )
+
+
+def test_web_login_plays_the_scan_and_refuses_what_wecom_refuses(wecom, http):
+    """企业微信 Web 登录: login_type=CorpApp, the corp's appid, the agentid, a state of letters
+    and digits, and a redirect_uri on the app's 授权回调域; the scan gives a one-time code."""
+    waiting = weblogin(http, wecom)
+    assert waiting.status_code == 200 and "扫描二维码" in waiting.text  # nobody scanned yet
+    wecom.weblogin_user = "boss"
+    answer = weblogin(http, wecom)
+    back = urlsplit(answer.headers["Location"])
+    assert (back.netloc, back.path) == ("desk.test", "/desk/auth/callback")
+    query = parse_qs(back.query)
+    assert query["state"] == ["abc123"] and wecom.weblogins == 1
+    token = token_of(http, wecom)
+    url = f"{wecom.base_url}/cgi-bin/auth/getuserinfo"
+    reply = http.get(url, params={"access_token": token, "code": query["code"][0]}, timeout=5)
+    assert reply.json()["userid"] == "boss"
+    wecom.weblogin_domains = {"desk.example.cn"}
+    wecom.agent_id = 1000002
+    for bad in (
+        {"login_type": "ServiceApp"},
+        {"appid": "wrong"},
+        {"agentid": "1000003"},
+        {"state": "has space"},
+        {"redirect_uri": "javascript:alert(1)"},
+        {},  # desk.test is not the 授权回调域 now
+    ):
+        refused = weblogin(http, wecom, **bad)
+        assert refused.status_code == 200 and "Location" not in refused.headers, bad
+    assert wecom.weblogins == 1
+
+
+def test_the_directory_answers_only_with_the_permission(wecom, http):
+    token = token_of(http, wecom)
+    url = f"{wecom.base_url}/cgi-bin/user/simplelist"
+    params = {"access_token": token, "department_id": "1", "fetch_child": "1"}
+    assert http.get(url, params=params, timeout=5).json()["errcode"] == 48002
+    wecom.directory = {"zhao": "赵敏"}
+    reply = http.get(url, params=params, timeout=5).json()
+    assert reply["errcode"] == 0 and reply["userlist"][0]["name"] == "赵敏"

@@ -157,7 +157,7 @@ def test_a_leaders_assignment_through_the_whole_cycle(office, fake, clock):
     clock.set(datetime(2026, 12, 7, 9, 30, tzinfo=TZ))
     _round(services, clock)
     leader = [_text(m) for m in _to(fake, "lead")]
-    assert any("您交办的以下事项已逾期" in t and "县工信科技局" in t for t in leader), leader
+    assert any("您交办或批示的以下事项已逾期" in t and "县工信科技局" in t for t in leader), leader
     assert any("J1" in _text(m) or "J1" in str(m) for m in _to(fake, "li_gxj"))
     rows = _ledger_rows(clock)
     assert rows["县市场监管局"][10] == "已完成"

@@ -3,7 +3,7 @@
 from datetime import date
 
 from reminders.calendar import WorkCalendar
-from reminders.ladder import LadderSettings, colour, due_steps, effective_deadline
+from reminders.ladder import LadderSettings, colour, due_steps, effective_deadline, for_urgency
 
 
 def test_national_day_2026_and_its_makeup_saturday():
@@ -56,3 +56,22 @@ def test_colours():
     # Behind schedule: half the time gone since the deadline was set, 10 % done.
     assert colour(date(2026, 12, 31), today, 10, cal, started_on=date(2026, 9, 3)) == "黄"
     assert colour(None, today, 0, cal) == ""
+
+
+def test_urgency_shortens_the_ladder():
+    """紧急 adds a reminder 2 working days before and escalates a day earlier; 特急 reminds on
+    each of the last 3 working days and escalates on the first overdue working day."""
+    cal = WorkCalendar()
+    plain = LadderSettings()
+    assert for_urgency(plain, "一般") == plain and for_urgency(plain, "") == plain
+    urgent, critical = for_urgency(plain, "紧急"), for_urgency(plain, "特急")
+    assert urgent == LadderSettings((7, 3, 2, 1), 2)
+    assert critical == LadderSettings((7, 3, 2, 1), 1)
+    friday = date(2026, 12, 4)  # due on a Friday
+    wednesday, monday = date(2026, 12, 2), date(2026, 12, 7)
+    assert due_steps(friday, wednesday, cal, plain) == []
+    assert [d.step for d in due_steps(friday, wednesday, cal, urgent)] == ["before_2"]
+    assert [d.step for d in due_steps(friday, monday, cal, plain)] == ["overdue"]
+    assert [d.step for d in due_steps(friday, monday, cal, critical)] == ["overdue", "escalate"]
+    # A shorter ladder set by the office is never made longer.
+    assert for_urgency(LadderSettings((1,), 1), "紧急") == LadderSettings((2, 1), 1)
