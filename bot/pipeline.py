@@ -30,7 +30,8 @@ from bot.render import Renderer
 from models.db import CONNECTION_ERRORS, database
 from models.leases import LeasedQueue
 from models.messages import InboundMessage
-from models.org import Member
+from models.org import find_member
+from models.userids import contains, form_in
 
 log = logging.getLogger(__name__)
 
@@ -288,8 +289,13 @@ class Pipeline:
                 self.outbox.queue(**message)
 
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
-        member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
-        is_admin = userid in self.config.admins or (member is not None and "admin" in member.roles)
+        # WeCom may write a userid in another case than it was bound in: the bot acts under the
+        # stored form (models/userids.py), so everything it records matches the member.
+        member = find_member(userid, active=True)
+        userid = member.wecom_userid if member is not None else form_in(self.config.admins, userid)
+        is_admin = contains(self.config.admins, userid) or (
+            member is not None and "admin" in member.roles
+        )
         return Context(
             userid=userid,
             member=member,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from models import userids
 from models.db import database, tuples
 from models.org import Member, Unit
 from models.plan import (
@@ -319,19 +320,20 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
     units = sorted({e.assignment.unit.id for e in entries})
     liaisons, heads = _people(units)
     owners = {
-        m.wecom_userid: m
+        userids.key(m.wecom_userid): m
         for m in Member.select().where(
             (Member.active == True)  # noqa: E712
-            & Member.wecom_userid.in_(
-                [e.assignment.owner_userid for e in entries if e.assignment.owner_userid] or [""]
+            & userids.among(
+                Member.wecom_userid,
+                [e.assignment.owner_userid for e in entries if e.assignment.owner_userid],
             )
         )
     }
     leaders = {
-        m.wecom_userid: m
+        userids.key(m.wecom_userid): m
         for m in Member.select().where(
             Member.having("leader")
-            & Member.wecom_userid.in_([_leader_of(e.assignment) for e in entries] or [""])
+            & userids.among(Member.wecom_userid, [_leader_of(e.assignment) for e in entries])
         )
     }
     audience: dict[tuple, list[Entry]] = defaultdict(list)
@@ -341,16 +343,18 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
             for member in heads.get(a.unit.id, []):
                 audience[(member, "escalation.j2", a.unit)].append(entry)
         elif hears == Audience.LEADER:
-            leader = leaders.get(_leader_of(a))
+            leader = leaders.get(userids.key(_leader_of(a)))
             if leader is not None:
                 audience[(leader, "leader_escalation.j2", None)].append(entry)
         else:
             told = set()
             for member in liaisons.get(a.unit.id, []):
                 audience[(member, "reminder.j2", a.unit)].append(entry)
-                told.add(member.wecom_userid)
-            owner = owners.get(a.owner_userid)
-            if owner is not None and owner.wecom_userid not in told:  # the liaison is in copy
+                told.add(userids.key(member.wecom_userid))
+            owner = owners.get(userids.key(a.owner_userid or ""))
+            if (
+                owner is not None and userids.key(owner.wecom_userid) not in told
+            ):  # the liaison is in copy
                 audience[(owner, "reminder.j2", a.unit)].append(entry)
     return audience
 

@@ -33,7 +33,7 @@ def bind_cmd(ctx: Context, args) -> str:
     return ctx.say(
         "replies.j2",
         "bound",
-        userid=args.userid,
+        userid=bound.member.wecom_userid,
         unit=args.unit.unit,
         role_label=bound.role_label,
         rebound=bound.rebound,
