@@ -35,7 +35,10 @@ CALLS = {
             c.config.wecom_group_webhook_url, {"msgtype": "text", "text": {"content": "x"}}
         ),
     ),
-    "media/upload": ("/cgi-bin/media/upload", lambda c: c.upload_media("file", "a.txt", b"hello, world")),
+    "media/upload": (
+        "/cgi-bin/media/upload",
+        lambda c: c.upload_media("file", "a.txt", b"hello, world"),
+    ),
 }
 
 
