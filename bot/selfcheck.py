@@ -15,7 +15,9 @@ from bot import health
 from bot.backup import daily_archives, newest_archive
 from bot.board.access import fingerprint
 from bot.config import READERS_UNKNOWN, Config, unknown_settings_text
+from bot.outbox import errors_seen
 from bot.outbox import views as outbox_views
+from bot.transports.wecom import errors as wecom_errors
 from bot.transports.wecom.errors import WeComError
 from models.db import tuples
 from models.messages import InboundMessage, MediaDownload
@@ -66,6 +68,9 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
     checks.append(_backups(config, now))
     checks.append(_board(config))
     checks.append(_outbox(now))
+    errcodes = _errcodes(now)
+    if errcodes is not None:
+        checks.append(errcodes)
     checks.append(_downloads())
     checks.append(_calendar(now.astimezone(config.timezone).date()))
     checks.append(_plan_open_questions())
@@ -409,6 +414,31 @@ def _outbox(now: datetime) -> Check:
             "检查与企业微信的连接；消息会自动重试，超过 OUTBOX_MAX_AGE_HOURS 仍未送达的作废并通知管理员",
         )
     return Check("发件箱", OK, f"待发 {backlog} 条，近 7 天无失败或过期")
+
+
+def _errcodes(now: datetime) -> Check | None:
+    """The WeCom error codes met in the last 7 days, each named with what it means and what
+    the bot does about it (bot/transports/wecom/errors.py); None when there were none."""
+    seen = errors_seen.recent(now)
+    if not seen:
+        return None
+    lines = []
+    worst = WARN
+    for s in seen[:8]:
+        info = wecom_errors.lookup(s.errcode)
+        known = s.errcode in wecom_errors.ERRORS
+        lines.append(
+            f"{s.errcode}（{s.count} 次，最近 {duration_text(now - s.last_at)}前）："
+            f"{info.meaning if known else '未收录的错误码'}；处理：{wecom_errors.ACTIONS[info.action]}"
+        )
+        if info.action == wecom_errors.TELL and now - s.last_at < timedelta(hours=1):
+            worst = FAIL
+    return Check(
+        "企业微信错误码",
+        worst,
+        "近 7 天：" + "\n".join(lines),
+        "按每个错误码后的说明处理；处理后发送“发件箱”查看，“重发 编号”重新发送",
+    )
 
 
 def _downloads() -> Check:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import peewee
 
 from bot.clock import Clock
+from bot.outbox import errors_seen
 from bot.outbox.merging import merge_floods, settle_carried
 from bot.outbox.views import carried_rows, describe, recipients, recipients_label
 from bot.outbox.writer import NOTICE_PREFIX, Outbox
@@ -351,6 +352,9 @@ class OutboxSender:
         until the row is sent or too old (see `expire`)."""
         error = str(exc)[:500]
         now = self.clock.now()
+        if exc.errcode is not None:
+            with database.atomic():
+                self._note_errcode(row, exc, now)
         if exc.permanent:
             log.warning("outbox row %s failed for good: %s", row.id, error)
             with database.atomic():
@@ -379,6 +383,19 @@ class OutboxSender:
                     (OutboxMessage.id == benched) & (OutboxMessage.status == "pending")
                 ).execute()
         stats.retried += 1
+
+    def _note_errcode(self, row: OutboxMessage, exc: SendError, now: datetime) -> None:
+        """Remember the platform's code (自检 names the ones seen lately); when a person must
+        act (a setting, the trusted IP, a code not in the table) tell the admins at once, at
+        most once an hour for each code."""
+        seen = errors_seen.note(exc.errcode, now, tell=exc.tell)
+        if seen.told_at == now:
+            self._tell_admins(
+                row,
+                "error_code",
+                error=str(exc)[:300],
+                key=f"{NOTICE_PREFIX}errcode:{exc.errcode}:{now:%Y%m%d%H%M%S%f}",
+            )
 
     def _mark(self, row: OutboxMessage, **values) -> bool:
         """Record the outcome; only the holder of the current lease may (False otherwise)."""

@@ -31,17 +31,41 @@ class Delivered:
 
 
 class SendError(Exception):
-    """A send failed. `permanent` ones are not retried."""
+    """A send failed. `permanent` ones are not retried. `errcode`: the platform's code, if it
+    gave one; `tell`: a person must act now (the sender tells the admins, once an hour a code);
+    `uncertain`: the request went out and no answer came (it may have arrived)."""
 
     permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errcode: int | None = None,
+        tell: bool = False,
+        uncertain: bool = False,
+    ):
+        super().__init__(message)
+        self.errcode = errcode
+        self.tell = tell
+        self.uncertain = uncertain
 
 
 class TransientSendError(SendError):
     """Worth retrying later (network, busy, 5xx, rate limit). `outage`: the platform fails every
     message now, not just this one (the sender then holds the channel and probes with one)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, *, outage: bool = False):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        outage: bool = False,
+        errcode: int | None = None,
+        tell: bool = False,
+        uncertain: bool = False,
+    ):
+        super().__init__(message, errcode=errcode, tell=tell, uncertain=uncertain)
         self.retry_after = retry_after
         self.outage = outage
 

@@ -32,7 +32,7 @@ from bot.transports.base import (
     Throttled,
     TransientSendError,
 )
-from bot.transports.wecom.errors import WeComError
+from bot.transports.wecom.errors import TELL, WeComError
 
 if TYPE_CHECKING:  # built on first use (bot/services.py): requests and wechatpy wait till then
     from bot.transports.wecom.client import WeComClient
@@ -107,9 +107,14 @@ class WeComTransport:
             return self._send_members(message)
         except WeComError as exc:
             if exc.permanent:
-                raise PermanentSendError(exc.describe()) from None
+                raise PermanentSendError(exc.describe(), errcode=exc.errcode) from None
             raise TransientSendError(
-                exc.describe(), retry_after=exc.retry_after, outage=exc.outage
+                exc.describe(),
+                retry_after=exc.retry_after,
+                outage=exc.outage,
+                errcode=exc.errcode,
+                tell=exc.action == TELL,
+                uncertain=exc.uncertain,
             ) from None
 
     # ------------------------------------------------------------------ members
