@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
 from bot.commands.evidence import attach_file
-from bot.commands.reader import dispatch, runs_in_transaction
+from bot.commands.reader import dispatch, entered, runs_in_transaction
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
@@ -325,7 +325,7 @@ class Pipeline:
         if msg.kind == "event":
             event = str(msg.payload.get("event", "")).lower()
             if event == "enter_agent":
-                return dispatch(self.registry, ctx, "帮助")
+                return entered(ctx)
             if event == "template_card_event":
                 return handle_card_click(ctx, msg.payload)
         return None
