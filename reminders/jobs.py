@@ -31,6 +31,7 @@ from reminders.calendar import WorkCalendar
 from reminders.ladder import Audience, Due, LadderSettings, Step, audience_of, colour, due_steps
 from reminders.ports import CampaignSettings, Mail, Templates
 from reminders.state import unsigned as unsigned_shares
+from reminders.timing import starts_at
 
 # Deadlines further than this cannot reach the first step of the ladder today (7 working days
 # span at most about three weeks, even across the Spring Festival).
@@ -229,8 +230,9 @@ def reminder_round(
     if config.in_quiet_hours(now):
         result.skipped = "免打扰时段"
         return result
-    if local.time() < config.remind_at:
-        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}"
+    start = starts_at(today, config.remind_at, "remind", config.timezone)
+    if local < start:
+        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}（今天从 {start:%H:%M:%S} 开始）"
         return result
     rows = load_rows(
         (Assignment.status == OPEN)
