@@ -230,9 +230,9 @@ def reminder_round(
     if config.in_quiet_hours(now):
         result.skipped = "免打扰时段"
         return result
-    start = starts_at(today, config.remind_at, "remind", config.timezone)
-    if local < start:
-        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}（今天从 {start:%H:%M:%S} 开始）"
+    begins = starts_at(today, config.remind_at, "remind", config.timezone)
+    if local < begins:
+        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}（今天从 {begins:%H:%M:%S} 开始）"
         return result
     rows = load_rows(
         (Assignment.status == OPEN)
@@ -284,10 +284,10 @@ def reminder_round(
                 "assignment": assignment_id,
                 "step": step,
                 "day": today,
-                "recipients": "|".join(sorted(userids)),
+                "recipients": "|".join(sorted(who)),
                 "sent_at": now,
             }
-            for (assignment_id, step), userids in sent.items()
+            for (assignment_id, step), who in sent.items()
         ]
         for start in range(0, len(sent_rows), 500):
             ReminderSent.insert_many(sent_rows[start : start + 500]).on_conflict_ignore().execute()
