@@ -24,6 +24,7 @@ import peewee
 from bot.clock import Clock
 from bot.outbox import errors_seen
 from bot.outbox.merging import merge_floods, settle_carried
+from bot.outbox.parts import RowParts
 from bot.outbox.views import carried_rows, describe, recipients, recipients_label
 from bot.outbox.writer import NOTICE_PREFIX, Outbox
 from bot.render import Renderer
@@ -210,6 +211,7 @@ class OutboxSender:
             recipients=recipients(row),
             msg_type=msg_type,
             content=content,
+            parts=RowParts(row.id, now) if row.channel == "group" else None,
         )
         try:
             delivered = self.transport.send(message)
@@ -365,7 +367,7 @@ class OutboxSender:
                     )
                     self._tell_admins(
                         row,
-                        "failed",
+                        "uncertain" if exc.uncertain else "failed",
                         row_id=row.id,
                         error=error,
                         key=f"{NOTICE_PREFIX}{row.id}:{now:%Y%m%d%H%M%S%f}",

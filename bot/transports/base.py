@@ -6,6 +6,23 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class PartLog(Protocol):
+    """What became of each part of one message on a channel without a duplicate check (the
+    group robot, app chats): a part is recorded as begun before it is sent, and as posted once
+    the platform took it, so a retry never posts a part twice, and a part begun and never
+    settled (no answer came, or the sender died) is known to be uncertain."""
+
+    def posted(self, part: int) -> bool: ...
+
+    def uncertain(self) -> int | None: ...
+
+    def begin(self, part: int) -> None: ...
+
+    def done(self, part: int) -> None: ...
+
+    def undo(self, part: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One outbox row, as a transport sees it."""
@@ -15,6 +32,7 @@ class Outgoing:
     recipients: tuple[str, ...]  # userids; empty for the group
     msg_type: str  # "text" | "markdown" | "card"
     content: dict
+    parts: PartLog | None = None  # for the group: what each part's sending came to
 
 
 @dataclass(frozen=True)

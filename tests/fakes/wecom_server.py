@@ -132,7 +132,7 @@ ERRMSG = {
 class Fault:
     """One injected failure, consumed by the next call to the path it was queued for."""
 
-    kind: str  # "errcode" | "http" | "garbage" | "drop" | "slow" | "ok"
+    kind: str  # "errcode" | "http" | "garbage" | "drop" | "lost" | "slow" | "ok"
     errcode: int = 0
     status: int = 500
     seconds: float = 0.0
@@ -163,6 +163,12 @@ class Fault:
     def drop(cls) -> Fault:
         """Close the connection without writing anything (the client sees a ConnectionError)."""
         return cls("drop")
+
+    @classmethod
+    def lost(cls) -> Fault:
+        """Handle the call (a message is delivered), then close the connection without the
+        answer: the client cannot tell whether it went through."""
+        return cls("lost")
 
     @classmethod
     def ok(cls) -> Fault:
@@ -720,7 +726,7 @@ class FakeWeCom:
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
-            elif fault.kind != "ok":
+            elif fault.kind not in ("ok", "lost"):
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
 
         route = _ROUTES.get((handler.command, path))
@@ -740,6 +746,9 @@ class FakeWeCom:
                 else:
                     result = route.func(self, query, body, handler.headers)
         except _ApiError as error:
+            if fault is not None and fault.kind == "lost":
+                handler.drop()
+                return
             handler.send_json({"errcode": error.errcode, "errmsg": error.errmsg})
             return
         except Exception:  # a bug in the fake: answer 500 and keep it for the test to see
@@ -747,6 +756,9 @@ class FakeWeCom:
             with self.lock:
                 self.errors.append(text)
             handler.send_bytes(500, text.encode(), "text/plain; charset=utf-8")
+            return
+        if fault is not None and fault.kind == "lost":
+            handler.drop()  # done, and the answer never reaches the client
             return
         if isinstance(result, _Media):
             self._send_media(handler, result)
