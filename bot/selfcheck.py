@@ -19,6 +19,7 @@ from bot.outbox import errors_seen
 from bot.outbox import views as outbox_views
 from bot.transports.wecom import errors as wecom_errors
 from bot.transports.wecom.errors import WeComError
+from bot.transports.wecom.stored import stored_chat_id
 from models.db import tuples
 from models.messages import InboundMessage, MediaDownload
 from models.org import UnitGroup, admin_userids
@@ -54,7 +55,7 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
         if checks[-1].level == OK:
             checks.append(_agent(client, config))
         checks.append(_last_callback(now))
-        checks.append(_group(config))
+        checks.append(_group(config, client))
     else:
         checks.append(
             Check(
@@ -233,16 +234,39 @@ def _last_callback(now: datetime) -> Check:
     return Check("接收消息", OK, f"最近一次回调在 {duration_text(ago)}前")
 
 
-def _group(config: Config) -> Check:
+def _group(config: Config, client=None) -> Check:
     if config.wecom_group_webhook_url:
         return Check("领导小组群", OK, "使用群机器人（每分钟最多 20 条）")
-    if config.wecom_group_chat_id:
-        return Check("领导小组群", OK, f"使用应用群聊 {config.wecom_group_chat_id}")
+    chatid = stored_chat_id() or config.wecom_group_chat_id
+    if chatid:
+        return _app_chat(chatid, client)
     return Check(
         "领导小组群",
         WARN,
         "未设置，周报无法发到群里",
         "在领导小组群里添加群机器人，把 Webhook 地址填入 WECOM_GROUP_WEBHOOK_URL",
+    )
+
+
+def _app_chat(chatid: str, client) -> Check:
+    """An app chat takes messages only if this app created it: appchat/get says whether."""
+    if client is None:
+        return Check("领导小组群", WARN, f"使用应用群聊 {chatid}（未检查：没有企业微信连接）")
+    try:
+        info = client.get("appchat/get", {"chatid": chatid}).get("chat_info") or {}
+    except WeComError as exc:
+        advice = "检查与企业微信的连接后再试"
+        if exc.errcode == 86003:
+            advice = (
+                "应用群聊必须由本应用创建：发送“建群 userid userid …”创建（应用的可见范围须为根部门），"
+                "或改用群机器人（WECOM_GROUP_WEBHOOK_URL）"
+            )
+        return Check("领导小组群", FAIL, f"应用群聊 {chatid}：{exc.describe()}", advice)
+    members = info.get("userlist") or []
+    return Check(
+        "领导小组群",
+        OK,
+        f"使用应用群聊“{info.get('name', '')}”（{chatid}，{len(members)} 人，群主 {info.get('owner', '')}）",
     )
 
 
