@@ -34,7 +34,7 @@ from bot.transports.base import (
     TransientSendError,
 )
 from bot.transports.wecom.errors import TELL, WeComError
-from bot.transports.wecom.stored import MediaIds, stored_chat_id
+from bot.transports.wecom.stored import MediaIds, MemberWindow, stored_chat_id
 
 if TYPE_CHECKING:  # built on first use (bot/services.py): requests and wechatpy wait till then
     from bot.transports.wecom.client import WeComClient
@@ -97,7 +97,8 @@ class WeComTransport:
         self.client = client
         # WeCom drops more than 30 a minute per member, and more than 20 a minute per group
         # robot. A wait for room is not a failure: `Throttled` puts the row back in line.
-        self.per_member = SlidingWindow(30, 60, now=now)
+        # Counted in the database (stored.MemberWindow): whichever process sent them.
+        self.per_member: SlidingWindow | MemberWindow = MemberWindow(30, 60)
         self.per_robot = SlidingWindow(20, 60, now=now)
         self.media = MediaIds(client)
         # The app chat the app created (建群), read from the database at each group send.
