@@ -38,8 +38,8 @@ class Duty:
     def held(self) -> bool:
         """Mine now? Renews (or takes) the lease when the last look is older than RECHECK."""
         now = self.clock.now()
-        if self._checked is not None and now - self._checked < RECHECK:
-            return self._held
+        if self._held and self._checked is not None and now - self._checked < RECHECK:
+            return True  # (a "no" is asked again each time: a free lease is taken at once)
         was = self._held
         self._held = take_or_renew(self.name, self.me, now)
         self._checked = now

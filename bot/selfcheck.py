@@ -270,10 +270,23 @@ def _app_chat(chatid: str, client) -> Check:
     )
 
 
+def _duties(config: Config, now: datetime) -> Check:
+    """Which host and process hold the sender's and the scheduler's leases (one each for the
+    whole deployment, bot/duty.py)."""
+    shown = []
+    for name, lease in health.duties(now, config.timezone).items():
+        label = health.DUTY_LABELS[name]
+        if lease is None:
+            shown.append(f"{label}：暂无（后台进程运行后 1 分钟内接手）")
+        else:
+            shown.append(f"{label}：{lease['host']}（进程 {lease['pid']}）")
+    return Check("单实例职责", OK, "；".join(shown))
+
+
 def _processes(config: Config, now: datetime) -> list[Check]:
     """The worker's heartbeat and the scheduler's last tick, as /healthz reads them."""
     limit = config.health_worker_silent_seconds
-    checks = []
+    checks = [_duties(config, now)]
     for state in health.parts(now, limit):
         name = health.LABELS[state.name]
         if state.status == health.OK:
