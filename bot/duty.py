@@ -5,6 +5,7 @@ killed connection, and someone else may have taken over meanwhile)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -19,19 +20,23 @@ log = logging.getLogger(__name__)
 RECHECK = timedelta(seconds=5)
 
 
-def holder_here(name: str) -> Holder:
+def holder_here(name: str, data_dir: object = "") -> Holder:
+    """This process as a holder. Its place is the host and the data folder, whose worker lock
+    says no other worker of that place runs (two data folders on one host are two places)."""
     host = platform.node() or "localhost"
     pid = os.getpid()
-    return Holder(f"{host}:{pid}:{name}:{secrets.token_hex(4)}", host, pid)
+    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:8]
+    place = f"{host}/{digest}"
+    return Holder(f"{place}:{pid}:{name}:{secrets.token_hex(4)}", host, pid, place)
 
 
 class Duty:
     """One process's claim on a duty."""
 
-    def __init__(self, name: str, clock: Clock, holder: Holder | None = None):
+    def __init__(self, name: str, clock: Clock, holder: Holder | None = None, data_dir=""):
         self.name = name
         self.clock = clock
-        self.me = holder or holder_here(name)
+        self.me = holder or holder_here(name, data_dir)
         self._checked: datetime | None = None  # when the lease was last confirmed mine
         self._held = False
 

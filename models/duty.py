@@ -46,9 +46,12 @@ class MemberSend(BaseModel):
 
 @dataclass(frozen=True)
 class Holder:
-    holder: str
-    host: str
+    holder: str  # "<place>:<pid>:<random>"
+    host: str  # shown in /healthz and 自检
     pid: int
+    # The worker lock this process runs under (host and data folder): a restarted worker of the
+    # same place may take its dead predecessor's lease at once. "" for none.
+    place: str = ""
 
 
 def take_or_renew(
@@ -60,8 +63,8 @@ def take_or_renew(
     lost to another after it ran out included)."""
     expires = now + ttl
     free = (DutyLease.holder == me.holder) | (DutyLease.expires_at <= now)
-    if from_my_host:
-        free |= DutyLease.host == me.host
+    if from_my_host and me.place:
+        free |= DutyLease.holder.startswith(f"{me.place}:")
     updated = (
         DutyLease.update(
             holder=me.holder,

@@ -34,7 +34,7 @@ from bot.runtime.startup import (
 from bot.runtime.wake import listen_for_wakes
 from bot.services import DOWNLOAD_THREADS, Services
 from models.db import database
-from models.duty import RENEW_EVERY, SCHEDULER
+from models.duty import RENEW_EVERY, SCHEDULER, SENDER
 
 log = logging.getLogger("run")
 
@@ -115,6 +115,7 @@ def run_worker(config: Config, args) -> int:
     # its lease; the temp files of saves it never finished are removed.
     with database.connection_context():
         services.pipeline.release_claims()
+        services.sender.duty = Duty(SENDER, clock, data_dir=config.data_dir)
         if services.sender.duty.take_from_my_host():
             services.sender.release_leases()  # only the sender's holder may hand its rows back
         if services.downloader is not None:
@@ -129,7 +130,7 @@ def run_worker(config: Config, args) -> int:
     # its holder dies; a tick checks it too, so a holder cut off from the database stops).
     lock_held = SchedulerLock(config.data_dir, config.database_url, advisory=False)
     on_this_host = lock_held.acquire()
-    duty = Duty(SCHEDULER, clock)
+    duty = Duty(SCHEDULER, clock, data_dir=config.data_dir)
     record = scheduler_record(services)
     parts = replace(services.scheduler_parts(), on_duty=duty.held)
 

@@ -29,7 +29,7 @@ SEND = "/cgi-bin/message/send"
 
 
 def host(name: str, pid: int = 1) -> Holder:
-    return Holder(f"{name}:{pid}", name, pid)
+    return Holder(f"{name}:{pid}", name, pid, place=name)
 
 
 def test_one_holder_at_a_time_and_a_dead_one_replaced_within_a_minute(db, clock):
