@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from models import userids
+
 # name -> (default, one-line description). The order is the order of config.example.env.
 SETTINGS: dict[str, tuple[str, str]] = {
     "DATABASE_URL": (
@@ -133,7 +135,6 @@ WECOM_APP_KEYS = (
     "WECOM_ENCODING_AES_KEY",
 )
 
-_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # Sent by the page as an HTTP header (Latin-1 only), so printable ASCII; 16 or more characters.
 _SECRET = re.compile(r"^[\x21-\x7e]{16,256}$")
 _HOST_ENTRY = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
@@ -292,9 +293,10 @@ class Config:
             tz = ZoneInfo("Asia/Shanghai")
 
         admins = [a.strip() for a in raw["BOT_ADMINS"].replace("，", ",").split(",") if a.strip()]
-        bad_admins = [a for a in admins if not _USERID.match(a)]
+        bad_admins = [a for a in admins if not userids.valid(a)]
         if bad_admins:
-            problems.append(f"BOT_ADMINS 中的 userid 格式不对：{', '.join(bad_admins)}")
+            why = "；".join(userids.problem(a) or "" for a in bad_admins[:3])
+            problems.append(f"BOT_ADMINS 中的 userid 格式不对：{', '.join(bad_admins)}（{why}）")
 
         sandbox = {"": "auto", "1": "open", "0": "off"}.get(raw["SANDBOX"].lower())
         if sandbox is None:
@@ -419,7 +421,7 @@ class Config:
             http_host=host,
             http_port=port,
             timezone=tz,
-            admins=frozenset(admins),
+            admins=userids.UserIdSet(admins),
             sandbox_mode=sandbox,
             evidence_max_bytes=max_mb * 1024 * 1024,
             evidence_attach_minutes=minutes,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from models.audit import AuditEntry
 from models.db import database
-from models.org import Member, Unit
+from models.org import Member, Unit, find_member
 from models.plan import Assignment, Item
 from models.progress import ProgressReport
 from models.scores import Score
@@ -41,7 +41,7 @@ DEMO_SCORES = (("Z1", 1), ("Z3", 1), ("Z11", 2), ("Z35", 2), ("Z36", 3), ("Z37",
 
 def seed_demo(now: datetime) -> bool:
     """Add the sample data once; False if it is there already."""
-    if Member.get_or_none(Member.wecom_userid == DEMO_ADMIN) is not None:
+    if find_member(DEMO_ADMIN) is not None:
         return False
     today = now.date()
     with database.atomic():

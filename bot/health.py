@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from models.db import database
+from models.duty import holders
 from models.messages import KeyValue
 
 WORKER_KEY = "health:worker"
@@ -123,6 +124,28 @@ def parts(now: datetime, silent_seconds: int, since: datetime | None = None) -> 
         part_state("worker", now, silent_seconds, since),
         part_state("scheduler", now, silent_seconds, since),
     ]
+
+
+DUTY_LABELS = {"sender": "发送", "scheduler": "定时任务"}
+
+
+def duties(now: datetime, tz=None) -> dict[str, dict | None]:
+    """Who holds each single-instance duty now (models/duty.py): host, pid, since when and
+    until when the lease runs; None for a duty nobody holds."""
+    held = holders(now)
+    shown: dict[str, dict | None] = {}
+    for name in DUTY_LABELS:
+        lease = held.get(name)
+        if lease is None:
+            shown[name] = None
+            continue
+        shown[name] = {
+            "host": lease.host,
+            "pid": lease.pid,
+            "since": lease.taken_at.astimezone(tz).isoformat(),
+            "expires_at": lease.expires_at.astimezone(tz).isoformat(),
+        }
+    return shown
 
 
 def seconds_since(earlier: datetime, now: datetime) -> int:

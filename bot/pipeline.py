@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.commands import REGISTRY
 from bot.commands.cards import handle_card_click
 from bot.commands.evidence import attach_file
-from bot.commands.reader import dispatch, runs_in_transaction, wants_second_opinion
+from bot.commands.reader import dispatch, entered, runs_in_transaction, wants_second_opinion
 from bot.commands.registry import Context, Registry
 from bot.config import Config
 from bot.evidence import StoredFile
@@ -31,7 +31,8 @@ from bot.second_reader import SecondReader
 from models.db import CONNECTION_ERRORS, database
 from models.leases import LeasedQueue
 from models.messages import InboundMessage
-from models.org import Member
+from models.org import find_member
+from models.userids import contains, form_in
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +297,13 @@ class Pipeline:
                 self.outbox.queue(**message)
 
     def context_for(self, userid: str, inbound: InboundMessage | None = None) -> Context:
-        member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
-        is_admin = userid in self.config.admins or (member is not None and "admin" in member.roles)
+        # WeCom may write a userid in another case than it was bound in: the bot acts under the
+        # stored form (models/userids.py), so everything it records matches the member.
+        member = find_member(userid, active=True)
+        userid = member.wecom_userid if member is not None else form_in(self.config.admins, userid)
+        is_admin = contains(self.config.admins, userid) or (
+            member is not None and "admin" in member.roles
+        )
         return Context(
             userid=userid,
             member=member,
@@ -327,7 +333,7 @@ class Pipeline:
         if msg.kind == "event":
             event = str(msg.payload.get("event", "")).lower()
             if event == "enter_agent":
-                return dispatch(self.registry, ctx, "帮助")
+                return entered(ctx)
             if event == "template_card_event":
                 return handle_card_click(ctx, msg.payload)
         return None

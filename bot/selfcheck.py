@@ -15,8 +15,11 @@ from bot import health
 from bot.backup import daily_archives, newest_archive
 from bot.board.access import fingerprint
 from bot.config import READERS_UNKNOWN, Config, unknown_settings_text
+from bot.outbox import errors_seen
 from bot.outbox import views as outbox_views
+from bot.transports.wecom import errors as wecom_errors
 from bot.transports.wecom.errors import WeComError
+from bot.transports.wecom.stored import stored_chat_id
 from models.db import tuples
 from models.messages import InboundMessage, MediaDownload
 from models.org import UnitGroup, admin_userids
@@ -52,7 +55,7 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
         if checks[-1].level == OK:
             checks.append(_agent(client, config))
         checks.append(_last_callback(now))
-        checks.append(_group(config))
+        checks.append(_group(config, client))
     else:
         checks.append(
             Check(
@@ -66,6 +69,9 @@ def run_checks(config: Config, now: datetime, client=None) -> list[Check]:
     checks.append(_backups(config, now))
     checks.append(_board(config))
     checks.append(_outbox(now))
+    errcodes = _errcodes(now)
+    if errcodes is not None:
+        checks.append(errcodes)
     checks.append(_downloads())
     checks.append(_calendar(now.astimezone(config.timezone).date()))
     checks.append(_plan_open_questions())
@@ -228,11 +234,12 @@ def _last_callback(now: datetime) -> Check:
     return Check("接收消息", OK, f"最近一次回调在 {duration_text(ago)}前")
 
 
-def _group(config: Config) -> Check:
+def _group(config: Config, client=None) -> Check:
     if config.wecom_group_webhook_url:
         return Check("领导小组群", OK, "使用群机器人（每分钟最多 20 条）")
-    if config.wecom_group_chat_id:
-        return Check("领导小组群", OK, f"使用应用群聊 {config.wecom_group_chat_id}")
+    chatid = stored_chat_id() or config.wecom_group_chat_id
+    if chatid:
+        return _app_chat(chatid, client)
     return Check(
         "领导小组群",
         WARN,
@@ -241,10 +248,45 @@ def _group(config: Config) -> Check:
     )
 
 
+def _app_chat(chatid: str, client) -> Check:
+    """An app chat takes messages only if this app created it: appchat/get says whether."""
+    if client is None:
+        return Check("领导小组群", WARN, f"使用应用群聊 {chatid}（未检查：没有企业微信连接）")
+    try:
+        info = client.get("appchat/get", {"chatid": chatid}).get("chat_info") or {}
+    except WeComError as exc:
+        advice = "检查与企业微信的连接后再试"
+        if exc.errcode == 86003:
+            advice = (
+                "应用群聊必须由本应用创建：发送“建群 userid userid …”创建（应用的可见范围须为根部门），"
+                "或改用群机器人（WECOM_GROUP_WEBHOOK_URL）"
+            )
+        return Check("领导小组群", FAIL, f"应用群聊 {chatid}：{exc.describe()}", advice)
+    members = info.get("userlist") or []
+    return Check(
+        "领导小组群",
+        OK,
+        f"使用应用群聊“{info.get('name', '')}”（{chatid}，{len(members)} 人，群主 {info.get('owner', '')}）",
+    )
+
+
+def _duties(config: Config, now: datetime) -> Check:
+    """Which host and process hold the sender's and the scheduler's leases (one each for the
+    whole deployment, bot/duty.py)."""
+    shown = []
+    for name, lease in health.duties(now, config.timezone).items():
+        label = health.DUTY_LABELS[name]
+        if lease is None:
+            shown.append(f"{label}：暂无（后台进程运行后 1 分钟内接手）")
+        else:
+            shown.append(f"{label}：{lease['host']}（进程 {lease['pid']}）")
+    return Check("单实例职责", OK, "；".join(shown))
+
+
 def _processes(config: Config, now: datetime) -> list[Check]:
     """The worker's heartbeat and the scheduler's last tick, as /healthz reads them."""
     limit = config.health_worker_silent_seconds
-    checks = []
+    checks = [_duties(config, now)]
     for state in health.parts(now, limit):
         name = health.LABELS[state.name]
         if state.status == health.OK:
@@ -409,6 +451,31 @@ def _outbox(now: datetime) -> Check:
             "检查与企业微信的连接；消息会自动重试，超过 OUTBOX_MAX_AGE_HOURS 仍未送达的作废并通知管理员",
         )
     return Check("发件箱", OK, f"待发 {backlog} 条，近 7 天无失败或过期")
+
+
+def _errcodes(now: datetime) -> Check | None:
+    """The WeCom error codes met in the last 7 days, each named with what it means and what
+    the bot does about it (bot/transports/wecom/errors.py); None when there were none."""
+    seen = errors_seen.recent(now)
+    if not seen:
+        return None
+    lines = []
+    worst = WARN
+    for s in seen[:8]:
+        info = wecom_errors.lookup(s.errcode)
+        known = s.errcode in wecom_errors.ERRORS
+        lines.append(
+            f"{s.errcode}（{s.count} 次，最近 {duration_text(now - s.last_at)}前）："
+            f"{info.meaning if known else '未收录的错误码'}；处理：{wecom_errors.ACTIONS[info.action]}"
+        )
+        if info.action == wecom_errors.TELL and now - s.last_at < timedelta(hours=1):
+            worst = FAIL
+    return Check(
+        "企业微信错误码",
+        worst,
+        "近 7 天：" + "\n".join(lines),
+        "按每个错误码后的说明处理；处理后发送“发件箱”查看，“重发 编号”重新发送",
+    )
 
 
 def _downloads() -> Check:

@@ -126,6 +126,8 @@ class SchedulerParts:
     clock: Clock
     renderer: Renderer
     wake_sender: Callable[[], None]
+    # Whether this process still holds the scheduler's lease (the worker's; always, elsewhere).
+    on_duty: Callable[[], bool] = lambda: True
 
     def mail(self) -> Outbox:
         return Outbox(self.clock)

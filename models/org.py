@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from models import userids
 from models.db import BaseModel, UTCDateTimeField
 
 ROLES = {"admin": "管理员", "leader": "领导", "head": "负责人", "liaison": "联络员"}
@@ -184,6 +185,28 @@ def units_in(text: str) -> list[tuple[int, int, Unit]]:
 
 
 def admin_userids(configured) -> list[str]:
-    """The admins: those named in BOT_ADMINS and those bound as 管理员."""
+    """The admins: those named in BOT_ADMINS and those bound as 管理员 (one each, whatever the
+    case each is written in: the bound form first)."""
     bound = Member.select(Member.wecom_userid).where(Member.having("admin"))
-    return sorted(set(configured) | {m.wecom_userid for m in bound})
+    return sorted(userids.unique([*(m.wecom_userid for m in bound), *configured]))
+
+
+def find_member(userid: str, *, active: bool = False) -> Member | None:
+    """The member with this WeCom userid in any case (WeCom's userids ignore case); with
+    `active`, only while bound."""
+    query = Member.select().where(userids.matches(Member.wecom_userid, userid))
+    if active:
+        query = query.where(Member.active == True)  # noqa: E712
+    return query.first()
+
+
+def stored_userid(userid: str, also=()) -> str:
+    """`userid` as the bot stores it: the member's form (or one of `also`'s, the configured
+    admins), else as given."""
+    member = find_member(userid)
+    if member is not None:
+        return member.wecom_userid
+    for known in also:
+        if userids.same(known, userid):
+            return known
+    return userid

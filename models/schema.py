@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.board import BoardLink, BoardSession
+from models.duty import DutyLease, MemberSend
 from models.imports import ImportBatch
 from models.messages import (
     InboundMessage,
@@ -42,4 +43,6 @@ ALL_MODELS = [
     ImportBatch,
     BoardLink,
     BoardSession,
+    DutyLease,
+    MemberSend,
 ]

@@ -29,6 +29,7 @@ from reminders.scorecard import load_scorecard
 from reminders.scoring import Scorecard, format_points
 from reminders.state import milestone_counts, state_of
 from reminders.state import unsigned as unsigned_shares
+from reminders.timing import starts_at
 
 
 def week_of(day: date) -> str:
@@ -428,8 +429,11 @@ def publish_if_due(now, config, cal, outbox, renderer) -> DigestResult:
     first = cal.first_workday_of_week(today)
     if first is None or today < first or not cal.is_workday(today):
         return DigestResult(week, False, "不是本周的工作日")
-    if today == first and local.time() < config.digest_at:
-        return DigestResult(week, False, f"未到 {config.digest_at:%H:%M}")
+    start = starts_at(today, config.digest_at, "digest", config.timezone)
+    if today == first and local < start:
+        return DigestResult(
+            week, False, f"未到 {config.digest_at:%H:%M}（今天从 {start:%H:%M:%S} 开始）"
+        )
     if config.in_quiet_hours(now):
         return DigestResult(week, False, "免打扰时段")
     return publish(now, config, cal, outbox, renderer, by="schedule")

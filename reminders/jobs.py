@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from models import userids
 from models.db import database, tuples
 from models.org import Member, Unit
 from models.plan import (
@@ -39,6 +40,7 @@ from reminders.ladder import (
 )
 from reminders.ports import CampaignSettings, Mail, Templates
 from reminders.state import unsigned as unsigned_shares
+from reminders.timing import starts_at
 
 # Deadlines further than this cannot reach the first step of the ladder today (7 working days
 # span at most about three weeks, even across the Spring Festival).
@@ -249,8 +251,9 @@ def reminder_round(
     if config.in_quiet_hours(now):
         result.skipped = "免打扰时段"
         return result
-    if local.time() < config.remind_at:
-        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}"
+    begins = starts_at(today, config.remind_at, "remind", config.timezone)
+    if local < begins:
+        result.skipped = f"未到提醒时间 {config.remind_at:%H:%M}（今天从 {begins:%H:%M:%S} 开始）"
         return result
     rows = load_rows(
         (Assignment.status == OPEN)
@@ -302,10 +305,10 @@ def reminder_round(
                 "assignment": assignment_id,
                 "step": step,
                 "day": today,
-                "recipients": "|".join(sorted(userids)),
+                "recipients": "|".join(sorted(who)),
                 "sent_at": now,
             }
-            for (assignment_id, step), userids in sent.items()
+            for (assignment_id, step), who in sent.items()
         ]
         for start in range(0, len(sent_rows), 500):
             ReminderSent.insert_many(sent_rows[start : start + 500]).on_conflict_ignore().execute()
@@ -340,19 +343,20 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
     units = sorted({e.assignment.unit.id for e in entries})
     liaisons, heads = _people(units)
     owners = {
-        m.wecom_userid: m
+        userids.key(m.wecom_userid): m
         for m in Member.select().where(
             (Member.active == True)  # noqa: E712
-            & Member.wecom_userid.in_(
-                [e.assignment.owner_userid for e in entries if e.assignment.owner_userid] or [""]
+            & userids.among(
+                Member.wecom_userid,
+                [e.assignment.owner_userid for e in entries if e.assignment.owner_userid],
             )
         )
     }
     leaders = {
-        m.wecom_userid: m
+        userids.key(m.wecom_userid): m
         for m in Member.select().where(
             Member.having("leader")
-            & Member.wecom_userid.in_([_leader_of(e.assignment) for e in entries] or [""])
+            & userids.among(Member.wecom_userid, [_leader_of(e.assignment) for e in entries])
         )
     }
     audience: dict[tuple, list[Entry]] = defaultdict(list)
@@ -362,16 +366,18 @@ def _audience(entries: list[Entry]) -> dict[tuple, list[Entry]]:
             for member in heads.get(a.unit.id, []):
                 audience[(member, "escalation.j2", a.unit)].append(entry)
         elif hears == Audience.LEADER:
-            leader = leaders.get(_leader_of(a))
+            leader = leaders.get(userids.key(_leader_of(a)))
             if leader is not None:
                 audience[(leader, "leader_escalation.j2", None)].append(entry)
         else:
             told = set()
             for member in liaisons.get(a.unit.id, []):
                 audience[(member, "reminder.j2", a.unit)].append(entry)
-                told.add(member.wecom_userid)
-            owner = owners.get(a.owner_userid)
-            if owner is not None and owner.wecom_userid not in told:  # the liaison is in copy
+                told.add(userids.key(member.wecom_userid))
+            owner = owners.get(userids.key(a.owner_userid or ""))
+            if (
+                owner is not None and userids.key(owner.wecom_userid) not in told
+            ):  # the liaison is in copy
                 audience[(owner, "reminder.j2", a.unit)].append(entry)
     return audience
 

@@ -113,5 +113,7 @@ class SchedulerDeps(Protocol):
 
     def notify(self) -> None: ...
 
+    def on_duty(self) -> bool: ...
+
 
 Chore = Callable[[datetime], None]

@@ -39,10 +39,14 @@ ADVISORY_KEY = zlib.crc32(b"xinjiang-dubanbot-scheduler")
 class SchedulerLock:
     """Held for the life of the process; released by the kernel / the server when it dies."""
 
-    def __init__(self, data_dir: Path, database_url: str):
+    def __init__(self, data_dir: Path, database_url: str, *, advisory: bool = True):
+        """`advisory`: also PostgreSQL's session advisory lock. The worker leaves it out: a
+        killed connection silently releases it; it holds the database lease instead
+        (bot/duty.py), which is checked again after every reconnect."""
         digest = hashlib.sha1(database_url.encode()).hexdigest()[:10]
         self.path = Path(data_dir) / f"scheduler-{digest}.lock"  # one per database
         self.database_url = database_url
+        self.advisory = advisory
         self._file: FileLock | None = None
         self._pg: peewee.Database | None = None
 
@@ -53,7 +57,7 @@ class SchedulerLock:
             handle.acquire(blocking=False)
         except Timeout:
             return False
-        if self.database_url.startswith(("postgres://", "postgresql://")):
+        if self.advisory and self.database_url.startswith(("postgres://", "postgresql://")):
             # A session lock on a dedicated connection: a transaction-level lock through a pool
             # would be released at once, and two machines would both schedule.
             pg = make_database(self.database_url)
@@ -83,6 +87,9 @@ def tick(deps: SchedulerDeps, record: Chore | None = None) -> None:
     config = deps.config
     try:
         with database.connection_context():
+            if not deps.on_duty():  # another process took the scheduler's lease: not this one
+                log.warning("scheduler tick skipped: the lease is another process's")
+                return
             cal = load_calendar()
             outbox = deps.mail()
             with database.atomic():

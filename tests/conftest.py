@@ -362,8 +362,16 @@ def fake():
     from fakes.wecom_server import FakeWeCom
 
     with FakeWeCom() as server:
+        # The app's visible range, as a county deployment would set it: the people tests talk to.
+        # A userid outside it is refused as WeCom refuses it (81013, invaliduser).
+        server.visible = set(FAKE_RANGE)
+        server.trusted_domains = {"127.0.0.1", "localhost"}
         yield server
     assert not server.errors, server.errors
+
+
+FAKE_RANGE = ("boss", "li", "wang", "li_scj", "li_gxj", "lead", "zhangsan", "li2", "gx", "u",
+              "main", "head", "leader", "admin2", "boss2", "stranger", "u0", "u1", "u2", "u3")  # fmt: skip
 
 
 @pytest.fixture

@@ -67,9 +67,10 @@ class ChatDriver:
 
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table except the message log tables (what came in, what went out
-    and the cards sent) and the questions the bot is waiting to have answered ("prompt:…"),
-    for 'changes nothing' checks: asking is not changing."""
-    skip = {"inbound_message", "outbox_message", "interactive_card"}
+    and the cards sent), the sender's and scheduler's leases and pacing (renewed as they run),
+    and the questions the bot is waiting to have answered ("prompt:…"), for 'changes nothing'
+    checks: asking is not changing."""
+    skip = {"inbound_message", "outbox_message", "interactive_card", "duty_lease", "member_send"}
     result = {}
     for model in ALL_MODELS:
         if model._meta.table_name in skip:

@@ -52,12 +52,22 @@ def test_unbound_user_events_are_ignored_quietly(services):
     assert handled.reply is None
 
 
-def test_enter_agent_greets_with_help(services, bot):
+def test_enter_agent_greets_shortly_once_a_day(services, bot, clock):
     bot.bind("li", "市监局")
-    handled = services.pipeline.handle(
-        Incoming("wecom", "e2", "li", kind="event", payload={"event": "enter_agent"})
-    )
-    assert "可用的命令" in handled.reply
+
+    def enter(n: int) -> str | None:
+        event = {"event": "enter_agent"}
+        return services.pipeline.handle(
+            Incoming("wecom", f"e{n}", "li", kind="event", payload=event)
+        ).reply
+
+    first = enter(1)
+    assert first.startswith("您好") and "发“帮助”查看命令" in first and "可用的命令" not in first
+    assert len(first.encode()) < 300, "short: the full help only when asked"
+    assert enter(2) is None and enter(3) is None, "once a day"
+    clock.advance(days=1)
+    assert enter(4).startswith("您好")
+    assert "可用的命令" in bot.say("li", "帮助")
 
 
 def test_received_messages_keep_every_field(services, clock):

@@ -30,11 +30,12 @@ def wecom_config(tmp_path, db_url, fake, **overrides):
 def paced_by(services, clock):
     """The WeCom transport's rate windows on the test's fake clock (the fake WeCom's, too, when
     its clock is set from the same): pacing then moves only when the test moves time."""
+    from bot.transports.wecom.stored import MemberWindow
     from bot.transports.wecom.transport import SlidingWindow
 
     def tick() -> float:
         return clock.now().timestamp()
 
-    services.transport.per_member = SlidingWindow(30, 60, now=tick)
+    services.transport.per_member = MemberWindow(30, 60, now=tick)
     services.transport.per_robot = SlidingWindow(20, 60, now=tick)
     return services

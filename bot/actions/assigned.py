@@ -14,6 +14,7 @@ from bot.actions.base import Acting, Refused, liaisons_by_unit
 from bot.actions.leader_loop import report_back
 from bot.actions.lookup import own_share
 from bot.cards import queue_card, task_id_for
+from models import userids
 from models.db import tuples
 from models.org import Member, Unit
 from models.plan import Assignment, Item, ItemKind, Part, Role, Source, Status, Urgency
@@ -191,7 +192,7 @@ def leader_named(written: str) -> Member | None:
         return None
     found: Member | None = Member.get_or_none(
         Member.having("leader")
-        & ((Member.display_name == written) | (Member.wecom_userid == written))
+        & ((Member.display_name == written) | userids.matches(Member.wecom_userid, written))
     )
     return found
 
@@ -208,7 +209,9 @@ def check_instruction(spec: AssignSpec) -> Member | None:
     userid = spec.instructed_by.strip()
     if not userid:
         return None
-    leader = Member.get_or_none((Member.wecom_userid == userid) & Member.having("leader"))
+    leader = Member.get_or_none(
+        userids.matches(Member.wecom_userid, userid) & Member.having("leader")
+    )
     if leader is None:
         raise Refused(f"批示领导“{userid}”不是已绑定的领导，请先绑定（角色：领导）。")
     return leader

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.actions.base import Acting
 from bot.cards import BUTTON_DONE
+from models import userids
 from models.messages import InteractiveCard
 
 
@@ -28,7 +29,7 @@ def record_click(acting: Acting, payload: dict[str, Any]) -> Click | None:
     task_id = str(payload.get("TaskId") or "")
     key = str(payload.get("EventKey") or "")
     card = InteractiveCard.get_or_none(InteractiveCard.task_id == task_id)
-    if card is None or card.wecom_userid != acting.userid or key not in BUTTON_DONE:
+    if card is None or not userids.same(card.wecom_userid, acting.userid) or key not in BUTTON_DONE:
         return None
     if card.clicked_key:
         return None

@@ -12,6 +12,7 @@ from datetime import timedelta
 from bot.actions.base import Acting, Refused
 from bot.evidence import StoredFile
 from bot.text import find_code, find_codes, find_point
+from models import userids
 from models.messages import InboundMessage
 from models.org import Unit
 from models.plan import Assignment, Item, Part
@@ -27,7 +28,7 @@ def recent_code(acting: Acting) -> str | None:
     query = (
         InboundMessage.select(InboundMessage.text)
         .where(
-            (InboundMessage.wecom_userid == acting.userid)
+            userids.matches(InboundMessage.wecom_userid, acting.userid)
             & (InboundMessage.kind == "text")
             & (InboundMessage.received_at >= since)
         )
@@ -140,7 +141,7 @@ def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> File
         Evidence.select()
         .where(
             (Evidence.sha256 == stored.sha256)
-            & (Evidence.wecom_userid == acting.userid)
+            & userids.matches(Evidence.wecom_userid, acting.userid)
             & Evidence.item.is_null()
             & Evidence.active()
         )
@@ -199,7 +200,7 @@ def waiting_files(
     return list(
         Evidence.select()
         .where(
-            (Evidence.wecom_userid == acting.userid)
+            userids.matches(Evidence.wecom_userid, acting.userid)
             & (Evidence.item.is_null())
             & Evidence.active()
             & (Evidence.created_at >= acting.now - within)
@@ -299,7 +300,7 @@ def own_file(acting: Acting, number: int) -> Evidence:
     evidence = Evidence.get_or_none(Evidence.id == number)
     if evidence is None:
         raise Refused(f"没有文件号为 {number} 的材料。发送“佐证 列表”查看文件号。")
-    if not acting.is_admin and evidence.wecom_userid != acting.userid:
+    if not acting.is_admin and not userids.same(evidence.wecom_userid, acting.userid):
         raise Refused(f"文件 {number} 不是您提交的，只有提交人或办公室可以改动。")
     if evidence.withdrawn_at is not None:
         raise Refused(f"文件 {number} 已撤回，不能再改动。")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.actions.base import Acting, Refused
 from bot.board import access
 from models.board import BoardLink
-from models.org import Member
+from models.org import Member, find_member
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def issue_link(acting: Acting, userid: str, days: int) -> Issued:
         raise Refused(
             f"{userid} 还没有绑定，看板不知道该给他看什么。请先绑定，如：绑定 {userid} 县政府 领导。"
         )
-    member = Member.get_or_none(Member.wecom_userid == userid)
+    member = find_member(userid)
     link, token = access.issue_link(userid, days, acting.userid, acting.now)
     acting.audit(
         "board_link",

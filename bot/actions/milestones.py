@@ -12,7 +12,8 @@ import peewee
 
 from bot.actions.base import Acting, Refused, liaison_ids
 from bot.actions.lookup import refuse_if_request_pending
-from models.org import Member
+from models import userids
+from models.org import find_member, stored_userid
 from models.plan import Assignment, Part, Status
 from models.progress import ExtensionRequest, RequestKind
 from reminders.state import milestones_of
@@ -32,6 +33,16 @@ class MilestoneAdded:
     count: int  # the share's milestones, this one included
 
 
+def _owner(owner: str) -> str:
+    """A 责任人 as WeCom's rule allows (never @all), in the form the member is bound under."""
+    if not owner:
+        return ""
+    why = userids.problem(owner)
+    if why:
+        raise Refused(f"责任人{why}。")
+    return stored_userid(owner)
+
+
 def add_milestone(
     acting: Acting,
     share: Assignment,
@@ -46,6 +57,7 @@ def add_milestone(
     """A new milestone of the unit's share. `seq`: the number an import's dry run fixed;
     `allow_past`: a sheet may record milestones already behind (chat asks for a future date)."""
     may_change(acting, share)
+    owner = _owner(owner)
     item = share.item
     if share.status in (Status.DONE, Status.CANCELLED):
         state = "完成" if share.status == Status.DONE else "撤销"
@@ -91,12 +103,8 @@ def add_milestone(
             "owner": owner,
         },
     )
-    bound = bool(owner) and (
-        Member.select()
-        .where((Member.wecom_userid == owner) & (Member.active == True))  # noqa: E712
-        .exists()
-    )
-    if bound and owner != acting.userid:
+    bound = bool(owner) and find_member(owner, active=True) is not None
+    if bound and not userids.same(owner, acting.userid):
         text = acting.renderer.render("milestone_owner.j2", m=milestone, unit=share.unit)
         acting.tell([owner], text, f"milestone-owner:{milestone.id}:{owner}")
     if acting.userid not in liaison_ids(share.unit_id):
@@ -114,6 +122,7 @@ def edit_milestone(acting: Acting, milestone: Assignment, work: str, owner: str)
         raise Refused(
             f"{milestone.code} 已{'完成' if milestone.status == Status.DONE else '删除'}，不能再改。"
         )
+    owner = _owner(owner)
     before = {"work": milestone.title, "owner": milestone.owner_userid}
     changes = {}
     if work.strip():

@@ -9,7 +9,17 @@ from typing import Any
 import peewee
 
 from bot.actions.base import Acting, Refused
-from models.org import ROLES, GroupMember, Member, Unit, UnitGroup, fold_name, join_roles
+from models import userids
+from models.org import (
+    ROLES,
+    GroupMember,
+    Member,
+    Unit,
+    UnitGroup,
+    find_member,
+    fold_name,
+    join_roles,
+)
 from models.plan import Assignment, Item, Part, Role
 from models.progress import Evidence, ExtensionRequest, ProgressReport
 from models.schedule import ReminderSent
@@ -27,9 +37,12 @@ def bind(acting: Acting, userid: str, unit: Unit, roles: tuple[str, ...], name: 
     """Bind a person to a unit (default: 联络员); they are welcomed in chat."""
     if not acting.is_admin:
         raise Refused("只有管理员可以绑定人员。")
+    why = userids.problem(userid)
+    if why:
+        raise Refused(f"{why}。")
     roles = roles or ("liaison",)
     role = join_roles(roles)
-    existing = Member.get_or_none(Member.wecom_userid == userid)
+    existing = find_member(userid)
     before = None
     if existing is not None:
         before = {
@@ -67,7 +80,8 @@ def bind(acting: Acting, userid: str, unit: Unit, roles: tuple[str, ...], name: 
         "welcome.j2", unit=unit, role_label=label, reports=bool({"liaison", "head"} & set(roles))
     )
     acting.tell([userid], welcome, f"welcome:{acting.cause}:{userid}")
-    member = Member.get(Member.wecom_userid == userid)
+    member = find_member(userid)
+    assert member is not None
     return Bound(member, before is not None, label)
 
 
@@ -75,13 +89,13 @@ def unbind(acting: Acting, userid: str) -> str:
     """Unbind a person; returns the unit they were bound to ("" if none)."""
     if not acting.is_admin:
         raise Refused("只有管理员可以解绑人员。")
-    member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
+    member = find_member(userid, active=True)
     if member is None:
         raise Refused(f"{userid} 目前没有绑定任何单位。")
     if (
-        member.wecom_userid == acting.userid
+        userids.same(member.wecom_userid, acting.userid)
         and "admin" in member.roles
-        and userid not in acting.config.admins
+        and not userids.contains(acting.config.admins, userid)
     ):
         raise Refused("不能解绑自己的管理员身份，请让另一位管理员操作。")
     Member.update(active=False).where(Member.id == member.id).execute()

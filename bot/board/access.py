@@ -19,10 +19,11 @@ from urllib.parse import urlencode
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from bot.config import Config
+from models import userids
 from models.board import BoardLink, BoardSession
 from models.db import database
 from models.messages import KeyValue
-from models.org import ROLES, Member
+from models.org import ROLES, find_member
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,10 @@ class Viewer:
 def viewer_for(userid: str, config: Config, via: str = "") -> Viewer | None:
     """The person behind a userid, read anew on every request (an unbinding or a role change
     applies at once); None for someone neither bound nor an admin."""
-    member = (
-        Member.select(Member)
-        .where((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
-        .first()
-    )
-    admin = userid in config.admins
+    member = find_member(userid, active=True)
+    if member is not None:
+        userid = member.wecom_userid  # as stored: WeCom's sign-in may write it in another case
+    admin = userids.contains(config.admins, userid)
     if member is None and not admin:
         return None
     roles = set(member.roles) if member is not None else set()

@@ -24,6 +24,7 @@ from bot.text import (
     parse_percent,
     parse_points,
 )
+from models import userids
 from models.org import UnitMatch, match_unit
 from models.plan import Item
 from reminders.recurrence import parse_recurrence
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 _CODE = re.compile(CODE_PATTERN + r"(?![0-9A-Za-z])")
 _PART = re.compile(CODE_PATTERN + r"-([1-9][0-9]?)(?![0-9A-Za-z%.])")  # T7-2: a milestone
-_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _NUMBER = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?%?")
 _PERCENT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\s*%|百分之\s*[0-9零〇一二两三四五六七八九十百]+")
 _TENTHS = re.compile(r"[一二两三四五六七八九十]成")
@@ -285,8 +285,9 @@ class UserIdArg(Arg):
         return [(word, end)] if word else []
 
     def convert(self, ctx, raw):
-        if not _USERID.match(raw):
-            raise ArgError(f"“{raw}”不是有效的企业微信 userid（字母、数字、_ . @ -，最长 64 位）。")
+        why = userids.problem(raw)
+        if why:
+            raise ArgError(f"{why}。")
         return raw
 
 

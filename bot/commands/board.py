@@ -4,17 +4,15 @@ revocation is in the audit log; the link itself is only in the reply to the admi
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.actions.links import issue_link, revoke_link
 from bot.board import access
 from bot.commands.args import IntArg, Keyword, UserIdArg, _whole_word
 from bot.commands.registry import Context, command
+from models import userids
 from models.board import BoardLink
-from models.org import Member
-
-_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+from models.org import Member, find_member
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class LinkUserArg(UserIdArg):
     """A userid as WeCom spells them (so "链接 撤销" is not read as a userid)."""
 
     def shapes(self, scan, pos):
-        return _whole_word(scan, pos, lambda w: bool(_USERID.match(w)))
+        return _whole_word(scan, pos, lambda w: userids.valid(w))
 
     def bad_shape(self, word):
         return f"“{word}”不是企业微信 userid（字母、数字、_ . @ -）。"
@@ -37,10 +35,12 @@ class LinkUserArg(UserIdArg):
 def link_list(ctx: Context, args) -> str:
     links = list(BoardLink.select().where(BoardLink.live(ctx.now)).order_by(BoardLink.id))
     labels = {
-        m.wecom_userid: m.label
+        link.wecom_userid: m.label
         for m in Member.select().where(
-            Member.wecom_userid.in_([link.wecom_userid for link in links] or [""])
+            userids.among(Member.wecom_userid, [link.wecom_userid for link in links])
         )
+        for link in links
+        if userids.same(link.wecom_userid, m.wecom_userid)
     }
     return ctx.say("board_link.j2", "listing", links=links, labels=labels)
 
@@ -57,7 +57,7 @@ def link_list(ctx: Context, args) -> str:
 )
 def link_revoke(ctx: Context, args) -> str:
     link, ended = revoke_link(ctx, args.number)
-    member = Member.get_or_none(Member.wecom_userid == link.wecom_userid)
+    member = find_member(link.wecom_userid)
     label = member.label if member else link.wecom_userid
     return ctx.say("board_link.j2", "revoked", link=link, label=label, sessions=ended)
 

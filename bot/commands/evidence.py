@@ -22,6 +22,7 @@ from bot.commands.imports import import_file, is_import
 from bot.commands.registry import Context, command
 from bot.evidence import StoredFile
 from bot.text import find_point
+from models import userids
 from models.org import Unit
 from models.plan import Item
 from models.progress import Evidence
@@ -145,7 +146,7 @@ def evidence_list(ctx: Context, args) -> str:
         .join(Unit, peewee.JOIN.LEFT_OUTER, on=(Evidence.unit == Unit.id))
     )
     if not ctx.is_admin:
-        mine = Evidence.wecom_userid == ctx.userid
+        mine = userids.matches(Evidence.wecom_userid, ctx.userid)
         if ctx.member is not None and ctx.member.unit_id is not None:
             mine = mine | (Evidence.unit == ctx.member.unit_id)
         query = query.where(mine)

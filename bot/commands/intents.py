@@ -18,6 +18,7 @@ from typing import Any
 from bot.commands.registry import Context
 from bot.commands.slots import Found, Slots
 from bot.text import chinese_number
+from models import userids
 from models.org import Unit, match_unit, units_in
 from models.plan import Assignment, Item, Part, Status
 from models.progress import ExtensionRequest, ProgressReport, RequestStatus
@@ -575,7 +576,7 @@ def _correction(ctx: Context, slots: Slots, codes: list[str]) -> Proposal:
     last = (
         ProgressReport.select()
         .where(
-            (ProgressReport.wecom_userid == ctx.userid)
+            userids.matches(ProgressReport.wecom_userid, ctx.userid)
             & (ProgressReport.created_at >= ctx.now - timedelta(days=2))
         )
         .order_by(ProgressReport.id.desc())

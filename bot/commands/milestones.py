@@ -18,10 +18,11 @@ from bot.actions.milestones import (
 from bot.commands.args import DateArg, ItemArg, Keyword, RestArg, UnitArg
 from bot.commands.common import status_labels
 from bot.commands.registry import CommandError, Context, command
+from models import userids
 from models.plan import Assignment, Item, Part, Status
 from reminders.state import deadline_label
 
-_OWNER = re.compile(r"[（(\[【]?\s*责任人\s*[:：]?\s*([A-Za-z0-9_.@-]{1,64})\s*[）)\]】]?\s*$")
+_OWNER = re.compile(r"[（(\[【]?\s*责任人\s*[:：]?\s*(" + userids.CHARS + r")\s*[）)\]】]?\s*$")
 
 
 def _share(ctx: Context, item: Item, unit_match) -> Assignment:

@@ -3,9 +3,15 @@ roles), unbinding, and the unit groups."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from bot.actions.appchat import NAME, chat_members, keep_group_chat
 from bot.actions.org import bind, change_group, confirm_group, unbind
 from bot.commands.args import ChoiceArg, Keyword, RestArg, RolesArg, UnitArg, UnitsArg, UserIdArg
 from bot.commands.registry import CommandError, Context, command
+from bot.transports.wecom.errors import WeComError
+from models.db import database
 from models.org import ROLE_BY_LABEL, ROLES, UnitGroup
 
 _ROLE_WORDS = tuple(
@@ -33,7 +39,7 @@ def bind_cmd(ctx: Context, args) -> str:
     return ctx.say(
         "replies.j2",
         "bound",
-        userid=args.userid,
+        userid=bound.member.wecom_userid,
         unit=args.unit.unit,
         role_label=bound.role_label,
         rebound=bound.rebound,
@@ -123,3 +129,49 @@ def group_change(ctx: Context, args) -> str:
         notes=done.notes,
         items=done.items,
     )
+
+
+@command(
+    "建群",
+    aliases=("appchat", "创建群聊"),
+    access="admin",
+    args=(RestArg("members", "成员…", optional=False, limit=4000),),
+    help="由应用创建领导小组群聊（首位为群主）",
+    example="建群 wang li",
+    transactional=False,  # it calls WeCom: never inside a database transaction
+)
+def create_group_chat(ctx: Context, args) -> str:
+    typed = [w for w in re.split(r"[\s,，、;；]+", args.members) if w]
+    members = chat_members(ctx, typed)  # Refused: answered as it says
+    client: Any = ctx.wecom
+    if client is None:
+        raise CommandError(
+            "未填写企业微信设置，无法创建应用群聊（沙盒里没有企业微信）。", show_usage=False
+        )
+    # The same message handled twice asks for the same chatid: one chat, never two.
+    chatid = f"duban{ctx.cause}" if ctx.inbound is not None else f"duban{ctx.now:%Y%m%d%H%M%S}"
+    payload = {"name": NAME, "owner": members[0], "userlist": members, "chatid": chatid}
+    try:
+        chatid = str(client.post("appchat/create", payload).get("chatid") or chatid)
+    except WeComError as exc:
+        if not _exists(client, chatid):
+            raise CommandError(f"创建群聊失败：{exc.describe()}", show_usage=False) from None
+    with database.atomic():
+        keep_group_chat(ctx, chatid, members)
+    robot = (
+        "；已设置群机器人（WECOM_GROUP_WEBHOOK_URL），周报仍由群机器人发出，清空该设置后改发此群"
+        if ctx.config.wecom_group_webhook_url
+        else "，周报等将发到此群"
+    )
+    return (
+        f"已创建应用群聊“{NAME}”（{chatid}），群主 {members[0]}，共 {len(members)} 人{robot}。"
+        "发送“自检”可检查它。"
+    )
+
+
+def _exists(client, chatid: str) -> bool:
+    try:
+        client.get("appchat/get", {"chatid": chatid})
+    except WeComError:
+        return False
+    return True

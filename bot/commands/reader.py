@@ -22,6 +22,7 @@ from typing import Protocol
 
 from bot.actions import questions
 from bot.actions.evidence import waiting_files
+from bot.actions.greetings import first_entry_today
 from bot.cards import CONFIRM_BUTTONS, task_id_for
 from bot.commands import holidays, intents, slots
 from bot.commands.args import ArgError, UnitArg, code_at
@@ -781,4 +782,15 @@ def greeting(ctx: Context, *, thanks: bool) -> str:
     )
 
 
-__all__ = ["closest_commands", "describe", "dispatch", "greeting", "understand"]
+def entered(ctx: Context) -> str | None:
+    """Someone opened the app (enter_agent): a short greeting the first time today, else
+    nothing. WeCom sends the event on every entry; the full help waits until it is asked for."""
+    if not first_entry_today(ctx):
+        return None
+    summary = open_items_summary(ctx) if ctx.may("unit") and ctx.member else None
+    return ctx.renderer.render(
+        "entered.j2", who=ctx.member.label if ctx.member else "", summary=summary
+    )
+
+
+__all__ = ["closest_commands", "describe", "dispatch", "entered", "greeting", "understand"]

@@ -15,6 +15,7 @@ from bot.selfcheck import duration_text
 from models.db import tuples
 from models.messages import OutboxMessage
 from models.org import Member
+from models.userids import among, key
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,10 @@ def _names(rows: list[OutboxMessage]) -> dict[str, str]:
     if not userids:
         return {}
     query = Member.select(Member.wecom_userid, Member.display_name).where(
-        Member.wecom_userid.in_(sorted(userids))
+        among(Member.wecom_userid, userids)
     )
-    return {userid: name for userid, name in tuples(query) if name}
+    names = {key(userid): name for userid, name in tuples(query) if name}
+    return {userid: names[key(userid)] for userid in userids if key(userid) in names}
 
 
 @command(

@@ -10,6 +10,7 @@ from typing import Any
 import peewee
 
 from bot.board.pages import Moment
+from models import userids
 from models.audit import AuditEntry
 from models.org import Member, Unit, UnitGroup
 from models.plan import (
@@ -310,7 +311,7 @@ def instructing_leader(item: Item) -> str:
         return item.instructed_by
     if item.source == "领导批示" and item.assigned_by:
         leader = Member.get_or_none(
-            (Member.wecom_userid == item.assigned_by) & Member.having("leader")
+            userids.matches(Member.wecom_userid, item.assigned_by) & Member.having("leader")
         )
         return leader.wecom_userid if leader else ""
     return ""

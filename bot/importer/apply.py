@@ -29,7 +29,7 @@ from models.audit import AuditEntry
 from models.db import database
 from models.imports import APPLIED, PENDING, STALE, ImportBatch
 from models.imports import CANCELLED as BATCH_CANCELLED
-from models.org import Member, Unit
+from models.org import Unit, find_member
 from models.plan import Assignment, Item, Part, Role, Urgency
 from reminders.recurrence import parse_recurrence
 
@@ -193,7 +193,7 @@ def confirm(batch, now: datetime, today: date, actor: str, outbox, renderer, con
     """Apply a batch exactly as shown (inside the caller's transaction), log it under `actor`,
     tell each liaison once what changed for their unit; a batch whose data moved is marked
     stale and nothing else changes."""
-    member = Member.get_or_none((Member.wecom_userid == actor) & (Member.active == True))  # noqa: E712
+    member = find_member(actor, active=True)
     acting = Acting(
         userid=actor,
         member=member,

@@ -26,6 +26,7 @@ from bot.importer.changes import (
 )
 from bot.sheets import Due, Row, Table, parse_due, read_tables
 from bot.text import CODE_PATTERN, ParseError, fold, read_source
+from models import userids
 from models.org import GroupMember, Member, Unit, UnitGroup, fold_name, match_unit
 from models.plan import (
     CANCELLED,
@@ -191,10 +192,11 @@ class _Planner:
             elif a.status != CANCELLED:
                 self.milestones.setdefault(a.parent_id or 0, []).append(a)
         self.units = {u.id: u for u in Unit.select()}
+        # A 责任人 by display name, or by userid in any case (WeCom's userids ignore case).
         self.people = {
             key: m.wecom_userid
             for m in Member.select().where(Member.active == True)  # noqa: E712
-            for key in (m.wecom_userid, m.display_name)
+            for key in (userids.key(m.wecom_userid), m.display_name)
             if key
         }
         # What this plan adds, so later rows see it (a second row for the same unit and task).
@@ -619,7 +621,13 @@ class _Planner:
         person = row.text("person")
         if not person:
             return ""
-        userid = self.people.get(person.strip())
+        person = person.strip()
+        if userids.key(person) == userids.EVERYONE:
+            self.problem(
+                table, row, "person", f"责任人“{person}”不能用：{userids.problem(person)}。"
+            )
+            return ""
+        userid = self.people.get(person) or self.people.get(userids.key(person))
         if userid is None:
             self.unbound.setdefault((table.sheet, _cut(person)), []).append(row.number)
             return ""

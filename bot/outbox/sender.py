@@ -13,6 +13,7 @@ replies to one person is sent as one merged message (bot/outbox/merging.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +23,10 @@ from datetime import UTC, datetime, timedelta
 import peewee
 
 from bot.clock import Clock
+from bot.duty import Duty
+from bot.outbox import errors_seen
 from bot.outbox.merging import merge_floods, settle_carried
+from bot.outbox.parts import RowParts
 from bot.outbox.views import carried_rows, describe, recipients, recipients_label
 from bot.outbox.writer import NOTICE_PREFIX, Outbox
 from bot.render import Renderer
@@ -34,6 +38,7 @@ from bot.transports.base import (
     Transport,
 )
 from models.db import CONNECTION_ERRORS, database, drop_connection, warm_connection
+from models.duty import SENDER
 from models.leases import LeasedQueue
 from models.messages import InteractiveCard, OutboxMessage
 
@@ -113,6 +118,10 @@ class OutboxSender:
         self._suspects: set[int] = set()  # rows seen failing on their own (see _note_outage)
         # (channel, recipient) -> until when rows to it wait behind a throttled one.
         self._waiting: dict[tuple[str, str], datetime] = {}
+        # One sender for the whole deployment (every process, every host): this one sends only
+        # while it holds the lease (bot/duty.py).
+        self.duty = Duty(SENDER, clock)
+        self.keeps_duty = False  # the worker's loop keeps it; a drain gives it back
 
     def notify(self) -> None:
         self.wake.set()
@@ -132,6 +141,8 @@ class OutboxSender:
 
     def run_once(self) -> SendStats:
         stats = SendStats()
+        if not self.duty.held():
+            return stats  # another process sends; this one waits its turn
         self._recovered = False
         self._settle()
         self.expire(stats)
@@ -177,13 +188,21 @@ class OutboxSender:
             raise
 
     def drain(self, max_rounds: int = 100) -> SendStats:
-        """Send everything due now (used by the CLI and tests); stops when nothing is claimable."""
+        """Send everything due now (used by the CLI and tests); stops when nothing is claimable.
+        Only while no other process holds the sender's lease (a running worker sends it then);
+        a lease taken for the drain is given back after it."""
         total = SendStats()
-        for _ in range(max_rounds):
-            stats = self.run_once()
-            if not stats.handled:
-                break
-            total.add(stats)
+        if not self.duty.held():
+            return total
+        try:
+            for _ in range(max_rounds):
+                stats = self.run_once()
+                if not stats.handled:
+                    break
+                total.add(stats)
+        finally:
+            if not self.keeps_duty:
+                self.duty.release()
         return total
 
     # ------------------------------------------------------------------ one row
@@ -209,6 +228,7 @@ class OutboxSender:
             recipients=recipients(row),
             msg_type=msg_type,
             content=content,
+            parts=RowParts(row.id, now) if row.channel == "group" else None,
         )
         try:
             delivered = self.transport.send(message)
@@ -351,6 +371,9 @@ class OutboxSender:
         until the row is sent or too old (see `expire`)."""
         error = str(exc)[:500]
         now = self.clock.now()
+        if exc.errcode is not None:
+            with database.atomic():
+                self._note_errcode(row, exc, now)
         if exc.permanent:
             log.warning("outbox row %s failed for good: %s", row.id, error)
             with database.atomic():
@@ -361,7 +384,7 @@ class OutboxSender:
                     )
                     self._tell_admins(
                         row,
-                        "failed",
+                        "uncertain" if exc.uncertain else "failed",
                         row_id=row.id,
                         error=error,
                         key=f"{NOTICE_PREFIX}{row.id}:{now:%Y%m%d%H%M%S%f}",
@@ -379,6 +402,19 @@ class OutboxSender:
                     (OutboxMessage.id == benched) & (OutboxMessage.status == "pending")
                 ).execute()
         stats.retried += 1
+
+    def _note_errcode(self, row: OutboxMessage, exc: SendError, now: datetime) -> None:
+        """Remember the platform's code (自检 names the ones seen lately); when a person must
+        act (a setting, the trusted IP, a code not in the table) tell the admins at once, at
+        most once an hour for each code."""
+        seen = errors_seen.note(exc.errcode, now, tell=exc.tell)
+        if seen.told_at == now:
+            self._tell_admins(
+                row,
+                "error_code",
+                error=str(exc)[:300],
+                key=f"{NOTICE_PREFIX}errcode:{exc.errcode}:{now:%Y%m%d%H%M%S%f}",
+            )
 
     def _mark(self, row: OutboxMessage, **values) -> bool:
         """Record the outcome; only the holder of the current lease may (False otherwise)."""
@@ -447,7 +483,9 @@ class OutboxSender:
         return self.renderer.snippet("outbox.j2", "merged_replies", **context)
 
     def loop(self, stop: threading.Event, idle_seconds: float = 1.0) -> None:
-        """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds."""
+        """Run until `stop` is set; wakes at once when notified, else polls every idle_seconds.
+        Sends only while holding the sender's lease; gives it back when stopped."""
+        self.keeps_duty = True
         burst = 0
         while not stop.is_set():
             self.wake.clear()  # before looking: a notify during the pass is kept for the wait
@@ -456,6 +494,7 @@ class OutboxSender:
                     stats = self.run_once()
             except peewee.PeeweeException:
                 log.exception("outbox sender: database error; will retry")
+                self.duty.recheck()  # after a reconnect: is the lease still this one's?
                 stats = SendStats()
             if stats.handled:
                 burst += stats.handled
@@ -464,6 +503,8 @@ class OutboxSender:
                 self.on_drained()
             burst = 0
             self.wake.wait(idle_seconds)
+        with contextlib.suppress(peewee.PeeweeException):
+            self.duty.release()
         drop_connection()
 
 

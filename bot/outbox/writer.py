@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.cards import BUTTONS, card_payload
 from bot.clock import Clock
+from bot.outbox.parts import settle_uncertain
 from bot.outbox.views import GIVEN_UP
 from bot.task_ids import new_task_id
 from models.messages import InboundMessage, InteractiveCard, OutboxMessage
@@ -144,6 +145,7 @@ def put_back(rows: list[OutboxMessage], expires_at: datetime) -> int:
         "expires_at": expires_at,
     }
     carried_total = 0
+    settle_uncertain([row.id for row in rows if row.status in GIVEN_UP])
     for row in rows:
         changes = dict(fresh)
         carried = list((row.content.get("merged") or {}).get("rows") or [])

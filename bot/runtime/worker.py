@@ -4,12 +4,14 @@ heartbeat that /healthz and 自检 read."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import peewee
@@ -19,6 +21,7 @@ from bot import health, memory
 from bot.backup import run_daily
 from bot.clock import Clock
 from bot.config import Config
+from bot.duty import Duty
 from bot.runtime.files import hold_lock, wake_port_path, worker_lock_path
 from bot.runtime.processes import on_stop_signals, watch_parent
 from bot.runtime.startup import (
@@ -31,6 +34,7 @@ from bot.runtime.startup import (
 from bot.runtime.wake import listen_for_wakes
 from bot.services import DOWNLOAD_THREADS, Services
 from models.db import database
+from models.duty import RENEW_EVERY, SCHEDULER, SENDER
 
 log = logging.getLogger("run")
 
@@ -111,7 +115,9 @@ def run_worker(config: Config, args) -> int:
     # its lease; the temp files of saves it never finished are removed.
     with database.connection_context():
         services.pipeline.release_claims()
-        services.sender.release_leases()
+        services.sender.duty = Duty(SENDER, clock, data_dir=config.data_dir)
+        if services.sender.duty.take_from_my_host():
+            services.sender.release_leases()  # only the sender's holder may hand its rows back
         if services.downloader is not None:
             services.downloader.release_claims()
     sweep_temp(services, config)
@@ -119,22 +125,45 @@ def run_worker(config: Config, args) -> int:
     # command line, never loads APScheduler (4 MB measured).
     from reminders.scheduler import CampaignScheduler, SchedulerLock, tick
 
-    lock_held = SchedulerLock(config.data_dir, config.database_url)
-    if lock_held.acquire():
-        record = scheduler_record(services)
-        # Catch up first (reminders and a digest missed while the bot was down), then take new
-        # messages: what was due at start always comes before the first reply.
-        parts = services.scheduler_parts()
-        tick(parts, record)
-        # APScheduler fires on the real clock; every tick reads the bot's clock (which --at may
-        # have moved: a first run time in the bot's future would never come).
-        scheduler = CampaignScheduler(
-            parts,
-            first_run=Clock(config.timezone).now(),
-            record=record,
-            chores=worker_chores(config),
-        )
-    else:
+    # One scheduler per host (the lock file) and per deployment (a lease in the database, held
+    # by one process on any host, checked every RENEW_EVERY and taken over within a minute when
+    # its holder dies; a tick checks it too, so a holder cut off from the database stops).
+    lock_held = SchedulerLock(config.data_dir, config.database_url, advisory=False)
+    on_this_host = lock_held.acquire()
+    duty = Duty(SCHEDULER, clock, data_dir=config.data_dir)
+    record = scheduler_record(services)
+    parts = replace(services.scheduler_parts(), on_duty=duty.held)
+
+    def scheduler_turn(first: bool = False) -> None:
+        nonlocal scheduler
+        try:
+            with database.connection_context():
+                mine = on_this_host and (duty.take_from_my_host() if first else duty.held())
+        except peewee.PeeweeException:
+            log.exception("scheduler lease: database error; looking again shortly")
+            duty.recheck()
+            return
+        if mine and scheduler is None:
+            # Catch up first (reminders and a digest missed while the bot was down), then
+            # take new messages: what was due at start always comes before the first reply.
+            tick(parts, record)
+            # APScheduler fires on the real clock; every tick reads the bot's clock (which
+            # --at may have moved: a first run time in the bot's future would never come).
+            scheduler = CampaignScheduler(
+                parts,
+                first_run=Clock(config.timezone).now(),
+                record=record,
+                chores=worker_chores(config),
+            )
+            if threads:
+                scheduler.start()
+        elif not mine and scheduler is not None:
+            log.warning("the scheduler's lease went to another process: this one stops it")
+            scheduler.stop()
+            scheduler = None
+
+    scheduler_turn(first=True)
+    if scheduler is None:
         log.info("another process runs the scheduler; this one only processes and sends")
     threads += [
         # Both wait for a wake-up (listen_for_wakes); the poll is the fallback.
@@ -160,8 +189,11 @@ def run_worker(config: Config, args) -> int:
     if scheduler is not None:
         scheduler.start()
     log.info("worker started (pid %s)", os.getpid())
-    swept = beaten = time.monotonic()
+    swept = beaten = looked = time.monotonic()
     while not stop.wait(min(1.0, beat_every / 2)):
+        if time.monotonic() - looked >= RENEW_EVERY.total_seconds():
+            looked = time.monotonic()
+            scheduler_turn()
         if time.monotonic() - beaten >= beat_every:
             beaten = time.monotonic()
             heartbeat()
@@ -171,7 +203,9 @@ def run_worker(config: Config, args) -> int:
     log.info("worker stopping: finishing what is in hand")
     if scheduler is not None:
         scheduler.stop()
-        lock_held.release()
+    with contextlib.suppress(peewee.PeeweeException), database.connection_context():
+        duty.release()
+    lock_held.release()
     services.sender.notify()
     services.worker_wake()
     services.downloads.set()

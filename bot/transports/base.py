@@ -6,6 +6,23 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class PartLog(Protocol):
+    """What became of each part of one message on a channel without a duplicate check (the
+    group robot, app chats): a part is recorded as begun before it is sent, and as posted once
+    the platform took it, so a retry never posts a part twice, and a part begun and never
+    settled (no answer came, or the sender died) is known to be uncertain."""
+
+    def posted(self, part: int) -> bool: ...
+
+    def uncertain(self) -> int | None: ...
+
+    def begin(self, part: int) -> None: ...
+
+    def done(self, part: int) -> None: ...
+
+    def undo(self, part: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One outbox row, as a transport sees it."""
@@ -15,6 +32,7 @@ class Outgoing:
     recipients: tuple[str, ...]  # userids; empty for the group
     msg_type: str  # "text" | "markdown" | "card"
     content: dict
+    parts: PartLog | None = None  # for the group: what each part's sending came to
 
 
 @dataclass(frozen=True)
@@ -31,17 +49,41 @@ class Delivered:
 
 
 class SendError(Exception):
-    """A send failed. `permanent` ones are not retried."""
+    """A send failed. `permanent` ones are not retried. `errcode`: the platform's code, if it
+    gave one; `tell`: a person must act now (the sender tells the admins, once an hour a code);
+    `uncertain`: the request went out and no answer came (it may have arrived)."""
 
     permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errcode: int | None = None,
+        tell: bool = False,
+        uncertain: bool = False,
+    ):
+        super().__init__(message)
+        self.errcode = errcode
+        self.tell = tell
+        self.uncertain = uncertain
 
 
 class TransientSendError(SendError):
     """Worth retrying later (network, busy, 5xx, rate limit). `outage`: the platform fails every
     message now, not just this one (the sender then holds the channel and probes with one)."""
 
-    def __init__(self, message: str, retry_after: float | None = None, *, outage: bool = False):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        outage: bool = False,
+        errcode: int | None = None,
+        tell: bool = False,
+        uncertain: bool = False,
+    ):
+        super().__init__(message, errcode=errcode, tell=tell, uncertain=uncertain)
         self.retry_after = retry_after
         self.outage = outage
 

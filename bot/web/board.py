@@ -25,6 +25,7 @@ from bot.board.access import SESSION_COOKIE, STATE_COOKIE
 from bot.transports.wecom.errors import WeComError
 from bot.web.deps import deps
 from bot.web.doors import same_origin
+from models import userids
 from models.audit import AuditEntry
 from models.board import VIA_LINK, VIA_SANDBOX, VIA_WECOM
 from models.db import database
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(pages.__file__).resolve().parent / "static"
 # Ids in addresses stay within a database integer (a larger one is an overflow, not a 404).
-_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,512}$")  # a sign-in code as WeCom hands it back
 _INDICATOR = re.compile(r"^[Zz][0-9]{1,2}$")
 # No script at all, styles from our own file, images inline (SVG) or from ourselves.
@@ -359,7 +359,7 @@ def _forbidden(exc: pages.Forbidden) -> Response:
 def signin():
     data = request.get_json(silent=True)
     userid = str((data or {}).get("userid") or "").strip() if isinstance(data, dict) else ""
-    if not _USERID.match(userid):
+    if not userids.valid(userid):
         return jsonify(ok=False, error="userid 只能包含字母、数字和 _ . @ -，最长 64 位。"), 400
     web = deps()
     value, session = access.start_session(

@@ -39,7 +39,7 @@ from bot.web.doors import equal, same_origin
 from models.audit import AuditEntry
 from models.board import VIA_SANDBOX, VIA_WEBLOGIN, VIA_WECOM
 from models.db import database
-from models.org import ROLE_BY_LABEL, Member, Unit, UnitGroup
+from models.org import ROLE_BY_LABEL, Member, Unit, UnitGroup, find_member
 from models.plan import Assignment
 from models.progress import Evidence
 from reminders.recurrence import parse_recurrence
@@ -822,7 +822,7 @@ def people_unbind():
     if denied:
         return denied
     userid = _form("userid", 80)
-    member = Member.get_or_none((Member.wecom_userid == userid) & (Member.active == True))  # noqa: E712
+    member = find_member(userid, active=True)
     label = member.label if member else userid
     asked = _confirm(
         f"确认解绑 {label}？解绑后此人不再收到提醒。", "/desk/people/unbind", "确认解绑"

@@ -34,6 +34,7 @@ def healthz():
         pending = outbox_views.count_with_status("pending")
         failed = outbox_views.count_with_status("failed")
         states = health.parts(now, config.health_worker_silent_seconds, since=started_at)
+        leases = health.duties(now, config.timezone)
     except peewee.PeeweeException:
         log.exception("health check: database unavailable")
         return jsonify(status="error", database=False, web=web, reasons=["数据库无法读取"]), 503
@@ -45,6 +46,7 @@ def healthz():
         "sandbox": config.sandbox_enabled,
         "outbox": {"pending": pending, "failed": failed},
         "web": web,
+        "leases": leases,  # which host and process sends and schedules, for the whole deployment
         **{state.name: state.as_json(config.timezone) for state in states},
         "reasons": reasons,
     }

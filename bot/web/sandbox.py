@@ -16,14 +16,14 @@ from bot.evidence import EvidenceStore, EvidenceTooLarge
 from bot.outbox import views as outbox_views
 from bot.pipeline import Incoming
 from bot.web.deps import deps
+from models import userids
 from models.messages import InboundMessage, OutboxMessage
 from models.org import ROLES, Member
 
-USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 2000
 FEED_LIMIT = 200
-USERID_RULE = "userid 只能包含字母、数字和 _ . @ -，最长 64 位。"
+USERID_RULE = userids.RULE + "，不能是 @all。"
 
 routes = Blueprint("sandbox", __name__)
 
@@ -55,7 +55,7 @@ def send():
     userid = str(data.get("userid") or "").strip()
     text = str(data.get("text") or "")
     client_id = str(data.get("id") or uuid.uuid4().hex)
-    if not USERID.match(userid):
+    if not userids.valid(userid):
         return bad(USERID_RULE)
     if not _CLIENT_ID.match(client_id):
         return bad("消息编号格式不对。")
@@ -77,7 +77,7 @@ def click():
     task_id = str(data.get("task_id") or "")
     key = str(data.get("key") or "")
     client_id = str(data.get("id") or uuid.uuid4().hex)
-    if not USERID.match(userid) or not _CLIENT_ID.match(client_id):
+    if not userids.valid(userid) or not _CLIENT_ID.match(client_id):
         return bad("userid 或消息编号格式不对。")
     if not re.fullmatch(r"[A-Za-z0-9_@-]{1,128}", task_id) or key not in BUTTON_DONE:
         return bad("卡片或按钮不对。")
@@ -99,7 +99,7 @@ def upload():
     client_id = request.form.get("id") or uuid.uuid4().hex
     caption = (request.form.get("caption") or "")[:MAX_TEXT]
     given = request.files.get("file")
-    if not USERID.match(userid):
+    if not userids.valid(userid):
         return bad(USERID_RULE)
     if not _CLIENT_ID.match(client_id):
         return bad("消息编号格式不对。")

@@ -43,6 +43,8 @@ BAD_INPUTS = [
     ("li", "总览", "只有领导和管理员可以使用"),
     ("boss", "绑定 zhangsan", "请写明单位"),
     ("boss", "绑定 zhang/san 市监局", "不是有效的企业微信 userid"),
+    ("boss", "绑定 @all 市监局", "@all 在企业微信里表示应用可见范围内的所有人"),
+    ("boss", "绑定 @ALL 市监局 联络员", "不能作为一个人的 userid"),
     ("boss", "绑定 zhangsan 火星局", "找不到单位“火星局”"),
     ("boss", "绑定 zhangsan 局", "能对应多个单位"),
     ("boss", "绑定 zhangsan 各镇", "是单位组"),

@@ -48,6 +48,10 @@ class CallbackClient:
         self.corp_id = corp_id
         self.agent_id = agent_id
         self.crypto = WeChatCrypto(token, encoding_aes_key, corp_id)
+        # WeCom's receive-message documentation does not list MsgType file: with this off, a
+        # file callback is never sent (kept in `withheld`), as when WeCom does not deliver one.
+        self.file_callbacks = True
+        self.withheld: list[str] = []
 
     # ------------------------------------------------------------------ plaintext XML
 
@@ -158,8 +162,12 @@ class CallbackClient:
         params_override: dict | None = None,
         body_override: bytes | None = None,
         timeout: float = 10,
-    ) -> requests.Response:
-        """POST one encrypted callback. params_override values replace (None removes) params."""
+    ) -> requests.Response | None:
+        """POST one encrypted callback. params_override values replace (None removes) params.
+        None, and nothing sent, for a file while `file_callbacks` is off."""
+        if not self.file_callbacks and "<MsgType><![CDATA[file]]></MsgType>" in plaintext_xml:
+            self.withheld.append(plaintext_xml)
+            return None
         params, body = self.envelope(plaintext_xml, timestamp, nonce)
         params.update(params_override or {})
         return requests.post(

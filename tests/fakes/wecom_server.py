@@ -1,12 +1,26 @@
 """A fake WeCom (企业微信) API server for tests: standard-library HTTP on 127.0.0.1, one daemon thread.
 
 It speaks the subset of the API the bot uses (gettoken, message/send, appchat/send, the group-robot
-webhook, media/get, media/upload, message/update_template_card, and web sign-in: the browser's
-connect/oauth2/authorize and auth/getuserinfo), answers with WeCom's error codes,
+webhook, media/get, media/upload, message/update_template_card, appchat/create and appchat/get,
+and web sign-in: the browser's connect/oauth2/authorize and auth/getuserinfo), answers with
+WeCom's error codes,
 records everything it receives, and can be told to fail (error codes, HTTP errors, unreadable
 answers, dropped connections, slow answers, media that trickles). Like WeCom, it silently drops
 what a member would receive beyond 30 messages a minute or 1000 an hour (`dropped`). See
 /work/shared/docs/wecom.md for the real behaviour it imitates.
+
+Stricter than the API's happy path, as WeCom is (issue 20):
+- the app has a visible range (`visible`): a `touser` outside it is in `invaliduser`, all of
+  them outside is 81013, and `@all` means the whole range; None: anyone (a test that does not
+  care);
+- userids compare without regard to case, and WeCom writes them in the range's form;
+- media/upload has WeCom's size limits (5 bytes up to 10 MB for images, 2 MB voice, 10 MB
+  video, 20 MB files) and a media_id lasts 3 days (by `clock`);
+- template cards are checked against the documented fields of button_interaction;
+- web sign-in refuses a redirect_uri outside the 可信域名 (`trusted_domains`);
+- the group robot and app chats have no duplicate check: the same JSON twice is posted twice;
+- an app chat is one this app created (appchat/create), and only when the range is the root
+  department (`range_is_root`).
 
 Usage::
 
@@ -57,10 +71,33 @@ OAUTH_STATE = re.compile(r"^[A-Za-z0-9]{0,128}$")  # WeCom: a-zA-Z0-9, at most 1
 # context its own), else `FakeWeCom.oauth_user`. "openid:…" is someone outside the corp.
 OAUTH_USER_COOKIE = "fake_wecom_user"
 
+MEDIA_TTL = 3 * 24 * 3600  # seconds: a media_id is valid 3 days
+MEDIA_MIN = 5  # bytes: WeCom refuses anything this small or smaller
+MEDIA_MAX = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "file": 20 << 20}
+# template_card (button_interaction): the documented fields and their limits
+CARD_FIELDS = {
+    "card_type",
+    "source",
+    "action_menu",
+    "main_title",
+    "quote_area",
+    "sub_title_text",
+    "horizontal_content_list",
+    "card_action",
+    "task_id",
+    "button_selection",
+    "button_list",
+    "replace_text",
+}
+CARD_TYPES = ("text_notice", "news_notice", "button_interaction", "vote_interaction",
+              "multiple_interaction")  # fmt: skip
+CARD_TASK_ID = re.compile(r"^[A-Za-z0-9_@-]{1,128}$")
+
 ERRMSG = {
     -1: "system busy",
     40001: "invalid credential",
     40004: "invalid media type",
+    40006: "invalid media size",
     40007: "invalid media_id",
     40008: "invalid message type",
     40013: "invalid corpid",
@@ -81,9 +118,12 @@ ERRMSG = {
     47001: "data format error",
     48002: "api forbidden",
     50001: "redirect_url 未登记可信域名",
+    60011: "no privilege to access/modify contact/party/agent",
     60020: "not allow to access from your ip",
     81013: "user & party & tag all invalid",
     86003: "chat not exist",
+    86004: "invalid chat owner",
+    86215: "chat userlist invalid",
     93000: "invalid webhook url",
 }
 
@@ -92,7 +132,7 @@ ERRMSG = {
 class Fault:
     """One injected failure, consumed by the next call to the path it was queued for."""
 
-    kind: str  # "errcode" | "http" | "garbage" | "drop" | "slow" | "ok"
+    kind: str  # "errcode" | "http" | "garbage" | "drop" | "lost" | "slow" | "ok"
     errcode: int = 0
     status: int = 500
     seconds: float = 0.0
@@ -125,6 +165,12 @@ class Fault:
         return cls("drop")
 
     @classmethod
+    def lost(cls) -> Fault:
+        """Handle the call (a message is delivered), then close the connection without the
+        answer: the client cannot tell whether it went through."""
+        return cls("lost")
+
+    @classmethod
     def ok(cls) -> Fault:
         """No fault: answer normally (to place a later fault in a sequence)."""
         return cls("ok")
@@ -154,6 +200,7 @@ class _Media:
     data: bytes
     filename: str
     content_type: str
+    created: float = 0.0  # by FakeWeCom.clock
 
 
 @dataclass(frozen=True)
@@ -303,6 +350,57 @@ def _byte_len(value: Any) -> int:
     return len(str(value).encode("utf-8"))
 
 
+def _check_card(card: dict) -> None:
+    """A template card as WeCom documents it (button_interaction and its kin): 40058 otherwise."""
+
+    def bad(why: str) -> _ApiError:
+        return _ApiError(40058, f"invalid parameter, template_card {why}")
+
+    unknown = set(card) - CARD_FIELDS
+    if unknown:
+        raise bad(f"unknown field {sorted(unknown)[0]}")
+    if card.get("card_type") not in CARD_TYPES:
+        raise bad("card_type")
+    source = card.get("source", {})
+    if not isinstance(source, dict) or len(str(source.get("desc", ""))) > 13:
+        raise bad("source.desc over 13 characters")
+    title = card.get("main_title", {})
+    if not isinstance(title, dict):
+        raise bad("main_title")
+    if len(str(title.get("title", ""))) > 26 or len(str(title.get("desc", ""))) > 30:
+        raise bad("main_title over 26/30 characters")
+    if not title.get("title") and not card.get("sub_title_text"):
+        raise bad("needs main_title.title or sub_title_text")
+    rows = card.get("horizontal_content_list", [])
+    if not isinstance(rows, list) or len(rows) > 6:
+        raise bad("horizontal_content_list over 6")
+    for row in rows:
+        if not isinstance(row, dict) or not row.get("keyname"):
+            raise bad("horizontal_content_list keyname")
+        if len(str(row["keyname"])) > 5 or len(str(row.get("value", ""))) > 26:
+            raise bad("horizontal_content_list over 5/26 characters")
+    action = card.get("card_action")
+    if action is not None:
+        kind = action.get("type") if isinstance(action, dict) else None
+        if kind not in (0, 1, 2) or (kind == 1 and not action.get("url")):
+            raise bad("card_action")
+    if card["card_type"] in ("button_interaction", "vote_interaction", "multiple_interaction"):
+        task_id = card.get("task_id")
+        if not isinstance(task_id, str) or not CARD_TASK_ID.match(task_id):
+            raise bad("task_id")
+    if card["card_type"] == "button_interaction":
+        buttons = card.get("button_list")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:
+            raise bad("button_list must have 1 to 6 buttons")
+        for button in buttons:
+            if not isinstance(button, dict) or not button.get("text") or not button.get("key"):
+                raise bad("button text and key")
+            if len(str(button["text"])) > 10 or _byte_len(button["key"]) > 1024:
+                raise bad("button over 10 characters or key over 1024 bytes")
+            if button.get("style", 1) not in (1, 2, 3, 4):
+                raise bad("button style")
+
+
 def _parse_multipart(body: bytes, content_type: str) -> list[tuple[str, str | None, bytes]]:
     """Split multipart/form-data into (name, filename, data) parts. Small and byte-exact."""
     header = Message()
@@ -376,9 +474,14 @@ class FakeWeCom:
         self.errors: list[str] = []  # tracebacks of bugs in the fake itself (answered with 500)
 
         # control
+        # The app's visible range (可见范围), userids as WeCom stores them; None: anyone.
+        self.visible: set[str] | None = None
+        self.range_is_root = True  # app chats need the range to be the root department
         self.invalid_users: set[str] = set()
         self.allowed_ips: set[str] | None = None
         self.chats: set[str] = {"leaders"}
+        # app chats created through appchat/create: chatid -> {"name", "owner", "userlist"}
+        self.created_chats: dict[str, dict] = {}
         # Web sign-in: who uses the WeCom client (a cookie on this host wins, see
         # OAUTH_USER_COOKIE); None: the page is not opened inside WeCom, no code is given.
         self.oauth_user: str | None = None
@@ -459,11 +562,16 @@ class FakeWeCom:
     def add_media(
         self, data: bytes, filename: str, content_type: str = "application/octet-stream"
     ) -> str:
-        """Make bytes downloadable through media/get; return the media_id."""
+        """Make bytes downloadable through media/get (for 3 days); return the media_id."""
         media_id = self._new_id("media")
         with self.lock:
-            self._media[media_id] = _Media(bytes(data), filename, content_type)
+            self._media[media_id] = _Media(bytes(data), filename, content_type, self.clock())
         return media_id
+
+    def userid(self, userid: str) -> str:
+        """`userid` as WeCom writes it: its form in the visible range (WeCom ignores case)."""
+        with self.lock:
+            return self._canonical(userid)
 
     def issue_code(self, user: str, agentid: int | str = 1000002) -> str:
         """A sign-in code for `user`, as the authorize page would hand one to a browser."""
@@ -523,6 +631,22 @@ class FakeWeCom:
             return [r for r in self.requests if r.path == path]
 
     # ------------------------------------------------------------------ internals
+
+    def _canonical(self, userid: str) -> str:
+        key = userid.lower()
+        return next((u for u in self.visible or () if u.lower() == key), userid)
+
+    def _in_range(self, userid: str) -> bool:
+        key = userid.lower()
+        if key in {u.lower() for u in self.invalid_users}:
+            return False
+        return self.visible is None or key in {u.lower() for u in self.visible}
+
+    def _live_media(self, media_id: object) -> _Media | None:
+        media = self._media.get(media_id) if isinstance(media_id, str) else None
+        if media is None or self.clock() - media.created >= MEDIA_TTL:
+            return None
+        return media
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}-{secrets.token_hex(8)}"
@@ -608,7 +732,7 @@ class FakeWeCom:
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
-            elif fault.kind != "ok":
+            elif fault.kind not in ("ok", "lost"):
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
 
         route = _ROUTES.get((handler.command, path))
@@ -628,6 +752,9 @@ class FakeWeCom:
                 else:
                     result = route.func(self, query, body, handler.headers)
         except _ApiError as error:
+            if fault is not None and fault.kind == "lost":
+                handler.drop()
+                return
             handler.send_json({"errcode": error.errcode, "errmsg": error.errmsg})
             return
         except Exception:  # a bug in the fake: answer 500 and keep it for the test to see
@@ -635,6 +762,9 @@ class FakeWeCom:
             with self.lock:
                 self.errors.append(text)
             handler.send_bytes(500, text.encode(), "text/plain; charset=utf-8")
+            return
+        if fault is not None and fault.kind == "lost":
+            handler.drop()  # done, and the answer never reaches the client
             return
         if isinstance(result, _Media):
             self._send_media(handler, result)
@@ -701,10 +831,10 @@ class FakeWeCom:
             if _byte_len(text) > limit:
                 raise _ApiError(45002)
         elif msgtype in ("file", "image") and media_ids:
-            if content.get("media_id") not in self._media:
+            if self._live_media(content.get("media_id")) is None:
                 raise _ApiError(40007)
-        elif msgtype == "template_card" and not content.get("card_type"):
-            raise _ApiError(40058, "invalid parameter, missing card_type")
+        elif msgtype == "template_card":
+            _check_card(content)
         return msgtype
 
     def _message_send(self, query: dict[str, str], payload: dict) -> dict:
@@ -713,8 +843,14 @@ class FakeWeCom:
         msgtype = self._check_content(payload, MESSAGE_TYPES, APP_TEXT_LIMIT, APP_TEXT_LIMIT)
         touser = str(payload.get("touser") or "")
         users = [u for u in touser.split("|") if u]
+        if len(users) > 1000:
+            raise _ApiError(40058, "invalid parameter, touser over 1000")
+        if any(u.lower() == "@all" for u in users):
+            if self.visible is None:
+                raise _ApiError(40058, "the fake needs a visible range for @all")
+            users = sorted(self.visible)
         has_other = bool(payload.get("toparty") or payload.get("totag"))
-        invalid = [u for u in users if u in self.invalid_users]
+        invalid = [u for u in users if not self._in_range(u)]
         if not has_other and len(invalid) == len(users):
             raise _ApiError(81013)
         duplicate_key = None
@@ -749,7 +885,7 @@ class FakeWeCom:
         # Only a delivered message starts a duplicate window: a refused one was never sent.
         if duplicate_key is not None:
             self._recent_sends[duplicate_key] = self.clock()
-        paced = [u for u in users if u not in invalid]
+        paced = [self._canonical(u) for u in users if u not in invalid]
         reached = self._pace_members(paced, payload)
         if reached or not paced or has_other:
             self.messages.append(payload)
@@ -773,7 +909,7 @@ class FakeWeCom:
         now = self.clock()
         reached = []
         for user in users:
-            times = self._member_times.setdefault(user, deque())
+            times = self._member_times.setdefault(user.lower(), deque())
             while times and now - times[0] >= 3600:
                 times.popleft()
             last_minute = sum(1 for t in times if now - t < 60)
@@ -795,14 +931,52 @@ class FakeWeCom:
         }
 
     def _appchat_send(self, query: dict[str, str], payload: dict) -> dict:
+        # No duplicate check here (WeCom has none for app chats): the same JSON twice is posted
+        # twice.
         chatid = payload.get("chatid")
-        if not chatid or chatid not in self.chats:
+        if not chatid or (chatid not in self.chats and chatid not in self.created_chats):
             raise _ApiError(86003)
         self._check_content(payload, MESSAGE_TYPES, APP_TEXT_LIMIT, APP_TEXT_LIMIT)
         self.appchat_messages.append(payload)
         return {"errcode": 0, "errmsg": "ok"}
 
+    def _appchat_create(self, query: dict[str, str], payload: dict) -> dict:
+        """An app chat of 2 to 2000 members of the range; only for an app whose range is the
+        root department. Its chatid is WeCom's, or the one asked for (letters and digits)."""
+        if not self.range_is_root:
+            raise _ApiError(48002, "api forbidden: the app's visible range must be the root")
+        members = payload.get("userlist")
+        if not isinstance(members, list) or not 2 <= len(members) <= 2000:
+            raise _ApiError(86215)
+        if any(not isinstance(u, str) or not self._in_range(u) for u in members):
+            raise _ApiError(86215)
+        owner = payload.get("owner") or members[0]
+        if not isinstance(owner, str) or owner.lower() not in {u.lower() for u in members}:
+            raise _ApiError(86004)
+        name = payload.get("name") or ""
+        if not isinstance(name, str) or _byte_len(name) > 50 * 3:
+            raise _ApiError(40058, "invalid parameter, name")
+        chatid = payload.get("chatid") or self._new_id("chat").replace("-", "")
+        if not isinstance(chatid, str) or not re.fullmatch(r"[A-Za-z0-9]{1,32}", chatid):
+            raise _ApiError(40058, "invalid parameter, chatid")
+        if chatid in self.created_chats or chatid in self.chats:
+            raise _ApiError(86215, "chatid exists")
+        self.created_chats[chatid] = {
+            "name": name,
+            "owner": self._canonical(owner),
+            "userlist": [self._canonical(u) for u in members],
+        }
+        return {"errcode": 0, "errmsg": "ok", "chatid": chatid}
+
+    def _appchat_get(self, query: dict[str, str], body: bytes, headers: Any) -> dict:
+        """An app chat this app created (a chat made elsewhere is not found: 86003)."""
+        chat = self.created_chats.get(query.get("chatid") or "")
+        if chat is None:
+            raise _ApiError(86003)
+        return {"errcode": 0, "errmsg": "ok", "chat_info": {"chatid": query["chatid"], **chat}}
+
     def _webhook_send(self, query: dict[str, str], payload: dict) -> dict:
+        # No duplicate check (the robot has none): the same JSON twice is posted twice.
         if query.get("key") != self.webhook_key:
             raise _ApiError(93000)
         self._check_content(
@@ -818,7 +992,7 @@ class FakeWeCom:
         return {"errcode": 0, "errmsg": "ok"}
 
     def _media_get(self, query: dict[str, str], body: bytes, headers: Any) -> dict | _Media:
-        media = self._media.get(query.get("media_id") or "")
+        media = self._live_media(query.get("media_id") or "")
         if media is None:
             raise _ApiError(40007)
         return media
@@ -836,8 +1010,10 @@ class FakeWeCom:
             raise _ApiError(44001)
         filename, data = found[0]
         filename = filename or "unnamed"
+        if not MEDIA_MIN < len(data) <= MEDIA_MAX[kind]:
+            raise _ApiError(40006, f"invalid media size: {len(data)} bytes for {kind}")
         media_id = self._new_id("media")
-        self._media[media_id] = _Media(data, filename, "application/octet-stream")
+        self._media[media_id] = _Media(data, filename, "application/octet-stream", self.clock())
         self.uploads.append((filename, data))
         return {
             "errcode": 0,
@@ -871,7 +1047,10 @@ class FakeWeCom:
         redirect = urllib.parse.urlsplit(query.get("redirect_uri", ""))
         if redirect.scheme not in ("http", "https") or not redirect.netloc:
             return refuse(40058, "invalid redirect_uri")
-        if self.trusted_domains is not None and redirect.netloc not in self.trusted_domains:
+        if self.trusted_domains is not None and not (
+            {redirect.netloc.lower(), (redirect.hostname or "").lower()}
+            & {d.lower() for d in self.trusted_domains}
+        ):
             return refuse(50001, ERRMSG[50001])
         user = self.oauth_user
         raw_cookie = headers.get("Cookie") if headers is not None else None
@@ -958,7 +1137,7 @@ class FakeWeCom:
         if issued.user.startswith("openid:"):
             openid = issued.user.removeprefix("openid:")
             return {"errcode": 0, "errmsg": "ok", "openid": openid, "external_userid": ""}
-        return {"errcode": 0, "errmsg": "ok", "userid": issued.user}
+        return {"errcode": 0, "errmsg": "ok", "userid": self._canonical(issued.user)}
 
     def _update_template_card(self, query: dict[str, str], payload: dict) -> dict:
         if not payload.get("agentid"):
@@ -996,6 +1175,8 @@ _ROUTES: dict[tuple[str, str], _Route] = {
     ("POST", "/cgi-bin/message/send"): _Route(FakeWeCom._message_send),
     ("GET", "/cgi-bin/agent/get"): _Route(FakeWeCom._agent_get, wants_json=False),
     ("POST", "/cgi-bin/appchat/send"): _Route(FakeWeCom._appchat_send),
+    ("POST", "/cgi-bin/appchat/create"): _Route(FakeWeCom._appchat_create),
+    ("GET", "/cgi-bin/appchat/get"): _Route(FakeWeCom._appchat_get, wants_json=False),
     # The group robot has no token and no IP allow-list.
     ("POST", "/cgi-bin/webhook/send"): _Route(
         FakeWeCom._webhook_send, token_checked=False, ip_checked=False

@@ -99,11 +99,11 @@ def test_remind_and_digest_through_the_cli(tmp_path):
     setup = run(tmp_path, "say", *august, "boss", "期限", "T7", "2026-10-09")
     assert setup.returncode == 0 and "2026-10-09" in setup.stdout
     expected = {
-        "2026-09-22T09:00": "1 个事项提醒，1 条消息",  # 7 working days before
-        "2026-10-01T09:00": "今天不是工作日",  # National Day
-        "2026-10-09T09:00": "1 个事项提醒，1 条消息",  # the day
-        "2026-10-10T09:00": "1 个事项提醒，1 条消息",  # 调休 Saturday, 1st overdue
-        "2026-10-13T09:00": "2 个事项提醒，2 条消息",  # 3rd overdue: the head too
+        "2026-09-22T09:05": "1 个事项提醒，1 条消息",  # 7 working days before
+        "2026-10-01T09:05": "今天不是工作日",  # National Day
+        "2026-10-09T09:05": "1 个事项提醒，1 条消息",  # the day
+        "2026-10-10T09:05": "1 个事项提醒，1 条消息",  # 调休 Saturday, 1st overdue
+        "2026-10-13T09:05": "2 个事项提醒，2 条消息",  # 3rd overdue: the head too
     }
     for at, summary in expected.items():
         result = run(tmp_path, "remind", "--at", at)
@@ -111,10 +111,10 @@ def test_remind_and_digest_through_the_cli(tmp_path):
         assert summary in result.stdout, (at, result.stdout)
     again = run(tmp_path, "remind", "--at", "2026-10-13T15:00")
     assert "0 个事项提醒，0 条消息" in again.stdout
-    first = run(tmp_path, "digest", "--at", "2026-10-12T09:00")
+    first = run(tmp_path, "digest", "--at", "2026-10-12T09:05")
     second = run(tmp_path, "digest", "--at", "2026-10-12T10:00")
     assert "周报已发布" in first.stdout and "周报未发布" in second.stdout
-    preview = run(tmp_path, "digest", "--at", "2026-10-19T09:00", "--preview")
+    preview = run(tmp_path, "digest", "--at", "2026-10-19T09:05", "--preview")
     assert "预计得分" in preview.stdout
 
 

@@ -43,7 +43,7 @@ def scored(bot, clock):
 def test_one_digest_a_week_on_its_first_working_day(scored):
     early, _ = publish_at(scored, datetime(2026, 10, 12, 8, 30, tzinfo=TZ))  # Monday before 09:00
     assert not early.published
-    first, sent = publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    first, sent = publish_at(scored, datetime(2026, 10, 12, 9, 5, tzinfo=TZ))
     assert first.published and first.week == "2026-W42"
     group = [m for m in sent if m.channel == "group"]
     assert [m.msg_type for m in group] == ["markdown", "image"]
@@ -54,7 +54,7 @@ def test_one_digest_a_week_on_its_first_working_day(scored):
     png = base64.b64decode(group[1].content["png_b64"])
     assert png.startswith(b"\x89PNG")
     again, sent_again = publish_at(scored, datetime(2026, 10, 12, 15, 0, tzinfo=TZ))
-    later, _ = publish_at(scored, datetime(2026, 10, 14, 9, 0, tzinfo=TZ))
+    later, _ = publish_at(scored, datetime(2026, 10, 14, 9, 5, tzinfo=TZ))
     assert not again.published and not later.published and sent_again == []
     assert DigestSnapshot.select().count() == 1
 
@@ -74,7 +74,7 @@ def test_the_digest_at_any_moment(bot, campaign_clock):
 
 
 def test_the_week_after_shows_the_change(scored, clock):
-    publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    publish_at(scored, datetime(2026, 10, 12, 9, 5, tzinfo=TZ))
     scored.say("boss", "评分 Z36 3")
     scored.say("boss", "评分 Z35 2")
     _, sent = publish_at(scored, datetime(2026, 10, 19, 9, 5, tzinfo=TZ))
@@ -85,9 +85,9 @@ def test_the_week_after_shows_the_change(scored, clock):
 
 def test_a_week_starting_on_a_holiday_waits_for_its_first_working_day(scored):
     # 2026-10-05 (Mon) … 10-07 are National Day holidays; the week's first working day is 10-08.
-    result, _ = publish_at(scored, datetime(2026, 10, 5, 9, 0, tzinfo=TZ))
+    result, _ = publish_at(scored, datetime(2026, 10, 5, 9, 5, tzinfo=TZ))
     assert not result.published
-    result, _ = publish_at(scored, datetime(2026, 10, 8, 9, 0, tzinfo=TZ))
+    result, _ = publish_at(scored, datetime(2026, 10, 8, 9, 5, tzinfo=TZ))
     assert result.published and result.week == "2026-W41"
 
 
@@ -101,7 +101,7 @@ def test_red_yellow_silent_units_and_ranking(bot, clock):
     clock.set(datetime(2026, 10, 8, 10, 0, tzinfo=TZ))
     bot.say("gx", "完成 T5")
     bot.deliver()
-    clock.set(datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    clock.set(datetime(2026, 10, 12, 9, 5, tzinfo=TZ))
     data = digest.build(clock.now(), bot.services.config, load_calendar())
     red = {row["unit"]: row["items"] for row in data["items"]["red"]}
     assert red["县市场监管局"] == ["T7（逾期 2 个工作日）"]
@@ -132,7 +132,7 @@ def test_the_digest_fits_wecom_with_a_large_campaign(scored, clock):
         scored.say("boss", f"期限 {item.code} 2026-09-01")
     scored.deliver()
     data = digest.build(
-        datetime(2026, 10, 12, 9, 0, tzinfo=TZ),
+        datetime(2026, 10, 12, 9, 5, tzinfo=TZ),
         scored.services.config,
         load_calendar(),
     )
@@ -143,13 +143,13 @@ def test_the_digest_fits_wecom_with_a_large_campaign(scored, clock):
 
 def test_calendar_warning_names_the_year(scored):
     data = digest.build(
-        datetime(2026, 12, 7, 9, 0, tzinfo=TZ), scored.services.config, load_calendar()
+        datetime(2026, 12, 7, 9, 5, tzinfo=TZ), scored.services.config, load_calendar()
     )
     assert data["calendar_warning"] == 2027
     text = digest.render_markdown(data, scored.services.renderer)
     assert "2027 年的节假日安排" in text
     data = digest.build(
-        datetime(2026, 11, 30, 9, 0, tzinfo=TZ),
+        datetime(2026, 11, 30, 9, 5, tzinfo=TZ),
         scored.services.config,
         load_calendar(),
     )
@@ -161,7 +161,7 @@ def test_a_digest_unsent_in_its_week_expires_and_the_admins_hear_once(scored):
 
     transport = scored.services.transport
     transport.failures = [TransientSendError("群机器人无法连接")] * 10_000
-    result, sent = publish_at(scored, datetime(2026, 10, 12, 9, 0, tzinfo=TZ))
+    result, sent = publish_at(scored, datetime(2026, 10, 12, 9, 5, tzinfo=TZ))
     assert result.published and sent == []
     rows = list(OutboxMessage.select().where(OutboxMessage.channel == "group"))
     assert {r.expires_at for r in rows} == {datetime(2026, 10, 19, 0, 0, tzinfo=TZ)}

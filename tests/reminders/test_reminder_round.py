@@ -28,10 +28,10 @@ def campaign(bot, clock):
 
 
 def run_day(bot, day: date, hour: int = 9):
-    """The round at `day`, `hour`; the sender delivers at that moment too."""
+    """The round at `day`, `hour`:05 (a round starts within 5 minutes of the hour); the sender delivers at that moment too."""
     services = bot.services
     clock = services.clock
-    clock.set(datetime(day.year, day.month, day.day, hour, 0, tzinfo=TZ))
+    clock.set(datetime(day.year, day.month, day.day, hour, 5, tzinfo=TZ))  # after the start
     result = reminder_round(
         clock.now(), services.config, load_calendar(), Outbox(clock), services.renderer
     )

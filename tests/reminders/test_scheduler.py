@@ -39,7 +39,7 @@ def test_a_tick_does_what_is_due_and_a_second_tick_nothing(bot, services, clock)
     bot.bind("li", "市监局")
     bot.say("boss", "期限 T7 2026-10-09")
     bot.deliver()
-    clock.set(datetime(2026, 10, 12, 9, 1, tzinfo=TZ))  # Monday: overdue reminder and the digest
+    clock.set(datetime(2026, 10, 12, 9, 5, tzinfo=TZ))  # Monday: overdue reminder and the digest
     tick(services.scheduler_parts())
     sent = bot.deliver()
     assert {m.channel for m in sent} == {"member", "group"}

@@ -35,7 +35,10 @@ CALLS = {
             c.config.wecom_group_webhook_url, {"msgtype": "text", "text": {"content": "x"}}
         ),
     ),
-    "media/upload": ("/cgi-bin/media/upload", lambda c: c.upload_media("file", "a.txt", b"a")),
+    "media/upload": (
+        "/cgi-bin/media/upload",
+        lambda c: c.upload_media("file", "a.txt", b"hello, world"),
+    ),
 }
 
 
@@ -72,4 +75,4 @@ def test_answers_without_the_field_asked_for_are_clear_errors(client, fake):
     client.token()
     fake.fail("/cgi-bin/media/upload", Fault.garbage('{"errcode": 0}', "application/json"))
     with pytest.raises(WeComError, match="没有 media_id"):
-        client.upload_media("file", "a.txt", b"a")
+        client.upload_media("file", "a.txt", b"hello, world")

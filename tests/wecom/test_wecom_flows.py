@@ -157,10 +157,21 @@ def test_an_image_is_stored_byte_for_byte_and_confirmed(live, fake):
     assert stored == PNG
 
 
-def test_enter_agent_greets(live, fake):
-    _, client, _ = live
-    client.post(client.event("li", "enter_agent"))
-    assert fake.wait_for(lambda: any("可用的命令" in t for t in texts_to(fake, "li")))
+def test_enter_agent_greets_once_a_day_and_admins_once(live, fake):
+    _, client, services = live
+    ChatDriver(services).bind("boss", "市监局", "管理员")
+    for n, who in enumerate(["li", "boss", "li", "boss", "LI"]):
+        client.post(client.event(who, "enter_agent", create_time=1_800_000_000 + n))
+    for who, msg_id in (("li", 4711), ("boss", 4712)):  # after the events: a marker each
+        client.post(client.text(who, "我的任务", msg_id=msg_id))
+
+    def greetings(userid: str) -> list[str]:
+        return [t for t in texts_to(fake, userid) if "发“帮助”查看命令" in t]
+
+    for userid in ("li", "boss"):
+        assert fake.wait_for(lambda u=userid: any("T7" in t for t in texts_to(fake, u)))
+        assert len(greetings(userid)) == 1, texts_to(fake, userid)
+        assert not any("可用的命令" in t for t in texts_to(fake, userid)), "no help unasked"
 
 
 def test_official_vectors_through_the_real_app(tmp_path, db_url, db, fake):

@@ -289,7 +289,21 @@ def _errcode(value) -> int | None:
 
 
 def _network_error(exc: Exception) -> WeComError:
-    return WeComError(None, scrub(type(exc).__name__ + ": " + str(exc)))
+    return WeComError(None, scrub(type(exc).__name__ + ": " + str(exc)), uncertain=_went_out(exc))
+
+
+def _went_out(exc: Exception) -> bool:
+    """Whether the request may have reached WeCom: no answer after it was sent (a read
+    timeout, a connection cut mid-answer), not a connection that never opened."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ReadTimeout | requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        text = str(exc)
+        never = ("NewConnectionError", "Failed to establish", "Name or service", "refused")
+        return not any(word in text for word in never)
+    return False
 
 
 def _json_result(response: requests.Response, who: str) -> dict:

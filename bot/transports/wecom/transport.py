@@ -13,6 +13,7 @@ kept below WeCom's silent-drop limits with sliding windows.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
@@ -32,7 +33,8 @@ from bot.transports.base import (
     Throttled,
     TransientSendError,
 )
-from bot.transports.wecom.errors import WeComError
+from bot.transports.wecom.errors import TELL, WeComError
+from bot.transports.wecom.stored import MediaIds, MemberWindow, stored_chat_id
 
 if TYPE_CHECKING:  # built on first use (bot/services.py): requests and wechatpy wait till then
     from bot.transports.wecom.client import WeComClient
@@ -95,8 +97,12 @@ class WeComTransport:
         self.client = client
         # WeCom drops more than 30 a minute per member, and more than 20 a minute per group
         # robot. A wait for room is not a failure: `Throttled` puts the row back in line.
-        self.per_member = SlidingWindow(30, 60, now=now)
+        # Counted in the database (stored.MemberWindow): whichever process sent them.
+        self.per_member: SlidingWindow | MemberWindow = MemberWindow(30, 60)
         self.per_robot = SlidingWindow(20, 60, now=now)
+        self.media = MediaIds(client)
+        # The app chat the app created (建群), read from the database at each group send.
+        self.chat_id: Callable[[], str] = stored_chat_id
 
     def send(self, message: Outgoing) -> Delivered | None:
         try:
@@ -107,9 +113,14 @@ class WeComTransport:
             return self._send_members(message)
         except WeComError as exc:
             if exc.permanent:
-                raise PermanentSendError(exc.describe()) from None
+                raise PermanentSendError(exc.describe(), errcode=exc.errcode) from None
             raise TransientSendError(
-                exc.describe(), retry_after=exc.retry_after, outage=exc.outage
+                exc.describe(),
+                retry_after=exc.retry_after,
+                outage=exc.outage,
+                errcode=exc.errcode,
+                tell=exc.action == TELL,
+                uncertain=exc.uncertain,
             ) from None
 
     # ------------------------------------------------------------------ members
@@ -117,7 +128,8 @@ class WeComTransport:
     def _send_members(self, message: Outgoing) -> Delivered:
         text = message.content.get("text", "")
         if message.msg_type == "file":
-            payloads = [self._payload(message, "file", {"media_id": self._upload_file(message)})]
+            media_id = self._upload_file(message)
+            payloads = [self._payload(message, "file", {"media_id": media_id})]
         elif message.msg_type == "card" and message.content.get("card"):
             payloads = [self._payload(message, "template_card", message.content["card"])]
         elif message.msg_type == "markdown":
@@ -136,7 +148,15 @@ class WeComTransport:
             raise Throttled("每人每分钟最多接收 30 条消息，稍后再发", wait)
         if payloads[0]["msgtype"] == "template_card":
             return self._send_card(message, payloads[0], text)
-        results = [self.client.post("message/send", payload) for payload in payloads]
+        try:
+            results = [self.client.post("message/send", payload) for payload in payloads]
+        except WeComError as exc:
+            if message.msg_type != "file" or exc.errcode != MEDIA_GONE:
+                raise
+            # WeCom let the uploaded file go before its 3 days: upload afresh, once.
+            self.media.forget(media_id)
+            fresh = self._payload(message, "file", {"media_id": self._upload_file(message)})
+            results = [self.client.post("message/send", fresh)]
         return _delivered(results)
 
     def _send_card(self, message: Outgoing, payload: dict, text: str) -> Delivered:
@@ -173,7 +193,9 @@ class WeComTransport:
         return replace(_delivered(results), fallback_reason=reason)
 
     def _upload_file(self, message: Outgoing) -> str:
-        """Files we send (the ledger) are kept by SHA-256 under DATA_DIR/<store>; upload it."""
+        """Files we send (the ledger) are kept by SHA-256 under DATA_DIR/<store>; uploaded once
+        and the media_id reused while it lives (MediaIds), so a retry is the very same message
+        and WeCom's duplicate check catches it."""
         meta = message.content["file"]
         store = EvidenceStore(self.config.data_dir / meta.get("store", "exports"), max_bytes=0)
         try:
@@ -182,7 +204,7 @@ class WeComTransport:
             raise PermanentSendError(
                 f"要发送的文件不存在：{meta.get('name', '')}（{exc}）"
             ) from None
-        return self.client.upload_media("file", meta.get("name", "file"), data)
+        return self.media.upload("file", meta.get("name", "file"), data)
 
     def _text_payloads(self, message: Outgoing, msgtype: str, text: str) -> list[dict]:
         """One payload per part. Two parts of one row with the same words (rare: a repeated
@@ -220,59 +242,98 @@ class WeComTransport:
     # ------------------------------------------------------------------ the leading group
 
     def _send_group(self, message: Outgoing) -> Delivered:
+        """Each part once: the robot and app chats have no duplicate check (see _post_parts)."""
         if message.msg_type == "image":
             return self._send_group_image(message)
         text = message.content.get("text", "")
         markdown = message.msg_type == "markdown"
+        kind = "markdown" if markdown else "text"
         if self.config.wecom_group_webhook_url:
+            url = self.config.wecom_group_webhook_url
             limit = ROBOT_MARKDOWN_LIMIT if markdown else ROBOT_TEXT_LIMIT
             parts = split_utf8(text, limit)
-            wait = self.per_robot.wait_needed(["robot"], len(parts))
+            left = [i for i in range(len(parts)) if not _posted(message, i)]
+            wait = self.per_robot.wait_needed(["robot"], len(left))
             if wait:
                 raise Throttled("群机器人每分钟最多 20 条，稍后再发", wait)
-            kind = "markdown" if markdown else "text"
-            for part in parts:
-                self.client.post_webhook(
-                    self.config.wecom_group_webhook_url, {"msgtype": kind, kind: {"content": part}}
-                )
+            self._post_parts(
+                message,
+                [
+                    functools.partial(
+                        self.client.post_webhook, url, {"msgtype": kind, kind: {"content": part}}
+                    )
+                    for part in parts
+                ],
+            )
             return Delivered()
-        if self.config.wecom_group_chat_id:
-            kind = "markdown" if markdown else "text"
-            for part in split_utf8(text, APP_TEXT_LIMIT):
-                self.client.post(
-                    "appchat/send",
-                    {
-                        "chatid": self.config.wecom_group_chat_id,
-                        "msgtype": kind,
-                        kind: {"content": part},
-                    },
-                )
+        chatid = self.group_chat_id()
+        if chatid:
+            self._post_parts(
+                message,
+                [
+                    functools.partial(
+                        self.client.post,
+                        "appchat/send",
+                        {"chatid": chatid, "msgtype": kind, kind: {"content": part}},
+                    )
+                    for part in split_utf8(text, APP_TEXT_LIMIT)
+                ],
+            )
             return Delivered()
         raise _no_group()
 
     def _send_group_image(self, message: Outgoing) -> Delivered:
         b64, md5 = message.content["png_b64"], message.content["md5"]
         if self.config.wecom_group_webhook_url:
-            wait = self.per_robot.wait_needed(["robot"], 1)
-            if wait:
-                raise Throttled("群机器人每分钟最多 20 条，稍后再发", wait)
-            self.client.post_webhook(
-                self.config.wecom_group_webhook_url,
-                {"msgtype": "image", "image": {"base64": b64, "md5": md5}},
-            )
+            if not _posted(message, 0):
+                wait = self.per_robot.wait_needed(["robot"], 1)
+                if wait:
+                    raise Throttled("群机器人每分钟最多 20 条，稍后再发", wait)
+            url = self.config.wecom_group_webhook_url
+            payload = {"msgtype": "image", "image": {"base64": b64, "md5": md5}}
+            self._post_parts(message, [functools.partial(self.client.post_webhook, url, payload)])
             return Delivered()
-        if self.config.wecom_group_chat_id:
-            media_id = self.client.upload_media("image", "chart.png", base64.b64decode(b64))
-            self.client.post(
-                "appchat/send",
-                {
-                    "chatid": self.config.wecom_group_chat_id,
-                    "msgtype": "image",
-                    "image": {"media_id": media_id},
-                },
-            )
+        chatid = self.group_chat_id()
+        if chatid:
+
+            def post() -> None:
+                media_id = self.media.upload("image", "chart.png", base64.b64decode(b64))
+                self.client.post(
+                    "appchat/send",
+                    {"chatid": chatid, "msgtype": "image", "image": {"media_id": media_id}},
+                )
+
+            self._post_parts(message, [post])
             return Delivered()
         raise _no_group()
+
+    def group_chat_id(self) -> str:
+        """The app chat of the leading group: the one the app created (建群), else the setting."""
+        return self.chat_id() or self.config.wecom_group_chat_id
+
+    def _post_parts(self, message: Outgoing, posts: list[Callable[[], object]]) -> None:
+        """Post each part not yet posted. A part is recorded as begun before it goes (committed:
+        no network call waits in a transaction) and as posted once taken. A part whose answer
+        never came, now or in an attempt before (its sender died), is not posted again blindly:
+        the row fails as uncertain, and the admins are asked to look and 重发."""
+        log = message.parts
+        for index, post in enumerate(posts):
+            if log is not None:
+                if log.posted(index):
+                    continue
+                if log.uncertain() == index:
+                    raise _uncertain(index, len(posts), "上次发送时没有等到应答（发送进程中断）")
+                log.begin(index)
+            try:
+                post()
+            except WeComError as exc:
+                if log is not None and exc.uncertain:
+                    raise _uncertain(index, len(posts), exc.describe()) from None
+                if log is not None:
+                    log.undo(index)
+                raise
+            if log is not None:
+                log.done(index)
 
 
 def duplicate_check_interval(row_id: int) -> int:
@@ -283,6 +344,7 @@ def duplicate_check_interval(row_id: int) -> int:
 
 
 TASK_ID_USED = 42014  # a template card's task_id this app has used before
+MEDIA_GONE = 40007  # a media_id WeCom no longer knows
 
 # Errors about who, when or how often, not about the card: a text would fail the same way.
 _NOT_ABOUT_THE_CARD = {-1, 40014, 42001, 41001, 45009, 45033, 48002, 60011, 60020, 81013}
@@ -301,6 +363,17 @@ def _delivered(results: list[dict]) -> Delivered:
 
 def _card_refused(exc: WeComError) -> bool:
     return exc.errcode is not None and exc.errcode not in _NOT_ABOUT_THE_CARD
+
+
+def _posted(message: Outgoing, index: int) -> bool:
+    return message.parts is not None and message.parts.posted(index)
+
+
+def _uncertain(index: int, total: int, why: str) -> PermanentSendError:
+    which = f"第 {index + 1}/{total} 段" if total > 1 else "消息"
+    return PermanentSendError(
+        f"{which}发出后没有收到应答，可能已经送达，也可能没有：{why}", uncertain=True
+    )
 
 
 def _no_group() -> PermanentSendError:
