@@ -247,7 +247,7 @@ ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "boss", "T7的期限定到12月31号吧", "run: 期限 T7 2026-12-31"),
     ("admin", "boss", "Z11这项打2分", "run: 评分 Z11 2"),
     ("admin", "boss", "T17退回去，佐证材料还不全", "run: 退回 T17 佐证材料不全"),
-    ("admin", "boss", "T17材料看过了，审核通过", "run: 通过 T17"),
+    ("admin", "boss", "T17工信局交的材料我看了没问题，给过了吧", "run: 通过 T17"),
     ("admin", "boss", "T17工信局的审核通过", "run: 通过 T17 工信局"),
     ("admin", "boss", "T17先别通过，我再看看材料", "nochange:"),
     ("admin", "boss", "T18截止日期改到12月底", "run: 期限 T18 2026-12-31"),
