@@ -6,7 +6,8 @@ real pipeline, the state's meaning held to the row's expectation.
 The rows run only with PHRASEBOOK_BLIND5=1: they measure how the bot reads messages nobody tuned
 it on (issue 18's target: at least 9 in 10 understood or met with the right yes/no question, no
 wrong change). First pass (docs/phrasebook_blind5.md): 199 of 209 (95.2 %), 2 wrong changes,
-8 missed; the bot has not been mended for them. `python3 bench/phrasebook_score.py --table blind5 --failures` prints the score. The table's
+8 missed; the bot has not been mended for them.
+`python3 bench/phrasebook_score.py --table blind5 --failures` prints the score. The table's
 size, coverage and newness are checked always."""
 
 from __future__ import annotations
