@@ -18,10 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-
-import requests
-
-from bot.http import OutsideTransactions
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +40,7 @@ class SecondReader:
     model: str
     key: str = field(default="", repr=False)
     timeout: float = 6.0
-    _session: requests.Session = field(default_factory=OutsideTransactions, repr=False)
+    _session: Any = field(default=None, repr=False)
     _resting_until: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -65,6 +62,14 @@ class SecondReader:
         with self._lock:
             if time.monotonic() < self._resting_until:
                 return None
+        # Imported on first use: the web process never loads requests (tests/wecom/
+        # test_lean_wechatpy.py holds it), and the second reader is off by default.
+        import requests
+
+        from bot.http import OutsideTransactions
+
+        if self._session is None:
+            self._session = OutsideTransactions()
         prompt = _SYSTEM.format(today=today, who=who, commands="\n".join(commands))
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         try:
