@@ -49,6 +49,15 @@ _STATE_QUESTION = re.compile(
 )
 _NOT_SIGNED = re.compile(r"(?:没|未|还没|尚未)(?:有)?(?:签收|收到)")
 _HOW = re.compile(r"(怎么|如何|咋)(?:样)?(上报|报|填|写|交|申请|提交|弄|发|使用|用|操作)")
+# "怎么传文件", "文件发不过去", "上传材料": the upload page (`上传`).
+_UPLOAD_QUESTION = re.compile(
+    r"上传|传文件|传材料|传附件"
+    r"|(?:文件|材料|附件|文档|pdf|word|图片|照片).{0,6}(?:发不|传不|交不|发送不|上传不)"
+    r"|(?:发不|传不)(?:过去|上去|出去|了|上).{0,4}(?:文件|材料|附件|文档|pdf|word)"
+    r"|(?:怎么|如何|咋|在哪).{0,4}(?:发|交|提交|传|报).{0,2}(?:文件|材料|附件|文档|pdf|word)",
+    re.I,
+)
+_ALREADY_SENT = re.compile(r"(?:已|已经|都)(?:上传|传|发|交|提交)|(?:上传|传|发|交)(?:了|完|好)")
 _SCORE_GIVEN = re.compile(r"(?:打|给|评|记|得)\s*([0-9]+(?:\.[0-9]+)?)\s*分")
 _PLAIN_ACK = re.compile(
     r"^(?:收到|收到了|好的|好|嗯+|明白|明白了|知道了|ok|okay|了解|已阅|已知悉|知悉)$"
@@ -135,6 +144,13 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
             return proposal
     if slots.correction and slots.percents and unit:
         return _correction(ctx, slots, codes)
+    if (
+        unit
+        and not slots.percents
+        and _UPLOAD_QUESTION.search(text)
+        and not _ALREADY_SENT.search(text)
+    ):
+        return Proposal(["上传"], sure=True)
     if admin:
         office = _office(ctx, slots, codes)
         if office is not None:

@@ -63,11 +63,6 @@ def form_token(session) -> str:
     return hmac.new(access.cookie_key(), message, hashlib.sha256).hexdigest()
 
 
-def upload_url(board_url: str) -> str:
-    """The page's address as chat messages give it (board_url: the renderer's, with /board)."""
-    return f"{board_url}/upload/" if board_url else ""
-
-
 @dataclass
 class Outcome:
     """One chosen file: filed (the evidence id), already there (the earlier copy), or refused."""
