@@ -110,4 +110,4 @@ def test_once_the_indicator_has_evidence_the_reminder_stops_asking(tmp_path, db_
 
 def test_in_the_sandbox_the_answer_points_to_its_upload_button(tmp_path, db_url, db, clock):
     bot = _bot(tmp_path, db_url, clock, BOARD_BASE_URL="")
-    assert "浏览器沙盒里选择人员后点“上传”按钮" in bot.say("li", "上传")
+    assert "浏览器沙盒里选择人员后点“上传页面”按钮" in bot.say("li", "上传")
