@@ -117,7 +117,7 @@ def page():
 
 
 @routes.post("/")
-def upload():
+def upload() -> Response:
     if not same_origin(request.headers):
         log.warning("upload: a cross-site POST from %r", request.headers.get("Origin"))
         return board._notice("cross_site", 403)
@@ -190,19 +190,20 @@ def upload():
         share = share_of(item, g.viewer.unit_id)  # read again inside the transaction
         if share is None:  # unbound or moved meanwhile: nothing is filed
             return _form(400, f"{code} 不是本单位的责任事项。", **kept)
+        count: int | None = None
         for outcome, saved in stored:
             outcome.placed = file_under(ctx, saved, share, point, caption)
-        count = stored[-1][0].placed.count if stored else 0
-        if stored:
+            count = outcome.placed.count  # the unit's files for the item after this one
+        if count is not None:
             _confirm_in_chat(ctx, item, share.unit_id, stored, count)
-    if stored:
+    if count is not None:
         web.wake_worker()
     return board._render(
         "upload_result",
         outcomes=outcomes,
         item=item,
         point=point,
-        count=count if stored else None,
+        count=count,
         coverage=checklist_coverage(item, share.unit_id) if item.is_indicator else [],
         format_size=format_size,
     )
