@@ -111,12 +111,13 @@ def _refuse_role() -> Response | None:
     return board._render("notice", 403, kind="upload_role")
 
 
-@routes.get("/")
-def page():
+@routes.route("/", methods=["GET", "POST"])
+def page() -> Response:
+    if request.method == "POST":
+        return upload()
     return _refuse_role() or _form()
 
 
-@routes.post("/")
 def upload() -> Response:
     if not same_origin(request.headers):
         log.warning("upload: a cross-site POST from %r", request.headers.get("Origin"))
