@@ -62,6 +62,7 @@ def test_asking_to_upload_answers_with_the_link(tmp_path, db_url, db, clock, wor
 def test_a_progress_report_mentioning_an_upload_is_not_taken_for_one(tmp_path, db_url, db, clock):
     bot = _bot(tmp_path, db_url, clock, BOARD_BASE_URL=BASE)
     assert UPLOAD not in bot.say("li", "T7 材料已上传")
+    assert UPLOAD not in bot.say("li", "材料稍后上传")
 
 
 def test_without_a_board_address_the_answer_says_how_to_send_in_chat(tmp_path, db_url, db, clock):
