@@ -15,8 +15,10 @@ uploads as that liaison.
 
 The POST is guarded by the board's same-origin test and a form token bound to the session
 (HMAC with the deployment's cookie key). The whole request is capped at MAX_FILES files'
-worth; each file is streamed into the evidence store with the per-file cap (EVIDENCE_MAX_MB)
-enforced while it is read: a larger file is refused by name and nothing of it is kept.
+worth; each file is capped (EVIDENCE_MAX_MB) while the request is read (CappedSpool: past the
+cap nothing more of it is kept and what was is dropped), then streamed into the evidence store,
+which checks the cap again while it writes: a larger file is refused by name, nothing of it
+stored.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import hmac
 import logging
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -61,6 +65,33 @@ def form_token(session) -> str:
     """The upload form's token: bound to this browser's session, never stored."""
     message = f"upload-form:{session.id}:{session.token_hash}".encode()
     return hmac.new(access.cookie_key(), message, hashlib.sha256).hexdigest()
+
+
+class CappedSpool:
+    """Where the form parser writes one uploaded file while the request is read: memory, then a
+    temporary file, up to the per-file cap. Past the cap the file is marked too large, what was
+    kept of it is dropped and the rest is read and thrown away (the parser reads on to the next
+    file; nothing of this one is kept)."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.size = 0
+        self.too_large = False
+        # Closed with the request (Werkzeug closes its files when the request ends).
+        self._file = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.cap:
+            if not self.too_large:
+                self.too_large = True
+                self._file.seek(0)
+                self._file.truncate()
+            return len(data)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> Any:  # read, seek, tell, close… of the spool
+        return getattr(self._file, name)
 
 
 @dataclass
@@ -127,6 +158,12 @@ def upload() -> Response:
         return refused
     web = deps()
     request.max_content_length = MAX_FILES * web.config.evidence_max_bytes + FORM_ROOM
+    cap = web.config.evidence_max_bytes
+
+    def spool(*_args: object, **_kwargs: object) -> CappedSpool:
+        return CappedSpool(cap)
+
+    request._get_file_stream = spool  # type: ignore[method-assign,assignment]  # this request only
     try:
         form, files = request.form, request.files
     except RequestEntityTooLarge:
@@ -173,6 +210,9 @@ def upload() -> Response:
     for upload in chosen:
         outcome = Outcome(name=upload.filename or "")
         outcomes.append(outcome)
+        if getattr(upload.stream, "too_large", False):  # refused while it was read
+            outcome.refused = f"超过 {_limit_mb()} MB 上限，未保存。"
+            continue
         if not upload.stream.read(1):
             outcome.refused = "是空文件，未保存。"
             continue

@@ -261,3 +261,20 @@ def test_without_a_session_a_post_goes_to_sign_in_and_stores_nothing(site):
     )
     assert answer.status_code == 302 and answer.headers["Location"].startswith(site.fake.base_url)
     assert len(_evidence()) == rows
+
+
+def test_the_spool_keeps_nothing_of_a_file_past_the_cap():
+    from bot.web.upload import CappedSpool
+
+    small = CappedSpool(10)
+    small.write(b"12345")
+    small.write(b"67890")
+    small.seek(0)
+    assert not small.too_large and small.read() == b"1234567890"
+    big = CappedSpool(10)
+    for chunk in (b"12345", b"67890", b"X", b"more and more"):
+        assert big.write(chunk) == len(chunk)  # the parser reads on to the next part
+    big.seek(0)
+    assert big.too_large and big.read() == b"" and big.size == 24
+    big.close()
+    small.close()
