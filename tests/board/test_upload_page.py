@@ -278,3 +278,17 @@ def test_the_spool_keeps_nothing_of_a_file_past_the_cap():
     assert big.too_large and big.read() == b"" and big.size == 24
     big.close()
     small.close()
+
+
+def test_more_than_the_page_takes_at_once_is_refused_whole(site):
+    http, page = site.sign_in(LIAISON)
+    rows, before = len(_evidence()), _stored_files(site)
+    # Eleven files of 1 MB: more than ten files' worth (waitress reads the body first).
+    many = [
+        (f"{n}.pdf", b"%PDF-" + bytes([n]) * (1024 * 1024 - 10), "application/pdf")
+        for n in range(11)
+    ]
+    answer = site.post(http, many, _token(page.text), item="T11")
+    assert answer.status_code == 413 and "一次上传的文件合计太大" in answer.text
+    assert 'name="files"' in answer.text  # the form again, to try with fewer
+    assert len(_evidence()) == rows and _stored_files(site) == before
