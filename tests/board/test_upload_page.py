@@ -292,3 +292,20 @@ def test_more_than_the_page_takes_at_once_is_refused_whole(site):
     assert answer.status_code == 413 and "一次上传的文件合计太大" in answer.text
     assert 'name="files"' in answer.text  # the form again, to try with fewer
     assert len(_evidence()) == rows and _stored_files(site) == before
+
+
+def test_names_and_captions_are_shown_as_text_not_markup(site):
+    http, page = site.sign_in(LIAISON)
+    answer = site.post(
+        http,
+        [("<img src=x onerror=alert(1)>.pdf", PDF, "application/pdf")],
+        _token(page.text),
+        item="T11",
+    )
+    assert answer.status_code == 200
+    assert (
+        "<img src=x" not in answer.text and "&lt;img src=x onerror=alert(1)&gt;.pdf" in answer.text
+    )
+    again = site.post(http, [], _token(page.text), item="T11", caption='"><script>x</script>')
+    assert again.status_code == 400 and "请选择要上传的文件或图片" in again.text
+    assert "<script>x" not in again.text and "&lt;script&gt;x" in again.text
