@@ -39,6 +39,7 @@ from reminders.ladder import (
     for_urgency,
 )
 from reminders.ports import CampaignSettings, Mail, Templates
+from reminders.state import unit_file_count
 from reminders.state import unsigned as unsigned_shares
 from reminders.timing import starts_at
 
@@ -409,8 +410,24 @@ def _people(unit_ids: list[int]) -> tuple[dict[int, list[Member]], dict[int, lis
     return liaisons, heads
 
 
+def lacking_evidence(unit: Unit, entries: list[Entry]) -> set[int]:
+    """The entries' indicators for which the unit has not filed a single piece of evidence (its
+    reminder says so, and gives the upload page where there is one)."""
+    return {
+        e.assignment.id
+        for e in entries
+        if e.assignment.kind == SHARE
+        and e.assignment.item.is_indicator
+        and e.due.step != Step.SIGN
+        and unit_file_count(e.assignment.item, unit.id) == 0
+    }
+
+
 def _send(outbox, renderer, now, today, member, unit, entries, template, result, expires) -> None:
-    text = renderer.render(template, unit=unit, today=today, entries=entries, member=member)
+    lacking = lacking_evidence(unit, entries) if template == "reminder.j2" else set()
+    text = renderer.render(
+        template, unit=unit, today=today, entries=entries, member=member, lacking=lacking
+    )
     fingerprint = hashlib.sha1(
         ",".join(f"{e.assignment.id}:{e.due.step}" for e in entries).encode()
     ).hexdigest()[:12]

@@ -230,6 +230,39 @@ def open_work(unit_ids: list[int], *, with_review: bool = True) -> list[Assignme
     return work
 
 
+def upload_choices(unit_id: int) -> list[tuple[Assignment, date | None, bool]]:
+    """The items a unit may file evidence under on the upload page, as (its share, the deadline
+    it works to, still open): what it still owes first, nearest deadline first (a recurring
+    item by its occurrence due now), then the rest of its shares in the plan's order."""
+    chosen: list[tuple[Assignment, date | None, bool]] = []
+    seen: set[int] = set()
+    for work in open_work([unit_id]):
+        if work.item_id in seen:
+            continue
+        share = work if work.kind == Part.SHARE else work.parent
+        if share is None or share.kind != Part.SHARE:
+            continue
+        share.item = work.item
+        seen.add(work.item_id)
+        chosen.append((share, work.deadline, True))
+    rest = (
+        Assignment.select(Assignment, Item)
+        .join(Item)
+        .where(
+            (Assignment.unit == unit_id)
+            & (Assignment.kind == Part.SHARE)
+            & (Assignment.status != Status.CANCELLED)
+            & Item.cancelled_at.is_null()
+        )
+        .order_by(Item.position, Item.id)
+    )
+    for share in rest:
+        if share.item_id not in seen:
+            seen.add(share.item_id)
+            chosen.append((share, share.deadline, False))
+    return chosen
+
+
 @dataclass
 class UnitCounts:
     """A unit's work as every view counts it (chat's 我的任务 and 单位, the board, the digest):

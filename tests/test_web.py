@@ -26,6 +26,7 @@ BOARD = {
     "/board/static/board.css": GET,
     "/board/unit/<int(max=2147483647):unit_id>": GET,
     "/board/units": GET,
+    "/board/upload/": ("GET", "HEAD", "OPTIONS", "POST"),  # the upload page and its form
 }
 DESK = {
     "/desk/": GET,

@@ -27,6 +27,7 @@ class Via(StrEnum):
     CARD = "card"
     IMPORT = "import"
     DESK = "desk"
+    PAGE = "page"  # the upload page (bot/web/upload.py)
     WORKER = "worker"
     CLI = "cli"
 

@@ -127,7 +127,11 @@ def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> File
     if len(codes) > 1:
         shares = [_own_share_of(acting, code) for code in codes]
         if all(share is not None for share in shares):
-            placed = tuple(_place(acting, stored, caption, s) for s in shares if s is not None)
+            placed = tuple(
+                _place(acting, stored, s, _caption_point(s.item, caption))
+                for s in shares
+                if s is not None
+            )
             first = placed[0]
             return Filed(first.assignment, named, first.count, first.duplicate, placed)
         named = next(code for code, share in zip(codes, shares, strict=True) if share is None)
@@ -135,7 +139,7 @@ def file_evidence(acting: Acting, stored: StoredFile, caption: str = "") -> File
     else:
         share = _own_share_of(acting, named or recent_code(acting))
     if share is not None:
-        placed_one = _place(acting, stored, caption, share)
+        placed_one = _place(acting, stored, share, _caption_point(share.item, caption))
         return Filed(share, named, placed_one.count, placed_one.duplicate, (placed_one,))
     waiting = (
         Evidence.select()
@@ -177,18 +181,42 @@ def _record(
     return evidence
 
 
-def _place(acting: Acting, stored: StoredFile, caption: str, share: Assignment) -> Placed:
+def file_under(
+    acting: Acting, stored: StoredFile, share: Assignment, point: int | None, caption: str = ""
+) -> Placed:
+    """A file the person put under a share they chose (the upload page): the point they chose,
+    checked as `佐证 编号 第N项` checks it, or else the one its caption names, as in chat. The
+    same bytes already there are not counted again."""
+    point = (
+        point_in(share.item, point) if point is not None else _caption_point(share.item, caption)
+    )
+    return _place(acting, stored, share, point, caption)
+
+
+def _place(
+    acting: Acting, stored: StoredFile, share: Assignment, point: int | None, caption: str = ""
+) -> Placed:
     """File a received file under one of the unit's shares, unless the same bytes are there."""
-    point = _caption_point(share.item, caption) if share.item.is_indicator else None
+    if not share.item.is_indicator:
+        point = None
     earlier = same_file(stored.sha256, share.unit_id, share.item_id, point)
     if earlier is None:
         evidence = _record(acting, stored, share, point)
+        after: dict[str, object] = {
+            "evidence": evidence.id,
+            "sha256": stored.sha256,
+            "size": stored.size,
+        }
+        if point:
+            after["point"] = point
+        if caption:
+            after["caption"] = caption[:200]
         acting.audit(
             "evidence",
             f"{share.unit.name}为 {share.item.code} 提交佐证材料“{stored.original_name}”",
             item_code=share.item.code,
             unit_name=share.unit.name,
-            after={"evidence": evidence.id, "sha256": stored.sha256, "size": stored.size},
+            after=after,
         )
     return Placed(share, unit_file_count(share.item, share.unit_id), earlier)
 

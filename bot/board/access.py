@@ -328,3 +328,9 @@ def revoke_link(link: BoardLink, by: str, now: datetime) -> int:
 
 def link_url(config: Config, token: str) -> str:
     return f"{config.board_base_url}/board/link/{token}"
+
+
+def upload_url(board_url: str) -> str:
+    """The upload page's address as chat gives it (board_url: the renderer's, ending in /board;
+    empty without BOARD_BASE_URL). Opened in WeCom, it signs the person in like the board."""
+    return f"{board_url}/upload/" if board_url else ""

@@ -16,6 +16,7 @@ from bot.actions.evidence import (
     withdraw,
 )
 from bot.actions.lookup import own_share
+from bot.board.access import upload_url
 from bot.commands.args import Arg, IntArg, ItemArg, ItemsArg, Keyword, RestArg
 from bot.commands.holidays import notice_file
 from bot.commands.imports import import_file, is_import
@@ -192,3 +193,19 @@ def evidence_withdraw(ctx: Context, args) -> str:
     withdraw(ctx, evidence, args.reason or "")
     code = evidence.item.code if evidence.item else ""
     return ctx.say("replies.j2", "evidence_withdrawn", evidence=evidence, code=code)
+
+
+@command(
+    "上传",
+    aliases=("upload", "上传文件", "传文件"),
+    access="unit",
+    help="打开上传页面，在网页上为本单位的事项提交文件和图片（对话里 PDF、Word 发不过去时用）",
+)
+def upload_link(ctx: Context, args) -> str:
+    return ctx.say(
+        "replies.j2",
+        "upload_link",
+        url=upload_url(ctx.renderer.board_url),
+        limit_mb=ctx.config.evidence_max_bytes // (1024 * 1024),
+        sandbox=ctx.config.sandbox_enabled and not ctx.config.wecom_enabled,
+    )

@@ -62,6 +62,19 @@ _HOW = re.compile(
     r"|往哪(?:里|儿)?报|报到哪|报哪里|什么格式|啥格式|格式是(?:啥|什么)"
     r"|能(?:干|做)(?:啥|什么)|会(?:干|做)?(?:啥|什么)|有(?:什么|啥)(?:功能|用)"
 )
+# "怎么传文件", "文件发不过去", "上传材料": the upload page (`上传`).
+_UPLOAD_QUESTION = re.compile(
+    r"上传|传文件|传材料|传附件"
+    r"|(?:文件|材料|附件|文档|pdf|word|图片|照片).{0,6}(?:发不|传不|交不|发送不|上传不)"
+    r"|(?:发不|传不)(?:过去|上去|出去|了|上).{0,4}(?:文件|材料|附件|文档|pdf|word)"
+    r"|(?:怎么|如何|咋|在哪).{0,4}(?:发|交|提交|传|报).{0,2}(?:文件|材料|附件|文档|pdf|word)",
+    re.I,
+)
+# "材料已上传", "稍后上传": a report about files, not a question (the report is read as usual).
+_ALREADY_SENT = re.compile(
+    r"(?:已|已经|都)(?:上传|传|发|交|提交)|(?:上传|传|发|交)(?:了|完|好)"
+    r"|(?:稍后|随后|之后|待会|回头|晚点|明天|下午|马上|尽快)(?:再)?(?:上传|传|发|交|提交|补)"
+)
 _SCORE_GIVEN = re.compile(r"(?:打|给|评|记|得)\s*([0-9]+(?:\.[0-9]+)?)\s*分")
 _PLAIN_ACK = re.compile(
     r"^(?:收到|收到了|好的|好|嗯+|明白|明白了|知道了|ok|okay|了解|已阅|已知悉|知悉)$"
@@ -158,6 +171,14 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
             return proposal
     if slots.correction and slots.percents and unit:
         return _correction(ctx, slots, codes)
+    if (
+        unit
+        and not codes  # "T7 已完成，材料稍后上传" is about T7
+        and not slots.percents
+        and _UPLOAD_QUESTION.search(text)
+        and not _ALREADY_SENT.search(text)
+    ):
+        return Proposal(["上传"], sure=True)
     if admin:
         office = _office(ctx, slots, codes)
         if office is not None:

@@ -15,7 +15,7 @@ from flask import Flask, jsonify, request
 
 from bot.render import TEMPLATE_DIR
 from bot.services import Services
-from bot.web import board, callback, desk, doors, healthz, sandbox
+from bot.web import board, callback, desk, doors, healthz, sandbox, upload
 from bot.web.deps import EXTENSION, WebDeps, deps
 from models.db import CONNECTION_ERRORS, database, drop_connection, is_postgres
 
@@ -59,6 +59,7 @@ def create_app(services: Services) -> Flask:
     app.register_blueprint(sandbox.routes)
     app.register_blueprint(board.routes)  # the leaders' board: /board, its own sign-in
     app.register_blueprint(desk.routes)  # the office's desk: /desk, the board's sign-in
+    app.register_blueprint(upload.routes)  # the upload page: /board/upload, the board's sign-in
     if config.sandbox_enabled:
         app.register_blueprint(board.sandbox_signin)
         app.register_blueprint(desk.sandbox_signin)

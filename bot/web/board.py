@@ -128,6 +128,7 @@ def _who():
         log.info("board: %s is signed in but not bound", session.wecom_userid)
         return _notice("stranger", 403)
     g.viewer = viewer
+    g.board_session = session  # the upload page's form token is bound to it
     return None
 
 
@@ -361,8 +362,11 @@ def signin():
     userid = str((data or {}).get("userid") or "").strip() if isinstance(data, dict) else ""
     if not userids.valid(userid):
         return jsonify(ok=False, error="userid 只能包含字母、数字和 _ . @ -，最长 64 位。"), 400
+    # Where to go once signed in: the board, or another of its pages (the upload page).
+    wanted = (data or {}).get("next") if isinstance(data, dict) else None
+    url = access.safe_next(wanted if isinstance(wanted, str) else None)
     web = deps()
     value, session = access.start_session(
         userid, VIA_SANDBOX, web.clock.now(), web.config.board_session_hours
     )
-    return _set_session_cookie(jsonify(ok=True, url="/board/"), value, session)
+    return _set_session_cookie(jsonify(ok=True, url=url), value, session)
