@@ -61,6 +61,11 @@ GREETINGS = (
     "早",
     "老师好",
     "领导好",
+    "各位领导好",
+    "各位领导",
+    "各位好",
+    "大家好",
+    "领导们好",
 )
 THANKS = (
     "谢谢你",
@@ -86,11 +91,11 @@ POLITE = (
     "给我看看", "给我看一下", "帮我看看", "看一下", "看看", "查一下", "查看一下", "我看看",
 )  # fmt: skip
 
-_SEP = r"[\s,:;!?。、()\[\]【】~…·.]*"
-_PREFIX = re.compile(
-    r"^(?:"
+_SEP = r"[\s,:;!?。、()\[\]【】~…·.\u2600-\u27bf\U0001f000-\U0001faff\ufe0f]*"
+_PREFIX = re.compile(  # used with .match(text, pos): no ^, which would hold at 0 only
+    r"(?:"
     + "|".join(re.escape(w) for w in sorted(GREETINGS + THANKS, key=len, reverse=True))
-    + r")"
+    + r")(?:呀|啊|哈|哦|啦|呢)*"
     + _SEP,
     re.IGNORECASE,
 )
@@ -103,7 +108,7 @@ _SUFFIX = re.compile(
     + "$",
     re.IGNORECASE,
 )
-_POLITE = re.compile(r"^(?:" + "|".join(POLITE) + r")" + _SEP)
+_POLITE = re.compile(r"(?:" + "|".join(POLITE) + r")" + _SEP)  # .match(text, pos): no ^
 _ACK_WORD = r"(?:" + "|".join(re.escape(w) for w in sorted(ACKS, key=len, reverse=True)) + r")"
 # What people add to a 收到: "马上办", "尽快落实", "我们抓紧".
 _ACK_PROMISE = (

@@ -25,6 +25,9 @@ _CODE = re.compile(
     r"(?<![A-Za-z0-9])([TZJtzj])\s?0*([1-9][0-9]{0,2})(?:\s?-\s?([1-9][0-9]?))?(?![0-9])"
 )
 
+_CODE_CN = re.compile(
+    r"(?<![A-Za-z])([TZJtzj])([一二三四五六七八九十]{1,3})(?![一二三四五六七八九十百千万成])"
+)
 # The code said in words.
 _CODE_IN_WORDS = re.compile(
     r"(?:主要)?(?:任务|指标)\s*([1-9][0-9]?)(?![0-9%％.])|第\s*([1-9][0-9]?)\s*[项条个]?(?:主要)?(?:任务|指标)"
@@ -148,7 +151,7 @@ NEGATIONS = (
     "不了", "不完", "来不及", "赶不上", "卡住", "暂停", "停滞", "搁置", "待完成", "有待",
     "初稿", "草稿", "阶段性", "第一阶段", "第一批", "一期",
     "莫", "冇", "要是", "如果", "假如", "希望", "但愿", "就好了", "还在", "在推进",
-    "完成情况",
+    "完成情况", "会按时", "会完成", "会尽快", "保证", "确保", "一定",
 )  # fmt: skip
 QUESTION_WORDS = (
     "多少", "几", "啥", "什么", "哪些", "哪个", "哪家", "谁", "怎么", "咋", "如何", "是否",
@@ -249,6 +252,12 @@ def read(text: str, today: date) -> Slots:
         if match.group(3):
             code += f"-{int(match.group(3))}"
         slots.codes.append(Found(match.start(), match.end(), match.group(0), code))
+    if not slots.codes:  # "T三", "T十八": voice input writes the number in words
+        for match in _CODE_CN.finditer(text):
+            number = chinese_number(match.group(2))
+            if number is not None and 1 <= number <= 99:
+                code = f"{match.group(1).upper()}{number}"
+                slots.codes.append(Found(match.start(), match.end(), match.group(0), code))
     if not slots.codes:  # "任务7", "第7项任务", "指标11": the code without its letter
         for match in _CODE_IN_WORDS.finditer(text):
             letter = "Z" if "指标" in match.group(0) else "T"
@@ -286,6 +295,11 @@ def read(text: str, today: date) -> Slots:
     for match in _COUNT.finditer(text):
         if _overlaps(taken, match.start(), match.end()):
             continue
+        if match.group(2) in ("天", "周", "小时") and (
+            re.search(r"(?:过|再过|等|这|近|最近)$", text[: match.start()])
+            or re.match(r"(?:后|内|以后|之后|以内|之内|左右)", text[match.end() :])
+        ):
+            continue  # "过两天报", "三天内": a time, not a figure
         found = Found(match.start(), match.end(), match.group(0), (match.group(1), match.group(2)))
         slots.counts.append(found)
         taken.append(found)
@@ -303,7 +317,9 @@ def read(text: str, today: date) -> Slots:
                 )
     for spans in slots.intents.values():
         spans.sort(key=lambda f: f.start)
-    slots.negated = any(word in text for word in NEGATIONS)
+    # "材料马上报": the files follow; the work is not said to be unfinished.
+    said = _FILES_FOLLOW.sub("", text)
+    slots.negated = any(word in said for word in NEGATIONS)
     # "12月15日前完成培训": done by a date is a plan, not a report that it is done.
     for done in slots.intents.get("done", []):
         if any(d.end <= done.start <= d.end + 3 for d in slots.dates):
@@ -406,6 +422,9 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
     slots.percents.sort(key=lambda f: f.start)
 
 
+_FILES_FOLLOW = re.compile(
+    r"(?:马上|随后|稍后|尽快)(?:就)?(?:报|发|交|补|上传|提交|送)(?:过来|上来|给您)?"
+)
 _TEN_SLIPS = set("时实石拾食使事室")  # 十 as a phone's pinyin keyboard slips it
 # "不到一半", "不足50%", "低于六成": a bound, not the number done (asked for the number).
 _BOUND = re.compile(
