@@ -2,13 +2,14 @@
 phrasebook's fixture (SQLite, in a temporary folder) through the real pipeline, and judged as
 tests/commands/test_phrasebook.py judges it.
 
-    python3 bench/phrasebook_score.py [--table main|heldout|blind3|blind4|blind5] [--failures] [--section NAME]
+    python3 bench/phrasebook_score.py [--table main|heldout|blind3|blind4|blind5|blind6] [--failures] [--section NAME]
 
 --table heldout scores tests/commands/phrasebook_heldout.py instead: messages written blind,
 that the reader was never tuned on (issue 18's "new messages that nobody here has seen");
 --table blind3 scores tests/commands/phrasebook_blind3.py, the third set written blind;
 --table blind4 scores tests/commands/phrasebook_blind4.py, the fourth;
---table blind5 scores tests/commands/phrasebook_blind5.py, the fifth.
+--table blind5 scores tests/commands/phrasebook_blind5.py, the fifth;
+--table blind6 scores tests/commands/phrasebook_blind6.py, the sixth.
 
 Prints the rows, the share understood or met with the right yes/no question (issue 18's target:
 at least 90 %), the wrong changes (target: none) and the missed, per failure category and per
@@ -47,6 +48,7 @@ TABLES = {
     "blind3": "phrasebook_blind3",
     "blind4": "phrasebook_blind4",
     "blind5": "phrasebook_blind5",
+    "blind6": "phrasebook_blind6",
 }
 
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "--table",
         choices=sorted(TABLES),
         default="main",
-        help="main: tests/commands/phrasebook.py; heldout, blind3, blind4, blind5: rows written blind",
+        help="main: tests/commands/phrasebook.py; heldout, blind3, blind4, blind5, blind6: rows written blind",
     )
     parser.add_argument("--failures", action="store_true", help="list every failing row")
     parser.add_argument("--section", help="only this pattern's rows")
