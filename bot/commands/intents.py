@@ -199,7 +199,8 @@ def propose(ctx: Context, slots: Slots) -> Proposal:
         return Proposal(["总览"], sure=True)
     if unit and (_MY_LIST.search(text) or _MY_LIST_TOO.search(text)):
         return Proposal(["我的任务"], sure=True)
-    if leader and _OVERDUE_QUESTION.search(text):  # "有哪些超期没完成的": the items
+    ranked = re.search(r"排.{0,3}名|排名|排行", text)
+    if leader and _OVERDUE_QUESTION.search(text) and not ranked:  # "有哪些超期没完成的"
         return Proposal(["逾期"], sure=True)
     if leader and _RANKING_QUESTION.search(text):
         return Proposal(["排名"], sure=True)
@@ -237,6 +238,9 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     item_code = code.split("-")[0]
     item = Item.get_or_none(Item.code == item_code)
     code_found = slots.codes[0]
+    if slots.statistics and not (item is not None and item.is_quantitative):
+        # "问题占比百分之二十": a statistic about the work, not how far it has come.
+        slots.percents = [p for p in slots.percents if p not in slots.statistics]
     percent = slots.percents[0] if slots.percents else None
     if item is None:
         return Proposal([f"任务 {code}"], sure=True)  # the registry says it does not exist
@@ -276,6 +280,8 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
         return Proposal([f"签收 {item_code}"], sure=True)
     if item.is_quantitative and _several_figures(slots):
         return _figures(item, slots)
+    if percent is not None and _plan_before(slots, percent) and not slots.correction:
+        return Proposal(ask="plan_not_progress", values={"code": code, "said": slots.text[:30]})
     if percent is not None:
         same = []
         if len({(p.value, p.high) for p in slots.percents}) == 1:  # "六成了，60%左右": one
@@ -332,7 +338,7 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
         return Proposal([_with_note(f"完成 {code}", note)], sure=False, reason="submitted")
     if item.is_quantitative and (slots.counts or slots.numbers):
         return _figures(item, slots)
-    if slots.numbers:
+    if slots.numbers and not _plan_before(slots, slots.numbers[0]):
         number = slots.numbers[0]
         if _is_percent_like(number.value):
             command = f"进度 {code} {int(float(number.value))}%"
@@ -343,6 +349,15 @@ def _about_item(ctx: Context, slots: Slots, code: str, *, unit: bool, leader: bo
     if not rest:
         return Proposal([f"任务 {item_code}"], sure=True)
     return Proposal(ask="about", values={"code": code, "said": rest[:30], "data": quantitative})
+
+
+def _plan_before(slots: Slots, found: Found) -> bool:
+    """A plan said before this number in its clause: "12月10日前能完成60%" (not "完成了七成，
+    剩下的年底前完成", where the plan is for the rest)."""
+    return any(
+        end <= found.start and not re.search(r"[，,。；;!！\n]", slots.text[end : found.start])
+        for _, end in slots.plans
+    )
 
 
 def _right_after(slots: Slots, word: Found, number: Found) -> bool:
@@ -704,6 +719,8 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     bound = _bind_in_words(slots, named)
     if bound is not None:
         return bound
+    if _HOLD.search(slots.text):  # "T13的延期先不批", "通过还是退回，等我开完会再说"
+        return Proposal(ask="on_hold")
     decided = _decision_in_words(slots, codes, named)
     if decided is not None:
         return decided
@@ -717,7 +734,8 @@ def _office(ctx: Context, slots: Slots, codes: list[str]) -> Proposal | None:
     item_code = code.split("-")[0]
     code_found = slots.codes[0]
     if slots.has("nudge") or _URGE.search(slots.text):  # "催办一下工信局T18": the item
-        return Proposal([f"催办 {item_code}"], sure=True)
+        # "要不要催一下T18": asked back, not done.
+        return Proposal([f"催办 {item_code}"], sure=not slots.question)
     if slots.has("return"):
         marker = slots.first("return")
         reason = _note(slots, code_found, marker)
@@ -772,6 +790,11 @@ _RETURN_FILLER = re.compile(r"(要|需要|得|请|予以|给|一下|吧|掉|了|
 _URGE = re.compile(
     r"(?:让|叫|要求|通知|请|喊).{0,10}(?:赶紧|抓紧|尽快|马上|赶快|快点)"
     r"|再催|催一次|催一下|催下|催催|去催|催他们|催它"
+)
+# The office not deciding yet: "先不批", "等我开完会再说", "通过还是退回", "打2分？还是1.5分".
+_HOLD = re.compile(
+    r"先不|暂不|先别|先放|再说|等.{0,8}再|考虑一下|再看看|还没想好|还是.{0,6}(?:吧|[?？])?$"
+    r"|(?:通过|批准|同意).{0,2}还是.{0,2}(?:退回|驳回|不)|分.{0,2}还是"
 )
 _CLOSE_WORDS = re.compile(r"(办结|没问题|可以了|合格|同意办结)")
 _NOT_PASSED = re.compile(

@@ -156,7 +156,7 @@ NEGATIONS = (
 QUESTION_WORDS = (
     "多少", "几", "啥", "什么", "哪些", "哪个", "哪家", "谁", "怎么", "咋", "如何", "是否",
     "吗", "呢", "么", "?", "？", "有没有", "能不能", "可不可以", "行不行", "哪", "了没", "没有?",
-    "没有？", "何时",
+    "没有？", "何时", "要不要", "需不需要", "该不该", "用不用",
 )  # fmt: skip
 CORRECTION_MARKERS = ("刚才", "刚刚", "刚报", "刚发", "之前", "上次", "前面", "早上", "昨天")
 
@@ -198,6 +198,9 @@ class Slots:
     vague: list[Found] = field(default_factory=list)  # 大部分, 一大半: an amount without a number
     intents: dict[str, list[Found]] = field(default_factory=dict)
     negated: bool = False
+    planned: bool = False  # a plan or target (预计, 力争, 12月10日前能…), not a report
+    plans: list[tuple[int, int]] = field(default_factory=list)  # where plans are said
+    statistics: list[Found] = field(default_factory=list)  # percents that are statistics
     question: bool = False
     correction: bool = False
 
@@ -296,10 +299,12 @@ def read(text: str, today: date) -> Slots:
         if _overlaps(taken, match.start(), match.end()):
             continue
         if match.group(2) in ("天", "周", "小时") and (
-            re.search(r"(?:过|再过|等|这|近|最近)$", text[: match.start()])
+            re.search(r"(?:过|再过|等|这|近|最近|需要|还要|还需|要)$", text[: match.start()])
             or re.match(r"(?:后|内|以后|之后|以内|之内|左右)", text[match.end() :])
         ):
-            continue  # "过两天报", "三天内": a time, not a figure
+            # "过两天报", "三天内", "还需要15天左右": a time, not a figure (nor a bare number)
+            taken.append(Found(match.start(), match.end(), match.group(0), None))
+            continue
         found = Found(match.start(), match.end(), match.group(0), (match.group(1), match.group(2)))
         slots.counts.append(found)
         taken.append(found)
@@ -325,6 +330,18 @@ def read(text: str, today: date) -> Slots:
         if any(d.end <= done.start <= d.end + 3 for d in slots.dates):
             slots.negated = True
     slots.question = any(word in text for word in QUESTION_WORDS)
+    # "12月10日前能完成60%", "本周内力争达到70%", "3天内完成": a plan or a target, not a report.
+    slots.plans = [(m.start(), m.end()) for m in _PLANNED.finditer(text)] + [
+        (d.start, d.end)
+        for d in slots.dates
+        if re.match(r"\s*(?:之前|以前|前)", text[d.end :]) or d.text.endswith("前")
+    ]
+    slots.planned = bool(slots.plans)
+    # "问题占比百分之二十", "审批时限压缩了50%": a statistic, not how far the work has come.
+    slots.statistics = [
+        p for p in slots.percents if _STATISTIC.search(text[max(0, p.start - 5) : p.start])
+    ]
+    slots.negated = slots.negated or slots.planned
     # A correction: a word that says the last report was wrong (报错, 填错…), or a weaker one
     # (不对, 应该是) with a word about the earlier report (刚才, 上次…).
     strong = (
@@ -422,6 +439,15 @@ def _percents(slots: Slots, taken: list[Found]) -> None:
     slots.percents.sort(key=lambda f: f.start)
 
 
+_PLANNED = re.compile(
+    r"力争|争取|预计|计划(?!的)|目标|打算|有望|应该能|应该可以|能完成|能做完|能弄完|能达到|能做到|可以完成"
+    r"|将达到|会达到|要达到|要完成|[0-9一二两三四五六七八九十]+\s*(?:天|日|周|个月|月)(?:内|之内|以内|后)"
+    r"|(?:本周|这周|下周|本月|这个月|下个?月|月底|年底)(?:内|之内|以内|前|之前)"
+)
+_STATISTIC = re.compile(
+    r"(?:占比|比例|比重|(?<!完成)(?<!完成了)率|占|同比|环比|增长了?|下降了?|压缩了?|减少了?|降低了?"
+    r"|提高了?|提升了?)\s*(?:了|为|是|约|达)?\s*$"
+)
 _FILES_FOLLOW = re.compile(
     r"(?:马上|随后|稍后|尽快)(?:就)?(?:报|发|交|补|上传|提交|送)(?:过来|上来|给您)?"
 )
