@@ -174,9 +174,9 @@ def test_several_files_at_once_and_the_same_bytes_counted_once(site):
     with database.connection_context():
         texts = [
             m.content["text"]
-            for m in OutboxMessage.select().where(
-                OutboxMessage.dedupe_key.startswith("upload-done")
-            )
+            for m in OutboxMessage.select()
+            .where(OutboxMessage.dedupe_key.startswith("upload-done"))
+            .order_by(OutboxMessage.id)  # PostgreSQL returns rows in no set order otherwise
         ]
     assert len(texts) == 3 and "与已归在 T14 的文件相同，不重复计入" in texts[1]
 
