@@ -512,3 +512,25 @@ def describe(who: str, text: str, expect: str, outcome: Outcome) -> str:
 def one_line(text: str | None, limit: int = 160) -> str:
     flat = " ⏎ ".join(line.strip() for line in (text or "").splitlines() if line.strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def row_ids(rows) -> list[str]:
+    """A readable test id per row: section, its number in the section, who typed it."""
+    counts: Counter = Counter()
+    ids = []
+    for section, who, _, _ in rows:
+        counts[section] += 1
+        ids.append(f"{section}-{counts[section]:03d}-{who}")
+    return ids
+
+
+def refused_canonical(book: Phrasebook, rows) -> list[str]:
+    """The expected commands that change nothing when typed alone (a refused canonical command
+    would make its rows expect nothing), once each."""
+    refused = []
+    for _, who, _, expect in rows:
+        for command in Expect.parse(expect).commands:
+            changed, replies = book.expected(who, (command,))
+            if not changed:
+                refused.append(f"{who}: {command} → {replies[0]}")
+    return list(dict.fromkeys(refused))
